@@ -1,0 +1,1 @@
+//! The lockdep-rs book, with every code block run as a doctest.

@@ -1,0 +1,1 @@
+//! Cross-crate tests and workloads for lockdep-rs.

@@ -1,0 +1,148 @@
+//! Lock classes: the keys that name them and the read modes they are taken in.
+//!
+//! The validator reasons about *classes*, never instances: every lock instance
+//! (a [`LockdepMap`](crate::LockdepMap)) belongs to the class named by its key
+//! and a subclass. A [`LockClassKey`] is compared by address, exactly like the
+//! kernel's `struct lock_class_key`; subclasses `0..MAX_SUBCLASSES` of one key
+//! are distinct classes, used to tell nesting levels apart (parent/child).
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Number of subclasses of one key (the kernel's `MAX_LOCKDEP_SUBCLASSES`).
+pub const MAX_SUBCLASSES: u32 = 8;
+
+/// The identity of a lock class, compared by address.
+///
+/// Declare one per kind of lock as a `static`:
+///
+/// ```
+/// use lockdep::{LockClassKey, LockdepMap};
+/// static INODE_KEY: LockClassKey = LockClassKey::new();
+/// let map = LockdepMap::new("inode.i_rwsem", &INODE_KEY);
+/// # let _ = map;
+/// ```
+///
+/// A leaked `Box<LockClassKey>` is a valid *dynamic* key: its classes can be
+/// removed again with [`LockClassKey::unregister`].
+pub struct LockClassKey {
+    /// Bumped each time the key is unregistered, so that classes created for
+    /// an earlier life of the same address are never confused with new ones.
+    generation: AtomicU32,
+}
+
+impl LockClassKey {
+    /// A new key. `const`, so that `static KEY: LockClassKey = LockClassKey::new();` works.
+    pub const fn new() -> Self {
+        LockClassKey { generation: AtomicU32::new(0) }
+    }
+
+    /// Removes every class of this key from every live validator, with their
+    /// dependencies and cached chains (the kernel's `lockdep_unregister_key`).
+    ///
+    /// Call it before the memory of a dynamic key is reused for another key.
+    pub fn unregister(&'static self) {
+        if crate::ENABLED {
+            crate::engine::unregister_key(self);
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+}
+
+impl Default for LockClassKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for LockClassKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LockClassKey({:#x})", self.addr())
+    }
+}
+
+/// What a [`LockdepMap`](crate::LockdepMap) takes its class from.
+#[derive(Clone, Copy)]
+pub(crate) enum KeySource {
+    /// An explicit key object.
+    Key(&'static LockClassKey),
+    /// The source location that constructed the lock: one class per
+    /// construction site, like one static key per `*_init()` call site.
+    Site(&'static Location<'static>),
+}
+
+/// The identity of a key inside the engine: the key's address and generation,
+/// or a construction site (compared by file, line and column).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum KeyId {
+    Key { addr: usize, generation: u32 },
+    Site { file: &'static str, line: u32, col: u32 },
+}
+
+impl KeySource {
+    #[cfg_attr(not(lockdep_on), allow(dead_code))]
+    pub(crate) fn id(&self) -> KeyId {
+        match *self {
+            KeySource::Key(k) => KeyId::Key { addr: k.addr(), generation: k.generation() },
+            KeySource::Site(l) => KeyId::Site { file: l.file(), line: l.line(), col: l.column() },
+        }
+    }
+}
+
+/// How a lock is acquired: the kernel's `read` argument, as an enum.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Read {
+    /// Exclusive (a writer, a mutex, a spinlock): kernel `read = 0`.
+    Exclusive,
+    /// Shared, non-recursive (rwsem `down_read`): a reader that queues behind a
+    /// *waiting* writer, so taking it twice can deadlock. Kernel `read = 1`.
+    Shared,
+    /// Shared, recursive (rwlock `read_lock`, RCU): a reader only a writer
+    /// *holder* blocks. Kernel `read = 2`.
+    SharedRecursive,
+}
+
+impl Read {
+    /// The kernel's integer for this mode (0, 1 or 2).
+    pub const fn as_kernel(self) -> u8 {
+        match self {
+            Read::Exclusive => 0,
+            Read::Shared => 1,
+            Read::SharedRecursive => 2,
+        }
+    }
+
+    /// Whether this is one of the two reader modes.
+    pub const fn is_read(self) -> bool {
+        !matches!(self, Read::Exclusive)
+    }
+
+    /// The mode for the kernel's integer, if it is one of 0, 1, 2.
+    pub const fn from_kernel(read: u8) -> Option<Read> {
+        match read {
+            0 => Some(Read::Exclusive),
+            1 => Some(Read::Shared),
+            2 => Some(Read::SharedRecursive),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Read {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Read::Exclusive => "write",
+            Read::Shared => "read",
+            Read::SharedRecursive => "read-recursive",
+        })
+    }
+}

@@ -1,0 +1,88 @@
+//! The chain cache: every distinct held-lock sequence (class and read mode of
+//! each entry) is validated once.
+//!
+//! Two levels: a per-thread cache read without any lock, in front of the
+//! validator's shared store (under the graph lock). Both verify the stored ids
+//! on a hit, so a 64-bit key collision can never skip a validation.
+
+use std::collections::HashMap;
+
+/// Per-thread cache of validated chains.
+#[derive(Default, Debug)]
+pub(crate) struct ThreadChainCache {
+    map: HashMap<u64, Box<[u64]>>,
+    /// The validator generation the cache is valid for (zapping bumps it).
+    pub(crate) generation: u64,
+}
+
+impl ThreadChainCache {
+    pub(crate) fn get(&self, key: u64) -> Option<&[u64]> {
+        self.map.get(&key).map(|b| &**b)
+    }
+    pub(crate) fn insert(&mut self, key: u64, ids: Box<[u64]>) {
+        self.map.insert(key, ids);
+    }
+    pub(crate) fn clear(&mut self, generation: u64) {
+        self.map.clear();
+        self.generation = generation;
+    }
+}
+
+/// The validator-wide chain store.
+#[derive(Default)]
+pub(crate) struct ChainStore {
+    map: HashMap<u64, Vec<Box<[u64]>>>,
+    pub(crate) count: usize,
+    pub(crate) hlocks: usize,
+    pub(crate) collisions: u64,
+    pub(crate) zapped: usize,
+}
+
+impl ChainStore {
+    pub(crate) fn contains(&self, key: u64, ids: &[u64]) -> bool {
+        match self.map.get(&key) {
+            Some(v) => {
+                let hit = v.iter().any(|c| **c == *ids);
+                hit
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn note_collision(&mut self, key: u64, ids: &[u64]) {
+        if self.map.get(&key).is_some_and(|v| v.iter().all(|c| **c != *ids)) {
+            self.collisions += 1;
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: u64, ids: Box<[u64]>) {
+        self.count += 1;
+        self.hlocks += ids.len();
+        self.map.entry(key).or_default().push(ids);
+    }
+
+    /// Removes every chain containing a class id in `dead` (ids are `class << 2 | read`).
+    pub(crate) fn zap(&mut self, dead: &dyn Fn(u64) -> bool) {
+        let mut removed = 0;
+        let mut hl = 0;
+        self.map.retain(|_, v| {
+            v.retain(|c| {
+                let keep = !c.iter().any(|id| dead(*id >> 2));
+                if !keep {
+                    removed += 1;
+                    hl += c.len();
+                }
+                keep
+            });
+            !v.is_empty()
+        });
+        self.count -= removed;
+        self.hlocks -= hl;
+        self.zapped += removed;
+    }
+
+    #[allow(dead_code)] // used by the dumps
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u64]> {
+        self.map.values().flat_map(|v| v.iter().map(|b| &**b))
+    }
+}

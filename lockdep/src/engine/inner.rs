@@ -1,0 +1,166 @@
+//! One validator's shared state and what happens to its reports.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use super::chain::ChainStore;
+use super::graph::Graph;
+use crate::report::Report;
+use crate::validator::{Action, Config, HookEvent, Validator};
+
+/// Locks a std mutex, ignoring poisoning: the engine's invariants are kept by
+/// its own code, which never panics while holding these.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Everything protected by the graph lock.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub(crate) graph: Graph,
+    pub(crate) chains: ChainStore,
+    /// Signatures of problems already reported (continue mode).
+    pub(crate) seen: HashSet<Vec<u64>>,
+    pub(crate) max_depth_seen: usize,
+    pub(crate) chain_hits: u64,
+    pub(crate) chain_misses: u64,
+}
+
+pub(crate) struct Inner {
+    pub(crate) id: u32,
+    pub(crate) config: Config,
+    validating: AtomicBool,
+    /// Bumped whenever classes are zapped: per-thread caches flush.
+    pub(crate) generation: AtomicU64,
+    pub(crate) shared: Mutex<Shared>,
+    reports: Mutex<Vec<Report>>,
+    events: Mutex<Vec<HookEvent>>,
+    limit_message: AtomicBool,
+}
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Every validator ever created that is still alive (for key unregistration).
+pub(crate) fn registry() -> &'static Mutex<Vec<Weak<Inner>>> {
+    static REG: OnceLock<Mutex<Vec<Weak<Inner>>>> = OnceLock::new();
+    REG.get_or_init(Default::default)
+}
+
+impl Inner {
+    pub(crate) fn new(config: Config) -> Inner {
+        // Ids fit the 24 bits the map's class cache keeps; wrap-around skips 0.
+        let id = loop {
+            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
+            if id != 0 {
+                break id;
+            }
+        };
+        Inner {
+            id,
+            config,
+            validating: AtomicBool::new(true),
+            generation: AtomicU64::new(0),
+            shared: Mutex::new(Shared::default()),
+            reports: Mutex::new(Vec::new()),
+            events: Mutex::new(Vec::new()),
+            limit_message: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn register(self: &Arc<Self>) {
+        let mut reg = lock(registry());
+        reg.retain(|w| w.strong_count() > 0);
+        reg.push(Arc::downgrade(self));
+    }
+
+    pub(crate) fn is_validating(&self) -> bool {
+        self.validating.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn turn_off(&self) {
+        self.validating.store(false, Ordering::Relaxed);
+    }
+
+    /// Prints the one "turning off" message for an exhausted limit.
+    pub(crate) fn limit_exhausted(&self, what: &str, how: &str) {
+        self.turn_off();
+        if !self.limit_message.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "lockdep: BUG: {what} too low! turning off the locking correctness validator \"{}\" (raise it with {how}).",
+                self.config.name
+            );
+        }
+    }
+
+    pub(crate) fn reports(&self) -> Vec<Report> {
+        lock(&self.reports).clone()
+    }
+
+    pub(crate) fn take_reports(&self) -> Vec<Report> {
+        std::mem::take(&mut *lock(&self.reports))
+    }
+
+    pub(crate) fn events(&self) -> Vec<HookEvent> {
+        lock(&self.events).clone()
+    }
+
+    pub(crate) fn clear_events(&self) {
+        lock(&self.events).clear()
+    }
+
+    pub(crate) fn record_event(&self, ev: HookEvent) {
+        lock(&self.events).push(ev);
+    }
+
+    /// Stores a report and carries out the configured action. Called with no
+    /// engine lock held and with validation suspended on this thread.
+    /// `in_teardown`: the thread is exiting; a panic would abort, so warn instead.
+    pub(crate) fn dispatch(&self, report: Report, in_teardown: bool) {
+        lock(&self.reports).push(report.clone());
+        match &self.config.action {
+            Action::Collect => {}
+            Action::Warn => warn(&report),
+            Action::Panic if in_teardown => warn(&report),
+            Action::Panic => panic!("{report}"),
+            Action::Abort => {
+                eprintln!("{report}");
+                std::process::abort();
+            }
+            Action::Callback(cb) => {
+                let cb = cb.clone();
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&report))).is_err() {
+                    eprintln!("lockdep: a report callback panicked; the validator goes on");
+                }
+            }
+        }
+    }
+}
+
+fn warn(report: &Report) {
+    eprintln!("{report}");
+    tracing::warn!(
+        target: "lockdep",
+        kind = ?report.kind(),
+        thread = %report.thread(),
+        location = %report.location(),
+        lock = report.lock().map(|l| l.class()).unwrap_or(""),
+        "{}",
+        report.kind().headline()
+    );
+}
+
+/// The global validator.
+pub(crate) fn global() -> &'static Validator {
+    static GLOBAL: OnceLock<Validator> = OnceLock::new();
+    GLOBAL.get_or_init(|| Validator::new(Config::from_env()))
+}
+
+impl Inner {
+    /// A new validator, registered for key unregistration.
+    pub(crate) fn new_arc(config: Config) -> Arc<Inner> {
+        let inner = Arc::new(Inner::new(config));
+        inner.register();
+        inner
+    }
+}

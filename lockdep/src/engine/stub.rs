@@ -1,0 +1,80 @@
+//! The engine when validation is compiled out: the same entry points, empty.
+#![allow(clippy::unused_unit)]
+
+use std::panic::Location;
+use std::sync::OnceLock;
+
+use crate::class::{LockClassKey, Read};
+use crate::map::LockdepMap;
+use crate::report::Report;
+use crate::validator::{Config, HookEvent, Validator};
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+}
+
+impl Inner {
+    pub(crate) fn new(config: Config) -> Inner {
+        Inner { config }
+    }
+    pub(crate) fn reports(&self) -> Vec<Report> {
+        Vec::new()
+    }
+    pub(crate) fn take_reports(&self) -> Vec<Report> {
+        Vec::new()
+    }
+    pub(crate) fn is_validating(&self) -> bool {
+        false
+    }
+    pub(crate) fn events(&self) -> Vec<HookEvent> {
+        Vec::new()
+    }
+    pub(crate) fn clear_events(&self) {}
+}
+
+pub(crate) fn global() -> &'static Validator {
+    static GLOBAL: OnceLock<Validator> = OnceLock::new();
+    GLOBAL.get_or_init(|| Validator::new(Config::from_env()))
+}
+
+pub(crate) fn enter_scope(_: &Validator) {}
+
+#[inline(always)]
+pub(crate) fn acquire(
+    _: &LockdepMap,
+    _: u32,
+    _: bool,
+    _: Read,
+    _: bool,
+    _: Option<&LockdepMap>,
+    _: &'static Location<'static>,
+) {
+}
+#[inline(always)]
+pub(crate) fn release(_: &LockdepMap, _: &'static Location<'static>) {}
+#[inline(always)]
+pub(crate) fn downgrade(_: &LockdepMap, _: &'static Location<'static>) {}
+#[inline(always)]
+pub(crate) fn set_subclass(_: &LockdepMap, _: u32, _: &'static Location<'static>) {}
+#[inline(always)]
+pub(crate) fn is_held(_: &LockdepMap, _: Option<Read>) -> Option<bool> {
+    None
+}
+#[inline(always)]
+pub(crate) fn contended(_: &LockdepMap, _: &'static Location<'static>) {}
+#[inline(always)]
+pub(crate) fn acquired(_: &LockdepMap, _: &'static Location<'static>) {}
+#[inline(always)]
+pub(crate) fn might_lock(_: &LockdepMap, _: Read, _: &'static Location<'static>) {}
+#[inline(always)]
+pub(crate) fn might_lock_nested(_: &LockdepMap, _: u32, _: &'static Location<'static>) {}
+#[inline(always)]
+pub(crate) fn map_freed(_: &LockdepMap) {}
+#[inline(always)]
+pub(crate) fn unregister_key(_: &'static LockClassKey) {}
+
+impl Inner {
+    pub(crate) fn new_arc(config: Config) -> std::sync::Arc<Inner> {
+        std::sync::Arc::new(Inner::new(config))
+    }
+}

@@ -1,0 +1,181 @@
+//! Per-thread state: the scope stack, one held-lock stack and chain cache per
+//! validator, and the "inside the validator" flag that makes re-entry a no-op.
+
+use std::cell::{Cell, RefCell};
+use std::sync::{Arc, Weak};
+
+use super::chain::ThreadChainCache;
+use super::held::HeldStack;
+use super::inner::{Inner, global};
+use crate::report::{Report, ReportKind, ThreadInfo};
+use crate::validator::Validator;
+
+/// What one thread knows about one validator.
+pub(crate) struct PerValidator {
+    pub(crate) id: u32,
+    pub(crate) inner: Weak<Inner>,
+    pub(crate) held: HeldStack,
+    pub(crate) cache: ThreadChainCache,
+}
+
+pub(crate) struct ThreadData {
+    pub(crate) info: ThreadInfo,
+    scopes: Vec<Arc<Inner>>,
+    validators: Vec<PerValidator>,
+}
+
+struct ThreadState {
+    busy: Cell<bool>,
+    data: RefCell<Option<ThreadData>>,
+}
+
+thread_local! {
+    static STATE: ThreadState = const { ThreadState { busy: Cell::new(false), data: RefCell::new(None) } };
+}
+
+/// Clears the busy flag when dropped (also on unwind).
+struct Busy<'a>(&'a Cell<bool>);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+/// The per-thread context a hook runs in.
+pub(crate) struct Ctx<'a> {
+    pub(crate) inner: &'a Inner,
+    pub(crate) pv: &'a mut PerValidator,
+    pub(crate) thread: &'a ThreadInfo,
+    /// Reports found by this hook, dispatched after every engine lock is released.
+    pub(crate) out: Vec<Report>,
+}
+
+/// Runs `f` in the current thread's context for its current validator.
+///
+/// Returns `None` without calling `f` when the thread is already inside the
+/// validator (re-entry from a report callback or a `tracing` subscriber) or
+/// its thread-local state is being torn down.
+pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
+    STATE
+        .try_with(|st| {
+            if st.busy.get() {
+                return None;
+            }
+            st.busy.set(true);
+            let _busy = Busy(&st.busy);
+            let (r, out, inner) = {
+                let mut slot = st.data.try_borrow_mut().ok()?;
+                let data = slot.get_or_insert_with(|| ThreadData {
+                    info: ThreadInfo::current(),
+                    scopes: Vec::new(),
+                    validators: Vec::new(),
+                });
+                let ThreadData { info, scopes, validators } = data;
+                let inner: &Arc<Inner> = match scopes.last() {
+                    Some(i) => i,
+                    None => &global().inner,
+                };
+                let pv = per_validator(validators, inner);
+                let mut ctx = Ctx { inner, pv, thread: info, out: Vec::new() };
+                let r = f(&mut ctx);
+                let out = std::mem::take(&mut ctx.out);
+                let inner = if out.is_empty() { None } else { Some(inner.clone()) };
+                (r, out, inner)
+            };
+            if let Some(inner) = inner {
+                for report in out {
+                    inner.dispatch(report, false);
+                }
+            }
+            Some(r)
+        })
+        .ok()
+        .flatten()
+}
+
+fn per_validator<'a>(validators: &'a mut Vec<PerValidator>, inner: &Arc<Inner>) -> &'a mut PerValidator {
+    let pos = match validators.iter().position(|p| p.id == inner.id && p.inner.as_ptr() == Arc::as_ptr(inner)) {
+        Some(p) => p,
+        None => {
+            validators.retain(|p| p.inner.strong_count() > 0);
+            validators.push(PerValidator {
+                id: inner.id,
+                inner: Arc::downgrade(inner),
+                held: HeldStack::default(),
+                cache: ThreadChainCache::default(),
+            });
+            validators.len() - 1
+        }
+    };
+    &mut validators[pos]
+}
+
+/// Pops the scope pushed by [`enter_scope`] when dropped.
+pub(crate) struct ScopeGuard(());
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        let _ = STATE.try_with(|st| {
+            if let Ok(mut slot) = st.data.try_borrow_mut() {
+                if let Some(d) = slot.as_mut() {
+                    d.scopes.pop();
+                }
+            }
+        });
+    }
+}
+
+/// Routes this thread's hooks to `v` until the guard is dropped.
+pub(crate) fn enter_scope(v: &Validator) -> ScopeGuard {
+    let _ = STATE.try_with(|st| {
+        if let Ok(mut slot) = st.data.try_borrow_mut() {
+            let data = slot.get_or_insert_with(|| ThreadData {
+                info: ThreadInfo::current(),
+                scopes: Vec::new(),
+                validators: Vec::new(),
+            });
+            data.scopes.push(v.inner.clone());
+        }
+    });
+    ScopeGuard(())
+}
+
+impl Drop for ThreadState {
+    fn drop(&mut self) {
+        // Thread exit: report the locks each live validator still sees held.
+        self.busy.set(true);
+        let Some(data) = self.data.get_mut().take() else {
+            return;
+        };
+        for pv in data.validators {
+            let Some(inner) = pv.inner.upgrade() else {
+                continue;
+            };
+            if pv.held.locks.is_empty() || !inner.is_validating() {
+                continue;
+            }
+            let shared = super::inner::lock(&inner.shared);
+            let held = super::validate::held_infos(&shared.graph, &pv.held);
+            drop(shared);
+            let n = held.len();
+            let report = Report {
+                kind: ReportKind::HeldLocksAtThreadExit,
+                validator: inner.config.name.clone(),
+                one_shot: inner.config.one_shot,
+                thread: data.info.clone(),
+                location: held.last().map(|h| h.location).unwrap_or(std::panic::Location::caller()),
+                lock: held.last().cloned(),
+                other: None,
+                other_thread: None,
+                chain: Vec::new(),
+                held,
+                message: format!("thread {} exited with {n} lock{} held", data.info, if n == 1 { "" } else { "s" }),
+            };
+            if inner.config.one_shot {
+                inner.turn_off();
+            }
+            inner.dispatch(report, true);
+        }
+    }
+}

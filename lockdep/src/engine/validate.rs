@@ -1,0 +1,708 @@
+//! The acquire and release algorithms (kernel `__lock_acquire`,
+//! `validate_chain`, `check_deadlock`, `check_prevs_add`, `check_prev_add`,
+//! `__lock_release`, `reacquire_held_locks`, `__lock_downgrade`,
+//! `__lock_set_class`).
+
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+
+use super::graph::{ClassId, EdgeOrigin, Graph};
+use super::held::{HeldLock, HeldStack, iterate_chain_key};
+use super::inner::{Shared, lock, registry};
+use super::thread::{Ctx, with_ctx};
+use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
+use crate::map::LockdepMap;
+use crate::report::{ChainStep, DepTypes, LockInfo, Report, ReportKind};
+use crate::validator::{Hook, HookEvent};
+
+type Loc = &'static Location<'static>;
+
+/// A nest lock as an acquire names it: address and name.
+type Nest = Option<(usize, &'static str)>;
+
+// ---------------------------------------------------------------------------
+// Entry points (called by the hooks).
+
+pub(crate) fn acquire(
+    map: &LockdepMap,
+    subclass: u32,
+    trylock: bool,
+    read: Read,
+    check: bool,
+    nest: Option<&LockdepMap>,
+    loc: Loc,
+) {
+    with_ctx(|ctx| {
+        let nest = nest.map(|n| (n.addr(), n.name()));
+        ctx.event(map, Hook::Acquire { subclass, trylock, read, check, nest_lock: nest.map(|n| n.0) }, loc);
+        if ctx.inner.is_validating() {
+            ctx.acquire(map, subclass, trylock, read, check, nest, loc);
+        }
+    });
+}
+
+pub(crate) fn release(map: &LockdepMap, loc: Loc) {
+    with_ctx(|ctx| {
+        ctx.event(map, Hook::Release, loc);
+        if ctx.inner.is_validating() {
+            ctx.release(map, loc);
+        }
+    });
+}
+
+pub(crate) fn downgrade(map: &LockdepMap, loc: Loc) {
+    with_ctx(|ctx| {
+        ctx.event(map, Hook::Downgrade, loc);
+        if ctx.inner.is_validating() {
+            ctx.downgrade(map, loc);
+        }
+    });
+}
+
+pub(crate) fn set_subclass(map: &LockdepMap, subclass: u32, loc: Loc) {
+    with_ctx(|ctx| {
+        ctx.event(map, Hook::SetSubclass { subclass }, loc);
+        if ctx.inner.is_validating() {
+            ctx.set_subclass(map, subclass, loc);
+        }
+    });
+}
+
+pub(crate) fn contended(map: &LockdepMap, loc: Loc) {
+    with_ctx(|ctx| ctx.event(map, Hook::Contended, loc));
+}
+
+pub(crate) fn acquired(map: &LockdepMap, loc: Loc) {
+    with_ctx(|ctx| ctx.event(map, Hook::Acquired, loc));
+}
+
+/// `Some(held)` when known; `None` when unknown (validation off, re-entry,
+/// thread-local teardown).
+pub(crate) fn is_held(map: &LockdepMap, read: Option<Read>) -> Option<bool> {
+    with_ctx(|ctx| {
+        if !ctx.inner.is_validating() {
+            return None;
+        }
+        let class0 = ctx.cached_class(map, 0);
+        let held = match ctx.pv.held.find(map.addr(), class0) {
+            None => false,
+            Some(i) => {
+                let e = &ctx.pv.held.locks[i];
+                match read {
+                    None => true,
+                    Some(Read::Exclusive) => e.read == Read::Exclusive,
+                    Some(_) => e.read != Read::Exclusive,
+                }
+            }
+        };
+        Some(held)
+    })
+    .flatten()
+}
+
+pub(crate) fn might_lock(map: &LockdepMap, read: Read, loc: Loc) {
+    might(map, 0, read, loc);
+}
+
+pub(crate) fn might_lock_nested(map: &LockdepMap, subclass: u32, loc: Loc) {
+    might(map, subclass, Read::Exclusive, loc);
+}
+
+fn might(map: &LockdepMap, subclass: u32, read: Read, loc: Loc) {
+    with_ctx(|ctx| {
+        if !ctx.inner.is_validating() {
+            return;
+        }
+        let depth = ctx.pv.held.depth();
+        ctx.acquire(map, subclass, false, read, true, None, loc);
+        if ctx.pv.held.depth() > depth && ctx.pv.held.locks.last().is_some_and(|h| h.instance == map.addr()) {
+            ctx.pv.held.locks.pop();
+        }
+    });
+}
+
+pub(crate) fn map_freed(map: &LockdepMap) {
+    if !map.ever_used() {
+        return;
+    }
+    with_ctx(|ctx| {
+        if !ctx.inner.is_validating() {
+            return;
+        }
+        let addr = map.addr();
+        let Some(i) = ctx.pv.held.locks.iter().rposition(|h| h.instance == addr) else {
+            return;
+        };
+        let entry = ctx.pv.held.locks[i].clone();
+        let mut sh = lock(&ctx.inner.shared);
+        let info = lock_info(&sh.graph, &entry);
+        let report = ctx.new_report(
+            &sh.graph,
+            ReportKind::HeldLockFreed,
+            entry.location,
+            Some(info),
+            None,
+            Vec::new(),
+            format!("freeing memory {addr:#x} with a lock still held there"),
+        );
+        ctx.emit(&mut sh, vec![4, entry.class.raw() as u64], report);
+        drop(sh);
+        // The lock is gone: stop tracking it, re-validating what was above it.
+        let removed: Vec<HeldLock> = ctx.pv.held.locks.drain(i..).collect();
+        ctx.replay(&removed[1..]);
+    });
+}
+
+/// Zaps every class of `key` in every live validator.
+pub(crate) fn unregister_key(key: &'static LockClassKey) {
+    let id = KeyId::Key { addr: key.addr(), generation: key.generation() };
+    let validators: Vec<_> = lock(registry()).iter().filter_map(|w| w.upgrade()).collect();
+    for inner in validators {
+        let mut sh = lock(&inner.shared);
+        let dead = sh.graph.classes_of(id);
+        if dead.is_empty() {
+            continue;
+        }
+        for c in &dead {
+            sh.graph.zap(*c);
+        }
+        let raw: Vec<u64> = dead.iter().map(|c| c.raw() as u64).collect();
+        sh.chains.zap(&|c| raw.contains(&c));
+        inner.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Report helpers.
+
+pub(crate) fn lock_info(graph: &Graph, h: &HeldLock) -> LockInfo {
+    LockInfo {
+        instance: h.name,
+        addr: h.instance,
+        class: graph.class_name(h.class),
+        subclass: h.subclass,
+        read: h.read,
+        trylock: h.trylock,
+        location: h.location,
+    }
+}
+
+pub(crate) fn held_infos(graph: &Graph, held: &HeldStack) -> Vec<LockInfo> {
+    held.locks.iter().map(|h| lock_info(graph, h)).collect()
+}
+
+fn map_info(map: &LockdepMap, subclass: u32, read: Read, trylock: bool, loc: Loc) -> LockInfo {
+    LockInfo {
+        instance: map.name(),
+        addr: map.addr(),
+        class: map.name().to_owned(),
+        subclass,
+        read,
+        trylock,
+        location: loc,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The algorithms.
+
+impl Ctx<'_> {
+    fn event(&self, map: &LockdepMap, hook: Hook, loc: Loc) {
+        if self.inner.config.record_events {
+            self.inner.record_event(HookEvent {
+                thread: self.thread.id,
+                map: map.name(),
+                instance: map.addr(),
+                hook,
+                location: loc,
+            });
+        }
+    }
+
+    fn tag(&self, map: &LockdepMap) -> u32 {
+        let generation = match map.key.id() {
+            KeyId::Key { generation, .. } => generation,
+            KeyId::Site { .. } => 0,
+        };
+        (self.inner.id << 8) | (generation & 0xff)
+    }
+
+    fn cached_class(&self, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
+        map.cached_class(self.tag(map), subclass).map(ClassId::from_raw)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_report(
+        &self,
+        graph: &Graph,
+        kind: ReportKind,
+        loc: Loc,
+        lock: Option<LockInfo>,
+        other: Option<LockInfo>,
+        chain: Vec<ChainStep>,
+        message: String,
+    ) -> Report {
+        Report {
+            kind,
+            validator: self.inner.config.name.clone(),
+            one_shot: self.inner.config.one_shot,
+            thread: self.thread.clone(),
+            location: loc,
+            lock,
+            other,
+            other_thread: None,
+            chain,
+            held: held_infos(graph, &self.pv.held),
+            message,
+        }
+    }
+
+    /// Queues a report: in one-shot mode it turns validation off; in
+    /// continue mode a problem whose `signature` was seen before is dropped.
+    fn emit(&mut self, sh: &mut Shared, signature: Vec<u64>, report: Report) {
+        if self.inner.config.one_shot {
+            if !self.inner.is_validating() {
+                return;
+            }
+            self.inner.turn_off();
+        } else if !sh.seen.insert(signature) {
+            return;
+        }
+        self.out.push(report);
+    }
+
+    fn emit_unlocked(&mut self, signature: Vec<u64>, build: impl FnOnce(&Self, &Graph) -> Report) {
+        let inner = self.inner;
+        let mut sh = lock(&inner.shared);
+        let report = build(self, &sh.graph);
+        self.emit(&mut sh, signature, report);
+    }
+
+    fn limit(&mut self, what: &str, how: &str, lock: Option<LockInfo>, loc: Loc) {
+        let msg = format!("{what} too low! (raise it with {how}); the validator is turned off");
+        self.emit_unlocked(vec![8], |ctx, g| {
+            ctx.new_report(g, ReportKind::LimitExceeded, loc, lock, None, Vec::new(), msg)
+        });
+        self.inner.limit_exhausted(what, how);
+    }
+
+    /// Finds (registering if needed) the class of `map` for `subclass`.
+    fn lookup_class(&mut self, map: &LockdepMap, subclass: u32, read: Read, loc: Loc) -> Option<ClassId> {
+        if let Some(c) = self.cached_class(map, subclass) {
+            return Some(c);
+        }
+        let inner = self.inner;
+        let mut sh = lock(&inner.shared);
+        let key = map.key.id();
+        match sh.graph.register(key, subclass, map.name(), inner.config.max_classes) {
+            Some(c) => {
+                map.set_cached_class(self.tag(map), subclass, c.raw());
+                Some(c)
+            }
+            None => {
+                drop(sh);
+                self.limit(
+                    "max_classes",
+                    "Config::max_classes or LOCKDEP_MAX_CLASSES",
+                    Some(map_info(map, subclass, read, false, loc)),
+                    loc,
+                );
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn acquire(
+        &mut self,
+        map: &LockdepMap,
+        mut subclass: u32,
+        trylock: bool,
+        read: Read,
+        check: bool,
+        nest: Nest,
+        loc: Loc,
+    ) {
+        if subclass >= MAX_SUBCLASSES {
+            let info = map_info(map, subclass, read, trylock, loc);
+            let msg = format!("looking up invalid subclass: {subclass} (subclasses are 0..{MAX_SUBCLASSES})");
+            self.emit_unlocked(vec![6, loc as *const _ as u64], |ctx, g| {
+                ctx.new_report(g, ReportKind::InvalidSubclass, loc, Some(info), None, Vec::new(), msg)
+            });
+            if !self.inner.is_validating() {
+                return;
+            }
+            subclass = 0; // keep tracking the lock so that its release balances
+        }
+        let Some(class) = self.lookup_class(map, subclass, read, loc) else {
+            return;
+        };
+        let entry = HeldLock {
+            class,
+            instance: map.addr(),
+            name: map.name(),
+            subclass,
+            read,
+            trylock,
+            check,
+            nest,
+            references: 0,
+            location: loc,
+            prev_chain_key: 0,
+            chain_key: 0,
+        };
+        self.push(entry, 0, loc);
+    }
+
+    /// Pushes `entry` through the acquire path (kernel `__lock_acquire` from
+    /// the depth check on). `references`: the entry's merge count (replay).
+    fn push(&mut self, mut entry: HeldLock, references: u32, loc: Loc) {
+        let depth = self.pv.held.depth();
+        if depth >= self.inner.config.max_depth {
+            let info = {
+                let sh = lock(&self.inner.shared);
+                lock_info(&sh.graph, &entry)
+            };
+            let what = format!("max_depth ({} held locks)", self.inner.config.max_depth);
+            self.limit(&what, "Config::max_depth or LOCKDEP_MAX_DEPTH", Some(info), loc);
+            return;
+        }
+        // Nest merge: same class as the top entry under a nest lock.
+        if entry.nest.is_some() {
+            if let Some(top) = self.pv.held.locks.last_mut() {
+                if top.class == entry.class {
+                    top.references = top.references.max(1) + references.max(1);
+                    return;
+                }
+            }
+        }
+        entry.prev_chain_key = self.pv.held.curr_chain_key();
+        entry.chain_key = iterate_chain_key(entry.prev_chain_key, entry.id());
+        entry.references = references;
+
+        if let Some((nest_addr, nest_name)) = entry.nest {
+            if !self.pv.held.holds_instance(nest_addr) {
+                let inner = self.inner;
+                let mut sh = lock(&inner.shared);
+                let info = lock_info(&sh.graph, &entry);
+                let other = LockInfo {
+                    instance: nest_name,
+                    addr: nest_addr,
+                    class: nest_name.to_owned(),
+                    subclass: 0,
+                    read: Read::Exclusive,
+                    trylock: false,
+                    location: loc,
+                };
+                let msg =
+                    format!("{} is taken under nest lock {nest_name}, which this thread does not hold", entry.name);
+                let report = self.new_report(
+                    &sh.graph,
+                    ReportKind::NestLockNotHeld,
+                    loc,
+                    Some(info),
+                    Some(other),
+                    Vec::new(),
+                    msg,
+                );
+                self.emit(&mut sh, vec![5, entry.class.raw() as u64, loc as *const _ as u64], report);
+                drop(sh);
+                if !self.inner.is_validating() {
+                    return;
+                }
+            }
+        }
+
+        if !entry.trylock && entry.check && !self.validate_chain(&entry) && !self.inner.is_validating() {
+            return;
+        }
+        self.pv.held.locks.push(entry);
+    }
+
+    /// Kernel `validate_chain`: returns false when a report fired.
+    fn validate_chain(&mut self, next: &HeldLock) -> bool {
+        let inner = self.inner;
+        let id = next.id();
+        let key = next.chain_key;
+        let generation = inner.generation.load(Ordering::Acquire);
+        if self.pv.cache.generation != generation {
+            self.pv.cache.clear(generation);
+        }
+        if let Some(ids) = self.pv.cache.get(key) {
+            if self.pv.held.chain_matches(ids, id) {
+                return true;
+            }
+        }
+        let ids = self.pv.held.chain_ids(id);
+        let mut sh = lock(&inner.shared);
+        if sh.chains.contains(key, &ids) {
+            sh.chain_hits += 1;
+            drop(sh);
+            self.pv.cache.insert(key, ids.into_boxed_slice());
+            return true;
+        }
+        sh.chains.note_collision(key, &ids);
+        sh.chain_misses += 1;
+        sh.max_depth_seen = sh.max_depth_seen.max(ids.len());
+
+        let ok = match self.check_deadlock(&mut sh, next) {
+            Deadlock::Found => false,
+            Deadlock::NestProtected => true,
+            Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next),
+        };
+        if !ok || !inner.is_validating() {
+            return ok;
+        }
+        if sh.chains.count >= inner.config.max_chains {
+            drop(sh);
+            let info = {
+                let sh = lock(&inner.shared);
+                lock_info(&sh.graph, next)
+            };
+            self.limit("max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location);
+            return true;
+        }
+        sh.chains.insert(key, ids.clone().into_boxed_slice());
+        drop(sh);
+        self.pv.cache.insert(key, ids.into_boxed_slice());
+        true
+    }
+
+    /// Kernel `check_deadlock`: a same-class lock already held.
+    fn check_deadlock(&mut self, sh: &mut Shared, next: &HeldLock) -> Deadlock {
+        let mut nest_seen = false;
+        let mut hit = None;
+        for prev in &self.pv.held.locks {
+            if next.nest.is_some_and(|(n, _)| n == prev.instance) {
+                nest_seen = true;
+            }
+            if prev.class != next.class {
+                continue;
+            }
+            if next.read == Read::SharedRecursive && prev.read != Read::Exclusive {
+                continue; // recursive read after any read
+            }
+            if nest_seen {
+                return Deadlock::NestProtected;
+            }
+            hit = Some(prev.clone());
+            break;
+        }
+        let Some(prev) = hit else {
+            return Deadlock::None;
+        };
+        let prev_info = lock_info(&sh.graph, &prev);
+        let next_info = lock_info(&sh.graph, next);
+        let msg = format!("{} is already held by this thread; the class is {}", prev.name, prev_info.class);
+        let report = self.new_report(
+            &sh.graph,
+            ReportKind::RecursiveLocking,
+            next.location,
+            Some(next_info),
+            Some(prev_info),
+            Vec::new(),
+            msg,
+        );
+        let sig = vec![
+            2,
+            prev.class.raw() as u64,
+            next.class.raw() as u64,
+            prev.read.as_kernel() as u64,
+            next.read.as_kernel() as u64,
+        ];
+        self.emit(sh, sig, report);
+        Deadlock::Found
+    }
+
+    /// Kernel `check_prevs_add`: dependencies from the held locks to `next`,
+    /// from the top down to (and including) the first blocking one.
+    fn check_prevs_add(&mut self, sh: &mut Shared, next: &HeldLock) -> bool {
+        let mut distance = 1;
+        for i in (0..self.pv.held.depth()).rev() {
+            let prev = self.pv.held.locks[i].clone();
+            if prev.check {
+                if !self.check_prev_add(sh, &prev, next, distance) {
+                    return false;
+                }
+                if !prev.trylock {
+                    break;
+                }
+            }
+            distance += 1;
+        }
+        true
+    }
+
+    /// Kernel `check_prev_add`: the cycle check, then the edge.
+    fn check_prev_add(&mut self, sh: &mut Shared, prev: &HeldLock, next: &HeldLock, distance: u32) -> bool {
+        if !sh.graph.class(prev.class).alive || !sh.graph.class(next.class).alive {
+            return true; // a class zapped while held: ignore it
+        }
+        let path = sh.graph.find_strong_path(
+            next.class,
+            next.read == Read::SharedRecursive,
+            prev.class,
+            prev.read == Read::Exclusive,
+        );
+        if let Some(path) = path {
+            let prev_info = lock_info(&sh.graph, prev);
+            let next_info = lock_info(&sh.graph, next);
+            let mut chain: Vec<ChainStep> = path
+                .iter()
+                .map(|e| {
+                    let edge = sh.graph.edge(*e);
+                    ChainStep {
+                        from: edge.origin.from.clone(),
+                        to: edge.origin.to.clone(),
+                        types: DepTypes(edge.dep),
+                        thread: edge.origin.thread.clone(),
+                        is_new: false,
+                    }
+                })
+                .collect();
+            chain.push(ChainStep {
+                from: prev_info.clone(),
+                to: next_info.clone(),
+                types: DepTypes::of(prev.read, next.read),
+                thread: self.thread.clone(),
+                is_new: true,
+            });
+            let mut sig: Vec<u64> = path
+                .iter()
+                .map(|e| {
+                    let edge = sh.graph.edge(*e);
+                    ((edge.from.raw() as u64) << 32) | edge.to.raw() as u64
+                })
+                .collect();
+            sig.push(((prev.class.raw() as u64) << 32) | next.class.raw() as u64);
+            sig.sort_unstable();
+            sig.insert(0, 1);
+            let kind =
+                if prev.class == next.class { ReportKind::RecursiveLocking } else { ReportKind::CircularDependency };
+            let msg = format!(
+                "{} -> {} would close a cycle of {} dependencies",
+                prev_info.class,
+                next_info.class,
+                chain.len()
+            );
+            let report = self.new_report(&sh.graph, kind, next.location, Some(next_info), Some(prev_info), chain, msg);
+            self.emit(sh, sig, report);
+            return false;
+        }
+        let dep = DepTypes::of(prev.read, next.read);
+        let thread = self.thread;
+        let origin =
+            || EdgeOrigin { from: lock_info(&sh.graph, prev), to: lock_info(&sh.graph, next), thread: thread.clone() };
+        let origin = origin();
+        if sh
+            .graph
+            .add_dependency(prev.class, next.class, dep, distance, || origin, self.inner.config.max_dependencies)
+            .is_none()
+        {
+            let info = lock_info(&sh.graph, next);
+            let msg = format!(
+                "max_dependencies too low! (raise it with Config::max_dependencies or LOCKDEP_MAX_DEPENDENCIES); the validator is turned off"
+            );
+            let report =
+                self.new_report(&sh.graph, ReportKind::LimitExceeded, next.location, Some(info), None, Vec::new(), msg);
+            self.emit(sh, vec![8], report);
+            self.inner.limit_exhausted("max_dependencies", "Config::max_dependencies or LOCKDEP_MAX_DEPENDENCIES");
+            return false;
+        }
+        true
+    }
+
+    /// Re-pushes entries that were above a removed or changed one.
+    fn replay(&mut self, entries: &[HeldLock]) {
+        for e in entries {
+            let loc = e.location;
+            self.push(e.clone(), e.references, loc);
+        }
+    }
+
+    fn imbalance(&mut self, map: &LockdepMap, what: &str, loc: Loc) {
+        let info = map_info(map, 0, Read::Exclusive, false, loc);
+        let msg = format!("trying to {what} lock ({}) at {loc}, but there are no more locks to release!", map.name());
+        self.emit_unlocked(vec![3, loc as *const _ as u64], |ctx, g| {
+            ctx.new_report(g, ReportKind::UnlockImbalance, loc, Some(info), None, Vec::new(), msg)
+        });
+    }
+
+    fn find(&self, map: &LockdepMap) -> Option<usize> {
+        let merged = self.pv.held.locks.iter().any(|h| h.references > 0);
+        let class0 = if merged { self.cached_class(map, 0) } else { None };
+        self.pv.held.find(map.addr(), class0)
+    }
+
+    fn release(&mut self, map: &LockdepMap, loc: Loc) {
+        let Some(i) = self.find(map) else {
+            self.imbalance(map, "release", loc);
+            return;
+        };
+        let e = &mut self.pv.held.locks[i];
+        if e.references > 0 {
+            e.references -= 1;
+            if e.references > 0 {
+                return;
+            }
+        }
+        let removed: Vec<HeldLock> = self.pv.held.locks.drain(i..).collect();
+        self.replay(&removed[1..]);
+    }
+
+    fn downgrade(&mut self, map: &LockdepMap, loc: Loc) {
+        let Some(i) = self.find(map) else {
+            self.imbalance(map, "downgrade", loc);
+            return;
+        };
+        let removed: Vec<HeldLock> = self.pv.held.locks.drain(i..).collect();
+        let mut first = removed[0].clone();
+        if first.read != Read::Exclusive {
+            let info = {
+                let sh = lock(&self.inner.shared);
+                lock_info(&sh.graph, &first)
+            };
+            let msg = format!("downgrading {} which is held for {}", first.name, first.read);
+            self.emit_unlocked(vec![7, loc as *const _ as u64], |ctx, g| {
+                ctx.new_report(g, ReportKind::BadDowngrade, loc, Some(info), None, Vec::new(), msg)
+            });
+        }
+        first.read = Read::Shared;
+        first.location = loc;
+        let refs = first.references;
+        self.push(first, refs, loc);
+        self.replay(&removed[1..]);
+    }
+
+    fn set_subclass(&mut self, map: &LockdepMap, subclass: u32, loc: Loc) {
+        let Some(i) = self.find(map) else {
+            self.imbalance(map, "set the subclass of", loc);
+            return;
+        };
+        if subclass >= MAX_SUBCLASSES {
+            let info = map_info(map, subclass, self.pv.held.locks[i].read, false, loc);
+            let msg = format!("looking up invalid subclass: {subclass} (subclasses are 0..{MAX_SUBCLASSES})");
+            self.emit_unlocked(vec![6, loc as *const _ as u64], |ctx, g| {
+                ctx.new_report(g, ReportKind::InvalidSubclass, loc, Some(info), None, Vec::new(), msg)
+            });
+            return;
+        }
+        let read = self.pv.held.locks[i].read;
+        let Some(class) = self.lookup_class(map, subclass, read, loc) else {
+            return;
+        };
+        let removed: Vec<HeldLock> = self.pv.held.locks.drain(i..).collect();
+        let mut first = removed[0].clone();
+        first.class = class;
+        first.subclass = subclass;
+        let refs = first.references;
+        self.push(first, refs, loc);
+        self.replay(&removed[1..]);
+    }
+}
+
+enum Deadlock {
+    None,
+    Found,
+    NestProtected,
+}

@@ -1,0 +1,237 @@
+//! The acquire/release hooks, under the kernel's names.
+//!
+//! Lock implementations call these at the points the kernel calls them: the
+//! acquire hook *before* blocking (so an inversion is reported instead of
+//! hanging), a trylock hook only after success, the release hook before
+//! unlocking. Every hook is `#[track_caller]`: the caller's location is the
+//! acquire (or release) site shown in reports. When validation is compiled
+//! out, every hook is an empty inline function.
+//!
+//! | kernel | here | mode |
+//! |---|---|---|
+//! | `lock_acquire(map, sub, try, read, check, nest, ip)` | [`lock_acquire`] (check = 1), [`lock_acquire_nocheck`] (check = 0) | any |
+//! | `lock_release` | [`lock_release`] | |
+//! | `spin_acquire`, `rwlock_acquire`, `mutex_acquire`, `rwsem_acquire`, `lock_map_acquire` | same names | [`Read::Exclusive`] |
+//! | `rwsem_acquire_read` | [`rwsem_acquire_read`] | [`Read::Shared`] |
+//! | `rwlock_acquire_read`, `lock_map_acquire_read` | same names | [`Read::SharedRecursive`] |
+
+use std::panic::Location;
+
+use crate::ENABLED;
+use crate::class::Read;
+use crate::engine;
+use crate::map::LockdepMap;
+
+/// Records that the current thread acquires `map` (the kernel's `lock_acquire`
+/// with `check = 1`).
+///
+/// * `subclass` selects one of the key's 8 classes (0..8); 8 or more is reported.
+/// * `trylock`: the acquisition cannot block, so it is not validated itself,
+///   but later blocking acquisitions get dependencies from it.
+/// * `read`: the mode, see [`Read`].
+/// * `nest_lock`: a lock already held that serialises any number of
+///   same-class acquisitions of `map` (the kernel's `*_nest_lock`).
+#[inline]
+#[track_caller]
+pub fn lock_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, nest_lock: Option<&LockdepMap>) {
+    if ENABLED {
+        engine::acquire(map, subclass, trylock, read, true, nest_lock, Location::caller());
+    }
+}
+
+/// `lock_acquire` with `check = 0`: the lock is tracked on the held-lock stack
+/// (so it can be released and asserted) but never validated and never part of
+/// a dependency (RCU's map, `lockdep_set_novalidate_class`).
+#[inline]
+#[track_caller]
+pub fn lock_acquire_nocheck(map: &LockdepMap, subclass: u32, trylock: bool, read: Read) {
+    if ENABLED {
+        engine::acquire(map, subclass, trylock, read, false, None, Location::caller());
+    }
+}
+
+/// Records that the current thread releases `map`. Releasing a lock that is
+/// not held is reported as [`UnlockImbalance`](crate::ReportKind::UnlockImbalance).
+/// The entry need not be on top of the held-lock stack; the locks above it are
+/// then re-validated (kernel `reacquire_held_locks`).
+#[inline]
+#[track_caller]
+pub fn lock_release(map: &LockdepMap) {
+    if ENABLED {
+        engine::release(map, Location::caller());
+    }
+}
+
+/// Turns the held exclusive entry of `map` into a [`Read::Shared`] one and
+/// re-validates the locks above it.
+#[inline]
+#[track_caller]
+pub fn lock_downgrade(map: &LockdepMap) {
+    if ENABLED {
+        engine::downgrade(map, Location::caller());
+    }
+}
+
+/// Moves the held entry of `map` to another subclass of its key and
+/// re-validates the locks above it.
+#[inline]
+#[track_caller]
+pub fn lock_set_subclass(map: &LockdepMap, subclass: u32) {
+    if ENABLED {
+        engine::set_subclass(map, subclass, Location::caller());
+    }
+}
+
+/// Whether the current thread holds `map` in any mode. `true` whenever the
+/// answer is unknown: validation compiled out or switched off.
+#[inline]
+#[track_caller]
+pub fn lock_is_held(map: &LockdepMap) -> bool {
+    lock_is_held_type(map, None)
+}
+
+/// Whether the current thread holds `map`: `None` in any mode,
+/// `Some(Read::Exclusive)` for write, `Some(Read::Shared)` or
+/// `Some(Read::SharedRecursive)` for read. `true` whenever the answer is
+/// unknown (validation compiled out or switched off), like the kernel.
+#[inline]
+#[track_caller]
+pub fn lock_is_held_type(map: &LockdepMap, read: Option<Read>) -> bool {
+    if ENABLED { engine::is_held(map, read).unwrap_or(true) } else { true }
+}
+
+/// Lock statistics: the current thread is about to wait for `map`.
+#[inline]
+#[track_caller]
+pub fn lock_contended(map: &LockdepMap) {
+    if ENABLED {
+        engine::contended(map, Location::caller());
+    }
+}
+
+/// Lock statistics: the current thread now owns `map` (after an acquire hook).
+#[inline]
+#[track_caller]
+pub fn lock_acquired(map: &LockdepMap) {
+    if ENABLED {
+        engine::acquired(map, Location::caller());
+    }
+}
+
+macro_rules! shorthand_acquire {
+    ($(#[$doc:meta] $name:ident => $read:expr;)*) => {$(
+        #[$doc]
+        #[inline]
+        #[track_caller]
+        pub fn $name(map: &LockdepMap, subclass: u32, trylock: bool) {
+            if ENABLED {
+                engine::acquire(map, subclass, trylock, $read, true, None, Location::caller());
+            }
+        }
+    )*};
+}
+
+macro_rules! shorthand_release {
+    ($(#[$doc:meta] $name:ident;)*) => {$(
+        #[$doc]
+        #[inline]
+        #[track_caller]
+        pub fn $name(map: &LockdepMap) {
+            if ENABLED {
+                engine::release(map, Location::caller());
+            }
+        }
+    )*};
+}
+
+shorthand_acquire! {
+    /// Spinlock acquire: exclusive.
+    spin_acquire => Read::Exclusive;
+    /// rwlock write acquire: exclusive.
+    rwlock_acquire => Read::Exclusive;
+    /// rwlock read acquire: shared recursive (`read_lock` ignores queued writers).
+    rwlock_acquire_read => Read::SharedRecursive;
+    /// Mutex acquire: exclusive.
+    mutex_acquire => Read::Exclusive;
+    /// rwsem write acquire (`down_write`): exclusive.
+    rwsem_acquire => Read::Exclusive;
+    /// rwsem read acquire (`down_read`): shared, non-recursive.
+    rwsem_acquire_read => Read::Shared;
+}
+
+shorthand_release! {
+    /// Spinlock release.
+    spin_release;
+    /// rwlock release (either mode).
+    rwlock_release;
+    /// Mutex release.
+    mutex_release;
+    /// rwsem release (either mode).
+    rwsem_release;
+    /// Release of a pseudo-lock taken with [`lock_map_acquire`].
+    lock_map_release;
+}
+
+/// Mutex acquire under a nest lock (`mutex_lock_nest_lock`).
+#[inline]
+#[track_caller]
+pub fn mutex_acquire_nest(map: &LockdepMap, subclass: u32, trylock: bool, nest: &LockdepMap) {
+    if ENABLED {
+        engine::acquire(map, subclass, trylock, Read::Exclusive, true, Some(nest), Location::caller());
+    }
+}
+
+/// Spinlock acquire under a nest lock (`spin_lock_nest_lock`).
+#[inline]
+#[track_caller]
+pub fn spin_acquire_nest(map: &LockdepMap, subclass: u32, trylock: bool, nest: &LockdepMap) {
+    if ENABLED {
+        engine::acquire(map, subclass, trylock, Read::Exclusive, true, Some(nest), Location::caller());
+    }
+}
+
+/// Acquire a pseudo-lock exclusively (workqueue flush, completion waits).
+#[inline]
+#[track_caller]
+pub fn lock_map_acquire(map: &LockdepMap) {
+    if ENABLED {
+        engine::acquire(map, 0, false, Read::Exclusive, true, None, Location::caller());
+    }
+}
+
+/// Acquire a pseudo-lock as a recursive reader.
+#[inline]
+#[track_caller]
+pub fn lock_map_acquire_read(map: &LockdepMap) {
+    if ENABLED {
+        engine::acquire(map, 0, false, Read::SharedRecursive, true, None, Location::caller());
+    }
+}
+
+/// Validates taking `map` exclusively here without taking it: acquire then
+/// release inside the validator only (no hook events are recorded).
+#[inline]
+#[track_caller]
+pub fn might_lock(map: &LockdepMap) {
+    if ENABLED {
+        engine::might_lock(map, Read::Exclusive, Location::caller());
+    }
+}
+
+/// Validates taking `map` for read (shared, non-recursive) here without taking it.
+#[inline]
+#[track_caller]
+pub fn might_lock_read(map: &LockdepMap) {
+    if ENABLED {
+        engine::might_lock(map, Read::Shared, Location::caller());
+    }
+}
+
+/// Validates taking `map` with `subclass` here without taking it.
+#[inline]
+#[track_caller]
+pub fn might_lock_nested(map: &LockdepMap, subclass: u32) {
+    if ENABLED {
+        engine::might_lock_nested(map, subclass, Location::caller());
+    }
+}

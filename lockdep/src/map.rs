@@ -1,0 +1,136 @@
+//! [`LockdepMap`]: the per-instance record the validator knows a lock by.
+//!
+//! Every instrumented lock embeds one (the kernel's `struct lockdep_map`). It
+//! names the instance, says which class it belongs to and caches that class so
+//! that after the first acquisition finding the class is one atomic load.
+//! When validation is compiled out the map is zero-sized.
+
+use std::fmt;
+use std::panic::Location;
+
+#[cfg(lockdep_on)]
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::class::{KeySource, LockClassKey};
+
+/// Per-instance lock record (the kernel's `lockdep_map`).
+///
+/// The instance is identified by its address while it is held, as in the
+/// kernel; a map must therefore not move while it is held (the lock types in
+/// [`sync`](crate::sync) guarantee this because guards borrow the lock).
+/// Dropping a map that the current thread (or, with validation on, any
+/// thread) still holds is reported as
+/// [`HeldLockFreed`](crate::ReportKind::HeldLockFreed).
+pub struct LockdepMap {
+    #[cfg(lockdep_on)]
+    pub(crate) name: &'static str,
+    #[cfg(lockdep_on)]
+    pub(crate) key: KeySource,
+    /// Class cache for subclasses 0 and 1: `validator id << 32 | class index + 1`.
+    #[cfg(lockdep_on)]
+    pub(crate) class_cache: [AtomicU64; 2],
+}
+
+#[cfg(not(lockdep_on))]
+const _: () = assert!(std::mem::size_of::<LockdepMap>() == 0);
+
+impl LockdepMap {
+    /// A map named `name` whose class is `key` (subclass 0 unless an acquire
+    /// says otherwise).
+    #[allow(unused_variables)]
+    pub const fn new(name: &'static str, key: &'static LockClassKey) -> Self {
+        Self::from_source(name, KeySource::Key(key))
+    }
+
+    /// A map whose class is its construction site: every lock created at the
+    /// same `file:line:col` shares one class. This is what the lock types in
+    /// [`sync`](crate::sync) use unless given an explicit key.
+    #[allow(unused_variables)]
+    pub const fn with_site(name: &'static str, site: &'static Location<'static>) -> Self {
+        Self::from_source(name, KeySource::Site(site))
+    }
+
+    /// A map whose class is the caller's location (see [`LockdepMap::with_site`]).
+    #[track_caller]
+    pub fn here(name: &'static str) -> Self {
+        Self::with_site(name, Location::caller())
+    }
+
+    #[allow(unused_variables)]
+    const fn from_source(name: &'static str, key: KeySource) -> Self {
+        LockdepMap {
+            #[cfg(lockdep_on)]
+            name,
+            #[cfg(lockdep_on)]
+            key,
+            #[cfg(lockdep_on)]
+            class_cache: [AtomicU64::new(0), AtomicU64::new(0)],
+        }
+    }
+
+    /// The instance name given at construction (`"<lockdep off>"` when
+    /// validation is compiled out, since the map then stores nothing).
+    pub fn name(&self) -> &'static str {
+        #[cfg(lockdep_on)]
+        {
+            self.name
+        }
+        #[cfg(not(lockdep_on))]
+        {
+            "<lockdep off>"
+        }
+    }
+
+    /// The identity of this instance: its address.
+    pub fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// The cached class for `subclass` under `tag` (validator id and key
+    /// generation). Slot 0 caches subclass 0, slot 1 the last non-zero
+    /// subclass used. Layout: `tag << 32 | subclass << 29 | class + 1`.
+    #[cfg(lockdep_on)]
+    pub(crate) fn cached_class(&self, tag: u32, subclass: u32) -> Option<u32> {
+        let slot = (subclass != 0) as usize;
+        let v = self.class_cache[slot].load(Ordering::Relaxed);
+        let low = v as u32;
+        if low != 0 && (v >> 32) as u32 == tag && low >> 29 == subclass { Some((low & CLASS_MASK) - 1) } else { None }
+    }
+
+    #[cfg(lockdep_on)]
+    pub(crate) fn set_cached_class(&self, tag: u32, subclass: u32, class: u32) {
+        if subclass >= 8 || class >= CLASS_MASK {
+            return;
+        }
+        let slot = (subclass != 0) as usize;
+        let v = ((tag as u64) << 32) | ((subclass << 29) | (class + 1)) as u64;
+        self.class_cache[slot].store(v, Ordering::Relaxed);
+    }
+
+    /// Whether any validator ever looked this map's class up (a map never
+    /// acquired cannot be held, so dropping it needs no check).
+    #[cfg(lockdep_on)]
+    pub(crate) fn ever_used(&self) -> bool {
+        self.class_cache.iter().any(|s| s.load(Ordering::Relaxed) != 0)
+    }
+}
+
+#[cfg(lockdep_on)]
+const CLASS_MASK: u32 = (1 << 29) - 1;
+
+impl Drop for LockdepMap {
+    fn drop(&mut self) {
+        if crate::ENABLED {
+            crate::engine::map_freed(self);
+        }
+    }
+}
+
+impl fmt::Debug for LockdepMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockdepMap")
+            .field("name", &self.name())
+            .field("addr", &format_args!("{:#x}", self.addr()))
+            .finish()
+    }
+}

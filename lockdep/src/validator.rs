@@ -1,0 +1,296 @@
+//! [`Validator`]: one independent validation state (classes, graph, reports),
+//! its [`Config`] and what it does with a report ([`Action`]).
+//!
+//! Hooks made by a thread go to the validator of its innermost
+//! [`Validator::scope`], or to the global validator (configured from the
+//! environment, see [`Config::from_env`]) outside any scope — like `tracing`'s
+//! scoped default dispatcher.
+
+use std::fmt;
+use std::sync::Arc;
+use std::thread::ThreadId;
+
+use crate::class::Read;
+use crate::report::Report;
+
+/// What the validator does when it finds a problem (the report is also
+/// stored and available from [`Validator::reports`] in every case).
+#[derive(Clone)]
+pub enum Action {
+    /// Panic in the thread that found the problem, with the report as message.
+    Panic,
+    /// Print the report to stderr and emit a `tracing` warning event.
+    Warn,
+    /// Print the report to stderr and abort the process.
+    Abort,
+    /// Only store the report.
+    Collect,
+    /// Call a function with the report (after storing it). The callback runs
+    /// with validation suspended on its thread: locks it takes are not tracked.
+    Callback(Arc<dyn Fn(&Report) + Send + Sync>),
+}
+
+impl fmt::Debug for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Panic => "Panic",
+            Action::Warn => "Warn",
+            Action::Abort => "Abort",
+            Action::Collect => "Collect",
+            Action::Callback(_) => "Callback(..)",
+        })
+    }
+}
+
+/// A validator's configuration.
+///
+/// The default is *continue* mode with [`Action::Warn`]: a validator watching
+/// a real program should tell about every distinct problem once and never take
+/// the program down. [`Config::kernel`] is the kernel's behaviour: stop after
+/// the first report, and only collect it.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// A name shown in reports.
+    pub name: String,
+    /// Stop validating after the first report (kernel `debug_locks = 0`).
+    /// When false, each distinct problem is reported once and validation goes on.
+    pub one_shot: bool,
+    /// What to do with a report.
+    pub action: Action,
+    /// Record every hook call in the validator's scopes ([`Validator::events`]).
+    pub record_events: bool,
+    /// Held-lock depth limit per thread (kernel `MAX_LOCK_DEPTH` = 48).
+    pub max_depth: usize,
+    /// Class limit (kernel `MAX_LOCKDEP_KEYS` = 8192).
+    pub max_classes: usize,
+    /// Dependency limit (kernel: 16384 dependencies).
+    pub max_dependencies: usize,
+    /// Cached chain limit (kernel `MAX_LOCKDEP_CHAINS` = 65536).
+    pub max_chains: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            name: "lockdep".to_owned(),
+            one_shot: false,
+            action: Action::Warn,
+            record_events: false,
+            max_depth: 48,
+            max_classes: 8192,
+            max_dependencies: 16384,
+            max_chains: 65536,
+        }
+    }
+}
+
+impl Config {
+    /// The kernel's behaviour: one-shot, collect only.
+    pub fn kernel() -> Self {
+        Config { name: "kernel".to_owned(), one_shot: true, action: Action::Collect, ..Config::default() }
+    }
+
+    /// Continue mode, collect only: what tests usually want.
+    pub fn collect() -> Self {
+        Config { action: Action::Collect, ..Config::default() }
+    }
+
+    /// Sets the name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the action.
+    pub fn with_action(mut self, action: Action) -> Self {
+        self.action = action;
+        self
+    }
+
+    /// Turns event recording on or off.
+    pub fn with_events(mut self, on: bool) -> Self {
+        self.record_events = on;
+        self
+    }
+
+    /// The global validator's configuration, read from the environment:
+    ///
+    /// | variable | values | default |
+    /// |---|---|---|
+    /// | `LOCKDEP_MODE` | `continue`, `kernel` (one-shot) | `continue` |
+    /// | `LOCKDEP_ACTION` | `warn`, `panic`, `abort`, `collect` | `warn` |
+    /// | `LOCKDEP_RECORD_EVENTS` | `0`, `1` | `0` |
+    /// | `LOCKDEP_MAX_DEPTH` | a number | `48` |
+    /// | `LOCKDEP_MAX_CLASSES` | a number | `8192` |
+    ///
+    /// Unknown values are ignored with a message on stderr.
+    pub fn from_env() -> Self {
+        let mut c = Config { name: "global".to_owned(), ..Config::default() };
+        if let Ok(v) = std::env::var("LOCKDEP_MODE") {
+            match v.as_str() {
+                "kernel" | "one-shot" | "oneshot" => c.one_shot = true,
+                "continue" => c.one_shot = false,
+                other => eprintln!("lockdep: ignoring LOCKDEP_MODE={other:?} (expected continue or kernel)"),
+            }
+        }
+        if let Ok(v) = std::env::var("LOCKDEP_ACTION") {
+            match v.as_str() {
+                "warn" => c.action = Action::Warn,
+                "panic" => c.action = Action::Panic,
+                "abort" => c.action = Action::Abort,
+                "collect" => c.action = Action::Collect,
+                other => {
+                    eprintln!("lockdep: ignoring LOCKDEP_ACTION={other:?} (expected warn, panic, abort or collect)")
+                }
+            }
+        }
+        if let Ok(v) = std::env::var("LOCKDEP_RECORD_EVENTS") {
+            c.record_events = v == "1" || v == "true";
+        }
+        let num = |name: &str, slot: &mut usize| {
+            if let Ok(v) = std::env::var(name) {
+                match v.parse() {
+                    Ok(n) => *slot = n,
+                    Err(_) => eprintln!("lockdep: ignoring {name}={v:?} (expected a number)"),
+                }
+            }
+        };
+        num("LOCKDEP_MAX_DEPTH", &mut c.max_depth);
+        num("LOCKDEP_MAX_CLASSES", &mut c.max_classes);
+        num("LOCKDEP_MAX_DEPENDENCIES", &mut c.max_dependencies);
+        num("LOCKDEP_MAX_CHAINS", &mut c.max_chains);
+        c
+    }
+}
+
+/// Which hook an event records.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Hook {
+    /// `lock_acquire` (and every acquire shorthand).
+    Acquire {
+        /// The subclass passed.
+        subclass: u32,
+        /// Whether it was a trylock.
+        trylock: bool,
+        /// The mode.
+        read: Read,
+        /// `check` (false for [`lock_acquire_nocheck`](crate::lock_acquire_nocheck)).
+        check: bool,
+        /// The address of the nest lock's map, if any.
+        nest_lock: Option<usize>,
+    },
+    /// `lock_release`.
+    Release,
+    /// `lock_downgrade`.
+    Downgrade,
+    /// `lock_set_subclass`.
+    SetSubclass {
+        /// The new subclass.
+        subclass: u32,
+    },
+    /// `lock_contended`.
+    Contended,
+    /// `lock_acquired`.
+    Acquired,
+}
+
+/// One recorded hook call (see [`Config::record_events`]).
+#[derive(Clone, Debug)]
+pub struct HookEvent {
+    /// The calling thread.
+    pub thread: ThreadId,
+    /// The map's name.
+    pub map: &'static str,
+    /// The map's address (instance identity).
+    pub instance: usize,
+    /// The hook and its arguments.
+    pub hook: Hook,
+    /// Where the hook was called.
+    pub location: &'static std::panic::Location<'static>,
+}
+
+/// An independent validator: its own classes, dependency graph, chains,
+/// per-thread held-lock stacks and reports. Cheap to clone (shared).
+///
+/// ```
+/// use lockdep::{Config, LockClassKey, LockdepMap, Read, ReportKind, Validator};
+/// static A: LockClassKey = LockClassKey::new();
+/// static B: LockClassKey = LockClassKey::new();
+/// let (a, b) = (LockdepMap::new("a", &A), LockdepMap::new("b", &B));
+/// let v = Validator::new(Config::collect());
+/// v.scope(|| {
+///     lockdep::mutex_acquire(&a, 0, false);
+///     lockdep::mutex_acquire(&b, 0, false);
+///     lockdep::mutex_release(&b);
+///     lockdep::mutex_release(&a);
+///     lockdep::mutex_acquire(&b, 0, false);
+///     lockdep::mutex_acquire(&a, 0, false); // B -> A closes the cycle
+///     lockdep::mutex_release(&a);
+///     lockdep::mutex_release(&b);
+/// });
+/// if lockdep::ENABLED {
+///     assert_eq!(v.reports()[0].kind(), ReportKind::CircularDependency);
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Validator {
+    pub(crate) inner: Arc<crate::engine::Inner>,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Validator").field("name", &self.inner.config.name).finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// A new validator.
+    pub fn new(config: Config) -> Validator {
+        Validator { inner: crate::engine::Inner::new_arc(config) }
+    }
+
+    /// The global validator (hooks outside any scope go there), configured
+    /// from the environment on first use ([`Config::from_env`]).
+    pub fn global() -> &'static Validator {
+        crate::engine::global()
+    }
+
+    /// Runs `f` with every hook made by *this thread* routed to this
+    /// validator. Scopes nest; threads spawned inside `f` must enter the
+    /// scope themselves.
+    pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = crate::engine::enter_scope(self);
+        f()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Every report so far, oldest first.
+    pub fn reports(&self) -> Vec<Report> {
+        self.inner.reports()
+    }
+
+    /// Removes and returns every report so far.
+    pub fn take_reports(&self) -> Vec<Report> {
+        self.inner.take_reports()
+    }
+
+    /// Whether the validator still validates: false when compiled out, once a
+    /// one-shot validator has reported, or once a limit was exhausted.
+    pub fn is_validating(&self) -> bool {
+        crate::ENABLED && self.inner.is_validating()
+    }
+
+    /// Every hook call recorded so far (needs [`Config::record_events`]).
+    pub fn events(&self) -> Vec<HookEvent> {
+        self.inner.events()
+    }
+
+    /// Forgets the recorded events.
+    pub fn clear_events(&self) {
+        self.inner.clear_events()
+    }
+}

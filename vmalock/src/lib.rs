@@ -1,0 +1,1 @@
+//! vmalock: placeholder until its issue lands.
