@@ -61,11 +61,13 @@
 
 #![warn(missing_docs)]
 
+pub mod assert;
 pub mod class;
 mod engine;
 pub mod hooks;
 pub mod map;
 pub mod report;
+pub mod sync;
 pub mod validator;
 
 pub use class::{LockClassKey, MAX_SUBCLASSES, Read};

@@ -1,0 +1,1 @@
+//! Instrumented lock types over `lock_api` (placeholder until the lock-types issue lands).
