@@ -63,6 +63,7 @@
 
 pub mod assert;
 pub mod class;
+pub mod dump;
 mod engine;
 pub mod hooks;
 pub mod map;
@@ -71,9 +72,10 @@ pub mod sync;
 pub mod validator;
 
 pub use class::{LockClassKey, MAX_SUBCLASSES, Read};
+pub use dump::Stats;
 pub use hooks::*;
 pub use map::LockdepMap;
-pub use report::{ChainStep, DepTypes, LockInfo, Report, ReportKind, ThreadInfo};
+pub use report::{ChainStep, DepTypes, DumpFiles, Frame, LockInfo, Report, ReportKind, ThreadInfo, Trace};
 pub use validator::{Action, Config, Hook, HookEvent, Validator};
 
 /// Whether validation is compiled into this build. Code that must choose a

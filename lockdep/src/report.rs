@@ -8,6 +8,8 @@
 
 use std::fmt;
 use std::panic::Location;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread::ThreadId;
 
 use crate::class::Read;
@@ -202,6 +204,7 @@ pub struct ChainStep {
     pub(crate) types: DepTypes,
     pub(crate) thread: ThreadInfo,
     pub(crate) is_new: bool,
+    pub(crate) trace: Option<Trace>,
 }
 
 impl ChainStep {
@@ -225,6 +228,114 @@ impl ChainStep {
     pub fn is_new(&self) -> bool {
         self.is_new
     }
+    /// The stack where the dependency was first recorded (when capture is on).
+    pub fn trace(&self) -> Option<&Trace> {
+        self.trace.as_ref()
+    }
+}
+
+/// A stack trace, captured unresolved and resolved on demand. Clones share
+/// the stored trace.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Trace {
+    pub(crate) ips: Arc<[usize]>,
+}
+
+/// One resolved frame of a [`Trace`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The demangled function name.
+    pub function: String,
+    /// The source file, when debug info has it.
+    pub file: Option<String>,
+    /// The line, when debug info has it.
+    pub line: Option<u32>,
+}
+
+impl Trace {
+    /// Number of captured frames (before trimming).
+    pub fn len(&self) -> usize {
+        self.ips.len()
+    }
+
+    /// Whether nothing was captured.
+    pub fn is_empty(&self) -> bool {
+        self.ips.is_empty()
+    }
+
+    /// Resolves the frames, trimming the validator's own frames at the top
+    /// and the runtime's start-up frames at the bottom.
+    pub fn frames(&self) -> Vec<Frame> {
+        let mut out: Vec<Frame> = Vec::new();
+        for &ip in self.ips.iter() {
+            backtrace::resolve(ip as *mut std::ffi::c_void, |sym| {
+                let function = sym.name().map(|n| format!("{n:#}")).unwrap_or_else(|| format!("{ip:#x}"));
+                let file = sym.filename().map(|p| p.display().to_string());
+                out.push(Frame { function, file, line: sym.lineno() });
+            });
+        }
+        // The validator's own frames (and the std/core glue between them) sit
+        // on top; the first frame outside them is the caller's.
+        let internal = |f: &Frame| {
+            let n = f.function.trim_start_matches('<');
+            ["lockdep::", "backtrace::", "lock_api::", "parking_lot::", "core::", "std::", "alloc::"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        };
+        let start = out.iter().position(|f| !internal(f)).unwrap_or(out.len());
+        let mut frames: Vec<Frame> =
+            out.drain(start..).filter(|f| !f.function.trim_start_matches('<').starts_with("lockdep::")).collect();
+        if let Some(end) = frames.iter().position(|f| {
+            f.function.contains("__rust_begin_short_backtrace")
+                || f.function.starts_with("std::rt::")
+                || f.function.starts_with("std::panicking::")
+                || f.function.starts_with("test::run_test")
+        }) {
+            frames.truncate(end);
+        }
+        frames
+    }
+}
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Trace({} frames)", self.ips.len())
+    }
+}
+
+impl fmt::Display for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, fr) in self.frames().iter().enumerate().take(12) {
+            write!(f, "         {i}: {}", fr.function)?;
+            if let Some(file) = &fr.file {
+                write!(f, "   {}", short_path(file))?;
+                if let Some(l) = fr.line {
+                    write!(f, ":{l}")?;
+                }
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// A path relative to the current directory when it is inside it.
+fn short_path(p: &str) -> String {
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Some(rest) = p.strip_prefix(&*cwd.to_string_lossy()) {
+            return rest.trim_start_matches('/').to_owned();
+        }
+    }
+    p.to_owned()
+}
+
+/// The files a graph dump wrote for a report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpFiles {
+    /// The Graphviz file (cycle edges in red).
+    pub dot: PathBuf,
+    /// The text dump: classes, chains and statistics.
+    pub text: PathBuf,
 }
 
 /// A problem the validator found.
@@ -241,6 +352,11 @@ pub struct Report {
     pub(crate) chain: Vec<ChainStep>,
     pub(crate) held: Vec<LockInfo>,
     pub(crate) message: String,
+    pub(crate) backtrace: Option<Trace>,
+    pub(crate) dump: Option<DumpFiles>,
+    /// The cycle's edges as class-index pairs (for the graph dump).
+    #[cfg_attr(not(lockdep_on), allow(dead_code))]
+    pub(crate) cycle: Vec<(u32, u32)>,
 }
 
 impl Report {
@@ -286,6 +402,14 @@ impl Report {
     pub fn validator(&self) -> &str {
         &self.validator
     }
+    /// The stack of the hook that found the problem (when capture is on).
+    pub fn backtrace(&self) -> Option<&Trace> {
+        self.backtrace.as_ref()
+    }
+    /// The graph dump written for this report (when a dump directory is configured).
+    pub fn dump(&self) -> Option<&DumpFiles> {
+        self.dump.as_ref()
+    }
 }
 
 impl fmt::Display for Report {
@@ -302,12 +426,127 @@ fn mode_word(read: Read) -> &'static str {
     }
 }
 
-/// Renders a report in the kernel's grammar.
+/// `lock(` for writers, `rlock(` for readers, as the scenario table writes them.
+fn scenario_verb(read: Read) -> &'static str {
+    if read.is_read() { "rlock" } else { "lock" }
+}
+
+fn lock_line(f: &mut fmt::Formatter<'_>, l: &LockInfo) -> fmt::Result {
+    let mut what = format!("class {}", l.class);
+    if l.subclass != 0 {
+        what.push_str(&format!(", subclass {}", l.subclass));
+    }
+    what.push_str(", ");
+    what.push_str(mode_word(l.read));
+    if l.trylock {
+        what.push_str(", trylock");
+    }
+    let inst = format!("{}@{:#x}", l.instance, l.addr);
+    writeln!(f, "  {inst:<20} ({what}){:pad$} at {}", "", l.location, pad = 40usize.saturating_sub(what.len() + 2))
+}
+
+fn held_list(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
+    if r.held.is_empty() {
+        return writeln!(f, "no locks held by {}.", r.thread);
+    }
+    let n = r.held.len();
+    writeln!(f, "{n} lock{} held by {}:", if n == 1 { "" } else { "s" }, r.thread)?;
+    for (i, l) in r.held.iter().enumerate() {
+        write!(f, " #{i}: {}@{:#x} ({}, {}", l.instance, l.addr, l.class, mode_word(l.read))?;
+        if l.trylock {
+            f.write_str(", trylock")?;
+        }
+        writeln!(f, ") at {}", l.location)?;
+    }
+    Ok(())
+}
+
+/// The "possible unsafe locking scenario" table: one column per dependency of
+/// the cycle, each thread first taking the earlier lock of its dependency,
+/// then the later one.
+fn scenario(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
+    let distinct = {
+        let mut ids: Vec<ThreadId> = chain.iter().map(|s| s.thread.id).collect();
+        ids.sort_by_key(|id| format!("{id:?}"));
+        ids.dedup();
+        ids.len() == chain.len()
+    };
+    let labels: Vec<String> = chain
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match (&s.thread.name, distinct) {
+            (Some(n), true) => n.clone(),
+            (None, true) => format!("{:?}", s.thread.id),
+            _ => format!("Thread {}", (b'A' + (i % 26) as u8) as char),
+        })
+        .collect();
+    let cell = |s: &ChainStep, later: bool| {
+        let l = if later { &s.to } else { &s.from };
+        format!("{}({});", scenario_verb(l.read), l.class)
+    };
+    let width = chain
+        .iter()
+        .zip(&labels)
+        .map(|(s, l)| l.len().max(cell(s, false).len()).max(cell(s, true).len()))
+        .max()
+        .unwrap_or(8)
+        + 4;
+    writeln!(f, " Possible unsafe locking scenario:")?;
+    writeln!(f)?;
+    let mut head = String::from("       ");
+    let mut rule = String::from("       ");
+    for l in &labels {
+        head.push_str(&format!("{l:<width$}"));
+        rule.push_str(&format!("{:<width$}", "-".repeat(l.len())));
+    }
+    writeln!(f, "{}", head.trim_end())?;
+    writeln!(f, "{}", rule.trim_end())?;
+    for later in [false, true] {
+        for (col, s) in chain.iter().enumerate() {
+            let indent = if col == 0 { 2 } else { 7 + col * width };
+            writeln!(f, "{:indent$}{}", "", cell(s, later))?;
+        }
+    }
+    writeln!(f)?;
+    writeln!(f, " *** DEADLOCK ***")?;
+    writeln!(f)
+}
+
+fn chain_text(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
+    writeln!(f, "which lock already depends on the new lock.")?;
+    writeln!(f)?;
+    writeln!(f, "the existing dependency chain (in reverse order) is:")?;
+    writeln!(f)?;
+    let n = chain.len();
+    for (k, step) in chain.iter().enumerate() {
+        let idx = n - 1 - k;
+        let head = format!("-> #{idx} ({}){{{}}}:", step.to.class, mode_word(step.to.read));
+        let when = if step.is_new { "now, in thread" } else { "first seen in thread" };
+        writeln!(f, "{head:<28} {when} {}   [{}]", step.thread, step.types)?;
+        let w = step.from.class.len().max(step.to.class.len());
+        writeln!(
+            f,
+            "       {:<w$} ({}) held since  {}",
+            step.from.class,
+            mode_word(step.from.read),
+            step.from.location
+        )?;
+        writeln!(f, "       {:<w$} ({}) taken at    {}", step.to.class, mode_word(step.to.read), step.to.location)?;
+        if let Some(t) = &step.trace {
+            write!(f, "{t}")?;
+        }
+        writeln!(f)?;
+    }
+    Ok(())
+}
+
+/// Renders a report in the kernel's grammar, with both ends of every
+/// dependency and a scenario column per thread.
 fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let headline = r.kind.headline();
-    let rule = |c: char| c.to_string().repeat(headline.len());
+    let width = headline.len().max(54);
     writeln!(f)?;
-    writeln!(f, "{}", rule('='))?;
+    writeln!(f, "{}", "=".repeat(width))?;
     writeln!(f, "{headline}")?;
     writeln!(
         f,
@@ -316,14 +555,7 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         r.validator,
         if r.one_shot { "one-shot" } else { "continue" }
     )?;
-    writeln!(f, "{}", rule('-'))?;
-    let lock_line = |f: &mut fmt::Formatter<'_>, l: &LockInfo| -> fmt::Result {
-        write!(f, "  {}@{:#x} (class {}, {}", l.instance, l.addr, l.class, mode_word(l.read))?;
-        if l.trylock {
-            f.write_str(", trylock")?;
-        }
-        writeln!(f, ") at {}", l.location)
-    };
+    writeln!(f, "{}", "-".repeat(width))?;
     match r.kind {
         ReportKind::CircularDependency | ReportKind::RecursiveLocking => {
             writeln!(f, "thread {} is trying to acquire lock:", r.thread)?;
@@ -337,80 +569,90 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             }
             writeln!(f)?;
             if !r.chain.is_empty() {
-                writeln!(f, "which lock already depends on the new lock.")?;
+                chain_text(f, &r.chain)?;
+            }
+            writeln!(f, "other info that might help us debug this:")?;
+            writeln!(f)?;
+            if r.chain.len() > 2 {
+                let mut names: Vec<&str> = r.chain.iter().map(|s| s.from.class.as_str()).collect();
+                names.push(&r.chain[0].from.class);
+                writeln!(f, "Chain exists of:")?;
+                writeln!(f, "  {}", names.join(" --> "))?;
                 writeln!(f)?;
-                writeln!(f, "the existing dependency chain (in reverse order) is:")?;
-                writeln!(f)?;
-                let n = r.chain.len();
-                for (k, step) in r.chain.iter().enumerate() {
-                    let idx = n - 1 - k;
-                    if step.is_new {
-                        writeln!(
-                            f,
-                            "-> #{idx} ({}){{{}}}: now, in thread {}",
-                            step.to.class,
-                            mode_word(step.to.read),
-                            step.thread
-                        )?;
-                    } else {
-                        writeln!(
-                            f,
-                            "-> #{idx} ({}){{{}}}: first seen in thread {}",
-                            step.to.class,
-                            mode_word(step.to.read),
-                            step.thread
-                        )?;
-                    }
-                    writeln!(
-                        f,
-                        "       {} ({}) held since  {}",
-                        step.from.class,
-                        mode_word(step.from.read),
-                        step.from.location
-                    )?;
-                    writeln!(
-                        f,
-                        "       {} ({}) taken at    {}   [{}]",
-                        step.to.class,
-                        mode_word(step.to.read),
-                        step.to.location,
-                        step.types
-                    )?;
+            }
+            if r.chain.is_empty() {
+                if let (Some(l), Some(o)) = (&r.lock, &r.other) {
+                    writeln!(f, " Possible unsafe locking scenario:")?;
+                    writeln!(f)?;
+                    writeln!(f, "       {}", r.thread.name.as_deref().unwrap_or("Thread A"))?;
+                    writeln!(f, "       --------")?;
+                    writeln!(f, "  {}({});", scenario_verb(o.read), o.class)?;
+                    writeln!(f, "  {}({});", scenario_verb(l.read), l.class)?;
+                    writeln!(f)?;
+                    writeln!(f, " *** DEADLOCK ***")?;
+                    writeln!(f)?;
+                    writeln!(f, " May be due to missing lock nesting notation")?;
                     writeln!(f)?;
                 }
+            } else {
+                scenario(f, &r.chain)?;
             }
+        }
+        ReportKind::UnlockImbalance => {
+            let name = r.lock.as_ref().map_or("?", |l| l.instance);
+            writeln!(f, "thread {} is trying to release lock ({name}) at:", r.thread)?;
+            writeln!(f, "  {}", r.location)?;
+            writeln!(f, "but there are no more locks to release!")?;
+            writeln!(f)?;
             if !r.message.is_empty() {
                 writeln!(f, "{}", r.message)?;
                 writeln!(f)?;
             }
+        }
+        ReportKind::NestLockNotHeld => {
+            writeln!(f, "thread {} is trying to lock:", r.thread)?;
+            if let Some(l) = &r.lock {
+                lock_line(f, l)?;
+            }
+            writeln!(f, "but this thread is not holding:")?;
+            if let Some(o) = &r.other {
+                writeln!(f, "  {}@{:#x}", o.instance, o.addr)?;
+            }
+            writeln!(f)?;
+        }
+        ReportKind::HeldLockFreed => {
+            writeln!(f, "thread {}: {}", r.thread, r.message)?;
+            if let Some(l) = &r.lock {
+                lock_line(f, l)?;
+            }
+            writeln!(f)?;
         }
         _ => {
             writeln!(f, "thread {}: {}", r.thread, r.message)?;
             if let Some(l) = &r.lock {
                 lock_line(f, l)?;
             }
-            if let Some(l) = &r.other {
+            if let Some(o) = &r.other {
                 writeln!(f, "other lock:")?;
-                lock_line(f, l)?;
+                lock_line(f, o)?;
             }
             if let Some(t) = &r.other_thread {
                 writeln!(f, "held by thread {t}")?;
             }
+            writeln!(f, "called at {}", r.location)?;
             writeln!(f)?;
         }
     }
-    if r.held.is_empty() {
-        writeln!(f, "no locks held by {}.", r.thread)?;
-    } else {
-        let n = r.held.len();
-        writeln!(f, "{n} lock{} held by {}:", if n == 1 { "" } else { "s" }, r.thread)?;
-        for (i, l) in r.held.iter().enumerate() {
-            write!(f, " #{i}: {}@{:#x} ({}, {}", l.instance, l.addr, l.class, mode_word(l.read))?;
-            if l.trylock {
-                f.write_str(", trylock")?;
-            }
-            writeln!(f, ") at {}", l.location)?;
-        }
+    held_list(f, r)?;
+    if let Some(t) = &r.backtrace {
+        writeln!(f)?;
+        writeln!(f, "stack backtrace:")?;
+        write!(f, "{t}")?;
+    }
+    if let Some(d) = &r.dump {
+        writeln!(f)?;
+        writeln!(f, "graph: {} (cycle in red), {} (classes, chains, stats)", d.dot.display(), d.text.display())?;
+        writeln!(f, "render: dot -Tsvg {} -o lockdep.svg", d.dot.display())?;
     }
     Ok(())
 }

@@ -67,6 +67,11 @@ pub struct Config {
     pub max_dependencies: usize,
     /// Cached chain limit (kernel `MAX_LOCKDEP_CHAINS` = 65536).
     pub max_chains: usize,
+    /// Capture a stack trace when a dependency is first recorded (resolved
+    /// only when a report is printed). Off: reports show locations only.
+    pub backtraces: bool,
+    /// Where to write a graph dump (DOT + text) when a report fires; `None`: no dump.
+    pub dump_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -80,6 +85,8 @@ impl Default for Config {
             max_classes: 8192,
             max_dependencies: 16384,
             max_chains: 65536,
+            backtraces: true,
+            dump_dir: None,
         }
     }
 }
@@ -107,6 +114,18 @@ impl Config {
         self
     }
 
+    /// Turns stack-trace capture on or off.
+    pub fn with_backtraces(mut self, on: bool) -> Self {
+        self.backtraces = on;
+        self
+    }
+
+    /// Sets the directory graph dumps are written to when a report fires.
+    pub fn with_dump_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.dump_dir = Some(dir.into());
+        self
+    }
+
     /// Turns event recording on or off.
     pub fn with_events(mut self, on: bool) -> Self {
         self.record_events = on;
@@ -120,6 +139,8 @@ impl Config {
     /// | `LOCKDEP_MODE` | `continue`, `kernel` (one-shot) | `continue` |
     /// | `LOCKDEP_ACTION` | `warn`, `panic`, `abort`, `collect` | `warn` |
     /// | `LOCKDEP_RECORD_EVENTS` | `0`, `1` | `0` |
+    /// | `LOCKDEP_BACKTRACE` | `0` (locations only), `1` | `1` |
+    /// | `LOCKDEP_DUMP_DIR` | a directory for graph dumps on a report | none |
     /// | `LOCKDEP_MAX_DEPTH` | a number | `48` |
     /// | `LOCKDEP_MAX_CLASSES` | a number | `8192` |
     ///
@@ -143,6 +164,12 @@ impl Config {
                     eprintln!("lockdep: ignoring LOCKDEP_ACTION={other:?} (expected warn, panic, abort or collect)")
                 }
             }
+        }
+        if let Ok(v) = std::env::var("LOCKDEP_BACKTRACE") {
+            c.backtraces = !(v == "0" || v == "false" || v == "off");
+        }
+        if let Some(dir) = std::env::var_os("LOCKDEP_DUMP_DIR") {
+            c.dump_dir = Some(dir.into());
         }
         if let Ok(v) = std::env::var("LOCKDEP_RECORD_EVENTS") {
             c.record_events = v == "1" || v == "true";

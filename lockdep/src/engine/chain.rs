@@ -40,13 +40,7 @@ pub(crate) struct ChainStore {
 
 impl ChainStore {
     pub(crate) fn contains(&self, key: u64, ids: &[u64]) -> bool {
-        match self.map.get(&key) {
-            Some(v) => {
-                let hit = v.iter().any(|c| **c == *ids);
-                hit
-            }
-            None => false,
-        }
+        self.map.get(&key).is_some_and(|v| v.iter().any(|c| **c == *ids))
     }
 
     pub(crate) fn note_collision(&mut self, key: u64, ids: &[u64]) {

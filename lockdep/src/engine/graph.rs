@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::class::{KeyId, Read};
-use crate::report::{DepTypes, LockInfo, ThreadInfo};
+use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 
 /// Index of a class in a validator's class table.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
@@ -70,6 +70,7 @@ pub(crate) struct EdgeOrigin {
     pub(crate) from: LockInfo,
     pub(crate) to: LockInfo,
     pub(crate) thread: ThreadInfo,
+    pub(crate) trace: Option<Trace>,
 }
 
 pub(crate) struct Edge {
@@ -156,28 +157,34 @@ impl Graph {
         self.by_pair.get(&(from, to)).copied()
     }
 
-    /// Adds `dep` to the edge `from -> to`, creating it (with `origin`) if
-    /// needed. Returns `None` when a new edge would exceed `limit`.
-    pub(crate) fn add_dependency(
+    /// ORs `dep` into the existing edge `from -> to`; false if there is none.
+    pub(crate) fn update_edge(&mut self, from: ClassId, to: ClassId, dep: DepTypes, distance: u32) -> bool {
+        match self.find_edge(from, to) {
+            Some(e) => {
+                let edge = &mut self.edges[e.index()];
+                edge.dep |= dep.bits();
+                edge.distance = edge.distance.min(distance);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Inserts a new edge `from -> to`; `None` when `limit` dependencies exist.
+    pub(crate) fn insert_edge(
         &mut self,
         from: ClassId,
         to: ClassId,
         dep: DepTypes,
         distance: u32,
-        origin: impl FnOnce() -> EdgeOrigin,
+        origin: EdgeOrigin,
         limit: usize,
     ) -> Option<EdgeId> {
-        if let Some(e) = self.find_edge(from, to) {
-            let edge = &mut self.edges[e.index()];
-            edge.dep |= dep.bits();
-            edge.distance = edge.distance.min(distance);
-            return Some(e);
-        }
         if self.nr_dependencies >= limit {
             return None;
         }
         let id = EdgeId(u32::try_from(self.edges.len()).ok()?);
-        self.edges.push(Edge { from, to, dep: dep.bits(), distance, origin: origin(), alive: true });
+        self.edges.push(Edge { from, to, dep: dep.bits(), distance, origin, alive: true });
         self.classes[from.index()].after.push(id);
         self.classes[to.index()].before.push(id);
         self.by_pair.insert((from, to), id);
@@ -340,7 +347,7 @@ mod tests {
             trylock: false,
             location: loc,
         };
-        EdgeOrigin { from: li.clone(), to: li, thread: ThreadInfo::current() }
+        EdgeOrigin { from: li.clone(), to: li, thread: ThreadInfo::current(), trace: None }
     }
 
     fn graph(n: usize) -> (Graph, Vec<ClassId>) {
@@ -350,7 +357,9 @@ mod tests {
     }
 
     fn add(g: &mut Graph, a: ClassId, b: ClassId, pr: Read, nr: Read) {
-        g.add_dependency(a, b, DepTypes::of(pr, nr), 1, origin, usize::MAX).unwrap();
+        if !g.update_edge(a, b, DepTypes::of(pr, nr), 1) {
+            g.insert_edge(a, b, DepTypes::of(pr, nr), 1, origin(), usize::MAX).unwrap();
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use super::chain::ChainStore;
 use super::graph::Graph;
+use super::trace::TraceStore;
 use crate::report::Report;
 use crate::validator::{Action, Config, HookEvent, Validator};
 
@@ -20,6 +21,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Shared {
     pub(crate) graph: Graph,
     pub(crate) chains: ChainStore,
+    pub(crate) traces: TraceStore,
     /// Signatures of problems already reported (continue mode).
     pub(crate) seen: HashSet<Vec<u64>>,
     pub(crate) max_depth_seen: usize,
@@ -116,7 +118,10 @@ impl Inner {
     /// Stores a report and carries out the configured action. Called with no
     /// engine lock held and with validation suspended on this thread.
     /// `in_teardown`: the thread is exiting; a panic would abort, so warn instead.
-    pub(crate) fn dispatch(&self, report: Report, in_teardown: bool) {
+    pub(crate) fn dispatch(&self, mut report: Report, in_teardown: bool) {
+        if let Some(dir) = &self.config.dump_dir {
+            report.dump = super::stats::write_dump(self, &report, dir);
+        }
         lock(&self.reports).push(report.clone());
         match &self.config.action {
             Action::Collect => {}

@@ -21,12 +21,18 @@ mod held;
 #[cfg(lockdep_on)]
 mod inner;
 #[cfg(lockdep_on)]
+mod stats;
+#[cfg(lockdep_on)]
 mod thread;
+#[cfg(lockdep_on)]
+mod trace;
 #[cfg(lockdep_on)]
 mod validate;
 
 #[cfg(lockdep_on)]
 pub(crate) use inner::{Inner, global};
+#[cfg(lockdep_on)]
+pub(crate) use stats::{dump_chains, dump_classes, dump_dot, dump_held, dump_stats, stats};
 #[cfg(lockdep_on)]
 pub(crate) use thread::enter_scope;
 #[cfg(lockdep_on)]

@@ -37,7 +37,12 @@ pub(crate) fn global() -> &'static Validator {
     GLOBAL.get_or_init(|| Validator::new(Config::from_env()))
 }
 
-pub(crate) fn enter_scope(_: &Validator) {}
+/// Nothing to pop when validation is compiled out.
+pub(crate) struct ScopeGuard;
+
+pub(crate) fn enter_scope(_: &Validator) -> ScopeGuard {
+    ScopeGuard
+}
 
 #[inline(always)]
 pub(crate) fn acquire(
@@ -77,4 +82,23 @@ impl Inner {
     pub(crate) fn new_arc(config: Config) -> std::sync::Arc<Inner> {
         std::sync::Arc::new(Inner::new(config))
     }
+}
+
+pub(crate) fn stats(_: &Inner) -> crate::dump::Stats {
+    crate::dump::Stats::default()
+}
+pub(crate) fn dump_classes(_: &Inner) -> String {
+    String::new()
+}
+pub(crate) fn dump_chains(_: &Inner) -> String {
+    String::new()
+}
+pub(crate) fn dump_stats(_: &Inner) -> String {
+    String::new()
+}
+pub(crate) fn dump_dot(_: &Inner, _: &[(u32, u32)]) -> String {
+    String::new()
+}
+pub(crate) fn dump_held(_: &std::sync::Arc<Inner>) -> String {
+    String::new()
 }

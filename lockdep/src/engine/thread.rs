@@ -170,6 +170,9 @@ impl Drop for ThreadState {
                 other_thread: None,
                 chain: Vec::new(),
                 held,
+                backtrace: None,
+                dump: None,
+                cycle: Vec::new(),
                 message: format!("thread {} exited with {n} lock{} held", data.info, if n == 1 { "" } else { "s" }),
             };
             if inner.config.one_shot {
@@ -178,4 +181,28 @@ impl Drop for ThreadState {
             inner.dispatch(report, true);
         }
     }
+}
+
+/// The current thread's held locks in `inner`, as text.
+pub(crate) fn held_text(inner: &Arc<Inner>) -> String {
+    STATE
+        .try_with(|st| {
+            let slot = st.data.try_borrow().ok()?;
+            let data = slot.as_ref()?;
+            let pv = data.validators.iter().find(|p| p.id == inner.id && p.inner.as_ptr() == Arc::as_ptr(inner))?;
+            let sh = super::inner::lock(&inner.shared);
+            let held = super::validate::held_infos(&sh.graph, &pv.held);
+            let mut out =
+                format!("{} lock{} held by {}:\n", held.len(), if held.len() == 1 { "" } else { "s" }, data.info);
+            for (i, l) in held.iter().enumerate() {
+                out.push_str(&format!(
+                    " #{i}: {}@{:#x} ({}, {}) at {}\n",
+                    l.instance, l.addr, l.class, l.read, l.location
+                ));
+            }
+            Some(out)
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "no locks held.\n".to_owned())
 }

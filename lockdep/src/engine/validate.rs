@@ -12,7 +12,7 @@ use super::inner::{Shared, lock, registry};
 use super::thread::{Ctx, with_ctx};
 use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
 use crate::map::LockdepMap;
-use crate::report::{ChainStep, DepTypes, LockInfo, Report, ReportKind};
+use crate::report::{ChainStep, DepTypes, LockInfo, Report, ReportKind, Trace};
 use crate::validator::{Hook, HookEvent};
 
 type Loc = &'static Location<'static>;
@@ -254,6 +254,9 @@ impl Ctx<'_> {
             chain,
             held: held_infos(graph, &self.pv.held),
             message,
+            backtrace: None,
+            dump: None,
+            cycle: Vec::new(),
         }
     }
 
@@ -517,24 +520,30 @@ impl Ctx<'_> {
     /// Kernel `check_prevs_add`: dependencies from the held locks to `next`,
     /// from the top down to (and including) the first blocking one.
     fn check_prevs_add(&mut self, sh: &mut Shared, next: &HeldLock) -> bool {
-        let mut distance = 1;
-        for i in (0..self.pv.held.depth()).rev() {
+        let mut trace = None;
+        for (distance, i) in (1..).zip((0..self.pv.held.depth()).rev()) {
             let prev = self.pv.held.locks[i].clone();
             if prev.check {
-                if !self.check_prev_add(sh, &prev, next, distance) {
+                if !self.check_prev_add(sh, &prev, next, distance, &mut trace) {
                     return false;
                 }
                 if !prev.trylock {
                     break;
                 }
             }
-            distance += 1;
         }
         true
     }
 
     /// Kernel `check_prev_add`: the cycle check, then the edge.
-    fn check_prev_add(&mut self, sh: &mut Shared, prev: &HeldLock, next: &HeldLock, distance: u32) -> bool {
+    fn check_prev_add(
+        &mut self,
+        sh: &mut Shared,
+        prev: &HeldLock,
+        next: &HeldLock,
+        distance: u32,
+        trace: &mut Option<Option<Trace>>,
+    ) -> bool {
         if !sh.graph.class(prev.class).alive || !sh.graph.class(next.class).alive {
             return true; // a class zapped while held: ignore it
         }
@@ -557,6 +566,7 @@ impl Ctx<'_> {
                         types: DepTypes(edge.dep),
                         thread: edge.origin.thread.clone(),
                         is_new: false,
+                        trace: edge.origin.trace.clone(),
                     }
                 })
                 .collect();
@@ -566,6 +576,7 @@ impl Ctx<'_> {
                 types: DepTypes::of(prev.read, next.read),
                 thread: self.thread.clone(),
                 is_new: true,
+                trace: self.trace(sh, trace),
             });
             let mut sig: Vec<u64> = path
                 .iter()
@@ -585,24 +596,33 @@ impl Ctx<'_> {
                 next_info.class,
                 chain.len()
             );
-            let report = self.new_report(&sh.graph, kind, next.location, Some(next_info), Some(prev_info), chain, msg);
+            let mut report =
+                self.new_report(&sh.graph, kind, next.location, Some(next_info), Some(prev_info), chain, msg);
+            report.backtrace = report.chain.last().and_then(|s| s.trace.clone());
+            report.cycle = path
+                .iter()
+                .map(|e| (sh.graph.edge(*e).from.raw(), sh.graph.edge(*e).to.raw()))
+                .chain([(prev.class.raw(), next.class.raw())])
+                .collect();
             self.emit(sh, sig, report);
             return false;
         }
         let dep = DepTypes::of(prev.read, next.read);
-        let thread = self.thread;
-        let origin =
-            || EdgeOrigin { from: lock_info(&sh.graph, prev), to: lock_info(&sh.graph, next), thread: thread.clone() };
-        let origin = origin();
-        if sh
-            .graph
-            .add_dependency(prev.class, next.class, dep, distance, || origin, self.inner.config.max_dependencies)
-            .is_none()
-        {
+        if sh.graph.update_edge(prev.class, next.class, dep, distance) {
+            return true;
+        }
+        let origin = EdgeOrigin {
+            from: lock_info(&sh.graph, prev),
+            to: lock_info(&sh.graph, next),
+            thread: self.thread.clone(),
+            trace: self.trace(sh, trace),
+        };
+        let limit = self.inner.config.max_dependencies;
+        if sh.graph.insert_edge(prev.class, next.class, dep, distance, origin, limit).is_none() {
             let info = lock_info(&sh.graph, next);
-            let msg = format!(
-                "max_dependencies too low! (raise it with Config::max_dependencies or LOCKDEP_MAX_DEPENDENCIES); the validator is turned off"
-            );
+            let msg = "max_dependencies too low! (raise it with Config::max_dependencies or \
+                       LOCKDEP_MAX_DEPENDENCIES); the validator is turned off"
+                .to_owned();
             let report =
                 self.new_report(&sh.graph, ReportKind::LimitExceeded, next.location, Some(info), None, Vec::new(), msg);
             self.emit(sh, vec![8], report);
@@ -610,6 +630,13 @@ impl Ctx<'_> {
             return false;
         }
         true
+    }
+
+    /// The stack of the current acquisition, captured at most once per
+    /// acquisition and shared by every edge it adds (None when capture is off).
+    fn trace(&self, sh: &mut Shared, slot: &mut Option<Option<Trace>>) -> Option<Trace> {
+        slot.get_or_insert_with(|| self.inner.config.backtraces.then(|| sh.traces.intern(super::trace::capture())))
+            .clone()
     }
 
     /// Re-pushes entries that were above a removed or changed one.

@@ -1,0 +1,567 @@
+//! Behaviour of the validation engine through the public hooks: rules,
+//! annotations, misuse, modes and isolation.
+
+use std::sync::{Arc, Barrier};
+
+use lockdep::*;
+
+macro_rules! keys {
+    ($($k:ident),*) => { $( static $k: LockClassKey = LockClassKey::new(); )* };
+}
+
+fn collect() -> Validator {
+    Validator::new(Config::collect().with_backtraces(false))
+}
+
+fn kinds(v: &Validator) -> Vec<ReportKind> {
+    v.reports().iter().map(Report::kind).collect()
+}
+
+#[test]
+fn continue_mode_reports_each_problem_once_and_keeps_validating() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA, KB, KC);
+    let (a, b, c) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB), LockdepMap::new("c", &KC));
+    let v = collect();
+    v.scope(|| {
+        for _ in 0..3 {
+            mutex_acquire(&a, 0, false);
+            mutex_acquire(&b, 0, false);
+            mutex_release(&b);
+            mutex_release(&a);
+            mutex_acquire(&b, 0, false);
+            mutex_acquire(&a, 0, false);
+            mutex_release(&a);
+            mutex_release(&b);
+        }
+        // A second, different problem is still found.
+        mutex_acquire(&c, 0, false);
+        mutex_acquire(&c, 0, false);
+        mutex_release(&c);
+        mutex_release(&c);
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::CircularDependency, ReportKind::RecursiveLocking]);
+    assert!(v.is_validating());
+}
+
+#[test]
+fn kernel_mode_stops_after_first_report_and_answers_unknown() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA);
+    let a = LockdepMap::new("a", &KA);
+    let v = Validator::new(Config::kernel());
+    v.scope(|| {
+        assert!(!lock_is_held(&a));
+        mutex_release(&a); // imbalance: first report
+        assert!(!v.is_validating());
+        mutex_release(&a); // not reported again
+        assert!(lock_is_held(&a), "unknown counts as held once validation is off");
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::UnlockImbalance]);
+}
+
+#[test]
+fn rejected_edge_leaves_graph_unchanged() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA, KB);
+    let (a, b) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB));
+    let v = collect();
+    v.scope(|| {
+        mutex_acquire(&a, 0, false);
+        mutex_acquire(&b, 0, false);
+        mutex_release(&b);
+        mutex_release(&a);
+        let before = (v.stats().direct_dependencies, v.dump_classes());
+        mutex_acquire(&b, 0, false);
+        mutex_acquire(&a, 0, false);
+        mutex_release(&a);
+        mutex_release(&b);
+        let after = (v.stats().direct_dependencies, v.dump_classes());
+        assert_eq!(before, after, "the B -> A edge was rejected");
+        assert_eq!(after.0, 1);
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::CircularDependency]);
+}
+
+#[test]
+fn long_cycle_from_edges_recorded_on_different_threads() {
+    if !ENABLED {
+        return;
+    }
+    const N: usize = 8;
+    let keys: Vec<&'static LockClassKey> = (0..N).map(|_| &*Box::leak(Box::new(LockClassKey::new()))).collect();
+    let names = ["l0", "l1", "l2", "l3", "l4", "l5", "l6", "l7"];
+    let maps: Arc<Vec<LockdepMap>> = Arc::new((0..N).map(|i| LockdepMap::new(names[i], keys[i])).collect());
+    let v = collect();
+    // Edge i -> i+1 recorded by thread i, one thread after the other.
+    for i in 0..N - 1 {
+        let (v, maps) = (v.clone(), maps.clone());
+        std::thread::Builder::new()
+            .name(format!("t{i}"))
+            .spawn(move || {
+                v.scope(|| {
+                    mutex_acquire(&maps[i], 0, false);
+                    mutex_acquire(&maps[i + 1], 0, false);
+                    mutex_release(&maps[i + 1]);
+                    mutex_release(&maps[i]);
+                })
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+    assert!(v.reports().is_empty());
+    v.scope(|| {
+        mutex_acquire(&maps[N - 1], 0, false);
+        mutex_acquire(&maps[0], 0, false);
+        mutex_release(&maps[0]);
+        mutex_release(&maps[N - 1]);
+    });
+    let r = &v.reports()[0];
+    assert_eq!(r.kind(), ReportKind::CircularDependency);
+    assert_eq!(r.chain().len(), N, "every dependency of the cycle");
+    for (i, step) in r.chain()[..N - 1].iter().enumerate() {
+        assert_eq!(step.from().instance(), names[i]);
+        assert_eq!(step.to().instance(), names[i + 1]);
+        assert_eq!(step.thread().name(), Some(format!("t{i}").as_str()));
+        assert!(!step.is_new());
+    }
+    assert!(r.chain()[N - 1].is_new());
+    let text = r.to_string();
+    assert!(text.contains("Chain exists of:"), "{text}");
+    assert!(text.contains("t0") && text.contains("t6"), "{text}");
+}
+
+#[test]
+fn trylock_is_not_validated_but_gives_edges_and_walk_continues() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA, KB, KC);
+    let (a, b, c) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB), LockdepMap::new("c", &KC));
+    let v = collect();
+    v.scope(|| {
+        // W(A) T(B) W(C): edges B -> C and A -> C.
+        mutex_acquire(&a, 0, false);
+        mutex_acquire(&b, 0, true);
+        mutex_acquire(&c, 0, false);
+        mutex_release(&c);
+        mutex_release(&b);
+        mutex_release(&a);
+        // A trylock that inverts an order is silent: it cannot block.
+        mutex_acquire(&c, 0, false);
+        mutex_acquire(&a, 0, true);
+        mutex_release(&a);
+        mutex_release(&c);
+    });
+    assert!(v.reports().is_empty());
+    assert_eq!(v.stats().direct_dependencies, 2);
+    v.scope(|| {
+        mutex_acquire(&c, 0, false);
+        mutex_acquire(&a, 0, false); // C -> A against A -> C
+        mutex_release(&a);
+        mutex_release(&c);
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::CircularDependency]);
+}
+
+#[test]
+fn non_top_release_revalidates_the_locks_above() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA, KB, KC);
+    let (a, b, c) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB), LockdepMap::new("c", &KC));
+    let v = collect();
+    v.scope(|| {
+        mutex_acquire(&a, 0, false);
+        mutex_acquire(&b, 0, false);
+        mutex_acquire(&c, 0, false);
+        mutex_release(&b); // A, C remain: replay records A -> C
+        assert!(lock_is_held(&a) && lock_is_held(&c) && !lock_is_held(&b));
+        mutex_release(&c);
+        mutex_release(&a);
+    });
+    assert_eq!(v.stats().direct_dependencies, 3, "{}", v.dump_classes());
+    v.scope(|| {
+        mutex_acquire(&c, 0, false);
+        mutex_acquire(&a, 0, false);
+        mutex_release(&a);
+        mutex_release(&c);
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::CircularDependency]);
+}
+
+#[test]
+fn nest_lock_merges_same_class_entries_and_counts_references() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KOUTER, KINNER, KOTHER);
+    let outer = LockdepMap::new("outer", &KOUTER);
+    let inner: Vec<LockdepMap> = (0..4).map(|_| LockdepMap::new("inner", &KINNER)).collect();
+    let other = LockdepMap::new("other", &KOTHER);
+    let v = collect();
+    v.scope(|| {
+        mutex_acquire(&outer, 0, false);
+        for m in &inner {
+            mutex_acquire_nest(m, 0, false, &outer);
+        }
+        assert!(v.dump_held().starts_with("2 locks held"), "{}", v.dump_held());
+        mutex_acquire(&other, 0, false);
+        mutex_release(&other);
+        // Release in any order; the merged entry goes when the last one does.
+        for m in inner.iter().rev() {
+            mutex_release(m);
+        }
+        assert!(v.dump_held().starts_with("1 lock held"), "{}", v.dump_held());
+        mutex_release(&outer);
+    });
+    assert!(v.reports().is_empty(), "{:?}", kinds(&v));
+}
+
+#[test]
+fn nest_lock_must_be_held() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KOUTER, KINNER);
+    let outer = LockdepMap::new("outer", &KOUTER);
+    let inner = LockdepMap::new("inner", &KINNER);
+    let v = collect();
+    v.scope(|| {
+        mutex_acquire_nest(&inner, 0, false, &outer);
+        mutex_release(&inner); // still tracked: no imbalance
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::NestLockNotHeld]);
+    let r = &v.reports()[0];
+    assert_eq!(r.other().unwrap().instance(), "outer");
+}
+
+#[test]
+fn subclasses_are_distinct_classes() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KNODE);
+    let parent = LockdepMap::new("node", &KNODE);
+    let child = LockdepMap::new("node", &KNODE);
+    let v = collect();
+    v.scope(|| {
+        mutex_acquire(&parent, 0, false);
+        mutex_acquire(&child, 1, false); // annotated nesting: fine
+        mutex_release(&child);
+        mutex_release(&parent);
+        mutex_acquire(&parent, 0, false);
+        mutex_acquire(&child, 0, false); // same class: recursive locking
+        mutex_release(&child);
+        mutex_release(&parent);
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::RecursiveLocking]);
+    let r = &v.reports()[0];
+    assert_eq!(r.lock().unwrap().class(), "node");
+    assert!(v.dump_classes().contains("node/1"), "{}", v.dump_classes());
+}
+
+#[test]
+fn set_subclass_and_downgrade_revalidate() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KNODE, KSEM);
+    let a = LockdepMap::new("node", &KNODE);
+    let b = LockdepMap::new("node", &KNODE);
+    let sem = LockdepMap::new("sem", &KSEM);
+    let v = collect();
+    v.scope(|| {
+        mutex_acquire(&a, 0, false);
+        lock_set_subclass(&a, 1);
+        mutex_acquire(&b, 0, false); // a is subclass 1 now: no recursion
+        mutex_release(&b);
+        mutex_release(&a);
+
+        rwsem_acquire(&sem, 0, false);
+        assert!(lock_is_held_type(&sem, Some(Read::Exclusive)));
+        lock_downgrade(&sem);
+        assert!(lock_is_held_type(&sem, Some(Read::Shared)));
+        assert!(!lock_is_held_type(&sem, Some(Read::Exclusive)));
+        lock_downgrade(&sem); // downgrading a read lock
+        rwsem_release(&sem);
+        assert!(!lock_is_held(&sem));
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::BadDowngrade]);
+}
+
+#[test]
+fn misuse_is_reported_with_lock_and_call_site() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA);
+    let a = LockdepMap::new("a", &KA);
+    let v = collect();
+    let line = line!() + 2;
+    v.scope(|| {
+        mutex_acquire(&a, 8, false);
+        mutex_release(&a); // tracked with subclass 0: balanced
+        mutex_release(&a); // never acquired (again)
+    });
+    let r = v.reports();
+    assert_eq!(kinds(&v), vec![ReportKind::InvalidSubclass, ReportKind::UnlockImbalance]);
+    assert_eq!(r[0].location().line(), line);
+    assert_eq!(r[0].location().file(), file!());
+    assert_eq!(r[0].lock().unwrap().instance(), "a");
+    assert_eq!(r[1].location().line(), line + 2);
+    assert!(r[1].to_string().contains("bad unlock balance"));
+}
+
+#[test]
+fn depth_limit_is_a_report_not_a_panic() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA);
+    let maps: Vec<LockdepMap> = (0..5).map(|_| LockdepMap::new("deep", &KA)).collect();
+    let v = Validator::new(Config { max_depth: 4, ..Config::collect() });
+    v.scope(|| {
+        for (i, m) in maps.iter().enumerate() {
+            mutex_acquire(m, i as u32, false);
+        }
+        for m in maps.iter().rev() {
+            mutex_release(m);
+        }
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::LimitExceeded]);
+    assert!(!v.is_validating());
+    assert!(v.reports()[0].message().contains("max_depth"));
+}
+
+#[test]
+fn class_limit_is_a_report() {
+    if !ENABLED {
+        return;
+    }
+    keys!(K1, K2, K3);
+    let maps = [LockdepMap::new("1", &K1), LockdepMap::new("2", &K2), LockdepMap::new("3", &K3)];
+    let v = Validator::new(Config { max_classes: 2, ..Config::collect() });
+    v.scope(|| {
+        for m in &maps {
+            mutex_acquire(m, 0, false);
+            mutex_release(m);
+        }
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::LimitExceeded]);
+    assert!(!v.is_validating());
+}
+
+#[test]
+fn held_lock_freed_is_reported() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA);
+    let v = collect();
+    v.scope(|| {
+        let a = Box::new(LockdepMap::new("a", &KA));
+        mutex_acquire(&a, 0, false);
+        drop(a);
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::HeldLockFreed]);
+}
+
+#[test]
+fn thread_exit_with_held_locks_is_reported() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA);
+    let a: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("a", &KA)));
+    let v = collect();
+    let v2 = v.clone();
+    std::thread::Builder::new()
+        .name("leaver".into())
+        .spawn(move || v2.scope(|| mutex_acquire(a, 0, false)))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(kinds(&v), vec![ReportKind::HeldLocksAtThreadExit]);
+    assert_eq!(v.reports()[0].thread().name(), Some("leaver"));
+}
+
+#[test]
+fn validators_are_isolated_and_scopes_nest() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA, KB);
+    let (a, b) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB));
+    let (v1, v2) = (collect(), collect());
+    v1.scope(|| {
+        mutex_acquire(&a, 0, false);
+        mutex_acquire(&b, 0, false);
+        mutex_release(&b);
+        mutex_release(&a);
+        v2.scope(|| {
+            // v2 has never seen A -> B.
+            mutex_acquire(&b, 0, false);
+            mutex_acquire(&a, 0, false);
+            mutex_release(&a);
+            mutex_release(&b);
+        });
+    });
+    assert!(v1.reports().is_empty() && v2.reports().is_empty());
+    assert_eq!(v1.stats().direct_dependencies, 1);
+    assert_eq!(v2.stats().direct_dependencies, 1);
+}
+
+#[test]
+fn events_record_every_hook_in_order() {
+    keys!(KA);
+    let a = LockdepMap::new("a", &KA);
+    let v = Validator::new(Config::collect().with_events(true));
+    v.scope(|| {
+        rwsem_acquire_read(&a, 0, false);
+        lock_contended(&a);
+        lock_acquired(&a);
+        rwsem_release(&a);
+    });
+    let hooks: Vec<Hook> = v.events().iter().map(|e| e.hook).collect();
+    if !ENABLED {
+        assert!(hooks.is_empty());
+        return;
+    }
+    assert_eq!(
+        hooks,
+        vec![
+            Hook::Acquire { subclass: 0, trylock: false, read: Read::Shared, check: true, nest_lock: None },
+            Hook::Contended,
+            Hook::Acquired,
+            Hook::Release
+        ]
+    );
+    assert!(v.events().iter().all(|e| e.instance == a.addr() && e.map == "a"));
+}
+
+#[test]
+fn might_lock_validates_without_holding() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA, KB);
+    let (a, b) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB));
+    let v = Validator::new(Config::collect().with_events(true));
+    v.scope(|| {
+        mutex_acquire(&a, 0, false);
+        might_lock(&b);
+        assert!(!lock_is_held(&b));
+        mutex_release(&a);
+        mutex_acquire(&b, 0, false);
+        might_lock(&a);
+        mutex_release(&b);
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::CircularDependency]);
+    assert_eq!(v.events().len(), 4, "might_lock records no hook events");
+}
+
+#[test]
+fn report_callback_that_takes_locks_does_not_recurse() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA, CB_LOCK);
+    let a = LockdepMap::new("a", &KA);
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c2 = calls.clone();
+    let action = Action::Callback(Arc::new(move |_r: &Report| {
+        // Hooks from inside the validator are no-ops, never a recursion.
+        let m = LockdepMap::new("in-callback", &CB_LOCK);
+        mutex_acquire(&m, 0, false);
+        mutex_release(&m);
+        mutex_release(&m);
+        c2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        panic!("a panicking callback leaves the validator usable");
+    }));
+    let v = Validator::new(Config::collect().with_action(action));
+    v.scope(|| {
+        mutex_release(&a);
+        mutex_acquire(&a, 0, false);
+        mutex_acquire(&a, 0, false);
+    });
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(kinds(&v), vec![ReportKind::UnlockImbalance, ReportKind::RecursiveLocking]);
+    assert!(v.is_validating());
+}
+
+#[test]
+fn stats_two_threads_a_then_b() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA, KB);
+    let a: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("a", &KA)));
+    let b: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("b", &KB)));
+    let v = collect();
+    let barrier = Arc::new(Barrier::new(2));
+    let hs: Vec<_> = (0..2)
+        .map(|_| {
+            let (v, barrier) = (v.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                v.scope(|| {
+                    mutex_acquire(a, 0, false);
+                    mutex_acquire(b, 0, false);
+                    mutex_release(b);
+                    mutex_release(a);
+                })
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let s = v.stats();
+    assert_eq!((s.classes, s.direct_dependencies, s.chains), (2, 1, 2));
+    assert_eq!(s.indirect_dependencies, 3, "FD(a) = 2, FD(b) = 1");
+    let classes = v.dump_classes();
+    assert!(classes.contains("FD:    2 BD:    1 ....: a"), "{classes}");
+    assert!(classes.contains("FD:    1 BD:    2 ....: b"), "{classes}");
+    let stats = v.dump_stats();
+    assert!(stats.contains(" lock-classes:                            2 [max: 8192]"), "{stats}");
+    let chains = v.dump_chains();
+    assert_eq!(chains.matches("irq_context: 0").count(), 2, "{chains}");
+}
+
+#[test]
+fn unregistering_a_key_zaps_its_classes() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA);
+    let dynamic: &'static LockClassKey = Box::leak(Box::new(LockClassKey::new()));
+    let (a, d) = (LockdepMap::new("a", &KA), LockdepMap::new("dyn", dynamic));
+    let v = collect();
+    v.scope(|| {
+        mutex_acquire(&a, 0, false);
+        mutex_acquire(&d, 0, false);
+        mutex_release(&d);
+        mutex_release(&a);
+    });
+    assert_eq!(v.stats().classes, 2);
+    dynamic.unregister();
+    let s = v.stats();
+    assert_eq!((s.classes, s.direct_dependencies, s.chains, s.zapped_classes), (1, 0, 1, 1));
+    // The key can be reused: its new classes start with no history.
+    v.scope(|| {
+        mutex_acquire(&d, 0, false);
+        mutex_acquire(&a, 0, false);
+        mutex_release(&a);
+        mutex_release(&d);
+    });
+    assert!(v.reports().is_empty());
+}
