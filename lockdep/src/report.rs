@@ -441,8 +441,8 @@ fn lock_line(f: &mut fmt::Formatter<'_>, l: &LockInfo) -> fmt::Result {
     if l.trylock {
         what.push_str(", trylock");
     }
-    let inst = format!("{}@{:#x}", l.instance, l.addr);
-    writeln!(f, "  {inst:<20} ({what}){:pad$} at {}", "", l.location, pad = 40usize.saturating_sub(what.len() + 2))
+    let left = format!("{:<16} ({what})", format!("{}@{:#x}", l.instance, l.addr));
+    writeln!(f, "  {left:<56} at {}", l.location)
 }
 
 fn held_list(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
@@ -584,8 +584,9 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 if let (Some(l), Some(o)) = (&r.lock, &r.other) {
                     writeln!(f, " Possible unsafe locking scenario:")?;
                     writeln!(f)?;
-                    writeln!(f, "       {}", r.thread.name.as_deref().unwrap_or("Thread A"))?;
-                    writeln!(f, "       --------")?;
+                    let label = r.thread.name.as_deref().unwrap_or("Thread A");
+                    writeln!(f, "       {label}")?;
+                    writeln!(f, "       {}", "-".repeat(label.len()))?;
                     writeln!(f, "  {}({});", scenario_verb(o.read), o.class)?;
                     writeln!(f, "  {}({});", scenario_verb(l.read), l.class)?;
                     writeln!(f)?;

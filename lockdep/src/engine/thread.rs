@@ -173,7 +173,7 @@ impl Drop for ThreadState {
                 backtrace: None,
                 dump: None,
                 cycle: Vec::new(),
-                message: format!("thread {} exited with {n} lock{} held", data.info, if n == 1 { "" } else { "s" }),
+                message: format!("exited with {n} lock{} held", if n == 1 { "" } else { "s" }),
             };
             if inner.config.one_shot {
                 inner.turn_off();
