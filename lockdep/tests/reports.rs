@@ -323,8 +323,13 @@ fn backtraces_show_both_ends_and_skip_lockdep_frames() {
     assert!(r.backtrace().is_some());
 }
 
+/// (node id, label)
+type Nodes = Vec<(String, String)>;
+/// (from id, to id, attributes)
+type Edges = Vec<(String, String, String)>;
+
 /// Minimal DOT reader: node ids with labels, and edges with their attributes.
-fn parse_dot(dot: &str) -> (Vec<(String, String)>, Vec<(String, String, String)>) {
+fn parse_dot(dot: &str) -> (Nodes, Edges) {
     let mut nodes = Vec::new();
     let mut edges = Vec::new();
     for line in dot.lines().map(str::trim) {
