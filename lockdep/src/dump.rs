@@ -50,6 +50,13 @@ pub struct Stats {
     pub zapped_classes: usize,
     /// Chains removed with them.
     pub zapped_chains: usize,
+    /// New dependencies the topological order proved acyclic without a search.
+    pub cycle_searches_skipped: u64,
+    /// New dependencies that needed the strong-path search.
+    pub cycle_searches: u64,
+    /// Whether a weak cycle (allowed by the read rules) ended the
+    /// topological order, so that every new dependency is searched.
+    pub order_broken: bool,
     /// Whether the validator is still validating (kernel `debug_locks`).
     pub validating: bool,
 }

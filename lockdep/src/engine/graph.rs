@@ -47,8 +47,8 @@ pub(crate) struct Class {
     pub(crate) after: Vec<EdgeId>,
     pub(crate) before: Vec<EdgeId>,
     pub(crate) alive: bool,
-    #[allow(dead_code)] // per-class operation count, for the dumps
-    pub(crate) ops: u64,
+    /// Position in the incremental topological order (`None`: no edges yet).
+    ord: Option<i64>,
 }
 
 impl Class {
@@ -102,6 +102,25 @@ pub(crate) struct Graph {
     generation: u32,
     queue: VecDeque<u32>,
     pub(crate) max_bfs_queue: usize,
+    free_classes: Vec<ClassId>,
+    free_edges: Vec<EdgeId>,
+    /// Bounds of the order labels in use.
+    min_ord: i64,
+    max_ord: i64,
+    /// Set once an accepted edge closes a (weak) cycle: the order no longer
+    /// exists and every new dependency gets the full search.
+    pub(crate) order_broken: bool,
+    /// Searches the order let us skip, and the ones it did not.
+    pub(crate) searches_skipped: u64,
+    pub(crate) searches_run: u64,
+}
+
+/// What the topological order says about a new edge `prev -> next`.
+pub(crate) enum Plain {
+    /// `next` cannot reach `prev`: no cycle of any kind, no search needed.
+    NoPath,
+    /// `next` may reach `prev`: run the strong-path search.
+    Search,
 }
 
 impl Graph {
@@ -117,7 +136,6 @@ impl Graph {
         if self.nr_classes >= limit {
             return None;
         }
-        let id = ClassId::new(self.classes.len())?;
         let keys = self.name_keys.entry(name).or_default();
         let version = match keys.iter().position(|k| *k == key) {
             Some(p) => p as u32 + 1,
@@ -126,16 +144,19 @@ impl Graph {
                 keys.len() as u32
             }
         };
-        self.classes.push(Class {
-            key,
-            subclass,
-            name,
-            version,
-            after: Vec::new(),
-            before: Vec::new(),
-            alive: true,
-            ops: 0,
-        });
+        let class =
+            Class { key, subclass, name, version, after: Vec::new(), before: Vec::new(), alive: true, ord: None };
+        let id = match self.free_classes.pop() {
+            Some(id) => {
+                self.classes[id.index()] = class;
+                id
+            }
+            None => {
+                let id = ClassId::new(self.classes.len())?;
+                self.classes.push(class);
+                id
+            }
+        };
         self.by_key.insert((key, subclass), id);
         self.nr_classes += 1;
         Some(id)
@@ -183,8 +204,19 @@ impl Graph {
         if self.nr_dependencies >= limit {
             return None;
         }
-        let id = EdgeId(u32::try_from(self.edges.len()).ok()?);
-        self.edges.push(Edge { from, to, dep: dep.bits(), distance, origin, alive: true });
+        let edge = Edge { from, to, dep: dep.bits(), distance, origin, alive: true };
+        let id = match self.free_edges.pop() {
+            Some(id) => {
+                self.edges[id.index()] = edge;
+                id
+            }
+            None => {
+                let id = EdgeId(u32::try_from(self.edges.len()).ok()?);
+                self.edges.push(edge);
+                id
+            }
+        };
+        self.place(from, to);
         self.classes[from.index()].after.push(id);
         self.classes[to.index()].before.push(id);
         self.by_pair.insert((from, to), id);
@@ -281,44 +313,152 @@ impl Graph {
         path
     }
 
-    /// Removes a class with every edge touching it (the kernel's `zap_class`).
+    /// Removes a class with every edge touching it (the kernel's `zap_class`);
+    /// its slot and its edges' slots are reused.
     pub(crate) fn zap(&mut self, id: ClassId) {
         let class = &mut self.classes[id.index()];
         if !class.alive {
             return;
         }
         class.alive = false;
-        let key = class.key;
-        let subclass = class.subclass;
-        let edges: Vec<EdgeId> = class.after.drain(..).chain(class.before.drain(..)).collect();
-        self.by_key.remove(&(key, subclass));
-        let mut dead = HashSet::new();
-        for e in edges {
+        class.ord = None;
+        let (key, subclass, name) = (class.key, class.subclass, class.name);
+        let after = std::mem::take(&mut class.after);
+        let before = std::mem::take(&mut class.before);
+        for e in after.into_iter().chain(before) {
             let edge = &mut self.edges[e.index()];
-            if edge.alive {
-                edge.alive = false;
-                self.nr_dependencies -= 1;
-                dead.insert(e);
-                self.by_pair.remove(&(edge.from, edge.to));
+            if !edge.alive {
+                continue;
             }
+            edge.alive = false;
+            let (from, to) = (edge.from, edge.to);
+            self.by_pair.remove(&(from, to));
+            self.classes[from.index()].after.retain(|x| *x != e);
+            self.classes[to.index()].before.retain(|x| *x != e);
+            self.nr_dependencies -= 1;
+            self.free_edges.push(e);
         }
-        for c in &mut self.classes {
-            c.after.retain(|e| !dead.contains(e));
-            c.before.retain(|e| !dead.contains(e));
+        self.by_key.remove(&(key, subclass));
+        // Forget the key's claim on its name once no class of it is left.
+        if (0..crate::class::MAX_SUBCLASSES).all(|s| !self.by_key.contains_key(&(key, s))) {
+            if let Some(keys) = self.name_keys.get_mut(name) {
+                keys.retain(|k| *k != key);
+                if keys.is_empty() {
+                    self.name_keys.remove(name);
+                }
+            }
         }
         self.nr_classes -= 1;
         self.nr_zapped_classes += 1;
+        self.free_classes.push(id);
+    }
+
+    /// The topological-order check for a new edge `prev -> next`
+    /// (Pearce–Kelly). When `next` cannot reach `prev` the order is repaired
+    /// for the new edge here, touching only the classes between the two.
+    pub(crate) fn plain_check(&mut self, prev: ClassId, next: ClassId) -> Plain {
+        if self.order_broken || prev == next {
+            self.searches_run += 1;
+            return Plain::Search;
+        }
+        let (Some(op), Some(on)) = (self.classes[prev.index()].ord, self.classes[next.index()].ord) else {
+            // A class without edges cannot be on a path.
+            self.searches_skipped += 1;
+            return Plain::NoPath;
+        };
+        if op < on {
+            self.searches_skipped += 1;
+            return Plain::NoPath;
+        }
+        // Forward from next over classes ordered before prev.
+        let mut fwd = vec![next];
+        let mut seen: HashSet<ClassId> = HashSet::from([next]);
+        let mut i = 0;
+        while i < fwd.len() {
+            let c = fwd[i];
+            i += 1;
+            for e in &self.classes[c.index()].after {
+                let to = self.edges[e.index()].to;
+                if to == prev {
+                    self.searches_run += 1;
+                    return Plain::Search;
+                }
+                let o = self.classes[to.index()].ord.unwrap_or(i64::MAX);
+                if o < op && seen.insert(to) {
+                    fwd.push(to);
+                }
+            }
+        }
+        // Backward from prev over classes ordered after next.
+        let mut bwd = vec![prev];
+        seen.insert(prev);
+        let mut i = 0;
+        while i < bwd.len() {
+            let c = bwd[i];
+            i += 1;
+            for e in &self.classes[c.index()].before {
+                let from = self.edges[e.index()].from;
+                let o = self.classes[from.index()].ord.unwrap_or(i64::MIN);
+                if o > on && seen.insert(from) {
+                    bwd.push(from);
+                }
+            }
+        }
+        let ord = |g: &Graph, c: &ClassId| g.classes[c.index()].ord.unwrap_or(0);
+        fwd.sort_by_key(|c| ord(self, c));
+        bwd.sort_by_key(|c| ord(self, c));
+        let mut labels: Vec<i64> = fwd.iter().chain(&bwd).map(|c| ord(self, c)).collect();
+        labels.sort_unstable();
+        for (c, l) in bwd.iter().chain(&fwd).zip(labels) {
+            self.classes[c.index()].ord = Some(l);
+        }
+        self.searches_skipped += 1;
+        Plain::NoPath
+    }
+
+    /// Gives order positions to the ends of a new edge that had none.
+    fn place(&mut self, from: ClassId, to: ClassId) {
+        if self.order_broken {
+            return;
+        }
+        match (self.classes[from.index()].ord, self.classes[to.index()].ord) {
+            (None, None) => {
+                self.classes[from.index()].ord = Some(self.max_ord + 1);
+                self.classes[to.index()].ord = Some(self.max_ord + 2);
+                self.max_ord += 2;
+            }
+            (Some(_), None) => {
+                self.max_ord += 1;
+                self.classes[to.index()].ord = Some(self.max_ord);
+            }
+            (None, Some(_)) => {
+                self.min_ord -= 1;
+                self.classes[from.index()].ord = Some(self.min_ord);
+            }
+            (Some(a), Some(b)) => {
+                if a >= b {
+                    // Only reached when the edge closed a weak cycle.
+                    self.order_broken = true;
+                }
+            }
+        }
+    }
+
+    /// Checks that the order is a topological order of the live edges (tests).
+    #[cfg(test)]
+    pub(crate) fn order_is_consistent(&self) -> bool {
+        self.order_broken
+            || self.edges.iter().filter(|e| e.alive).all(|e| {
+                match (self.classes[e.from.index()].ord, self.classes[e.to.index()].ord) {
+                    (Some(a), Some(b)) => a < b,
+                    _ => false,
+                }
+            })
     }
 
     /// Classes of a key (every subclass).
     pub(crate) fn classes_of(&self, key: KeyId) -> Vec<ClassId> {
         (0..crate::class::MAX_SUBCLASSES).filter_map(|s| self.lookup(key, s)).collect()
-    }
-
-    /// Direct successors of a class with the edge's types.
-    #[allow(dead_code)]
-    pub(crate) fn successors(&self, id: ClassId) -> impl Iterator<Item = (ClassId, u8)> + '_ {
-        self.classes[id.index()].after.iter().map(|e| self.edge(*e)).filter(|e| e.alive).map(|e| (e.to, e.dep))
     }
 }
 
@@ -410,6 +550,62 @@ mod tests {
         assert!(g.find_strong_path(c[0], false, c[49], true).is_none());
         assert_eq!(g.nr_dependencies, 47);
         assert_eq!(g.nr_classes, 49);
+    }
+
+    #[test]
+    fn order_skips_searches_for_chains_built_both_ways() {
+        for reverse in [false, true] {
+            let (mut g, c) = graph(1000);
+            let pairs: Vec<usize> = if reverse { (0..999).rev().collect() } else { (0..999).collect() };
+            for i in pairs {
+                assert!(matches!(g.plain_check(c[i], c[i + 1]), Plain::NoPath));
+                add(&mut g, c[i], c[i + 1], Read::Exclusive, Read::Exclusive);
+            }
+            assert!(g.order_is_consistent());
+            assert_eq!(g.searches_run, 0);
+            // The closing edge needs the search, and the search finds the cycle.
+            assert!(matches!(g.plain_check(c[999], c[0]), Plain::Search));
+            assert!(g.find_strong_path(c[0], false, c[999], true).is_some());
+        }
+    }
+
+    #[test]
+    fn order_is_repaired_for_edges_against_it() {
+        let (mut g, c) = graph(6);
+        // Place 0..6 in order by a chain of edges 0->1, 2->3, 4->5 then join against the order.
+        add(&mut g, c[4], c[5], Read::Exclusive, Read::Exclusive);
+        add(&mut g, c[2], c[3], Read::Exclusive, Read::Exclusive);
+        add(&mut g, c[0], c[1], Read::Exclusive, Read::Exclusive);
+        for (a, b) in [(5, 2), (3, 0), (1, 4)] {
+            let verdict = g.plain_check(c[a], c[b]);
+            if (a, b) == (1, 4) {
+                assert!(matches!(verdict, Plain::Search), "4 reaches 1 through 5, 2, 3, 0");
+            } else {
+                assert!(matches!(verdict, Plain::NoPath));
+                add(&mut g, c[a], c[b], Read::Exclusive, Read::Exclusive);
+                assert!(g.order_is_consistent());
+            }
+        }
+    }
+
+    #[test]
+    fn zapped_slots_are_reused() {
+        let mut g = Graph::default();
+        let a = g.register(key(1), 0, "a", 10).unwrap();
+        let b = g.register(key(2), 0, "b", 10).unwrap();
+        add(&mut g, a, b, Read::Exclusive, Read::Exclusive);
+        for i in 0..100 {
+            let d = g.register(key(100 + i), 0, "dyn", 10).unwrap();
+            add(&mut g, a, d, Read::Exclusive, Read::Exclusive);
+            add(&mut g, d, b, Read::Exclusive, Read::Exclusive);
+            g.zap(d);
+            assert!(g.order_is_consistent());
+        }
+        assert_eq!(g.classes.len(), 3);
+        assert!(g.edges.len() <= 3);
+        assert_eq!((g.nr_classes, g.nr_dependencies), (2, 1));
+        let fresh = g.register(key(999), 0, "dyn", 10).unwrap();
+        assert_eq!(g.class_name(fresh), "dyn", "no stale #version");
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! with empty bodies.
 
 #[cfg(lockdep_on)]
+mod assert;
+#[cfg(lockdep_on)]
 mod chain;
 #[cfg(lockdep_on)]
 mod graph;
@@ -29,6 +31,8 @@ mod trace;
 #[cfg(lockdep_on)]
 mod validate;
 
+#[cfg(lockdep_on)]
+pub(crate) use assert::{assert_held, assert_none_held, assert_not_held};
 #[cfg(lockdep_on)]
 pub(crate) use inner::{Inner, global};
 #[cfg(lockdep_on)]

@@ -71,6 +71,9 @@ fn stats_of(inner: &Inner, sh: &Shared) -> Stats {
         chain_collisions: sh.chains.collisions,
         zapped_classes: g.nr_zapped_classes,
         zapped_chains: sh.chains.zapped,
+        cycle_searches_skipped: g.searches_skipped,
+        cycle_searches: g.searches_run,
+        order_broken: g.order_broken,
         validating: inner.is_validating(),
     }
 }
@@ -151,6 +154,8 @@ fn stats_text(inner: &Inner, sh: &Shared) -> String {
     line("chain lookup hits", s.chain_hits, None);
     line("chain lookup misses", s.chain_misses, None);
     line("chain key collisions", s.chain_collisions, None);
+    line("cycle searches", s.cycle_searches, None);
+    line("cycle searches skipped", s.cycle_searches_skipped, None);
     line("debug_locks", s.validating as u64, None);
     line("", 0, None);
     line("zapped classes", s.zapped_classes as u64, None);

@@ -102,3 +102,16 @@ pub(crate) fn dump_dot(_: &Inner, _: &[(u32, u32)]) -> String {
 pub(crate) fn dump_held(_: &std::sync::Arc<Inner>) -> String {
     String::new()
 }
+
+#[inline(always)]
+pub(crate) fn assert_held(
+    _: &LockdepMap,
+    _: Option<Read>,
+    _: impl FnOnce() -> Option<crate::report::ThreadInfo>,
+    _: &'static Location<'static>,
+) {
+}
+#[inline(always)]
+pub(crate) fn assert_not_held(_: &LockdepMap, _: &'static Location<'static>) {}
+#[inline(always)]
+pub(crate) fn assert_none_held(_: &'static Location<'static>) {}

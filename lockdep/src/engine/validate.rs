@@ -6,7 +6,7 @@
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 
-use super::graph::{ClassId, EdgeOrigin, Graph};
+use super::graph::{ClassId, EdgeOrigin, Graph, Plain};
 use super::held::{HeldLock, HeldStack, iterate_chain_key};
 use super::inner::{Shared, lock, registry};
 use super::thread::{Ctx, with_ctx};
@@ -547,12 +547,20 @@ impl Ctx<'_> {
         if !sh.graph.class(prev.class).alive || !sh.graph.class(next.class).alive {
             return true; // a class zapped while held: ignore it
         }
-        let path = sh.graph.find_strong_path(
-            next.class,
-            next.read == Read::SharedRecursive,
-            prev.class,
-            prev.read == Read::Exclusive,
-        );
+        // The topological order proves most new dependencies acyclic in O(1);
+        // only the others get the exact strong-path search.
+        let known = sh.graph.find_edge(prev.class, next.class).is_some() && !sh.graph.order_broken;
+        let search = !known && matches!(sh.graph.plain_check(prev.class, next.class), Plain::Search);
+        let path = if search {
+            sh.graph.find_strong_path(
+                next.class,
+                next.read == Read::SharedRecursive,
+                prev.class,
+                prev.read == Read::Exclusive,
+            )
+        } else {
+            None
+        };
         if let Some(path) = path {
             let prev_info = lock_info(&sh.graph, prev);
             let next_info = lock_info(&sh.graph, next);

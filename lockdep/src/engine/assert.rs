@@ -1,0 +1,173 @@
+//! Ownership assertions (kernel `lockdep_assert_held`, `_held_read`,
+//! `_held_write`, `_not_held`, `_none_held_once`): the engine side.
+//!
+//! The verdict comes from the same held-lock lookup as `lock_is_held_type`
+//! (`validate::is_held`); an unknown answer (validator off, re-entry) passes,
+//! as in the kernel. A failure is an `AssertionFailed` report in the current
+//! validator, deduplicated per asserting location in continue mode.
+
+use std::panic::Location;
+
+use super::held::HeldLock;
+use super::inner::lock;
+use super::thread::{Ctx, with_ctx};
+use super::validate::{held_infos, is_held, lock_info};
+use crate::class::Read;
+use crate::map::LockdepMap;
+use crate::report::{LockInfo, Report, ReportKind, ThreadInfo};
+
+type Loc = &'static Location<'static>;
+
+/// Signature tag of assertion reports (other kinds use 1..=8).
+const SIG_ASSERT: u64 = 9;
+
+/// `read`: `None` — held in any mode; `Some(Read::Exclusive)` — held for
+/// write; `Some(_)` — held for read. `holder` names another thread holding
+/// the lock, if the caller knows one (only asked on failure).
+pub(crate) fn assert_held(map: &LockdepMap, read: Option<Read>, holder: impl FnOnce() -> Option<ThreadInfo>, loc: Loc) {
+    let Some(held_any) = is_held(map, None) else {
+        return;
+    };
+    let ok = match read {
+        None => held_any,
+        Some(_) => held_any && is_held(map, read) == Some(true),
+    };
+    if ok {
+        return;
+    }
+    let holder = if held_any { None } else { holder() };
+    let (macro_name, wanted) = match read {
+        None => ("lockdep_assert_held", "held"),
+        Some(Read::Exclusive) => ("lockdep_assert_held_write", "held for write"),
+        Some(_) => ("lockdep_assert_held_read", "held for read"),
+    };
+    with_ctx(|ctx| {
+        let entry = find(ctx, map);
+        let mut msg = match &entry {
+            Some(e) => format!(
+                "{macro_name}({}) failed: expected it {wanted} by this thread, but it is held for {} (taken at {})",
+                map.name(),
+                e.read,
+                e.location
+            ),
+            None => {
+                format!("{macro_name}({}) failed: expected it {wanted} by this thread, but it is not held", map.name())
+            }
+        };
+        if let Some(t) = &holder {
+            msg.push_str(&format!("; it is held by thread {t}"));
+        }
+        let kind = match read {
+            None => 0,
+            Some(r) => 1 + r.is_read() as u64,
+        };
+        report(ctx, map, entry, read.unwrap_or(Read::Exclusive), holder, msg, kind, loc);
+    });
+}
+
+/// Fails when the current thread holds `map` in any mode.
+pub(crate) fn assert_not_held(map: &LockdepMap, loc: Loc) {
+    if is_held(map, None) != Some(true) {
+        return;
+    }
+    with_ctx(|ctx| {
+        let entry = find(ctx, map);
+        let since = entry.as_ref().map_or_else(String::new, |e| format!(" (taken at {})", e.location));
+        let msg = format!("lockdep_assert_not_held({}) failed: this thread holds it{since}", map.name());
+        report(ctx, map, entry, Read::Exclusive, None, msg, 3, loc);
+    });
+}
+
+/// Fails when the current thread holds any lock.
+pub(crate) fn assert_none_held(loc: Loc) {
+    with_ctx(|ctx| {
+        if !ctx.inner.is_validating() || ctx.pv.held.locks.is_empty() {
+            return;
+        }
+        let n = ctx.pv.held.locks.len();
+        let msg =
+            format!("lockdep_assert_none_held() failed: this thread holds {n} lock{}", if n == 1 { "" } else { "s" });
+        let inner = ctx.inner;
+        let mut sh = lock(&inner.shared);
+        let top = ctx.pv.held.locks.last().map(|h| lock_info(&sh.graph, h));
+        let r = new_report(ctx, &held_infos(&sh.graph, &ctx.pv.held), top, None, msg, loc);
+        emit(ctx, &mut sh.seen, vec![SIG_ASSERT, 4, loc as *const _ as u64], r);
+    });
+}
+
+/// The current thread's entry for `map`, if it holds it by instance.
+fn find(ctx: &Ctx<'_>, map: &LockdepMap) -> Option<HeldLock> {
+    ctx.pv.held.locks.iter().rev().find(|h| h.instance == map.addr()).cloned()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    ctx: &mut Ctx<'_>,
+    map: &LockdepMap,
+    entry: Option<HeldLock>,
+    read: Read,
+    holder: Option<ThreadInfo>,
+    msg: String,
+    kind: u64,
+    loc: Loc,
+) {
+    if !ctx.inner.is_validating() {
+        return;
+    }
+    let inner = ctx.inner;
+    let mut sh = lock(&inner.shared);
+    let info = match &entry {
+        Some(e) => lock_info(&sh.graph, e),
+        None => LockInfo {
+            instance: map.name(),
+            addr: map.addr(),
+            class: map.name().to_owned(),
+            subclass: 0,
+            read,
+            trylock: false,
+            location: loc,
+        },
+    };
+    let r = new_report(ctx, &held_infos(&sh.graph, &ctx.pv.held), Some(info), holder, msg, loc);
+    emit(ctx, &mut sh.seen, vec![SIG_ASSERT, kind, loc as *const _ as u64], r);
+}
+
+fn new_report(
+    ctx: &Ctx<'_>,
+    held: &[LockInfo],
+    lock: Option<LockInfo>,
+    holder: Option<ThreadInfo>,
+    message: String,
+    loc: Loc,
+) -> Report {
+    Report {
+        kind: ReportKind::AssertionFailed,
+        validator: ctx.inner.config.name.clone(),
+        one_shot: ctx.inner.config.one_shot,
+        thread: ctx.thread.clone(),
+        location: loc,
+        lock,
+        other: None,
+        other_thread: holder,
+        chain: Vec::new(),
+        held: held.to_vec(),
+        message,
+        backtrace: None,
+        dump: None,
+        cycle: Vec::new(),
+    }
+}
+
+/// Queues the report like `validate`'s `emit`: one-shot turns validation
+/// off; continue mode drops a problem whose signature was seen before.
+fn emit(ctx: &mut Ctx<'_>, seen: &mut std::collections::HashSet<Vec<u64>>, signature: Vec<u64>, report: Report) {
+    if ctx.inner.config.one_shot {
+        if !ctx.inner.is_validating() {
+            return;
+        }
+        ctx.inner.turn_off();
+    } else if !seen.insert(signature) {
+        return;
+    }
+    ctx.out.push(report);
+}
