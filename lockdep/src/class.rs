@@ -42,7 +42,7 @@ impl LockClassKey {
     /// dependencies and cached chains (the kernel's `lockdep_unregister_key`).
     ///
     /// Call it before the memory of a dynamic key is reused for another key.
-    pub fn unregister(&'static self) {
+    pub fn unregister(&self) {
         if crate::ENABLED {
             crate::engine::unregister_key(self);
         }
@@ -70,11 +70,71 @@ impl fmt::Debug for LockClassKey {
     }
 }
 
+/// A key that is created at run time and removed again (with its classes,
+/// dependencies and cached chains, in every validator) when the last
+/// [`LockdepMap`](crate::LockdepMap) using it, and the last clone of it, is
+/// dropped — for locks embedded in objects created and destroyed in large
+/// numbers that each need a class of their own (the kernel's
+/// `lockdep_register_key` / `lockdep_unregister_key`). Zero-sized when
+/// validation is compiled out.
+///
+/// ```
+/// use lockdep::{DynamicKey, LockdepMap};
+/// let key = DynamicKey::new();
+/// let a = LockdepMap::with_dynamic_key("conn.lock", &key);
+/// drop(key); // the class lives on while `a` does
+/// drop(a); // ... and is removed here
+/// ```
+#[derive(Clone, Default)]
+pub struct DynamicKey {
+    #[cfg(lockdep_on)]
+    pub(crate) inner: std::sync::Arc<DynKeyInner>,
+}
+
+#[cfg(not(lockdep_on))]
+const _: () = assert!(std::mem::size_of::<DynamicKey>() == 0);
+
+impl DynamicKey {
+    /// A new key, distinct from every other.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl fmt::Debug for DynamicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        #[cfg(lockdep_on)]
+        {
+            write!(f, "DynamicKey({:#x})", self.inner.key.addr())
+        }
+        #[cfg(not(lockdep_on))]
+        {
+            f.write_str("DynamicKey")
+        }
+    }
+}
+
+/// The shared part of a [`DynamicKey`]: unregisters the key when dropped.
+#[cfg(lockdep_on)]
+#[derive(Default)]
+pub(crate) struct DynKeyInner {
+    pub(crate) key: LockClassKey,
+}
+
+#[cfg(lockdep_on)]
+impl Drop for DynKeyInner {
+    fn drop(&mut self) {
+        crate::engine::unregister_key(&self.key);
+    }
+}
+
 /// What a [`LockdepMap`](crate::LockdepMap) takes its class from.
-#[derive(Clone, Copy)]
 pub(crate) enum KeySource {
     /// An explicit key object.
     Key(&'static LockClassKey),
+    /// A run-time key shared by the maps that use it.
+    #[cfg(lockdep_on)]
+    Dynamic(std::sync::Arc<DynKeyInner>),
     /// The source location that constructed the lock: one class per
     /// construction site, like one static key per `*_init()` call site.
     Site(&'static Location<'static>),
@@ -91,9 +151,11 @@ pub(crate) enum KeyId {
 impl KeySource {
     #[cfg_attr(not(lockdep_on), allow(dead_code))]
     pub(crate) fn id(&self) -> KeyId {
-        match *self {
+        match self {
             KeySource::Key(k) => KeyId::Key { addr: k.addr(), generation: k.generation() },
             KeySource::Site(l) => KeyId::Site { file: l.file(), line: l.line(), col: l.column() },
+            #[cfg(lockdep_on)]
+            KeySource::Dynamic(d) => KeyId::Key { addr: d.key.addr(), generation: d.key.generation() },
         }
     }
 }

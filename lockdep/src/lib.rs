@@ -71,7 +71,7 @@ pub mod report;
 pub mod sync;
 pub mod validator;
 
-pub use class::{LockClassKey, MAX_SUBCLASSES, Read};
+pub use class::{DynamicKey, LockClassKey, MAX_SUBCLASSES, Read};
 pub use dump::Stats;
 pub use hooks::*;
 pub use map::LockdepMap;

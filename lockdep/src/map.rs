@@ -9,9 +9,12 @@ use std::fmt;
 use std::panic::Location;
 
 #[cfg(lockdep_on)]
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::class::{KeySource, LockClassKey};
+use crate::class::{DynamicKey, KeySource, LockClassKey};
+
+#[cfg(not(lockdep_on))]
+static UNUSED: LockClassKey = LockClassKey::new();
 
 /// Per-instance lock record (the kernel's `lockdep_map`).
 ///
@@ -26,9 +29,16 @@ pub struct LockdepMap {
     pub(crate) name: &'static str,
     #[cfg(lockdep_on)]
     pub(crate) key: KeySource,
-    /// Class cache for subclasses 0 and 1: `validator id << 32 | class index + 1`.
+    /// Class cache: slot 0 for subclass 0, slot 1 for the last other subclass.
     #[cfg(lockdep_on)]
     pub(crate) class_cache: [AtomicU64; 2],
+    /// How many acquisitions of this instance are currently tracked, by any
+    /// thread, and the engine's number of the thread that took the last one:
+    /// lets dropping a map that *another* thread holds be reported.
+    #[cfg(lockdep_on)]
+    pub(crate) holders: AtomicU32,
+    #[cfg(lockdep_on)]
+    pub(crate) holder: AtomicU64,
 }
 
 #[cfg(not(lockdep_on))]
@@ -56,6 +66,25 @@ impl LockdepMap {
         Self::with_site(name, Location::caller())
     }
 
+    /// A map whose class is the run-time key `key` (see [`DynamicKey`]).
+    #[allow(unused_variables)]
+    pub fn with_dynamic_key(name: &'static str, key: &DynamicKey) -> Self {
+        #[cfg(lockdep_on)]
+        {
+            Self::from_source(name, KeySource::Dynamic(key.inner.clone()))
+        }
+        #[cfg(not(lockdep_on))]
+        {
+            Self::from_source(name, KeySource::Key(&UNUSED))
+        }
+    }
+
+    /// A map with a class of its own, removed when the map is dropped (a
+    /// fresh [`DynamicKey`] used by this map only).
+    pub fn new_dynamic(name: &'static str) -> Self {
+        Self::with_dynamic_key(name, &DynamicKey::new())
+    }
+
     #[allow(unused_variables)]
     const fn from_source(name: &'static str, key: KeySource) -> Self {
         LockdepMap {
@@ -65,7 +94,28 @@ impl LockdepMap {
             key,
             #[cfg(lockdep_on)]
             class_cache: [AtomicU64::new(0), AtomicU64::new(0)],
+            #[cfg(lockdep_on)]
+            holders: AtomicU32::new(0),
+            #[cfg(lockdep_on)]
+            holder: AtomicU64::new(0),
         }
+    }
+
+    #[cfg(lockdep_on)]
+    pub(crate) fn note_acquire(&self, thread: u64) {
+        self.holders.fetch_add(1, Ordering::Relaxed);
+        self.holder.store(thread, Ordering::Relaxed);
+    }
+
+    #[cfg(lockdep_on)]
+    pub(crate) fn note_release(&self) {
+        let _ = self.holders.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Holders tracked right now and the last holder's engine thread number.
+    #[cfg(lockdep_on)]
+    pub(crate) fn holders(&self) -> (u32, u64) {
+        (self.holders.load(Ordering::Relaxed), self.holder.load(Ordering::Relaxed))
     }
 
     /// The instance name given at construction (`"<lockdep off>"` when

@@ -307,8 +307,14 @@ impl Validator {
 
     /// Whether the validator still validates: false when compiled out, once a
     /// one-shot validator has reported, or once a limit was exhausted.
+    ///
+    /// The two "off" states differ: after a one-shot report every hook is
+    /// ignored and held-lock queries answer "unknown" (true), like the kernel;
+    /// after an exhausted limit no new classes, dependencies or chains are
+    /// learned, but held locks are still tracked, so unlock-balance checks and
+    /// held-lock queries stay exact.
     pub fn is_validating(&self) -> bool {
-        crate::ENABLED && self.inner.is_validating()
+        crate::ENABLED && self.inner.is_validating() && self.inner.is_learning()
     }
 
     /// Every hook call recorded so far (needs [`Config::record_events`]).

@@ -251,10 +251,11 @@ fn limit_exceeded() {
         v.scope(|| {
             mutex_acquire(&a, 0, false);
             mutex_acquire(&b, 0, false);
+            mutex_release(&b);
+            mutex_release(&a);
         });
     });
     golden("limit_exceeded", &only(&v, ReportKind::LimitExceeded));
-    std::mem::forget((a, b));
 }
 
 #[test]

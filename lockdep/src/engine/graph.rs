@@ -11,8 +11,11 @@ use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 pub(crate) struct ClassId(u32);
 
 impl ClassId {
-    /// Largest index a class may have (the map cache keeps 32 bits).
+    /// Largest index a class may have.
     const MAX: u32 = u32::MAX - 1;
+    /// The class of a lock tracked after the class limit was exhausted: it
+    /// is held and released like any other but never validated.
+    pub(crate) const UNTRACKED: ClassId = ClassId(u32::MAX);
 
     pub(crate) fn new(idx: usize) -> Option<ClassId> {
         u32::try_from(idx).ok().filter(|&i| i <= Self::MAX).map(ClassId)
@@ -164,6 +167,10 @@ impl Graph {
 
     pub(crate) fn class(&self, id: ClassId) -> &Class {
         &self.classes[id.index()]
+    }
+
+    pub(crate) fn is_alive(&self, id: ClassId) -> bool {
+        self.classes.get(id.index()).is_some_and(|c| c.alive)
     }
 
     pub(crate) fn class_name(&self, id: ClassId) -> String {

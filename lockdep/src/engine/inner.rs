@@ -33,6 +33,9 @@ pub(crate) struct Inner {
     pub(crate) id: u32,
     pub(crate) config: Config,
     validating: AtomicBool,
+    /// Cleared when a limit is exhausted: no new classes, dependencies or
+    /// chains are learned, but held locks are still tracked.
+    learning: AtomicBool,
     /// Bumped whenever classes are zapped: per-thread caches flush.
     pub(crate) generation: AtomicU64,
     pub(crate) shared: Mutex<Shared>,
@@ -62,6 +65,7 @@ impl Inner {
             id,
             config,
             validating: AtomicBool::new(true),
+            learning: AtomicBool::new(true),
             generation: AtomicU64::new(0),
             shared: Mutex::new(Shared::default()),
             reports: Mutex::new(Vec::new()),
@@ -80,16 +84,21 @@ impl Inner {
         self.validating.load(Ordering::Relaxed)
     }
 
+    pub(crate) fn is_learning(&self) -> bool {
+        self.learning.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn turn_off(&self) {
         self.validating.store(false, Ordering::Relaxed);
     }
 
-    /// Prints the one "turning off" message for an exhausted limit.
+    /// Stops learning and prints the one message for an exhausted limit.
     pub(crate) fn limit_exhausted(&self, what: &str, how: &str) {
-        self.turn_off();
+        self.learning.store(false, Ordering::Relaxed);
         if !self.limit_message.swap(true, Ordering::Relaxed) {
             eprintln!(
-                "lockdep: BUG: {what} too low! turning off the locking correctness validator \"{}\" (raise it with {how}).",
+                "lockdep: {what} too low! validator \"{}\" stops learning new dependencies (held locks are still \
+                 tracked); raise it with {how}.",
                 self.config.name
             );
         }

@@ -26,6 +26,9 @@ impl Inner {
     pub(crate) fn is_validating(&self) -> bool {
         false
     }
+    pub(crate) fn is_learning(&self) -> bool {
+        false
+    }
     pub(crate) fn events(&self) -> Vec<HookEvent> {
         Vec::new()
     }
@@ -76,7 +79,7 @@ pub(crate) fn might_lock_nested(_: &LockdepMap, _: u32, _: &'static Location<'st
 #[inline(always)]
 pub(crate) fn map_freed(_: &LockdepMap) {}
 #[inline(always)]
-pub(crate) fn unregister_key(_: &'static LockClassKey) {}
+pub(crate) fn unregister_key(_: &LockClassKey) {}
 
 impl Inner {
     pub(crate) fn new_arc(config: Config) -> std::sync::Arc<Inner> {

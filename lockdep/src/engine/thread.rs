@@ -2,7 +2,9 @@
 //! validator, and the "inside the validator" flag that makes re-entry a no-op.
 
 use std::cell::{Cell, RefCell};
-use std::sync::{Arc, Weak};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::chain::ThreadChainCache;
 use super::held::HeldStack;
@@ -20,6 +22,8 @@ pub(crate) struct PerValidator {
 
 pub(crate) struct ThreadData {
     pub(crate) info: ThreadInfo,
+    /// The engine's number for this thread (never reused).
+    pub(crate) num: u64,
     scopes: Vec<Arc<Inner>>,
     validators: Vec<PerValidator>,
 }
@@ -31,6 +35,23 @@ struct ThreadState {
 
 thread_local! {
     static STATE: ThreadState = const { ThreadState { busy: Cell::new(false), data: RefCell::new(None) } };
+}
+
+/// Every thread the engine has seen that has not exited, by number.
+pub(crate) fn live_threads() -> &'static Mutex<HashMap<u64, ThreadInfo>> {
+    static LIVE: OnceLock<Mutex<HashMap<u64, ThreadInfo>>> = OnceLock::new();
+    LIVE.get_or_init(Default::default)
+}
+
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+impl ThreadData {
+    fn new() -> ThreadData {
+        let info = ThreadInfo::current();
+        let num = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+        super::inner::lock(live_threads()).insert(num, info.clone());
+        ThreadData { info, num, scopes: Vec::new(), validators: Vec::new() }
+    }
 }
 
 /// Clears the busy flag when dropped (also on unwind).
@@ -47,6 +68,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) inner: &'a Inner,
     pub(crate) pv: &'a mut PerValidator,
     pub(crate) thread: &'a ThreadInfo,
+    pub(crate) thread_num: u64,
     /// Reports found by this hook, dispatched after every engine lock is released.
     pub(crate) out: Vec<Report>,
 }
@@ -66,18 +88,14 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
             let _busy = Busy(&st.busy);
             let (r, out, inner) = {
                 let mut slot = st.data.try_borrow_mut().ok()?;
-                let data = slot.get_or_insert_with(|| ThreadData {
-                    info: ThreadInfo::current(),
-                    scopes: Vec::new(),
-                    validators: Vec::new(),
-                });
-                let ThreadData { info, scopes, validators } = data;
+                let data = slot.get_or_insert_with(ThreadData::new);
+                let ThreadData { info, num, scopes, validators } = data;
                 let inner: &Arc<Inner> = match scopes.last() {
                     Some(i) => i,
                     None => &global().inner,
                 };
                 let pv = per_validator(validators, inner);
-                let mut ctx = Ctx { inner, pv, thread: info, out: Vec::new() };
+                let mut ctx = Ctx { inner, pv, thread: info, thread_num: *num, out: Vec::new() };
                 let r = f(&mut ctx);
                 let out = std::mem::take(&mut ctx.out);
                 let inner = if out.is_empty() { None } else { Some(inner.clone()) };
@@ -130,11 +148,7 @@ impl Drop for ScopeGuard {
 pub(crate) fn enter_scope(v: &Validator) -> ScopeGuard {
     let _ = STATE.try_with(|st| {
         if let Ok(mut slot) = st.data.try_borrow_mut() {
-            let data = slot.get_or_insert_with(|| ThreadData {
-                info: ThreadInfo::current(),
-                scopes: Vec::new(),
-                validators: Vec::new(),
-            });
+            let data = slot.get_or_insert_with(ThreadData::new);
             data.scopes.push(v.inner.clone());
         }
     });
@@ -148,6 +162,7 @@ impl Drop for ThreadState {
         let Some(data) = self.data.get_mut().take() else {
             return;
         };
+        super::inner::lock(live_threads()).remove(&data.num);
         for pv in data.validators {
             let Some(inner) = pv.inner.upgrade() else {
                 continue;

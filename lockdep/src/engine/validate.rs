@@ -42,6 +42,7 @@ pub(crate) fn acquire(
 }
 
 pub(crate) fn release(map: &LockdepMap, loc: Loc) {
+    map.note_release();
     with_ctx(|ctx| {
         ctx.event(map, Hook::Release, loc);
         if ctx.inner.is_validating() {
@@ -131,6 +132,7 @@ pub(crate) fn map_freed(map: &LockdepMap) {
         }
         let addr = map.addr();
         let Some(i) = ctx.pv.held.locks.iter().rposition(|h| h.instance == addr) else {
+            ctx.freed_elsewhere(map);
             return;
         };
         let entry = ctx.pv.held.locks[i].clone();
@@ -154,7 +156,7 @@ pub(crate) fn map_freed(map: &LockdepMap) {
 }
 
 /// Zaps every class of `key` in every live validator.
-pub(crate) fn unregister_key(key: &'static LockClassKey) {
+pub(crate) fn unregister_key(key: &LockClassKey) {
     let id = KeyId::Key { addr: key.addr(), generation: key.generation() };
     let validators: Vec<_> = lock(registry()).iter().filter_map(|w| w.upgrade()).collect();
     for inner in validators {
@@ -179,7 +181,7 @@ pub(crate) fn lock_info(graph: &Graph, h: &HeldLock) -> LockInfo {
     LockInfo {
         instance: h.name,
         addr: h.instance,
-        class: graph.class_name(h.class),
+        class: if graph.is_alive(h.class) { graph.class_name(h.class) } else { h.name.to_owned() },
         subclass: h.subclass,
         read: h.read,
         trylock: h.trylock,
@@ -282,7 +284,10 @@ impl Ctx<'_> {
     }
 
     fn limit(&mut self, what: &str, how: &str, lock: Option<LockInfo>, loc: Loc) {
-        let msg = format!("{what} too low! (raise it with {how}); the validator is turned off");
+        let msg = format!(
+            "{what} too low! (raise it with {how}); no new dependencies are learned from here on, \
+             held locks are still tracked"
+        );
         self.emit_unlocked(vec![8], |ctx, g| {
             ctx.new_report(g, ReportKind::LimitExceeded, loc, lock, None, Vec::new(), msg)
         });
@@ -337,17 +342,16 @@ impl Ctx<'_> {
             }
             subclass = 0; // keep tracking the lock so that its release balances
         }
-        let Some(class) = self.lookup_class(map, subclass, read, loc) else {
-            return;
-        };
+        let class = if self.inner.is_learning() { self.lookup_class(map, subclass, read, loc) } else { None };
+        let class = class.or_else(|| self.cached_class(map, subclass));
         let entry = HeldLock {
-            class,
+            class: class.unwrap_or(ClassId::UNTRACKED),
             instance: map.addr(),
             name: map.name(),
             subclass,
             read,
             trylock,
-            check,
+            check: check && class.is_some(),
             nest,
             references: 0,
             location: loc,
@@ -355,20 +359,22 @@ impl Ctx<'_> {
             chain_key: 0,
         };
         self.push(entry, 0, loc);
+        if self.inner.is_validating() {
+            map.note_acquire(self.thread_num);
+        }
     }
 
     /// Pushes `entry` through the acquire path (kernel `__lock_acquire` from
     /// the depth check on). `references`: the entry's merge count (replay).
     fn push(&mut self, mut entry: HeldLock, references: u32, loc: Loc) {
         let depth = self.pv.held.depth();
-        if depth >= self.inner.config.max_depth {
+        if depth >= self.inner.config.max_depth && self.inner.is_learning() {
             let info = {
                 let sh = lock(&self.inner.shared);
                 lock_info(&sh.graph, &entry)
             };
             let what = format!("max_depth ({} held locks)", self.inner.config.max_depth);
             self.limit(&what, "Config::max_depth or LOCKDEP_MAX_DEPTH", Some(info), loc);
-            return;
         }
         // Nest merge: same class as the top entry under a nest lock.
         if entry.nest.is_some() {
@@ -416,7 +422,8 @@ impl Ctx<'_> {
             }
         }
 
-        if !entry.trylock && entry.check && !self.validate_chain(&entry) && !self.inner.is_validating() {
+        let validate = !entry.trylock && entry.check && self.inner.is_learning();
+        if validate && !self.validate_chain(&entry) && !self.inner.is_validating() {
             return;
         }
         self.pv.held.locks.push(entry);
@@ -544,7 +551,7 @@ impl Ctx<'_> {
         distance: u32,
         trace: &mut Option<Option<Trace>>,
     ) -> bool {
-        if !sh.graph.class(prev.class).alive || !sh.graph.class(next.class).alive {
+        if !sh.graph.is_alive(prev.class) || !sh.graph.is_alive(next.class) {
             return true; // a class zapped while held: ignore it
         }
         // The topological order proves most new dependencies acyclic in O(1);
@@ -638,6 +645,25 @@ impl Ctx<'_> {
             return false;
         }
         true
+    }
+
+    /// A map dropped while some *other* thread holds it (the kernel only
+    /// checks the freeing thread's own locks).
+    fn freed_elsewhere(&mut self, map: &LockdepMap) {
+        let (n, holder) = map.holders();
+        if n == 0 {
+            return;
+        }
+        let other = lock(super::thread::live_threads()).get(&holder).cloned();
+        let who = other.as_ref().map_or_else(|| "a thread that has exited".to_owned(), |t| format!("thread {t}"));
+        let info = map_info(map, 0, Read::Exclusive, false, Location::caller());
+        let msg = format!("freeing lock {}@{:#x} while {who} holds it", map.name(), map.addr());
+        let class = self.cached_class(map, 0).map_or(u64::MAX, |c| c.raw() as u64);
+        self.emit_unlocked(vec![4, class, 1], |ctx, g| {
+            let mut r = ctx.new_report(g, ReportKind::HeldLockFreed, info.location, Some(info), None, Vec::new(), msg);
+            r.other_thread = other;
+            r
+        });
     }
 
     /// The stack of the current acquisition, captured at most once per
