@@ -626,6 +626,9 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             if let Some(l) = &r.lock {
                 lock_line(f, l)?;
             }
+            if let Some(t) = &r.other_thread {
+                writeln!(f, "held by thread {t}")?;
+            }
             writeln!(f)?;
         }
         _ => {
