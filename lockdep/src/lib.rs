@@ -82,3 +82,6 @@ pub use validator::{Action, Config, Hook, HookEvent, Validator};
 /// "lockdep on / off" branch (like `vmalock`'s assertions) reads this, never
 /// `#[cfg]`.
 pub const ENABLED: bool = cfg!(lockdep_on);
+
+pub use assert::AsLockdepMap;
+pub use sync::{Condvar, Mutex, MutexGuard, ReentrantMutex, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -43,7 +43,7 @@ pub(crate) fn assert_held(map: &LockdepMap, read: Option<Read>, holder: impl FnO
     };
     with_ctx(|ctx| {
         let entry = find(ctx, map);
-        let mut msg = match &entry {
+        let msg = match &entry {
             Some(e) => format!(
                 "{macro_name}({}) failed: expected it {wanted} by this thread, but it is held for {} (taken at {})",
                 map.name(),
@@ -54,13 +54,12 @@ pub(crate) fn assert_held(map: &LockdepMap, read: Option<Read>, holder: impl FnO
                 format!("{macro_name}({}) failed: expected it {wanted} by this thread, but it is not held", map.name())
             }
         };
-        if let Some(t) = &holder {
-            msg.push_str(&format!("; it is held by thread {t}"));
-        }
+        // Failing with or without another thread holding the lock are told
+        // apart: the report differs.
         let kind = match read {
             None => 0,
             Some(r) => 1 + r.is_read() as u64,
-        };
+        } + if holder.is_some() { 8 } else { 0 };
         report(ctx, map, entry, read.unwrap_or(Read::Exclusive), holder, msg, kind, loc);
     });
 }

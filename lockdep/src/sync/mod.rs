@@ -1,1 +1,211 @@
-//! Instrumented lock types over `lock_api` (placeholder until the lock-types issue lands).
+//! Instrumented lock types over `lock_api`: drop-ins for parking_lot's locks
+//! whose acquisitions the validator checks.
+//!
+//! ## The principal types
+//!
+//! * [`Mutex`] — mutual exclusion (kernel `struct mutex`).
+//! * [`RwLock`] — reader-writer lock: [`read`](RwLock::read) is a
+//!   [`Shared`](crate::Read::Shared) reader (rwsem semantics, because
+//!   parking_lot readers queue behind waiting writers),
+//!   [`read_recursive`](RwLock::read_recursive) a
+//!   [`SharedRecursive`](crate::Read::SharedRecursive) one; upgradable reads
+//!   and downgrades are supported.
+//! * [`ReentrantMutex`] — a mutex its owner may lock again.
+//! * [`Condvar`] — a condition variable whose wait releases and re-acquires
+//!   the mutex in the validator too.
+//! * [`RawLockdep`] — the raw layer under all of them: any `lock_api` raw lock
+//!   plus a [`LockdepMap`](crate::LockdepMap), implementing the same `lock_api` raw traits and
+//!   calling the hooks in the kernel's order. Use it to instrument another
+//!   raw lock (`GenericMutex<MyRawMutex, T>`); [`StdRawMutex`] is such a raw mutex
+//!   built from `std` alone.
+//!
+//! Guards are `lock_api`'s ([`MutexGuard`] and friends are aliases), with the
+//! usual `map`/`unlocked`/`downgrade` functions; they are `#[must_use]` and
+//! never `Send`, in every configuration.
+//!
+//! ## Lock classes
+//!
+//! By default **every lock created at one source location is one class**:
+//! `new` is `#[track_caller]` and its caller's `file:line:column` is the
+//! class, like the kernel's one static key per `mutex_init()` call site. So
+//! two accounts built by the same `Account::new` share a class, and locking
+//! both needs [`lock_nested`](Mutex::lock_nested) (or a nest lock, see
+//! [`lock_nest_lock`](Mutex::lock_nest_lock)) to tell the validator the
+//! nesting is intended. To choose classes yourself, pass a key:
+//! [`Mutex::with_key`] (a `const fn`, for `static`s), or let
+//! [`new_mutex!`](crate::new_mutex) / [`lock_class_key!`](crate::lock_class_key)
+//! mint a static key at the macro's call site. `new` cannot be `const`
+//! (`#[track_caller]` locations are not available in constants); statics use
+//! `with_key`.
+//!
+//! ## Cost when compiled out
+//!
+//! Without validation, [`LockdepMap`](crate::LockdepMap) is zero-sized, every hook is an empty
+//! inline function, and `Mutex<T>` / `RwLock<T>` and their guards have exactly
+//! the size of parking_lot's (asserted at compile time below); lock + unlock
+//! executes the same instructions as parking_lot's (`docs/zero-cost.md`).
+//!
+//! ```
+//! use lockdep::sync::Mutex;
+//! use lockdep::{Config, ReportKind, Validator};
+//!
+//! let accounts = Mutex::new(100);
+//! let audit_log = Mutex::new(Vec::<i32>::new());
+//! let v = Validator::new(Config::collect());
+//! v.scope(|| {
+//!     {
+//!         let a = accounts.lock();
+//!         audit_log.lock().push(*a); // accounts -> audit_log
+//!     }
+//!     let log = audit_log.lock();
+//!     let _a = accounts.lock(); // audit_log -> accounts: a possible ABBA deadlock
+//!     drop(log);
+//! });
+//! if lockdep::ENABLED {
+//!     assert_eq!(v.reports()[0].kind(), ReportKind::CircularDependency);
+//! }
+//! ```
+
+use std::panic::Location;
+
+use crate::ENABLED;
+
+mod condvar;
+mod mutex;
+mod owner;
+mod raw;
+mod reentrant;
+mod rwlock;
+mod std_raw;
+
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::{GenericMutex, MappedMutexGuard, Mutex, MutexGuard};
+pub use raw::RawLockdep;
+pub use reentrant::{GenericReentrantMutex, ReentrantMutex, ReentrantMutexGuard};
+pub use rwlock::{
+    GenericRwLock, MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard,
+    RwLockWriteGuard,
+};
+pub use std_raw::{StdMutex, StdRawMutex};
+
+/// The subclass for "one level down" (kernel `SINGLE_DEPTH_NESTING`): lock a
+/// parent normally and its child with `lock_nested(SINGLE_DEPTH_NESTING)`.
+pub const SINGLE_DEPTH_NESTING: u32 = 1;
+
+/// The name of a lock whose class is its construction site:
+/// `"<kind>@file:line:col"`, built once per site and only with validation
+/// compiled in (the name is not stored otherwise).
+fn site_name(kind: &'static str, site: &'static Location<'static>) -> &'static str {
+    if !ENABLED {
+        return kind;
+    }
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Names = Mutex<HashMap<(&'static str, &'static str, u32, u32), &'static str>>;
+    static NAMES: OnceLock<Names> = OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    // A plain std mutex: the validator never sees it.
+    let mut names = names.lock().unwrap_or_else(|e| e.into_inner());
+    names
+        .entry((kind, site.file(), site.line(), site.column()))
+        .or_insert_with(|| Box::leak(format!("{kind}@{site}").into_boxed_str()))
+}
+
+/// A `&'static LockClassKey` unique to this macro call site: a fresh static
+/// key, for constructors that take one.
+///
+/// ```
+/// use lockdep::sync::Mutex;
+/// let key = lockdep::lock_class_key!();
+/// let a = Mutex::with_key(1, key);
+/// # let _ = a;
+/// ```
+#[macro_export]
+macro_rules! lock_class_key {
+    () => {{
+        static __LOCKDEP_KEY: $crate::LockClassKey = $crate::LockClassKey::new();
+        &__LOCKDEP_KEY
+    }};
+}
+
+/// A [`Mutex`](crate::sync::Mutex) of a class minted for this call site
+/// (a static key), named after the call site or `name`.
+///
+/// Unlike [`Mutex::new`](crate::sync::Mutex::new), the class comes from a
+/// real key, so it stays one class however the expression is reached.
+///
+/// ```
+/// let m = lockdep::new_mutex!(0u32);
+/// let named = lockdep::new_mutex!(Vec::<u8>::new(), "inbox");
+/// *m.lock() += 1;
+/// # let _ = named;
+/// ```
+#[macro_export]
+macro_rules! new_mutex {
+    ($value:expr $(,)?) => {
+        $crate::sync::Mutex::named_with_key(
+            $value,
+            ::core::concat!("Mutex@", ::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
+            $crate::lock_class_key!(),
+        )
+    };
+    ($value:expr, $name:expr $(,)?) => {
+        $crate::sync::Mutex::named_with_key($value, $name, $crate::lock_class_key!())
+    };
+}
+
+/// An [`RwLock`](crate::sync::RwLock) of a class minted for this call site,
+/// named after the call site or `name`; see [`new_mutex!`](crate::new_mutex).
+#[macro_export]
+macro_rules! new_rwlock {
+    ($value:expr $(,)?) => {
+        $crate::sync::RwLock::named_with_key(
+            $value,
+            ::core::concat!("RwLock@", ::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
+            $crate::lock_class_key!(),
+        )
+    };
+    ($value:expr, $name:expr $(,)?) => {
+        $crate::sync::RwLock::named_with_key($value, $name, $crate::lock_class_key!())
+    };
+}
+
+// ---------------------------------------------------------------------------
+// Zero cost when compiled out: the same sizes as parking_lot's types.
+
+#[cfg(not(lockdep_on))]
+const _: () = {
+    use std::mem::size_of;
+    assert!(size_of::<crate::LockdepMap>() == 0);
+    assert!(size_of::<Mutex<u64>>() == size_of::<parking_lot::Mutex<u64>>());
+    assert!(size_of::<Mutex<[u8; 3]>>() == size_of::<parking_lot::Mutex<[u8; 3]>>());
+    assert!(size_of::<MutexGuard<'static, u64>>() == size_of::<parking_lot::MutexGuard<'static, u64>>());
+    assert!(size_of::<RwLock<u64>>() == size_of::<parking_lot::RwLock<u64>>());
+    assert!(size_of::<RwLock<(u8, u16)>>() == size_of::<parking_lot::RwLock<(u8, u16)>>());
+    assert!(size_of::<RwLockReadGuard<'static, u64>>() == size_of::<parking_lot::RwLockReadGuard<'static, u64>>());
+    assert!(size_of::<RwLockWriteGuard<'static, u64>>() == size_of::<parking_lot::RwLockWriteGuard<'static, u64>>());
+    assert!(
+        size_of::<RwLockUpgradableReadGuard<'static, u64>>()
+            == size_of::<parking_lot::RwLockUpgradableReadGuard<'static, u64>>()
+    );
+    assert!(size_of::<ReentrantMutex<u64>>() == size_of::<parking_lot::ReentrantMutex<u64>>());
+};
+
+// Guards are never `Send`, in every configuration: if one were, the two
+// blanket impls below would both apply and the `NOT_SEND` items would be
+// ambiguous, failing the build.
+#[allow(dead_code)]
+trait AmbiguousIfSend<A> {
+    const NOT_SEND: () = ();
+}
+impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+#[allow(dead_code)]
+struct IsSend;
+impl<T: ?Sized + Send> AmbiguousIfSend<IsSend> for T {}
+
+const _: () = <MutexGuard<'static, u64> as AmbiguousIfSend<_>>::NOT_SEND;
+const _: () = <RwLockReadGuard<'static, u64> as AmbiguousIfSend<_>>::NOT_SEND;
+const _: () = <RwLockWriteGuard<'static, u64> as AmbiguousIfSend<_>>::NOT_SEND;
+const _: () = <RwLockUpgradableReadGuard<'static, u64> as AmbiguousIfSend<_>>::NOT_SEND;
+const _: () = <ReentrantMutexGuard<'static, u64> as AmbiguousIfSend<_>>::NOT_SEND;
+const _: () = <MappedMutexGuard<'static, u64> as AmbiguousIfSend<_>>::NOT_SEND;

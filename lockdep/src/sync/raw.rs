@@ -1,0 +1,657 @@
+//! [`RawLockdep`]: the raw layer. It wraps any `lock_api` raw lock together
+//! with a [`LockdepMap`] and calls the hooks around every raw operation.
+//!
+//! Two entry points reach the same code:
+//!
+//! * the `lock_api` raw traits ([`RawMutex`], [`RawRwLock`], …), which is what
+//!   `lock_api`'s generic guards call (unlocking on drop, `unlocked`,
+//!   `bump`, downgrade/upgrade) and what any third-party `lock_api` user calls;
+//! * inherent `#[track_caller]` methods (`lock_with`, `lock_shared_with`, …)
+//!   that the safe layer in [`sync`](super) calls so that the acquire location
+//!   in reports is *your* call site. `lock_api`'s traits have no
+//!   `#[track_caller]`, so acquisitions made through them are reported at a
+//!   location inside this file.
+//!
+//! The hooks run in the kernel's order: the acquire hook before blocking (an
+//! inversion is reported instead of hanging), a trylock hook only after the
+//! trylock succeeded, the release hook before unlocking, `lock_downgrade`
+//! before downgrading. With validation compiled in, blocking acquisitions also
+//! call [`lock_contended`](crate::lock_contended) /
+//! [`lock_acquired`](crate::lock_acquired) like the kernel's `LOCK_CONTENDED`;
+//! compiled out, every method is exactly the wrapped raw lock's.
+
+use std::cell::Cell;
+
+use lock_api::{
+    GuardNoSend, RawMutex, RawMutexFair, RawMutexTimed, RawRwLock, RawRwLockDowngrade, RawRwLockFair,
+    RawRwLockRecursive, RawRwLockRecursiveTimed, RawRwLockTimed, RawRwLockUpgrade, RawRwLockUpgradeDowngrade,
+    RawRwLockUpgradeFair, RawRwLockUpgradeTimed,
+};
+
+use super::owner::Owner;
+use crate::class::{LockClassKey, Read};
+use crate::map::LockdepMap;
+use crate::report::ThreadInfo;
+use crate::{ENABLED, hooks};
+
+/// The one class shared by every lock built from `RawLockdep::INIT` (that is,
+/// through `lock_api`'s own `new`/`const_new`/`Default` instead of the
+/// constructors in [`sync`](super)).
+static INIT_KEY: LockClassKey = LockClassKey::new();
+
+/// A raw lock `R` instrumented with a [`LockdepMap`].
+///
+/// Implements every `lock_api` raw trait that `R` implements, calling the
+/// hooks around each operation, in the kernel's order: acquire before
+/// blocking, a trylock only after success, release before unlocking,
+/// `lock_downgrade` before downgrading. `lock_api`'s traits have no
+/// `#[track_caller]`, so an acquisition made through them is reported at a
+/// location inside `lockdep`; the lock types of [`sync`](super) call the
+/// inherent `#[track_caller]` methods (`lock_with`, `lock_shared_with`, …)
+/// instead, so that reports show *your* call site. Guards made over
+/// it are never `Send` (`GuardMarker = GuardNoSend`): a lock must be released
+/// by the thread that took it, or the validator's per-thread held-lock stacks
+/// would be wrong.
+///
+/// When validation is compiled out the map is zero-sized and
+/// `RawLockdep<R>` has the size and code of `R`.
+pub struct RawLockdep<R> {
+    inner: R,
+    map: LockdepMap,
+    owner: Owner,
+}
+
+impl<R> RawLockdep<R> {
+    /// Wraps `inner`; the validator knows it by `map`.
+    pub const fn new(inner: R, map: LockdepMap) -> Self {
+        RawLockdep { inner, map, owner: Owner::new() }
+    }
+
+    /// The map the validator knows this lock by.
+    pub fn map(&self) -> &LockdepMap {
+        &self.map
+    }
+
+    /// The wrapped raw lock. Operating it directly bypasses the validator.
+    pub fn inner(&self) -> &R {
+        &self.inner
+    }
+
+    /// A blocking acquisition: the acquire hook first, then the lock (via a
+    /// trylock first when validation is on, to tell contention apart).
+    #[inline(always)]
+    #[track_caller]
+    fn acquire_blocking(
+        &self,
+        subclass: u32,
+        read: Read,
+        nest: Option<&LockdepMap>,
+        try_lock: impl FnOnce() -> bool,
+        lock: impl FnOnce(),
+    ) {
+        hooks::lock_acquire(&self.map, subclass, false, read, nest);
+        if ENABLED {
+            if !try_lock() {
+                hooks::lock_contended(&self.map);
+                lock();
+            }
+            hooks::lock_acquired(&self.map);
+            self.note_owner(read);
+        } else {
+            lock();
+        }
+    }
+
+    /// Records the current thread as the exclusive owner (validation on only).
+    #[inline(always)]
+    fn note_owner(&self, read: Read) {
+        if ENABLED && read == Read::Exclusive {
+            self.owner.set_current();
+        }
+    }
+
+    /// Forgets the exclusive owner; called before every release hook that
+    /// ends an exclusive hold.
+    #[inline(always)]
+    fn clear_owner(&self) {
+        if ENABLED {
+            self.owner.clear();
+        }
+    }
+
+    /// The thread holding this lock exclusively, when it is another one
+    /// (known only with validation compiled in, and only for exclusive holds).
+    pub fn other_owner(&self) -> Option<ThreadInfo> {
+        if ENABLED { self.owner.other_thread() } else { None }
+    }
+
+    /// A trylock: the hook only after success.
+    #[inline(always)]
+    #[track_caller]
+    fn acquire_try(
+        &self,
+        subclass: u32,
+        read: Read,
+        nest: Option<&LockdepMap>,
+        try_lock: impl FnOnce() -> bool,
+    ) -> bool {
+        let ok = try_lock();
+        if ok {
+            hooks::lock_acquire(&self.map, subclass, true, read, nest);
+            self.note_owner(read);
+        }
+        ok
+    }
+
+    /// A timed acquisition: it may wait, so it is validated like a blocking
+    /// one (the kernel's `mutex_lock_interruptible`); a timeout releases again.
+    #[inline(always)]
+    #[track_caller]
+    fn acquire_timed(&self, subclass: u32, read: Read, attempt: impl FnOnce() -> bool) -> bool {
+        hooks::lock_acquire(&self.map, subclass, false, read, None);
+        let ok = attempt();
+        if ok {
+            hooks::lock_acquired(&self.map);
+            self.note_owner(read);
+        } else {
+            hooks::lock_release(&self.map);
+        }
+        ok
+    }
+
+    /// Whether the safe layer already ran the acquire hook for this lock's
+    /// next raw acquisition on this thread (see [`prehook`]); clears the mark.
+    #[inline(always)]
+    fn take_prehooked(&self) -> bool {
+        ENABLED && PREHOOKED.try_with(|p| p.get() == self.map.addr() && p.replace(0) != 0).unwrap_or(false)
+    }
+}
+
+thread_local! {
+    /// The map address whose next raw acquisition on this thread was already
+    /// announced to the validator by the safe layer (reentrant mutexes only).
+    static PREHOOKED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks that the caller already ran the acquire hook of `raw`'s next raw
+/// acquisition on this thread (which `lock_api`'s reentrant mutex makes
+/// through the raw trait, where the caller's location is lost). The raw
+/// acquisition then skips its own hook. Only used with validation compiled in.
+pub(super) fn prehook<R>(raw: &RawLockdep<R>) {
+    let _ = PREHOOKED.try_with(|p| p.set(raw.map.addr()));
+}
+
+/// Forgets a [`prehook`] mark that no raw acquisition consumed.
+pub(super) fn clear_prehook() {
+    let _ = PREHOOKED.try_with(|p| p.set(0));
+}
+
+// ---------------------------------------------------------------------------
+// Mutexes.
+
+impl<R: RawMutex> RawLockdep<R> {
+    /// Locks exclusively, validating the acquisition at the caller's location
+    /// with `subclass` and, if given, under the nest lock `nest`.
+    #[inline]
+    #[track_caller]
+    pub fn lock_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
+        self.acquire_blocking(subclass, Read::Exclusive, nest, || self.inner.try_lock(), || self.inner.lock());
+    }
+
+    /// Tries to lock exclusively; the acquisition is recorded (as a trylock,
+    /// at the caller's location) only if it succeeded.
+    #[inline]
+    #[track_caller]
+    pub fn try_lock_with(&self, subclass: u32, nest: Option<&LockdepMap>) -> bool {
+        self.acquire_try(subclass, Read::Exclusive, nest, || self.inner.try_lock())
+    }
+
+    /// Releases in the validator, then unlocks.
+    ///
+    /// # Safety
+    ///
+    /// The lock must be held by the current thread (as for [`RawMutex::unlock`]).
+    #[inline]
+    #[track_caller]
+    pub unsafe fn unlock_hooked(&self) {
+        self.clear_owner();
+        hooks::lock_release(&self.map);
+        // SAFETY: the caller guarantees the current thread holds the lock.
+        unsafe { self.inner.unlock() }
+    }
+}
+
+impl<R: RawMutexTimed> RawLockdep<R> {
+    /// Locks with a timeout, validated like a blocking acquisition at the
+    /// caller's location; a timeout releases it in the validator again.
+    #[inline]
+    #[track_caller]
+    pub fn try_lock_for_with(&self, subclass: u32, timeout: R::Duration) -> bool {
+        self.acquire_timed(subclass, Read::Exclusive, || self.inner.try_lock_for(timeout))
+    }
+
+    /// Locks with a deadline; see [`RawLockdep::try_lock_for_with`].
+    #[inline]
+    #[track_caller]
+    pub fn try_lock_until_with(&self, subclass: u32, deadline: R::Instant) -> bool {
+        self.acquire_timed(subclass, Read::Exclusive, || self.inner.try_lock_until(deadline))
+    }
+}
+
+// SAFETY: every method delegates to `R`'s, which upholds the trait's contract;
+// the hooks only record what happens.
+unsafe impl<R: RawMutex> RawMutex for RawLockdep<R> {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = RawLockdep::new(R::INIT, LockdepMap::new("lockdep::RawLockdep::INIT", &INIT_KEY));
+
+    type GuardMarker = GuardNoSend;
+
+    #[inline]
+    fn lock(&self) {
+        if self.take_prehooked() {
+            self.inner.lock();
+            self.note_owner(Read::Exclusive);
+        } else {
+            self.lock_with(0, None);
+        }
+    }
+
+    #[inline]
+    fn try_lock(&self) -> bool {
+        if self.take_prehooked() {
+            let ok = self.inner.try_lock();
+            if ok {
+                self.note_owner(Read::Exclusive);
+            }
+            ok
+        } else {
+            self.try_lock_with(0, None)
+        }
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.unlock_hooked() }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawMutexFair> RawMutexFair for RawLockdep<R> {
+    #[inline]
+    unsafe fn unlock_fair(&self) {
+        self.clear_owner();
+        hooks::lock_release(&self.map);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.unlock_fair() }
+    }
+
+    #[inline]
+    unsafe fn bump(&self) {
+        // The lock stays held for the validator across a bump.
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.bump() }
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawMutexTimed> RawMutexTimed for RawLockdep<R> {
+    type Duration = R::Duration;
+    type Instant = R::Instant;
+
+    #[inline]
+    fn try_lock_for(&self, timeout: Self::Duration) -> bool {
+        self.try_lock_for_with(0, timeout)
+    }
+
+    #[inline]
+    fn try_lock_until(&self, timeout: Self::Instant) -> bool {
+        self.try_lock_until_with(0, timeout)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reader-writer locks.
+
+impl<R: RawRwLock> RawLockdep<R> {
+    /// Locks for read as [`Read::Shared`] (a reader that queues behind a
+    /// waiting writer, like rwsem `down_read` and parking_lot's `read`).
+    #[inline]
+    #[track_caller]
+    pub fn lock_shared_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
+        self.acquire_blocking(
+            subclass,
+            Read::Shared,
+            nest,
+            || self.inner.try_lock_shared(),
+            || self.inner.lock_shared(),
+        );
+    }
+
+    /// Tries to lock for read ([`Read::Shared`]); recorded only on success.
+    #[inline]
+    #[track_caller]
+    pub fn try_lock_shared_with(&self, subclass: u32) -> bool {
+        self.acquire_try(subclass, Read::Shared, None, || self.inner.try_lock_shared())
+    }
+
+    /// Locks for write ([`Read::Exclusive`]).
+    #[inline]
+    #[track_caller]
+    pub fn lock_exclusive_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
+        self.acquire_blocking(
+            subclass,
+            Read::Exclusive,
+            nest,
+            || self.inner.try_lock_exclusive(),
+            || self.inner.lock_exclusive(),
+        );
+    }
+
+    /// Tries to lock for write; recorded only on success.
+    #[inline]
+    #[track_caller]
+    pub fn try_lock_exclusive_with(&self, subclass: u32) -> bool {
+        self.acquire_try(subclass, Read::Exclusive, None, || self.inner.try_lock_exclusive())
+    }
+}
+
+impl<R: RawRwLockRecursive> RawLockdep<R> {
+    /// Locks for read as [`Read::SharedRecursive`] (a reader that only a
+    /// writer *holder* blocks, like rwlock `read_lock`).
+    #[inline]
+    #[track_caller]
+    pub fn lock_shared_recursive_with(&self, subclass: u32) {
+        self.acquire_blocking(
+            subclass,
+            Read::SharedRecursive,
+            None,
+            || self.inner.try_lock_shared_recursive(),
+            || self.inner.lock_shared_recursive(),
+        );
+    }
+
+    /// Tries to lock as a recursive reader; recorded only on success.
+    #[inline]
+    #[track_caller]
+    pub fn try_lock_shared_recursive_with(&self, subclass: u32) -> bool {
+        self.acquire_try(subclass, Read::SharedRecursive, None, || self.inner.try_lock_shared_recursive())
+    }
+}
+
+impl<R: RawRwLockUpgrade> RawLockdep<R> {
+    /// Locks for an upgradable read. It is validated as [`Read::Exclusive`]:
+    /// an upgradable reader excludes writers and other upgradable readers, and
+    /// queues behind a waiting writer, so every order that can deadlock an
+    /// exclusive lock can deadlock it too.
+    #[inline]
+    #[track_caller]
+    pub fn lock_upgradable_with(&self, subclass: u32) {
+        self.acquire_blocking(
+            subclass,
+            Read::Exclusive,
+            None,
+            || self.inner.try_lock_upgradable(),
+            || self.inner.lock_upgradable(),
+        );
+    }
+
+    /// Tries to lock for an upgradable read; recorded only on success.
+    #[inline]
+    #[track_caller]
+    pub fn try_lock_upgradable_with(&self, subclass: u32) -> bool {
+        self.acquire_try(subclass, Read::Exclusive, None, || self.inner.try_lock_upgradable())
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = RawLockdep::new(R::INIT, LockdepMap::new("lockdep::RawLockdep::INIT", &INIT_KEY));
+
+    type GuardMarker = GuardNoSend;
+
+    #[inline]
+    fn lock_shared(&self) {
+        self.lock_shared_with(0, None);
+    }
+
+    #[inline]
+    fn try_lock_shared(&self) -> bool {
+        self.try_lock_shared_with(0)
+    }
+
+    #[inline]
+    unsafe fn unlock_shared(&self) {
+        hooks::lock_release(&self.map);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.unlock_shared() }
+    }
+
+    #[inline]
+    fn lock_exclusive(&self) {
+        self.lock_exclusive_with(0, None);
+    }
+
+    #[inline]
+    fn try_lock_exclusive(&self) -> bool {
+        self.try_lock_exclusive_with(0)
+    }
+
+    #[inline]
+    unsafe fn unlock_exclusive(&self) {
+        self.clear_owner();
+        hooks::lock_release(&self.map);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.unlock_exclusive() }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+
+    #[inline]
+    fn is_locked_exclusive(&self) -> bool {
+        self.inner.is_locked_exclusive()
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawRwLockFair> RawRwLockFair for RawLockdep<R> {
+    #[inline]
+    unsafe fn unlock_shared_fair(&self) {
+        hooks::lock_release(&self.map);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.unlock_shared_fair() }
+    }
+
+    #[inline]
+    unsafe fn unlock_exclusive_fair(&self) {
+        self.clear_owner();
+        hooks::lock_release(&self.map);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.unlock_exclusive_fair() }
+    }
+
+    #[inline]
+    unsafe fn bump_shared(&self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.bump_shared() }
+    }
+
+    #[inline]
+    unsafe fn bump_exclusive(&self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.bump_exclusive() }
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawRwLockDowngrade> RawRwLockDowngrade for RawLockdep<R> {
+    #[inline]
+    unsafe fn downgrade(&self) {
+        self.clear_owner();
+        hooks::lock_downgrade(&self.map);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.downgrade() }
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawRwLockTimed> RawRwLockTimed for RawLockdep<R> {
+    type Duration = R::Duration;
+    type Instant = R::Instant;
+
+    #[inline]
+    fn try_lock_shared_for(&self, timeout: Self::Duration) -> bool {
+        self.acquire_timed(0, Read::Shared, || self.inner.try_lock_shared_for(timeout))
+    }
+
+    #[inline]
+    fn try_lock_shared_until(&self, timeout: Self::Instant) -> bool {
+        self.acquire_timed(0, Read::Shared, || self.inner.try_lock_shared_until(timeout))
+    }
+
+    #[inline]
+    fn try_lock_exclusive_for(&self, timeout: Self::Duration) -> bool {
+        self.acquire_timed(0, Read::Exclusive, || self.inner.try_lock_exclusive_for(timeout))
+    }
+
+    #[inline]
+    fn try_lock_exclusive_until(&self, timeout: Self::Instant) -> bool {
+        self.acquire_timed(0, Read::Exclusive, || self.inner.try_lock_exclusive_until(timeout))
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawRwLockRecursive> RawRwLockRecursive for RawLockdep<R> {
+    #[inline]
+    fn lock_shared_recursive(&self) {
+        self.lock_shared_recursive_with(0);
+    }
+
+    #[inline]
+    fn try_lock_shared_recursive(&self) -> bool {
+        self.try_lock_shared_recursive_with(0)
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawRwLockRecursiveTimed> RawRwLockRecursiveTimed for RawLockdep<R> {
+    #[inline]
+    fn try_lock_shared_recursive_for(&self, timeout: Self::Duration) -> bool {
+        self.acquire_timed(0, Read::SharedRecursive, || self.inner.try_lock_shared_recursive_for(timeout))
+    }
+
+    #[inline]
+    fn try_lock_shared_recursive_until(&self, timeout: Self::Instant) -> bool {
+        self.acquire_timed(0, Read::SharedRecursive, || self.inner.try_lock_shared_recursive_until(timeout))
+    }
+}
+
+// SAFETY: delegates to `R`. Upgrading keeps the validator's exclusive entry
+// (an upgradable read is validated as exclusive), so it needs no hook.
+unsafe impl<R: RawRwLockUpgrade> RawRwLockUpgrade for RawLockdep<R> {
+    #[inline]
+    fn lock_upgradable(&self) {
+        self.lock_upgradable_with(0);
+    }
+
+    #[inline]
+    fn try_lock_upgradable(&self) -> bool {
+        self.try_lock_upgradable_with(0)
+    }
+
+    #[inline]
+    unsafe fn unlock_upgradable(&self) {
+        self.clear_owner();
+        hooks::lock_release(&self.map);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.unlock_upgradable() }
+    }
+
+    #[inline]
+    unsafe fn upgrade(&self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.upgrade() }
+    }
+
+    #[inline]
+    unsafe fn try_upgrade(&self) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.try_upgrade() }
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawRwLockUpgradeFair> RawRwLockUpgradeFair for RawLockdep<R> {
+    #[inline]
+    unsafe fn unlock_upgradable_fair(&self) {
+        self.clear_owner();
+        hooks::lock_release(&self.map);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.unlock_upgradable_fair() }
+    }
+
+    #[inline]
+    unsafe fn bump_upgradable(&self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.bump_upgradable() }
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawRwLockUpgradeDowngrade> RawRwLockUpgradeDowngrade for RawLockdep<R> {
+    #[inline]
+    unsafe fn downgrade_upgradable(&self) {
+        // Exclusive (upgradable) -> shared reader.
+        self.clear_owner();
+        hooks::lock_downgrade(&self.map);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.downgrade_upgradable() }
+    }
+
+    #[inline]
+    unsafe fn downgrade_to_upgradable(&self) {
+        // Writer -> upgradable: both are validated as exclusive.
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.downgrade_to_upgradable() }
+    }
+}
+
+// SAFETY: delegates to `R`.
+unsafe impl<R: RawRwLockUpgradeTimed> RawRwLockUpgradeTimed for RawLockdep<R> {
+    #[inline]
+    fn try_lock_upgradable_for(&self, timeout: Self::Duration) -> bool {
+        self.acquire_timed(0, Read::Exclusive, || self.inner.try_lock_upgradable_for(timeout))
+    }
+
+    #[inline]
+    fn try_lock_upgradable_until(&self, timeout: Self::Instant) -> bool {
+        self.acquire_timed(0, Read::Exclusive, || self.inner.try_lock_upgradable_until(timeout))
+    }
+
+    #[inline]
+    unsafe fn try_upgrade_for(&self, timeout: Self::Duration) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.try_upgrade_for(timeout) }
+    }
+
+    #[inline]
+    unsafe fn try_upgrade_until(&self, timeout: Self::Instant) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.inner.try_upgrade_until(timeout) }
+    }
+}
+
+impl<R> std::fmt::Debug for RawLockdep<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawLockdep").field("map", &self.map).finish_non_exhaustive()
+    }
+}

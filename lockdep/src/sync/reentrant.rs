@@ -1,0 +1,162 @@
+//! [`ReentrantMutex`]: an instrumented mutex that its owner may lock again.
+
+use std::fmt;
+use std::panic::Location;
+
+use lock_api::{GetThreadId, RawMutex};
+
+use super::raw::{self, RawLockdep};
+use super::site_name;
+use crate::assert::AsLockdepMap;
+use crate::class::LockClassKey;
+use crate::map::LockdepMap;
+use crate::{ENABLED, hooks};
+
+/// A mutex the owning thread may lock again, giving shared access only, over
+/// any `lock_api` raw mutex `R`; [`ReentrantMutex<T>`] is this type over
+/// parking_lot's (a drop-in for `parking_lot::ReentrantMutex<T>`).
+///
+/// Only the outermost acquisition and the last release reach the validator:
+/// re-locking by the owner cannot deadlock, so it is not a recursion. `G`
+/// identifies threads (`lock_api::GetThreadId`).
+///
+/// **Class:** one per construction site, as for [`Mutex`](super::GenericMutex).
+///
+/// ```
+/// use lockdep::sync::ReentrantMutex;
+/// let m = ReentrantMutex::new(5);
+/// let a = m.lock();
+/// let b = m.lock(); // the owner may lock again
+/// assert_eq!(*a + *b, 10);
+/// ```
+pub struct GenericReentrantMutex<R, G, T: ?Sized> {
+    inner: lock_api::ReentrantMutex<RawLockdep<R>, G, T>,
+}
+
+/// The guard of a [`ReentrantMutex`] (`#[must_use]`, never `Send`).
+pub type ReentrantMutexGuard<'a, T> =
+    lock_api::ReentrantMutexGuard<'a, RawLockdep<parking_lot::RawMutex>, parking_lot::RawThreadId, T>;
+
+/// An instrumented reentrant mutex over parking_lot's raw mutex: see [`GenericReentrantMutex`].
+pub type ReentrantMutex<T> = GenericReentrantMutex<parking_lot::RawMutex, parking_lot::RawThreadId, T>;
+
+impl<T, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
+    /// A new reentrant mutex whose class is this call site.
+    #[track_caller]
+    pub fn new(value: T) -> Self {
+        let site = Location::caller();
+        Self::from_map(value, LockdepMap::with_site(site_name("ReentrantMutex", site), site))
+    }
+
+    /// A new reentrant mutex named `name`, whose class is this call site.
+    #[track_caller]
+    pub fn named(value: T, name: &'static str) -> Self {
+        Self::from_map(value, LockdepMap::with_site(name, Location::caller()))
+    }
+
+    /// A new reentrant mutex of the class `key` (usable in `static`s).
+    pub const fn with_key(value: T, key: &'static LockClassKey) -> Self {
+        Self::from_map(value, LockdepMap::new("ReentrantMutex", key))
+    }
+
+    /// A new reentrant mutex known to the validator by `map`.
+    pub const fn from_map(value: T, map: LockdepMap) -> Self {
+        GenericReentrantMutex {
+            inner: lock_api::ReentrantMutex::from_raw(RawLockdep::new(R::INIT, map), G::INIT, value),
+        }
+    }
+
+    /// Consumes the mutex, returning the data.
+    pub fn into_inner(self) -> T {
+        self.inner.into_inner()
+    }
+}
+
+impl<T: ?Sized, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
+    #[inline]
+    fn raw_lock(&self) -> &RawLockdep<R> {
+        // SAFETY: only used to read the map and to mark a prehooked acquisition.
+        unsafe { self.inner.raw() }
+    }
+
+    /// Locks, blocking unless this thread already owns the mutex. The
+    /// outermost acquisition is validated at the caller's location.
+    #[inline]
+    #[track_caller]
+    pub fn lock(&self) -> lock_api::ReentrantMutexGuard<'_, RawLockdep<R>, G, T> {
+        if ENABLED && !self.inner.is_owned_by_current_thread() {
+            // `lock_api` acquires through the raw trait, which loses the
+            // caller's location: announce the acquisition here, before
+            // blocking, and tell the raw lock not to announce it again.
+            hooks::mutex_acquire(self.raw_lock().map(), 0, false);
+            raw::prehook(self.raw_lock());
+        }
+        self.inner.lock()
+    }
+
+    /// Tries to lock without blocking; an outermost acquisition is recorded
+    /// (as a trylock) only if it succeeded.
+    #[inline]
+    #[track_caller]
+    pub fn try_lock(&self) -> Option<lock_api::ReentrantMutexGuard<'_, RawLockdep<R>, G, T>> {
+        if ENABLED && !self.inner.is_owned_by_current_thread() {
+            raw::prehook(self.raw_lock());
+            let guard = self.inner.try_lock();
+            raw::clear_prehook();
+            if guard.is_some() {
+                hooks::mutex_acquire(self.raw_lock().map(), 0, true);
+            }
+            guard
+        } else {
+            self.inner.try_lock()
+        }
+    }
+
+    /// Whether the mutex is held by any thread.
+    pub fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+
+    /// Whether the current thread owns the mutex.
+    pub fn is_owned_by_current_thread(&self) -> bool {
+        self.inner.is_owned_by_current_thread()
+    }
+
+    /// A mutable reference to the data; no locking needed.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut()
+    }
+
+    /// The map the validator knows this mutex by.
+    pub fn lockdep_map(&self) -> &LockdepMap {
+        self.raw_lock().map()
+    }
+
+    /// The underlying `lock_api` reentrant mutex.
+    pub fn as_lock_api(&self) -> &lock_api::ReentrantMutex<RawLockdep<R>, G, T> {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized, R: RawMutex, G: GetThreadId> AsLockdepMap for GenericReentrantMutex<R, G, T> {
+    fn as_lockdep_map(&self) -> &LockdepMap {
+        self.lockdep_map()
+    }
+    fn other_holder(&self) -> Option<crate::report::ThreadInfo> {
+        self.raw_lock().other_owner()
+    }
+}
+
+impl<T: Default, R: RawMutex, G: GetThreadId> Default for GenericReentrantMutex<R, G, T> {
+    /// A reentrant mutex holding `T::default()`, whose class is the caller's location.
+    #[track_caller]
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T: ?Sized, R: RawMutex, G: GetThreadId> fmt::Debug for GenericReentrantMutex<R, G, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReentrantMutex").field("map", self.lockdep_map()).finish_non_exhaustive()
+    }
+}
