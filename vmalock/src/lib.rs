@@ -1,1 +1,155 @@
-//! vmalock: placeholder until its issue lands.
+//! # vmalock — the kernel's `mmap_lock` and per-VMA locks, executable
+//!
+//! An executable model of the Linux per-VMA lock scheme as of the v7.0
+//! cycle (after the series *"mm: add and use vma_assert_stabilised()
+//! helper"*), validated by [`lockdep`]. Every operation emits exactly the
+//! lockdep hooks the kernel emits, at the same points, so the validator
+//! sees what the kernel's lockdep sees; every assertion has its two forms —
+//! exact and per thread with lockdep compiled in, approximate and global
+//! (with the kernel's documented false negatives) without.
+//!
+//! ## The principal types
+//!
+//! * [`Kernel`] — one simulated kernel: the [`VmConfig`] knobs (DEBUG_VM,
+//!   "once" warnings, LOCK_STAT, …), the typed warning log ([`Warning`],
+//!   [`WarningId`]), per-thread fatal signals, the pause points
+//!   ([`PausePoint`], [`PauseHandle`]) and the VMA-lock event counters.
+//!   Use one per test scenario.
+//! * [`Mm`] — an address space: the mmap lock (a real reader/writer
+//!   semaphore with writer preference and lockdep map `M`), `mm_lock_seq`,
+//!   the single-waiter `vma_writer_wait` slot and the VMA tree, whose
+//!   lock-free lookups may return stale or recycled VMAs.
+//! * [`Vma`] — a virtual memory area: `vm_refcnt` with the exclude-readers
+//!   flag, `vm_lock_seq`, the range, `vm_mm` and the lockdep map `V` (one
+//!   class, `"vm_lock"`, for every VMA).
+//! * The free functions under the kernel's names — [`mmap_read_lock`],
+//!   [`lock_vma_under_rcu`], [`vma_start_write`], [`vma_assert_stabilised`],
+//!   … — which take the mm or VMA explicitly and allow the misuse the
+//!   specification's scenarios exercise (an unbalanced [`vma_end_read`] is
+//!   expressible, and reported).
+//!
+//! Lockdep is chosen at compile time: the `lockdep` feature turns on
+//! `lockdep/enabled`, and the assertion branch is picked with
+//! [`lockdep::ENABLED`]. Validator reports (`RECURSIVE_LOCKING`,
+//! `CIRCULAR_DEPENDENCY`, `UNLOCK_IMBALANCE`) come from the
+//! [`lockdep::Validator`] whose scope the calling thread is in; the kernel's
+//! `debug_locks` is that validator's [`is_validating`](lockdep::Validator::is_validating).
+//!
+//! Where the kernel would hang on misuse — waiting in exclusion for a read
+//! lock the caller holds itself, detaching a detached VMA, retrying forever
+//! on a VMA an unbalanced [`vma_end_read`] made look detached — the model
+//! reports ([`WarningId::WaitWouldHang`], [`WarningId::EagainLoop`]) and
+//! returns instead.
+//!
+//! ## Example
+//!
+//! ```
+//! use vmalock::*;
+//!
+//! let kernel = Kernel::new(VmConfig::default());
+//! let mm = Mm::new(&kernel);
+//!
+//! // Map a VMA: write-lock it while detached, attach it, publish it.
+//! mmap_write_lock(&mm);
+//! let vma = Vma::new(&mm, 0x1000, 0x2000);
+//! vma_start_write(&vma);
+//! vma_mark_attached(&vma);
+//! mm.insert_vma(&vma);
+//! mmap_write_unlock(&mm);
+//!
+//! // A page fault takes the per-VMA read lock without the mmap lock.
+//! let locked = lock_vma_under_rcu(&mm, 0x1800).expect("not write-locked");
+//! assert_eq!(locked.vm_refcnt(), 2);
+//! vma_assert_stabilised(&locked); // stabilised by the VMA read lock
+//! vma_end_read(&locked);
+//!
+//! // Nobody holds anything now: the assertion reports.
+//! vma_assert_stabilised(&vma);
+//! assert_eq!(
+//!     kernel.warning_ids(),
+//!     [WarningId::MmapNotWriteHeld, WarningId::VmaNotWriteLocked]
+//! );
+//! ```
+//!
+//! ## Kernel functions and their counterparts
+//!
+//! | kernel | here | notes |
+//! |---|---|---|
+//! | `mm_init` / `mmap_init_lock` | [`Mm::new`] | seq 0, no hooks |
+//! | `mm_lock_seqcount_init/begin/end` | inside [`Mm::new`], [`mmap_write_lock`], [`vma_end_write_all`] | private |
+//! | `mmap_read_lock` | [`mmap_read_lock`] | `ACQ(M,0,0,1,1)` [`CONTENDED`] `ACQUIRED` |
+//! | `guard(mmap_read_lock)` | [`MmapReadGuard`] (also [`MmapWriteGuard`]) | RAII |
+//! | `mmap_read_lock_killable` | [`mmap_read_lock_killable`] | `Err(EINTR)` after `REL(M)` |
+//! | `mmap_read_trylock` | [`mmap_read_trylock`] | `ACQ(M,0,1,1,1)` on success only |
+//! | `mmap_read_unlock` | [`mmap_read_unlock`] | `REL(M)` then unlock |
+//! | `mmap_read_unlock_non_owner` | [`mmap_read_unlock_non_owner`] | no hook |
+//! | `mmap_write_lock` / `_nested` / `_killable` | [`mmap_write_lock`], [`mmap_write_lock_nested`], [`mmap_write_lock_killable`] | seq → odd after `ACQUIRED` |
+//! | (none in this kernel) | [`mmap_write_trylock`] | model extension |
+//! | `vma_end_write_all` | [`vma_end_write_all`] | assert + seq → even |
+//! | `mmap_write_unlock` | [`mmap_write_unlock`] | seq++ **then** `REL(M)` |
+//! | `mmap_write_downgrade` | [`mmap_write_downgrade`] | seq++ then `DOWNGRADE(M)` |
+//! | `mmap_lock_is_contended` | [`mmap_lock_is_contended`] | |
+//! | `mmap_lock_speculate_try_begin` / `_retry` | [`mmap_lock_speculate_try_begin`] (`Option<u32>`), [`mmap_lock_speculate_retry`] | |
+//! | `rwsem_is_locked(&mm->mmap_lock)` | [`Mm::mmap_lock_is_locked`] | |
+//! | `mmap_assert_locked` | [`mmap_assert_locked`] | `MMAP_NOT_HELD` |
+//! | `mmap_assert_write_locked` | [`mmap_assert_write_locked`] | `MMAP_NOT_WRITE_HELD` |
+//! | `rcu_read_lock` / `rcu_read_unlock` / `rcu_read_lock_held` | [`rcu_read_lock`], [`rcu_read_unlock`], [`rcu_read_lock_held`] | map `R` |
+//! | `vma_start_read` | [`vma_start_read`] | `Ok(Some)` / `Ok(None)` (NULL) / `Err(EAGAIN)` |
+//! | `lock_vma_under_rcu` | [`lock_vma_under_rcu`] | `abort` / `miss` counters in [`Kernel::vma_lock_events`] |
+//! | `lock_next_vma` (+ `lock_next_vma_under_mmap_lock`) | [`lock_next_vma`] with [`VmaIterator`] | |
+//! | `vma_iter_set` / `vma_next` | [`VmaIterator::set`] / [`VmaIterator::next`] | |
+//! | `vma_start_read_locked_nested` / `vma_start_read_locked` | [`vma_start_read_locked_nested`], [`vma_start_read_locked`] | subclass ignored |
+//! | `vma_end_read` / `vma_refcount_put` | [`vma_end_read`] | `REL(V)` before the decrement |
+//! | `__vma_refcount_put_return` | [`vma_refcount_put_return`] | |
+//! | `__vma_are_readers_excluded` | [`vma_are_readers_excluded`] | |
+//! | `__vma_raw_mm_seqnum` / `__is_vma_write_locked` | [`__vma_raw_mm_seqnum`], [`__is_vma_write_locked`] | assert the mmap write lock |
+//! | `vma_lock_init` | [`vma_lock_init`] | |
+//! | `struct vma_exclude_readers_state`, `get_target_refcnt` | [`VmaExcludeReadersState`], [`VmaExcludeReadersState::target_refcnt`] | |
+//! | `__vma_start_exclude_readers` / `__vma_end_exclude_readers` | [`__vma_start_exclude_readers`], [`__vma_end_exclude_readers`] | pre-series `__vma_enter/exit_locked` |
+//! | `__vma_start_write` | [`__vma_start_write`] | with a [`TaskState`] |
+//! | `vma_start_write` / `vma_start_write_killable` | [`vma_start_write`], [`vma_start_write_killable`] | |
+//! | `vma_is_attached` | [`vma_is_attached`] | |
+//! | `vma_mark_attached` / `vma_mark_detached` | [`vma_mark_attached`], [`vma_mark_detached`] | |
+//! | `__vma_exclude_readers_for_detach` | [`__vma_exclude_readers_for_detach`] | |
+//! | `vma_assert_write_locked` / `vma_assert_locked` | [`vma_assert_write_locked`], [`vma_assert_locked`] | DEBUG_VM-gated |
+//! | `vma_assert_attached` / `vma_assert_detached` | [`vma_assert_attached`], [`vma_assert_detached`] | always on |
+//! | `vma_assert_stabilised` | [`vma_assert_stabilised`] | mmap lock first |
+//! | `anon_vma_name` | [`anon_vma_name`] | asserts stabilised |
+//! | `vma_flag_set_atomic` / `vma_set_atomic_flag` | [`vma_flag_set_atomic`], [`vma_set_atomic_flag`] | asserts stabilised |
+//! | `vma_flag_test_atomic` / `vma_test_atomic_flag` | [`vma_flag_test_atomic`], [`vma_test_atomic_flag`] | no lock |
+//! | `find_vma` / `vma_lookup` | [`Mm::find_vma`], [`Mm::vma_lookup`] | |
+//! | `lock_mm_and_find_vma` | [`lock_mm_and_find_vma`] | |
+//! | `vm_area_alloc` | [`Vma::new`] | detached, seq `UINT_MAX` |
+//! | `fatal_signal_pending` / a fatal signal | [`Kernel::fatal_signal_pending`] / [`Kernel::send_fatal_signal`] | |
+//! | `WARN*` / `VM_WARN_ON_ONCE*` | [`Kernel::warnings`] | typed log |
+//!
+//! Test hooks (§5.0): [`Kernel::pause_at`] (P0–P4), [`Kernel::wait_until_blocked`],
+//! [`Vma::set_vm_refcnt`], [`Vma::set_vm_lock_seq`], [`Mm::set_mm_lock_seq`],
+//! [`Mm::insert_vma`] / [`Mm::remove_vma`], [`Vma::recycle`].
+//!
+//! [`CONTENDED`]: lockdep::lock_contended
+
+#![warn(missing_docs)]
+
+mod hang;
+mod kernel;
+pub mod keys;
+mod mm;
+mod mmap_lock;
+mod pause;
+mod rcu;
+mod rwsem;
+mod sync;
+mod tree;
+mod vma;
+mod vma_lock;
+mod warn;
+
+pub use kernel::{Errno, Kernel, VmConfig, VmaLockEvents};
+pub use mm::{Mm, VmaIterator};
+pub use mmap_lock::*;
+pub use pause::{PauseHandle, PauseHook, PausePoint};
+pub use rcu::{rcu_lock_map, rcu_read_lock, rcu_read_lock_held, rcu_read_unlock};
+pub use vma::*;
+pub use vma_lock::*;
+pub use warn::{Warning, WarningId};

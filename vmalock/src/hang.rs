@@ -1,0 +1,223 @@
+//! The blocked-thread registry: who is sleeping in the model, on what, and
+//! whether that sleep can ever end.
+//!
+//! Every model wait (the mmap rwsem, the exclude-readers wait) registers
+//! here before it first sleeps. The registry serves three purposes:
+//!
+//! * fatal signals wake the thread they are sent to;
+//! * tests can block until a thread is asleep
+//!   ([`Kernel::wait_until_blocked`](crate::Kernel::wait_until_blocked));
+//! * the hang detector. Before sleeping, a thread checks whether it would
+//!   close a wait-for cycle: it waits for the holders of a resource (the
+//!   rwsem's owners and, for a reader, queued writers; or the owners of the
+//!   reader references of a VMA), each of which is itself asleep waiting for
+//!   the next… back to itself. Reader references are attributed to threads
+//!   through a per-thread list that a sleeping thread publishes here; this is
+//!   model bookkeeping, never consulted by an assertion (`vm_refcnt` itself
+//!   has no owner, as in the kernel).
+//!
+//! A found cycle is broken rather than slept in: the wait of an
+//! exclude-readers waiter is abandoned (as if a fatal signal arrived), since
+//! that is the only wait in the scheme with an error path. A cycle of rwsem
+//! waits alone cannot be broken: a killable waiter gets `-EINTR`, any other
+//! panics with the cycle (the kernel would hang).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Weak};
+use std::thread::ThreadId;
+
+use crate::mm::Mm;
+use crate::sync::{Condvar, Mutex, Tid, lock, wait};
+
+/// What a sleeping thread waits for.
+pub(crate) enum WaitOn {
+    /// The mmap rwsem of `mm`, for write or read.
+    Rwsem { mm: Weak<Mm>, write: bool },
+    /// The readers of VMA `vma` of `mm` to leave (exclude-readers wait).
+    Exclusion { mm: Weak<Mm>, vma: u64 },
+}
+
+pub(crate) struct WaitRecord {
+    pub(crate) tid: Tid,
+    pub(crate) thread: ThreadId,
+    pub(crate) on: WaitOn,
+    /// The VMA reader references the thread held when it went to sleep.
+    refs: Vec<u64>,
+    /// Set by another thread's hang detector: give up the wait.
+    pub(crate) aborted: AtomicBool,
+}
+
+impl WaitRecord {
+    pub(crate) fn new(on: WaitOn) -> WaitRecord {
+        WaitRecord {
+            tid: crate::sync::current_tid(),
+            thread: std::thread::current().id(),
+            on,
+            refs: crate::sync::vma_refs(),
+            aborted: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.aborted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn is_exclusion(&self) -> bool {
+        matches!(self.on, WaitOn::Exclusion { .. })
+    }
+
+    fn describe(&self) -> String {
+        match &self.on {
+            WaitOn::Rwsem { mm, write } => format!(
+                "{:?} waits for mmap_lock of mm {} ({})",
+                self.thread,
+                mm.upgrade().map_or(0, |m| m.id()),
+                if *write { "write" } else { "read" }
+            ),
+            WaitOn::Exclusion { vma, .. } => format!("{:?} waits for the readers of VMA {vma} to leave", self.thread),
+        }
+    }
+
+    /// Wakes the thread so that it re-checks its condition.
+    fn wake(&self) {
+        match &self.on {
+            WaitOn::Rwsem { mm, .. } => {
+                if let Some(mm) = mm.upgrade() {
+                    mm.mmap_lock.wake_all();
+                }
+            }
+            WaitOn::Exclusion { mm, .. } => {
+                if let Some(mm) = mm.upgrade() {
+                    mm.vma_writer_wait.wake_all();
+                }
+            }
+        }
+    }
+}
+
+/// What [`Registry::block`] decided.
+pub(crate) enum Verdict {
+    /// Go to sleep. `broke`: a cycle was found and broken by aborting another
+    /// thread's wait (the description, for the warning).
+    Sleep { rec: Arc<WaitRecord>, broke: Option<String> },
+    /// Do not sleep: the wait can never end (the description of the cycle).
+    Abandon(String),
+}
+
+#[derive(Default)]
+struct Recs(Vec<Arc<WaitRecord>>);
+
+pub(crate) struct Registry {
+    recs: Mutex<Recs>,
+    changed: Condvar,
+}
+
+impl Registry {
+    pub(crate) fn new() -> Registry {
+        Registry { recs: Mutex::new(Recs::default()), changed: Condvar::new() }
+    }
+
+    /// Registers the current thread as about to sleep on `on`; with `detect`,
+    /// first checks that the sleep can end.
+    pub(crate) fn block(&self, on: WaitOn, detect: bool) -> Verdict {
+        let rec = WaitRecord::new(on);
+        let mut recs = lock(&self.recs);
+        let mut victim = None;
+        let mut broke = None;
+        if detect {
+            if let Some(cycle) = find_cycle(&recs.0, &rec) {
+                let desc = cycle.iter().map(|r| r.describe()).collect::<Vec<_>>().join(", ");
+                let me_first = std::iter::once(&rec);
+                let others = cycle.iter().copied().filter(|r| r.tid != rec.tid);
+                match me_first.chain(others).find(|r| r.is_exclusion()) {
+                    Some(r) if r.tid != rec.tid => {
+                        let v = recs.0.iter().find(|x| x.tid == r.tid).cloned();
+                        if let Some(v) = &v {
+                            v.aborted.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        victim = v;
+                        broke =
+                            Some(format!("wait-for cycle [{desc}]; abandoning the exclusion wait of {:?}", r.thread));
+                    }
+                    _ => return Verdict::Abandon(format!("wait-for cycle [{desc}]")),
+                }
+            }
+        }
+        let rec = Arc::new(rec);
+        recs.0.push(rec.clone());
+        self.changed.notify_all();
+        drop(recs);
+        if let Some(v) = victim {
+            v.wake();
+        }
+        Verdict::Sleep { rec, broke }
+    }
+
+    /// The thread is awake for good.
+    pub(crate) fn unblock(&self, rec: &Arc<WaitRecord>) {
+        let mut recs = lock(&self.recs);
+        recs.0.retain(|r| !Arc::ptr_eq(r, rec));
+        self.changed.notify_all();
+    }
+
+    /// Wakes every wait of `thread` (a fatal signal was sent to it).
+    pub(crate) fn wake_thread(&self, thread: ThreadId) {
+        let targets: Vec<_> = lock(&self.recs).0.iter().filter(|r| r.thread == thread).cloned().collect();
+        for r in targets {
+            r.wake();
+        }
+    }
+
+    pub(crate) fn is_blocked(&self, thread: ThreadId) -> bool {
+        lock(&self.recs).0.iter().any(|r| r.thread == thread)
+    }
+
+    pub(crate) fn wait_until_blocked(&self, thread: ThreadId) {
+        let mut recs = lock(&self.recs);
+        while !recs.0.iter().any(|r| r.thread == thread) {
+            recs = wait(&self.changed, recs);
+        }
+    }
+}
+
+/// The threads whose progress `rec`'s wait depends on.
+fn blockers(all: &[Arc<WaitRecord>], me: &WaitRecord, rec: &WaitRecord) -> Vec<Tid> {
+    match &rec.on {
+        WaitOn::Rwsem { mm, write } => mm.upgrade().map(|mm| mm.mmap_lock.blockers(*write)).unwrap_or_default(),
+        WaitOn::Exclusion { vma, .. } => std::iter::once(me)
+            .chain(all.iter().map(|r| &**r))
+            .filter(|r| r.refs.contains(vma))
+            .map(|r| r.tid)
+            .collect(),
+    }
+}
+
+/// A cycle of sleeping threads through `me` (who is about to sleep), as the
+/// records along it starting with `me`.
+fn find_cycle<'a>(all: &'a [Arc<WaitRecord>], me: &'a WaitRecord) -> Option<Vec<&'a WaitRecord>> {
+    let find = |t: Tid| -> Option<&'a WaitRecord> {
+        if t == me.tid { Some(me) } else { all.iter().find(|r| r.tid == t).map(|r| &**r) }
+    };
+    let mut path: Vec<&WaitRecord> = vec![me];
+    let mut next: Vec<Vec<Tid>> = vec![blockers(all, me, me)];
+    let mut seen = vec![me.tid];
+    while let Some(frontier) = next.last_mut() {
+        let Some(t) = frontier.pop() else {
+            next.pop();
+            path.pop();
+            continue;
+        };
+        if t == me.tid {
+            return Some(path);
+        }
+        if seen.contains(&t) {
+            continue;
+        }
+        seen.push(t);
+        if let Some(r) = find(t) {
+            path.push(r);
+            next.push(blockers(all, me, r));
+        }
+    }
+    None
+}

@@ -1,0 +1,81 @@
+//! The synchronisation primitives the lock protocol is built from, swapped
+//! for loom's under `cfg(loom)` (the crossbeam `primitive` pattern).
+//!
+//! Everything a loom model must see — the reference count, the sequence
+//! numbers, the mmap rwsem, the writer wait slot, the blocked-thread
+//! registry — uses these. Bookkeeping that never holds a lock across a
+//! protocol step (the warning log, signal flags, pause points) uses
+//! `parking_lot` directly.
+
+// loom's `thread_local!` has no `const { .. }` initialiser form.
+#![allow(clippy::missing_const_for_thread_local)]
+
+use std::cell::{Cell, RefCell};
+use std::sync::PoisonError;
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicI32, AtomicU32, Ordering, fence};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicI32, AtomicU32, Ordering, fence};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+
+#[cfg(loom)]
+use loom::thread_local;
+
+/// Locks `m`, ignoring poisoning (a panicking test thread must not wedge the
+/// model for the others).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Blocks on `cv`, releasing and re-taking the guard's mutex.
+pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    cv.wait(guard).unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A model thread id: distinct for every OS thread and, under loom, for
+/// every loom thread (which share one OS thread and so one `ThreadId`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct Tid(u64);
+
+thread_local! {
+    static TID: Cell<u64> = Cell::new(0);
+    /// The VMAs this thread holds reader references on (one entry per
+    /// reference). Only the hang detector reads it; assertions never do.
+    static VMA_REFS: RefCell<Vec<u64>> = RefCell::new(Vec::new());
+}
+
+/// The current thread's model id.
+pub(crate) fn current_tid() -> Tid {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    TID.with(|t| {
+        if t.get() == 0 {
+            t.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        }
+        Tid(t.get())
+    })
+}
+
+/// Notes that the current thread took a reader reference on VMA `id`.
+pub(crate) fn note_vma_ref(id: u64) {
+    let _ = VMA_REFS.try_with(|r| r.borrow_mut().push(id));
+}
+
+/// Notes that the current thread dropped a reader reference on VMA `id`
+/// (nothing happens if it holds none: an unbalanced or foreign release).
+pub(crate) fn forget_vma_ref(id: u64) {
+    let _ = VMA_REFS.try_with(|r| {
+        let mut r = r.borrow_mut();
+        if let Some(i) = r.iter().rposition(|&v| v == id) {
+            r.swap_remove(i);
+        }
+    });
+}
+
+/// The reader references the current thread holds.
+pub(crate) fn vma_refs() -> Vec<u64> {
+    VMA_REFS.try_with(|r| r.borrow().clone()).unwrap_or_default()
+}
