@@ -266,6 +266,39 @@ fn hooks_are_called_in_kernel_order_at_the_callers_location() {
     expect(&v, &[]);
 }
 
+#[test]
+fn timed_lock_is_validated_before_waiting_and_released_on_timeout() {
+    let v = Validator::new(Config::collect().with_events(true));
+    let bank = Arc::new(Bank::new());
+    v.scope(|| transfer(&bank.checking, &bank.savings, 1)); // checking -> savings
+    v.clear_events();
+    let (taken, done) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let holder = {
+        let (bank, taken, done) = (bank.clone(), taken.clone(), done.clone());
+        std::thread::spawn(move || {
+            let _c = bank.checking.lock();
+            taken.wait();
+            done.wait();
+        })
+    };
+    taken.wait();
+    v.scope(|| {
+        let _s = bank.savings.lock();
+        // A timed wait can stall for its whole timeout: it is validated like
+        // a blocking acquisition (savings -> checking inverts the transfer).
+        assert!(bank.checking.try_lock_for(std::time::Duration::ZERO).is_none());
+    });
+    done.wait();
+    holder.join().unwrap();
+    expect(&v, &[ReportKind::CircularDependency]);
+    if lockdep::ENABLED {
+        let hooks: Vec<_> = v.events().into_iter().filter(|e| e.map == "checking").map(|e| e.hook).collect();
+        // Announced before waiting, released again when it timed out: balanced.
+        assert!(matches!(hooks[0], Hook::Acquire { trylock: false, .. }), "{hooks:?}");
+        assert_eq!(hooks[1..], [Hook::Release]);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Lifetimes.
 

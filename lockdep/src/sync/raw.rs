@@ -53,6 +53,10 @@ static INIT_KEY: LockClassKey = LockClassKey::new();
 /// by the thread that took it, or the validator's per-thread held-lock stacks
 /// would be wrong.
 ///
+/// Locks built from `RawLockdep::INIT` — through `lock_api`'s own `new`,
+/// `const_new` or `Default` rather than the constructors of
+/// [`sync`](super) — all share one class, `lockdep::RawLockdep::INIT`.
+///
 /// When validation is compiled out the map is zero-sized and
 /// `RawLockdep<R>` has the size and code of `R`.
 pub struct RawLockdep<R> {

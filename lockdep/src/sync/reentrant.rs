@@ -147,6 +147,13 @@ impl<T: ?Sized, R: RawMutex, G: GetThreadId> AsLockdepMap for GenericReentrantMu
     }
 }
 
+impl<T: ?Sized, R: RawMutex, G: GetThreadId> AsLockdepMap for lock_api::ReentrantMutexGuard<'_, RawLockdep<R>, G, T> {
+    fn as_lockdep_map(&self) -> &LockdepMap {
+        // SAFETY: only the map is read; the lock is not touched.
+        unsafe { lock_api::ReentrantMutexGuard::remutex(self).raw() }.map()
+    }
+}
+
 impl<T: Default, R: RawMutex, G: GetThreadId> Default for GenericReentrantMutex<R, G, T> {
     /// A reentrant mutex holding `T::default()`, whose class is the caller's location.
     #[track_caller]

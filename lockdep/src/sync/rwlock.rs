@@ -310,6 +310,13 @@ impl<T: ?Sized, R: RawRwLock> AsLockdepMap for lock_api::RwLockWriteGuard<'_, Ra
     }
 }
 
+impl<T: ?Sized, R: RawRwLockUpgrade> AsLockdepMap for lock_api::RwLockUpgradableReadGuard<'_, RawLockdep<R>, T> {
+    fn as_lockdep_map(&self) -> &LockdepMap {
+        // SAFETY: only the map is read; the lock is not touched.
+        unsafe { lock_api::RwLockUpgradableReadGuard::rwlock(self).raw() }.map()
+    }
+}
+
 impl<T: Default, R: RawRwLock> Default for GenericRwLock<R, T> {
     /// An rwlock holding `T::default()`, whose class is the caller's location.
     #[track_caller]
