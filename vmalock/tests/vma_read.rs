@@ -433,8 +433,7 @@ fn rcu_not_held_is_reported_with_lockdep() {
     let fx = Fix::new();
     let a = fx.main(|| {
         let mut it = VmaIterator::new(0);
-        let a = lock_next_vma(&fx.m, &mut it, 0).unwrap().unwrap();
-        a
+        lock_next_vma(&fx.m, &mut it, 0).unwrap().unwrap()
     });
     if lockdep::ENABLED {
         // lock_next_vma checks, and so does the vma_start_read it calls.
