@@ -299,6 +299,25 @@ fn timed_lock_is_validated_before_waiting_and_released_on_timeout() {
     }
 }
 
+#[test]
+fn a_panicking_report_leaves_the_lock_free_and_the_held_stack_true() {
+    let v = Validator::new(Config::collect().with_action(lockdep::Action::Panic));
+    let bank = Bank::new();
+    v.scope(|| {
+        transfer(&bank.checking, &bank.savings, 1);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            transfer(&bank.savings, &bank.checking, 1); // panics at the inner lock when validating
+        }));
+        assert_eq!(result.is_err(), lockdep::ENABLED);
+        // The unwinding dropped the outer guard; the inner lock was never taken.
+        assert!(!bank.checking.is_locked());
+        assert!(!bank.savings.is_locked());
+        lockdep::lockdep_assert_none_held!();
+    });
+    expect(&v, &[ReportKind::CircularDependency]);
+    assert_eq!(*bank.checking.lock() + *bank.savings.lock(), 200);
+}
+
 // ---------------------------------------------------------------------------
 // Lifetimes.
 

@@ -150,7 +150,7 @@ impl Condvar {
         // changed the state under that mutex afterwards sees the waiter.
         self.waiters.fetch_add(1, Ordering::SeqCst);
         // SAFETY: the guard proves this thread holds the lock.
-        unsafe { raw.unlock_hooked() };
+        unsafe { raw.unlock_for_wait() };
         let timed_out = match deadline {
             None => {
                 self.cv.wait(&mut internal);

@@ -93,7 +93,7 @@ impl<R> RawLockdep<R> {
         try_lock: impl FnOnce() -> bool,
         lock: impl FnOnce(),
     ) {
-        hooks::lock_acquire(&self.map, subclass, false, read, nest);
+        self.announce(subclass, false, read, nest);
         if ENABLED {
             if !try_lock() {
                 hooks::lock_contended(&self.map);
@@ -129,7 +129,31 @@ impl<R> RawLockdep<R> {
         if ENABLED { self.owner.other_thread() } else { None }
     }
 
-    /// A trylock: the hook only after success.
+    /// The acquire hook. If it unwinds (a report under `Action::Panic`), the
+    /// lock is not taken: the entry the validator pushed is taken off again,
+    /// so that the thread's held-lock stack stays true.
+    #[inline(always)]
+    #[track_caller]
+    fn announce(&self, subclass: u32, trylock: bool, read: Read, nest: Option<&LockdepMap>) {
+        let undo = Finally(|| hooks::lock_release(&self.map));
+        hooks::lock_acquire(&self.map, subclass, trylock, read, nest);
+        std::mem::forget(undo);
+    }
+
+    /// The release hook, then `unlock`, which runs even if the hook unwinds
+    /// (a report under `Action::Panic`): a lock whose guard is gone must not
+    /// stay locked. `exclusive`: the hold being ended is an exclusive one.
+    #[inline(always)]
+    #[track_caller]
+    fn release_then(&self, exclusive: bool, unlock: impl FnMut()) {
+        if exclusive {
+            self.clear_owner();
+        }
+        let _unlock = Finally(unlock);
+        hooks::lock_release(&self.map);
+    }
+
+    /// A trylock: the hook only after success. `unlock` undoes `try_lock`.
     #[inline(always)]
     #[track_caller]
     fn acquire_try(
@@ -138,10 +162,14 @@ impl<R> RawLockdep<R> {
         read: Read,
         nest: Option<&LockdepMap>,
         try_lock: impl FnOnce() -> bool,
+        unlock: impl FnMut(),
     ) -> bool {
         let ok = try_lock();
         if ok {
-            hooks::lock_acquire(&self.map, subclass, true, read, nest);
+            // Taken already: if the hook unwinds, nobody will own the lock.
+            let undo = Finally(unlock);
+            self.announce(subclass, true, read, nest);
+            std::mem::forget(undo);
             self.note_owner(read);
         }
         ok
@@ -152,7 +180,7 @@ impl<R> RawLockdep<R> {
     #[inline(always)]
     #[track_caller]
     fn acquire_timed(&self, subclass: u32, read: Read, attempt: impl FnOnce() -> bool) -> bool {
-        hooks::lock_acquire(&self.map, subclass, false, read, None);
+        self.announce(subclass, false, read, None);
         let ok = attempt();
         if ok {
             hooks::lock_acquired(&self.map);
@@ -168,6 +196,16 @@ impl<R> RawLockdep<R> {
     #[inline(always)]
     fn take_prehooked(&self) -> bool {
         ENABLED && PREHOOKED.try_with(|p| p.get() == self.map.addr() && p.replace(0) != 0).unwrap_or(false)
+    }
+}
+
+/// Runs its closure when dropped, also while unwinding.
+struct Finally<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for Finally<F> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        (self.0)()
     }
 }
 
@@ -207,10 +245,20 @@ impl<R: RawMutex> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn try_lock_with(&self, subclass: u32, nest: Option<&LockdepMap>) -> bool {
-        self.acquire_try(subclass, Read::Exclusive, nest, || self.inner.try_lock())
+        self.acquire_try(
+            subclass,
+            Read::Exclusive,
+            nest,
+            || self.inner.try_lock(),
+            || {
+                // SAFETY: only called after the trylock succeeded.
+                unsafe { self.inner.unlock() }
+            },
+        )
     }
 
-    /// Releases in the validator, then unlocks.
+    /// Releases in the validator, then unlocks (also if the release hook
+    /// unwinds with a report under `Action::Panic`).
     ///
     /// # Safety
     ///
@@ -218,6 +266,21 @@ impl<R: RawMutex> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub unsafe fn unlock_hooked(&self) {
+        self.release_then(true, || {
+            // SAFETY: the caller guarantees the current thread holds the lock.
+            unsafe { self.inner.unlock() }
+        });
+    }
+
+    /// A condvar wait's release: the hook, then the unlock — and no unlock if
+    /// the hook unwinds, because the waiter's guard still exists and will
+    /// unlock when it is dropped.
+    ///
+    /// # Safety
+    ///
+    /// The lock must be held by the current thread.
+    #[track_caller]
+    pub(super) unsafe fn unlock_for_wait(&self) {
         self.clear_owner();
         hooks::lock_release(&self.map);
         // SAFETY: the caller guarantees the current thread holds the lock.
@@ -289,10 +352,10 @@ unsafe impl<R: RawMutex> RawMutex for RawLockdep<R> {
 unsafe impl<R: RawMutexFair> RawMutexFair for RawLockdep<R> {
     #[inline]
     unsafe fn unlock_fair(&self) {
-        self.clear_owner();
-        hooks::lock_release(&self.map);
-        // SAFETY: forwarded from the caller.
-        unsafe { self.inner.unlock_fair() }
+        self.release_then(true, || {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.inner.unlock_fair() }
+        });
     }
 
     #[inline]
@@ -341,7 +404,16 @@ impl<R: RawRwLock> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn try_lock_shared_with(&self, subclass: u32) -> bool {
-        self.acquire_try(subclass, Read::Shared, None, || self.inner.try_lock_shared())
+        self.acquire_try(
+            subclass,
+            Read::Shared,
+            None,
+            || self.inner.try_lock_shared(),
+            || {
+                // SAFETY: only called after the trylock succeeded.
+                unsafe { self.inner.unlock_shared() }
+            },
+        )
     }
 
     /// Locks for write ([`Read::Exclusive`]).
@@ -361,7 +433,16 @@ impl<R: RawRwLock> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn try_lock_exclusive_with(&self, subclass: u32) -> bool {
-        self.acquire_try(subclass, Read::Exclusive, None, || self.inner.try_lock_exclusive())
+        self.acquire_try(
+            subclass,
+            Read::Exclusive,
+            None,
+            || self.inner.try_lock_exclusive(),
+            || {
+                // SAFETY: only called after the trylock succeeded.
+                unsafe { self.inner.unlock_exclusive() }
+            },
+        )
     }
 }
 
@@ -384,7 +465,16 @@ impl<R: RawRwLockRecursive> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn try_lock_shared_recursive_with(&self, subclass: u32) -> bool {
-        self.acquire_try(subclass, Read::SharedRecursive, None, || self.inner.try_lock_shared_recursive())
+        self.acquire_try(
+            subclass,
+            Read::SharedRecursive,
+            None,
+            || self.inner.try_lock_shared_recursive(),
+            || {
+                // SAFETY: only called after the trylock succeeded.
+                unsafe { self.inner.unlock_shared() }
+            },
+        )
     }
 }
 
@@ -409,7 +499,16 @@ impl<R: RawRwLockUpgrade> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn try_lock_upgradable_with(&self, subclass: u32) -> bool {
-        self.acquire_try(subclass, Read::Exclusive, None, || self.inner.try_lock_upgradable())
+        self.acquire_try(
+            subclass,
+            Read::Exclusive,
+            None,
+            || self.inner.try_lock_upgradable(),
+            || {
+                // SAFETY: only called after the trylock succeeded.
+                unsafe { self.inner.unlock_upgradable() }
+            },
+        )
     }
 }
 
@@ -432,9 +531,10 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_shared(&self) {
-        hooks::lock_release(&self.map);
-        // SAFETY: forwarded from the caller.
-        unsafe { self.inner.unlock_shared() }
+        self.release_then(false, || {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.inner.unlock_shared() }
+        });
     }
 
     #[inline]
@@ -449,10 +549,10 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_exclusive(&self) {
-        self.clear_owner();
-        hooks::lock_release(&self.map);
-        // SAFETY: forwarded from the caller.
-        unsafe { self.inner.unlock_exclusive() }
+        self.release_then(true, || {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.inner.unlock_exclusive() }
+        });
     }
 
     #[inline]
@@ -470,17 +570,18 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 unsafe impl<R: RawRwLockFair> RawRwLockFair for RawLockdep<R> {
     #[inline]
     unsafe fn unlock_shared_fair(&self) {
-        hooks::lock_release(&self.map);
-        // SAFETY: forwarded from the caller.
-        unsafe { self.inner.unlock_shared_fair() }
+        self.release_then(false, || {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.inner.unlock_shared_fair() }
+        });
     }
 
     #[inline]
     unsafe fn unlock_exclusive_fair(&self) {
-        self.clear_owner();
-        hooks::lock_release(&self.map);
-        // SAFETY: forwarded from the caller.
-        unsafe { self.inner.unlock_exclusive_fair() }
+        self.release_then(true, || {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.inner.unlock_exclusive_fair() }
+        });
     }
 
     #[inline]
@@ -574,10 +675,10 @@ unsafe impl<R: RawRwLockUpgrade> RawRwLockUpgrade for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_upgradable(&self) {
-        self.clear_owner();
-        hooks::lock_release(&self.map);
-        // SAFETY: forwarded from the caller.
-        unsafe { self.inner.unlock_upgradable() }
+        self.release_then(true, || {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.inner.unlock_upgradable() }
+        });
     }
 
     #[inline]
@@ -597,10 +698,10 @@ unsafe impl<R: RawRwLockUpgrade> RawRwLockUpgrade for RawLockdep<R> {
 unsafe impl<R: RawRwLockUpgradeFair> RawRwLockUpgradeFair for RawLockdep<R> {
     #[inline]
     unsafe fn unlock_upgradable_fair(&self) {
-        self.clear_owner();
-        hooks::lock_release(&self.map);
-        // SAFETY: forwarded from the caller.
-        unsafe { self.inner.unlock_upgradable_fair() }
+        self.release_then(true, || {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.inner.unlock_upgradable_fair() }
+        });
     }
 
     #[inline]
