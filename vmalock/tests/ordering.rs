@@ -1,0 +1,216 @@
+//! §5.6: lock ordering and deadlocks (S57–S61), and the misuse that hangs
+//! the real kernel (Appendix B): reported, never hung.
+
+mod common;
+
+use common::*;
+use lockdep::ReportKind;
+use vmalock::WarningId::*;
+use vmalock::*;
+
+#[test]
+fn s57_vma_read_lock_then_mmap_lock_inversion() {
+    if !lockdep::ENABLED {
+        return; // [L]
+    }
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
+        t2.run(|| {
+            mmap_write_lock(&fx.m);
+            vma_start_write(&fx.a); // records mmap_lock -> vm_lock
+            mmap_write_unlock(&fx.m);
+        });
+        fx.expect_reports(&[]);
+        fx.v.clear_events();
+        let b = t1.run(|| lock_vma_under_rcu(&fx.m, 0x2800)).expect("B");
+        fx.expect_reports(&[]);
+        t1.run(|| mmap_read_lock(&fx.m));
+        fx.expect_reports(&[ReportKind::CircularDependency]);
+        let r = &fx.v.reports()[0];
+        assert_eq!(r.lock().map(|l| l.instance()), Some(keys::MMAP_LOCK_NAME), "at T1's ACQ(M,0,0,1,1)");
+        assert_eq!(r.thread().name(), Some("T1"));
+        fx.expect_events(&["T1 ACQ(VB,0,1,1,1)", "T1 ACQ(M,0,0,1,1)", "T1 ACQUIRED(M)"]);
+        t1.run(move || {
+            mmap_read_unlock(&fx.m);
+            vma_end_read(&b);
+        });
+    });
+    fx.expect_no_warnings();
+}
+
+#[test]
+fn s59_the_real_deadlock_the_rule_prevents() {
+    // Without validation both threads would block forever (T1 on the rwsem,
+    // T2 on the refcount). The model reports the cycle and abandons T2's
+    // exclusion wait, which is the only wait with an error path.
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
+        let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
+        t2.run(|| mmap_write_lock(&fx.m));
+        fx.v.clear_events();
+        let w = t2.start(|| vma_start_write(&fx.a));
+        fx.k.wait_until_blocked(t2.id());
+        fx.expect_events(&["T2 ACQ(VA,0,0,0,1)"]);
+        let r = t1.start(|| mmap_read_lock(&fx.m));
+        w.wait();
+        fx.expect_reports(&[ReportKind::CircularDependency]);
+        if lockdep::ENABLED {
+            let rep = &fx.v.reports()[0];
+            assert_eq!(rep.thread().name(), Some("T1"));
+            assert_eq!(rep.lock().map(|l| l.instance()), Some(keys::MMAP_LOCK_NAME));
+        }
+        fx.expect_warnings(&[("T1", WaitWouldHang)]);
+        assert_eq!(fx.a.vm_lock_seq(), 1, "T2 did not get the VMA write lock");
+        assert_eq!(fx.a.vm_refcnt(), 2, "flag removed, T1's reader remains");
+        t2.run(|| mmap_write_unlock(&fx.m));
+        r.wait();
+        t1.run(move || {
+            mmap_read_unlock(&fx.m);
+            vma_end_read(&a);
+        });
+        assert_eq!(fx.a.vm_refcnt(), 1);
+    });
+    fx.expect_no_warnings();
+}
+
+#[test]
+fn s59_without_hang_detection_signals_still_work() {
+    // With hang detection off the model blocks like the kernel; a killable
+    // writer can still be interrupted.
+    let fx = &Fix::with(VmConfig::default().with_detect_hangs(false));
+    std::thread::scope(|s| {
+        let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
+        let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
+        t2.run(|| mmap_write_lock(&fx.m));
+        let w = t2.start(|| vma_start_write_killable(&fx.a));
+        fx.k.wait_until_blocked(t2.id());
+        fx.k.send_fatal_signal(t2.id());
+        assert_eq!(w.wait(), Err(Errno::EINTR));
+        fx.k.clear_fatal_signal(t2.id());
+        t2.run(|| mmap_write_unlock(&fx.m));
+        t1.run(move || vma_end_read(&a));
+    });
+    fx.expect_no_warnings();
+    fx.expect_reports(&[]);
+}
+
+#[test]
+fn s60_write_locking_a_vma_you_hold_for_read() {
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let t1 = fx.actor(s, "T1");
+        let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
+        t1.run(|| mmap_write_lock(&fx.m));
+        fx.v.clear_events();
+        // The kernel would wait forever for T1's own reference.
+        t1.run(|| vma_start_write(&fx.a));
+        fx.expect_reports(&[ReportKind::RecursiveLocking]);
+        fx.expect_warnings(&[("T1", WaitWouldHang)]);
+        fx.expect_events(&["T1 ACQ(VA,0,0,0,1)", "T1 REL(VA)"]);
+        assert_eq!(fx.a.vm_refcnt(), 2);
+        assert!(!t1.run(|| __is_vma_write_locked(&fx.a)));
+        assert_eq!(t1.run(|| vma_start_write_killable(&fx.a)), Err(Errno::EINTR));
+        fx.expect_warnings(&[("T1", WaitWouldHang)]);
+        t1.run(move || {
+            mmap_write_unlock(&fx.m);
+            vma_end_read(&a);
+        });
+        assert_eq!(fx.a.vm_refcnt(), 1);
+    });
+    fx.expect_no_warnings();
+}
+
+#[test]
+fn s60_detaching_a_vma_you_hold_for_read() {
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let t1 = fx.actor(s, "T1");
+        let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
+        t1.run(|| {
+            mmap_write_lock(&fx.m);
+            fx.m.remove_vma(&fx.a);
+            vma_mark_detached(&fx.a);
+        });
+        let ids: Vec<WarningId> = fx.take_warnings().into_iter().map(|(_, id)| id).collect();
+        assert_eq!(ids, [VmaNotWriteLocked, WaitWouldHang, DetachNotComplete]);
+        assert_eq!(fx.a.vm_refcnt(), 1, "only T1's own reference is left");
+        t1.run(move || {
+            mmap_write_unlock(&fx.m);
+            vma_end_read(&a);
+        });
+        assert_eq!(fx.a.vm_refcnt(), 0);
+    });
+}
+
+#[test]
+fn s61_holding_another_vmas_read_lock_while_write_locking() {
+    if !lockdep::ENABLED {
+        return; // [L]
+    }
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let t1 = fx.actor(s, "T1");
+        let b = t1.run(|| lock_vma_under_rcu(&fx.m, 0x2800)).expect("B");
+        t1.run(|| mmap_write_lock(&fx.m));
+        fx.expect_reports(&[]);
+        fx.v.clear_events();
+        t1.run(|| vma_start_write(&fx.a));
+        fx.expect_reports(&[ReportKind::RecursiveLocking]);
+        let r = &fx.v.reports()[0];
+        assert_eq!(r.lock().map(|l| l.instance()), Some(keys::VM_LOCK_NAME));
+        fx.expect_events(&["T1 ACQ(VA,0,0,0,1)", "T1 ACQUIRED(VA)", "T1 REL(VA)"]);
+        assert_eq!(fx.a.vm_lock_seq(), 3, "different VMA: no real wait");
+        t1.run(move || {
+            mmap_write_unlock(&fx.m);
+            vma_end_read(&b);
+        });
+    });
+    fx.expect_no_warnings();
+}
+
+#[test]
+fn recursive_read_behind_a_queued_writer_is_reported_not_hung() {
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
+        t1.run(|| mmap_read_lock(&fx.m));
+        let w = t2.start(|| mmap_write_lock(&fx.m));
+        fx.k.wait_until_blocked(t2.id());
+        // Killable: -EINTR.
+        assert_eq!(t1.run(|| mmap_read_lock_killable(&fx.m)), Err(Errno::EINTR));
+        fx.expect_warnings(&[("T1", WaitWouldHang)]);
+        fx.expect_reports(&[ReportKind::RecursiveLocking]);
+        // Not killable: the model panics instead of hanging.
+        let r = t1.start(|| mmap_read_lock(&fx.m)).try_wait();
+        assert!(r.is_err(), "panicked");
+        fx.expect_warnings(&[("T1", WaitWouldHang)]);
+        t1.run(|| mmap_read_unlock(&fx.m));
+        w.wait();
+        t2.run(|| mmap_write_unlock(&fx.m));
+        assert!(!fx.m.mmap_lock_is_locked() && !mmap_lock_is_contended(&fx.m));
+    });
+}
+
+#[test]
+fn abba_between_two_mms_is_reported_not_hung() {
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
+        t1.run(|| mmap_write_lock(&fx.m));
+        t2.run(|| mmap_write_lock(&fx.n));
+        let a = t1.start(|| mmap_write_lock(&fx.n));
+        fx.k.wait_until_blocked(t1.id());
+        assert_eq!(t2.run(|| mmap_write_lock_killable(&fx.m)), Err(Errno::EINTR));
+        fx.expect_warnings(&[("T2", WaitWouldHang)]);
+        t2.run(|| mmap_write_unlock(&fx.n));
+        a.wait();
+        t1.run(|| {
+            mmap_write_unlock(&fx.n);
+            mmap_write_unlock(&fx.m);
+        });
+    });
+    // mmap_lock -> mmap_lock of the same class: lockdep sees recursion.
+    fx.expect_reports(&[ReportKind::RecursiveLocking]);
+}
