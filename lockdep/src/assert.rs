@@ -3,7 +3,7 @@
 //!
 //! | macro | fails when the current thread… |
 //! |---|---|
-//! | [`lockdep_assert_held!(l)`](crate::lockdep_assert_held) | does not hold `l` |
+//! | [`lockdep_assert_held!(l)`](crate::lockdep_assert_held), [`lockdep_assert_held_once!(l)`](crate::lockdep_assert_held_once) | does not hold `l` |
 //! | [`lockdep_assert_held_read!(l)`](crate::lockdep_assert_held_read) | does not hold `l` for read |
 //! | [`lockdep_assert_held_write!(l)`](crate::lockdep_assert_held_write) | does not hold `l` for write |
 //! | [`lockdep_assert_not_held!(l)`](crate::lockdep_assert_not_held) | holds `l` |
@@ -14,9 +14,11 @@
 //! an [`AssertionFailed`](crate::ReportKind::AssertionFailed) report in the
 //! current validator naming the lock, the asserting location
 //! ([`Report::location`](crate::Report::location)) and the locks held; what
-//! happens next is the validator's [`Action`](crate::Action). The answer is
-//! "held" whenever it is unknown (the validator switched off), as in the
-//! kernel, so assertions never fire spuriously.
+//! happens next is the validator's [`Action`](crate::Action). Like the
+//! kernel's (plain `WARN_ON`s), a failed assertion does not switch even a
+//! one-shot validator off, and each asserting location reports once per
+//! validator. The answer is "held" whenever it is unknown (the validator
+//! switched off), as in the kernel, so assertions never fire spuriously.
 //!
 //! The macros check only when validation is compiled in ([`ENABLED`]): when it
 //! is out they compile to nothing and do not even evaluate their argument.
@@ -174,6 +176,18 @@ pub fn none_held() {
 /// [`assert`](crate::assert) module.
 #[macro_export]
 macro_rules! lockdep_assert_held {
+    ($lock:expr $(,)?) => {
+        if $crate::ENABLED {
+            $crate::assert::held(&$lock)
+        }
+    };
+}
+
+/// [`lockdep_assert_held!`](crate::lockdep_assert_held) under the kernel's
+/// `lockdep_assert_held_once` name: every assertion reports once per call
+/// site and validator anyway.
+#[macro_export]
+macro_rules! lockdep_assert_held_once {
     ($lock:expr $(,)?) => {
         if $crate::ENABLED {
             $crate::assert::held(&$lock)

@@ -209,16 +209,64 @@ fn compiled_out_assertions_do_not_evaluate_their_argument() {
 }
 
 #[test]
-fn assertions_pass_when_the_validator_is_off() {
-    // One-shot: after the first report the validator stops, and "unknown"
-    // counts as held, as in the kernel.
+fn a_failed_assertion_warns_but_keeps_a_one_shot_validator_on() {
     let v = Validator::new(Config::kernel());
-    let m = Mutex::new(());
+    let (a, b) = (Mutex::named((), "a"), Mutex::named((), "b"));
     v.scope(|| {
-        lockdep_assert_held!(m); // fails, turns the validator off
-        lockdep_assert_held!(m); // unknown now: passes
-        let _g = m.lock();
-        lockdep_assert_not_held!(m); // unknown: not reported
+        lockdep_assert_held!(a); // a WARN, not debug_locks_off()
+        assert_eq!(v.is_validating(), lockdep::ENABLED);
+        {
+            let _a = a.lock();
+            let _b = b.lock();
+        }
+        let _b = b.lock();
+        let _a = a.lock(); // still found: the one-shot report
+    });
+    let kinds: Vec<_> = v.reports().iter().map(Report::kind).collect();
+    if lockdep::ENABLED {
+        assert_eq!(kinds, [ReportKind::AssertionFailed, ReportKind::CircularDependency]);
+        assert!(!v.is_validating());
+    } else {
+        assert!(kinds.is_empty());
+    }
+}
+
+#[test]
+fn assertions_are_quiet_once_the_validator_is_off() {
+    // After a one-shot report the answer is "unknown", which counts as held.
+    let v = Validator::new(Config::kernel());
+    let (a, b) = (Mutex::named((), "a"), Mutex::named((), "b"));
+    v.scope(|| {
+        {
+            let _a = a.lock();
+            let _b = b.lock();
+        }
+        {
+            let _b = b.lock();
+            let _a = a.lock(); // the one report; the validator turns off
+        }
+        lockdep_assert_held!(a);
+        lockdep_assert_held_write!(b);
+        let _a = a.lock();
+        lockdep_assert_not_held!(a);
+        lockdep_assert_none_held!();
     });
     assert_eq!(v.reports().len(), usize::from(lockdep::ENABLED));
+}
+
+#[test]
+fn held_once_is_held() {
+    let v = collect();
+    let m = Mutex::new(());
+    v.scope(|| {
+        let _g = m.lock();
+        lockdep::lockdep_assert_held_once!(m);
+    });
+    assert!(v.reports().is_empty());
+    v.scope(|| {
+        for _ in 0..3 {
+            lockdep::lockdep_assert_held_once!(m); // reported once
+        }
+    });
+    failure(&v);
 }

@@ -4,7 +4,8 @@
 //! The verdict comes from the same held-lock lookup as `lock_is_held_type`
 //! (`validate::is_held`); an unknown answer (validator off, re-entry) passes,
 //! as in the kernel. A failure is an `AssertionFailed` report in the current
-//! validator, deduplicated per asserting location in continue mode.
+//! validator, once per asserting location; it does not switch the validator
+//! off.
 
 use std::panic::Location;
 
@@ -157,16 +158,12 @@ fn new_report(
     }
 }
 
-/// Queues the report like `validate`'s `emit`: one-shot turns validation
-/// off; continue mode drops a problem whose signature was seen before.
+/// Queues the report. Unlike every other report, an assertion failure only
+/// warns: it never switches a one-shot validator off (kernel lockdep
+/// assertions are plain `WARN_ON`s, not `debug_locks_off()`). Each asserting
+/// location reports once per validator, in either mode.
 fn emit(ctx: &mut Ctx<'_>, seen: &mut std::collections::HashSet<Vec<u64>>, signature: Vec<u64>, report: Report) {
-    if ctx.inner.config.one_shot {
-        if !ctx.inner.is_validating() {
-            return;
-        }
-        ctx.inner.turn_off();
-    } else if !seen.insert(signature) {
-        return;
+    if seen.insert(signature) {
+        ctx.out.push(report);
     }
-    ctx.out.push(report);
 }
