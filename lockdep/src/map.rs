@@ -9,7 +9,7 @@ use std::fmt;
 use std::panic::Location;
 
 #[cfg(lockdep_on)]
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::class::{DynamicKey, KeySource, LockClassKey};
 
@@ -32,11 +32,11 @@ pub struct LockdepMap {
     /// Class cache: slot 0 for subclass 0, slot 1 for the last other subclass.
     #[cfg(lockdep_on)]
     pub(crate) class_cache: [AtomicU64; 2],
-    /// How many acquisitions of this instance are currently tracked, by any
-    /// thread, and the engine's number of the thread that took the last one:
-    /// lets dropping a map that *another* thread holds be reported.
-    #[cfg(lockdep_on)]
-    pub(crate) holders: AtomicU32,
+    /// The engine's number of the thread that took this instance last and
+    /// has not released it (0: none known): lets dropping a map that
+    /// *another* thread holds be reported. Plain loads and stores, no
+    /// read-modify-write on the hot path; with concurrent readers only the
+    /// last one is known, which can miss a case but never invents one.
     #[cfg(lockdep_on)]
     pub(crate) holder: AtomicU64,
 }
@@ -95,27 +95,26 @@ impl LockdepMap {
             #[cfg(lockdep_on)]
             class_cache: [AtomicU64::new(0), AtomicU64::new(0)],
             #[cfg(lockdep_on)]
-            holders: AtomicU32::new(0),
-            #[cfg(lockdep_on)]
             holder: AtomicU64::new(0),
         }
     }
 
     #[cfg(lockdep_on)]
     pub(crate) fn note_acquire(&self, thread: u64) {
-        self.holders.fetch_add(1, Ordering::Relaxed);
         self.holder.store(thread, Ordering::Relaxed);
     }
 
     #[cfg(lockdep_on)]
-    pub(crate) fn note_release(&self) {
-        let _ = self.holders.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    pub(crate) fn note_release(&self, thread: u64) {
+        if self.holder.load(Ordering::Relaxed) == thread {
+            self.holder.store(0, Ordering::Relaxed);
+        }
     }
 
-    /// Holders tracked right now and the last holder's engine thread number.
+    /// The engine thread number of the last holder still holding, or 0.
     #[cfg(lockdep_on)]
-    pub(crate) fn holders(&self) -> (u32, u64) {
-        (self.holders.load(Ordering::Relaxed), self.holder.load(Ordering::Relaxed))
+    pub(crate) fn holder(&self) -> u64 {
+        self.holder.load(Ordering::Relaxed)
     }
 
     /// The instance name given at construction (`"<lockdep off>"` when

@@ -6,11 +6,32 @@
 //! on a hit, so a 64-bit key collision can never skip a validation.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Chain keys are already well-mixed 64-bit hashes: hash them as themselves.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
 /// Per-thread cache of validated chains.
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub(crate) struct ThreadChainCache {
-    map: HashMap<u64, Box<[u64]>>,
+    map: KeyMap<Box<[u64]>>,
     /// The validator generation the cache is valid for (zapping bumps it).
     pub(crate) generation: u64,
 }
@@ -31,7 +52,7 @@ impl ThreadChainCache {
 /// The validator-wide chain store.
 #[derive(Default)]
 pub(crate) struct ChainStore {
-    map: HashMap<u64, Vec<Box<[u64]>>>,
+    map: KeyMap<Vec<Box<[u64]>>>,
     pub(crate) count: usize,
     pub(crate) hlocks: usize,
     pub(crate) collisions: u64,

@@ -15,6 +15,8 @@ use crate::validator::Validator;
 /// What one thread knows about one validator.
 pub(crate) struct PerValidator {
     pub(crate) id: u32,
+    /// The validator's address, compared (with `id`) to find this entry fast.
+    ptr: usize,
     pub(crate) inner: Weak<Inner>,
     pub(crate) held: HeldStack,
     pub(crate) cache: ThreadChainCache,
@@ -26,6 +28,8 @@ pub(crate) struct ThreadData {
     pub(crate) num: u64,
     scopes: Vec<Arc<Inner>>,
     validators: Vec<PerValidator>,
+    /// Reports waiting for dispatch (kept to reuse its allocation).
+    out: Vec<Report>,
 }
 
 struct ThreadState {
@@ -50,7 +54,7 @@ impl ThreadData {
         let info = ThreadInfo::current();
         let num = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
         super::inner::lock(live_threads()).insert(num, info.clone());
-        ThreadData { info, num, scopes: Vec::new(), validators: Vec::new() }
+        ThreadData { info, num, scopes: Vec::new(), validators: Vec::new(), out: Vec::new() }
     }
 }
 
@@ -70,7 +74,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) thread: &'a ThreadInfo,
     pub(crate) thread_num: u64,
     /// Reports found by this hook, dispatched after every engine lock is released.
-    pub(crate) out: Vec<Report>,
+    pub(crate) out: &'a mut Vec<Report>,
 }
 
 /// Runs `f` in the current thread's context for its current validator.
@@ -81,30 +85,26 @@ pub(crate) struct Ctx<'a> {
 pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
     STATE
         .try_with(|st| {
-            if st.busy.get() {
+            if st.busy.replace(true) {
                 return None;
             }
-            st.busy.set(true);
             let _busy = Busy(&st.busy);
-            let (r, out, inner) = {
-                let mut slot = st.data.try_borrow_mut().ok()?;
-                let data = slot.get_or_insert_with(ThreadData::new);
-                let ThreadData { info, num, scopes, validators } = data;
-                let inner: &Arc<Inner> = match scopes.last() {
-                    Some(i) => i,
-                    None => &global().inner,
-                };
-                let pv = per_validator(validators, inner);
-                let mut ctx = Ctx { inner, pv, thread: info, thread_num: *num, out: Vec::new() };
-                let r = f(&mut ctx);
-                let out = std::mem::take(&mut ctx.out);
-                let inner = if out.is_empty() { None } else { Some(inner.clone()) };
-                (r, out, inner)
+            let mut slot = st.data.try_borrow_mut().ok()?;
+            let data = match slot.as_mut() {
+                Some(d) => d,
+                None => slot.insert(ThreadData::new()),
             };
-            if let Some(inner) = inner {
-                for report in out {
-                    inner.dispatch(report, false);
-                }
+            let ThreadData { info, num, scopes, validators, out } = data;
+            let inner: &Arc<Inner> = match scopes.last() {
+                Some(i) => i,
+                None => &global().inner,
+            };
+            let pv = per_validator(validators, inner);
+            let r = f(&mut Ctx { inner, pv, thread: info, thread_num: *num, out });
+            if !out.is_empty() {
+                let (inner, reports) = (inner.clone(), std::mem::take(out));
+                drop(slot);
+                dispatch_all(&inner, reports);
             }
             Some(r)
         })
@@ -112,13 +112,33 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
         .flatten()
 }
 
+/// Hands reports to their validator, outside every engine lock (the thread
+/// is still marked busy, so hooks from report actions are no-ops).
+#[cold]
+#[inline(never)]
+fn dispatch_all(inner: &Inner, reports: Vec<Report>) {
+    for report in reports {
+        inner.dispatch(report, false);
+    }
+}
+
+#[inline(always)]
 fn per_validator<'a>(validators: &'a mut Vec<PerValidator>, inner: &Arc<Inner>) -> &'a mut PerValidator {
-    let pos = match validators.iter().position(|p| p.id == inner.id && p.inner.as_ptr() == Arc::as_ptr(inner)) {
-        Some(p) => p,
+    let ptr = Arc::as_ptr(inner) as usize;
+    let same = |p: &PerValidator| p.ptr == ptr && p.id == inner.id;
+    if validators.first().is_some_and(same) {
+        return &mut validators[0]; // the usual case: one validator per thread
+    }
+    let pos = match validators.iter().position(same) {
+        Some(p) => {
+            validators.swap(0, p);
+            0
+        }
         None => {
             validators.retain(|p| p.inner.strong_count() > 0);
             validators.push(PerValidator {
                 id: inner.id,
+                ptr,
                 inner: Arc::downgrade(inner),
                 held: HeldStack::default(),
                 cache: ThreadChainCache::default(),

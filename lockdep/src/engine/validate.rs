@@ -33,17 +33,24 @@ pub(crate) fn acquire(
     loc: Loc,
 ) {
     with_ctx(|ctx| {
-        let nest = nest.map(|n| (n.addr(), n.name()));
-        ctx.event(map, Hook::Acquire { subclass, trylock, read, check, nest_lock: nest.map(|n| n.0) }, loc);
-        if ctx.inner.is_validating() {
-            ctx.acquire(map, subclass, trylock, read, check, nest, loc);
+        if ctx.inner.config.record_events {
+            let nest_lock = nest.map(LockdepMap::addr);
+            ctx.event(map, Hook::Acquire { subclass, trylock, read, check, nest_lock }, loc);
         }
+        if !ctx.inner.is_validating() {
+            return;
+        }
+        if nest.is_none() && check && ctx.fast_acquire(map, subclass, trylock, read, loc) {
+            return;
+        }
+        let nest = nest.map(|n| (n.addr(), n.name()));
+        ctx.acquire(map, subclass, trylock, read, check, nest, loc);
     });
 }
 
 pub(crate) fn release(map: &LockdepMap, loc: Loc) {
-    map.note_release();
     with_ctx(|ctx| {
+        map.note_release(ctx.thread_num);
         ctx.event(map, Hook::Release, loc);
         if ctx.inner.is_validating() {
             ctx.release(map, loc);
@@ -320,6 +327,39 @@ impl Ctx<'_> {
         }
     }
 
+    /// The steady state: class cached in the map, chain validated before by
+    /// this thread. Lock-free, allocation-free; false sends the acquisition
+    /// down the full path (which starts over).
+    #[inline]
+    fn fast_acquire(&mut self, map: &LockdepMap, subclass: u32, trylock: bool, read: Read, loc: Loc) -> bool {
+        if subclass >= 2 || !self.inner.is_learning() || self.pv.held.depth() >= self.inner.config.max_depth {
+            return false;
+        }
+        let Some(class) = self.cached_class(map, subclass) else { return false };
+        let prev_chain_key = self.pv.held.curr_chain_key();
+        let chain_key = iterate_chain_key(prev_chain_key, super::graph::chain_id(class, read));
+        let entry = HeldLock {
+            class,
+            instance: map.addr(),
+            name: map.name(),
+            subclass,
+            read,
+            trylock,
+            check: true,
+            nest: None,
+            references: 0,
+            location: loc,
+            prev_chain_key,
+            chain_key,
+        };
+        if !trylock && !self.chain_cached(&entry) {
+            return false;
+        }
+        self.pv.held.locks.push(entry);
+        map.note_acquire(self.thread_num);
+        true
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn acquire(
         &mut self,
@@ -367,82 +407,94 @@ impl Ctx<'_> {
     /// Pushes `entry` through the acquire path (kernel `__lock_acquire` from
     /// the depth check on). `references`: the entry's merge count (replay).
     fn push(&mut self, mut entry: HeldLock, references: u32, loc: Loc) {
-        let depth = self.pv.held.depth();
-        if depth >= self.inner.config.max_depth && self.inner.is_learning() {
-            let info = {
-                let sh = lock(&self.inner.shared);
-                lock_info(&sh.graph, &entry)
-            };
-            let what = format!("max_depth ({} held locks)", self.inner.config.max_depth);
-            self.limit(&what, "Config::max_depth or LOCKDEP_MAX_DEPTH", Some(info), loc);
+        if self.pv.held.depth() >= self.inner.config.max_depth && self.inner.is_learning() {
+            self.depth_limit(&entry, loc);
         }
-        // Nest merge: same class as the top entry under a nest lock.
-        if entry.nest.is_some() {
-            if let Some(top) = self.pv.held.locks.last_mut() {
-                if top.class == entry.class {
-                    top.references = top.references.max(1) + references.max(1);
-                    return;
-                }
-            }
+        if entry.nest.is_some() && self.merge_nested(&entry, references) {
+            return;
         }
         entry.prev_chain_key = self.pv.held.curr_chain_key();
         entry.chain_key = iterate_chain_key(entry.prev_chain_key, entry.id());
         entry.references = references;
-
-        if let Some((nest_addr, nest_name)) = entry.nest {
-            if !self.pv.held.holds_instance(nest_addr) {
-                let inner = self.inner;
-                let mut sh = lock(&inner.shared);
-                let info = lock_info(&sh.graph, &entry);
-                let other = LockInfo {
-                    instance: nest_name,
-                    addr: nest_addr,
-                    class: nest_name.to_owned(),
-                    subclass: 0,
-                    read: Read::Exclusive,
-                    trylock: false,
-                    location: loc,
-                };
-                let msg =
-                    format!("{} is taken under nest lock {nest_name}, which this thread does not hold", entry.name);
-                let report = self.new_report(
-                    &sh.graph,
-                    ReportKind::NestLockNotHeld,
-                    loc,
-                    Some(info),
-                    Some(other),
-                    Vec::new(),
-                    msg,
-                );
-                self.emit(&mut sh, vec![5, entry.class.raw() as u64, loc as *const _ as u64], report);
-                drop(sh);
-                if !self.inner.is_validating() {
-                    return;
-                }
-            }
+        if entry.nest.is_some() && !self.nest_lock_held(&entry, loc) && !self.inner.is_validating() {
+            return;
         }
-
         let validate = !entry.trylock && entry.check && self.inner.is_learning();
-        if validate && !self.validate_chain(&entry) && !self.inner.is_validating() {
+        if validate && !self.chain_cached(&entry) && !self.validate_chain(&entry) && !self.inner.is_validating() {
             return;
         }
         self.pv.held.locks.push(entry);
     }
 
-    /// Kernel `validate_chain`: returns false when a report fired.
+    #[cold]
+    #[inline(never)]
+    fn depth_limit(&mut self, entry: &HeldLock, loc: Loc) {
+        let info = {
+            let sh = lock(&self.inner.shared);
+            lock_info(&sh.graph, entry)
+        };
+        let what = format!("max_depth ({} held locks)", self.inner.config.max_depth);
+        self.limit(&what, "Config::max_depth or LOCKDEP_MAX_DEPTH", Some(info), loc);
+    }
+
+    /// The nest merge: a same-class entry on top under a nest lock takes
+    /// this acquisition as one more reference.
+    fn merge_nested(&mut self, entry: &HeldLock, references: u32) -> bool {
+        match self.pv.held.locks.last_mut() {
+            Some(top) if top.class == entry.class => {
+                top.references = top.references.max(1) + references.max(1);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Reports a nest lock that is not held; false when it is not.
+    #[cold]
+    #[inline(never)]
+    fn nest_lock_held(&mut self, entry: &HeldLock, loc: Loc) -> bool {
+        let Some((nest_addr, nest_name)) = entry.nest else { return true };
+        if self.pv.held.holds_instance(nest_addr) {
+            return true;
+        }
+        let inner = self.inner;
+        let mut sh = lock(&inner.shared);
+        let info = lock_info(&sh.graph, entry);
+        let other = LockInfo {
+            instance: nest_name,
+            addr: nest_addr,
+            class: nest_name.to_owned(),
+            subclass: 0,
+            read: Read::Exclusive,
+            trylock: false,
+            location: loc,
+        };
+        let msg = format!("{} is taken under nest lock {nest_name}, which this thread does not hold", entry.name);
+        let report =
+            self.new_report(&sh.graph, ReportKind::NestLockNotHeld, loc, Some(info), Some(other), Vec::new(), msg);
+        self.emit(&mut sh, vec![5, entry.class.raw() as u64, loc as *const _ as u64], report);
+        false
+    }
+
+    /// The lock-free fast path: this thread validated this exact chain before.
+    #[inline]
+    fn chain_cached(&mut self, next: &HeldLock) -> bool {
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        if self.pv.cache.generation != generation {
+            self.pv.cache.clear(generation);
+            return false;
+        }
+        self.pv.cache.get(next.chain_key).is_some_and(|ids| self.pv.held.chain_matches(ids, next.id()))
+    }
+
+    /// Kernel `validate_chain` on a per-thread cache miss: returns false
+    /// when a report fired.
+    #[cold]
+    #[inline(never)]
     fn validate_chain(&mut self, next: &HeldLock) -> bool {
         let inner = self.inner;
         let id = next.id();
         let key = next.chain_key;
-        let generation = inner.generation.load(Ordering::Acquire);
-        if self.pv.cache.generation != generation {
-            self.pv.cache.clear(generation);
-        }
-        if let Some(ids) = self.pv.cache.get(key) {
-            if self.pv.held.chain_matches(ids, id) {
-                return true;
-            }
-        }
         let ids = self.pv.held.chain_ids(id);
         let mut sh = lock(&inner.shared);
         if sh.chains.contains(key, &ids) {
@@ -650,8 +702,8 @@ impl Ctx<'_> {
     /// A map dropped while some *other* thread holds it (the kernel only
     /// checks the freeing thread's own locks).
     fn freed_elsewhere(&mut self, map: &LockdepMap) {
-        let (n, holder) = map.holders();
-        if n == 0 {
+        let holder = map.holder();
+        if holder == 0 || holder == self.thread_num {
             return;
         }
         let other = lock(super::thread::live_threads()).get(&holder).cloned();
@@ -706,6 +758,10 @@ impl Ctx<'_> {
             if e.references > 0 {
                 return;
             }
+        }
+        if i + 1 == self.pv.held.depth() {
+            self.pv.held.locks.pop(); // the common case: nothing above to re-validate
+            return;
         }
         let removed: Vec<HeldLock> = self.pv.held.locks.drain(i..).collect();
         self.replay(&removed[1..]);
