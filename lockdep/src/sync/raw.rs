@@ -223,6 +223,16 @@ pub(super) fn prehook<R>(raw: &RawLockdep<R>) {
     let _ = PREHOOKED.try_with(|p| p.set(raw.map.addr()));
 }
 
+impl<R> RawLockdep<R> {
+    /// A reentrant mutex's outermost blocking acquisition: the acquire hook
+    /// at the caller's location (undone if it unwinds), then [`prehook`].
+    #[track_caller]
+    pub(super) fn announce_reentrant(&self) {
+        self.announce(0, false, Read::Exclusive, None);
+        prehook(self);
+    }
+}
+
 /// Forgets a [`prehook`] mark that no raw acquisition consumed.
 pub(super) fn clear_prehook() {
     let _ = PREHOOKED.try_with(|p| p.set(0));

@@ -88,8 +88,7 @@ impl<T: ?Sized, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
             // `lock_api` acquires through the raw trait, which loses the
             // caller's location: announce the acquisition here, before
             // blocking, and tell the raw lock not to announce it again.
-            hooks::mutex_acquire(self.raw_lock().map(), 0, false);
-            raw::prehook(self.raw_lock());
+            self.raw_lock().announce_reentrant();
         }
         self.inner.lock()
     }
@@ -104,6 +103,7 @@ impl<T: ?Sized, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
             let guard = self.inner.try_lock();
             raw::clear_prehook();
             if guard.is_some() {
+                // If this unwinds, dropping the guard releases the entry.
                 hooks::mutex_acquire(self.raw_lock().map(), 0, true);
             }
             guard
