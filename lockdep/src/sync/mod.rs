@@ -21,7 +21,20 @@
 //!
 //! Guards are `lock_api`'s ([`MutexGuard`] and friends are aliases), with the
 //! usual `map`/`unlocked`/`downgrade` functions; they are `#[must_use]` and
-//! never `Send`, in every configuration.
+//! never `Send`, in every configuration (a lock must be released by the
+//! thread whose held-lock stack has it). Neither of these compiles:
+//!
+//! ```compile_fail
+//! #![deny(unused_must_use)]
+//! let m = lockdep::sync::Mutex::new(0);
+//! m.lock(); // locks and unlocks at once
+//! ```
+//!
+//! ```compile_fail
+//! fn send<T: Send>(_: T) {}
+//! let m = lockdep::sync::RwLock::new(0);
+//! send(m.read());
+//! ```
 //!
 //! ## Lock classes
 //!
