@@ -46,6 +46,14 @@ pub(crate) struct Inner {
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
+/// Set once any validator records events (never cleared: a cheap global
+/// filter in front of the per-validator setting).
+static ANY_EVENTS: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn any_records_events() -> bool {
+    ANY_EVENTS.load(Ordering::Relaxed)
+}
+
 /// Every validator ever created that is still alive (for key unregistration).
 pub(crate) fn registry() -> &'static Mutex<Vec<Weak<Inner>>> {
     static REG: OnceLock<Mutex<Vec<Weak<Inner>>>> = OnceLock::new();
@@ -54,6 +62,9 @@ pub(crate) fn registry() -> &'static Mutex<Vec<Weak<Inner>>> {
 
 impl Inner {
     pub(crate) fn new(config: Config) -> Inner {
+        if config.record_events {
+            ANY_EVENTS.store(true, Ordering::Relaxed);
+        }
         // Ids fit the 24 bits the map's class cache keeps; wrap-around skips 0.
         let id = loop {
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;

@@ -76,12 +76,18 @@ pub(crate) fn set_subclass(map: &LockdepMap, subclass: u32, loc: Loc) {
     });
 }
 
+/// The statistics hooks only record events (when some validator records
+/// them): skip the thread-local lookup entirely otherwise.
 pub(crate) fn contended(map: &LockdepMap, loc: Loc) {
-    with_ctx(|ctx| ctx.event(map, Hook::Contended, loc));
+    if super::inner::any_records_events() {
+        with_ctx(|ctx| ctx.event(map, Hook::Contended, loc));
+    }
 }
 
 pub(crate) fn acquired(map: &LockdepMap, loc: Loc) {
-    with_ctx(|ctx| ctx.event(map, Hook::Acquired, loc));
+    if super::inner::any_records_events() {
+        with_ctx(|ctx| ctx.event(map, Hook::Acquired, loc));
+    }
 }
 
 /// `Some(held)` when known; `None` when unknown (validation off, re-entry,
