@@ -1,3 +1,14 @@
 //! The lockdep-rs book, with every code block run as a doctest.
+//!
+//! Each chapter is a Markdown file in this directory, included below as the
+//! documentation of an empty module so that `cargo test -p lockdep-docs`
+//! compiles and runs every ```` ```rust ```` block in it. The examples assume
+//! what this crate's `Cargo.toml` asks for: validation compiled in (the
+//! `enabled` feature, in a build with debug assertions — the default for
+//! `cargo test`).
+
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
+
+#[doc = include_str!("01-what-lockdep-proves.md")]
+pub mod what_lockdep_proves {}
