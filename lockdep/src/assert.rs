@@ -55,11 +55,12 @@ pub trait AsLockdepMap {
     /// The map of this lock.
     fn as_lockdep_map(&self) -> &LockdepMap;
 
-    /// The thread that holds this lock exclusively, if another thread does
-    /// and the lock type knows it (the [`sync`](crate::sync) locks do, with
-    /// validation compiled in). Assertion reports name it.
+    /// Another thread that holds this lock, if the validator knows one (it
+    /// remembers the last thread that acquired each lock until that thread
+    /// releases it; with validation compiled out, never). Assertion reports
+    /// name it.
     fn other_holder(&self) -> Option<ThreadInfo> {
-        None
+        engine::other_holder(self.as_lockdep_map())
     }
 }
 
@@ -117,10 +118,6 @@ impl<L: AsLockdepMap + ?Sized> AsLockdepMap for std::rc::Rc<L> {
 impl<R> AsLockdepMap for crate::sync::RawLockdep<R> {
     fn as_lockdep_map(&self) -> &LockdepMap {
         self.map()
-    }
-
-    fn other_holder(&self) -> Option<ThreadInfo> {
-        self.other_owner()
     }
 }
 

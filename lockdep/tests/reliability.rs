@@ -138,6 +138,7 @@ fn dynamic_classes_are_removed_with_their_last_map() {
     // A key shared by several maps lives until the last one goes.
     let key = DynamicKey::new();
     let (a, b) = (LockdepMap::with_dynamic_key("shared", &key), LockdepMap::with_dynamic_key("shared", &key));
+    #[allow(clippy::drop_non_drop)] // zero-sized when validation is compiled out
     drop(key);
     v.scope(|| {
         mutex_acquire(&outer, 0, false);

@@ -9,10 +9,11 @@
 
 use std::panic::Location;
 
+use super::graph::Graph;
 use super::held::HeldLock;
 use super::inner::lock;
 use super::thread::{Ctx, with_ctx};
-use super::validate::{held_infos, is_held, lock_info};
+use super::validate::{is_held, lock_info};
 use crate::class::Read;
 use crate::map::LockdepMap;
 use crate::report::{LockInfo, Report, ReportKind, ThreadInfo};
@@ -90,7 +91,7 @@ pub(crate) fn assert_none_held(loc: Loc) {
         let inner = ctx.inner;
         let mut sh = lock(&inner.shared);
         let top = ctx.pv.held.locks.last().map(|h| lock_info(&sh.graph, h));
-        let r = new_report(ctx, &held_infos(&sh.graph, &ctx.pv.held), top, None, msg, loc);
+        let r = new_report(ctx, &sh.graph, top, None, msg, loc);
         emit(ctx, &mut sh.seen, vec![SIG_ASSERT, 4, loc as *const _ as u64], r);
     });
 }
@@ -128,34 +129,21 @@ fn report(
             location: loc,
         },
     };
-    let r = new_report(ctx, &held_infos(&sh.graph, &ctx.pv.held), Some(info), holder, msg, loc);
+    let r = new_report(ctx, &sh.graph, Some(info), holder, msg, loc);
     emit(ctx, &mut sh.seen, vec![SIG_ASSERT, kind, loc as *const _ as u64], r);
 }
 
 fn new_report(
     ctx: &Ctx<'_>,
-    held: &[LockInfo],
+    graph: &Graph,
     lock: Option<LockInfo>,
     holder: Option<ThreadInfo>,
     message: String,
     loc: Loc,
 ) -> Report {
-    Report {
-        kind: ReportKind::AssertionFailed,
-        validator: ctx.inner.config.name.clone(),
-        one_shot: ctx.inner.config.one_shot,
-        thread: ctx.thread.clone(),
-        location: loc,
-        lock,
-        other: None,
-        other_thread: holder,
-        chain: Vec::new(),
-        held: held.to_vec(),
-        message,
-        backtrace: None,
-        dump: None,
-        cycle: Vec::new(),
-    }
+    let mut r = ctx.new_report(graph, ReportKind::AssertionFailed, loc, lock, None, Vec::new(), message);
+    r.other_thread = holder;
+    r
 }
 
 /// Queues the report. Unlike every other report, an assertion failure only

@@ -93,7 +93,7 @@ pub(crate) type Path = Vec<EdgeId>;
 pub(crate) struct Graph {
     pub(crate) classes: Vec<Class>,
     by_key: HashMap<(KeyId, u32), ClassId>,
-    name_keys: HashMap<&'static str, Vec<KeyId>>,
+    name_keys: HashMap<&'static str, NameVersions>,
     pub(crate) edges: Vec<Edge>,
     by_pair: HashMap<(ClassId, ClassId), EdgeId>,
     pub(crate) nr_classes: usize,
@@ -118,6 +118,13 @@ pub(crate) struct Graph {
     pub(crate) searches_run: u64,
 }
 
+/// The `#version` of each key sharing one class name.
+#[derive(Default)]
+struct NameVersions {
+    keys: HashMap<KeyId, u32>,
+    last: u32,
+}
+
 /// What the topological order says about a new edge `prev -> next`.
 pub(crate) enum Plain {
     /// `next` cannot reach `prev`: no cycle of any kind, no search needed.
@@ -139,14 +146,11 @@ impl Graph {
         if self.nr_classes >= limit {
             return None;
         }
-        let keys = self.name_keys.entry(name).or_default();
-        let version = match keys.iter().position(|k| *k == key) {
-            Some(p) => p as u32 + 1,
-            None => {
-                keys.push(key);
-                keys.len() as u32
-            }
-        };
+        let names = self.name_keys.entry(name).or_default();
+        let version = *names.keys.entry(key).or_insert_with(|| {
+            names.last += 1;
+            names.last
+        });
         let class =
             Class { key, subclass, name, version, after: Vec::new(), before: Vec::new(), alive: true, ord: None };
         let id = match self.free_classes.pop() {
@@ -348,9 +352,9 @@ impl Graph {
         self.by_key.remove(&(key, subclass));
         // Forget the key's claim on its name once no class of it is left.
         if (0..crate::class::MAX_SUBCLASSES).all(|s| !self.by_key.contains_key(&(key, s))) {
-            if let Some(keys) = self.name_keys.get_mut(name) {
-                keys.retain(|k| *k != key);
-                if keys.is_empty() {
+            if let Some(names) = self.name_keys.get_mut(name) {
+                names.keys.remove(&key);
+                if names.keys.is_empty() {
                     self.name_keys.remove(name);
                 }
             }

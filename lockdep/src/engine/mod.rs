@@ -41,8 +41,8 @@ pub(crate) use stats::{dump_chains, dump_classes, dump_dot, dump_held, dump_stat
 pub(crate) use thread::enter_scope;
 #[cfg(lockdep_on)]
 pub(crate) use validate::{
-    acquire, acquired, contended, downgrade, is_held, map_freed, might_lock, might_lock_nested, release, set_subclass,
-    unregister_key,
+    acquire, acquired, contended, downgrade, is_held, map_freed, might_lock, might_lock_nested, other_holder, release,
+    set_subclass, unregister_key,
 };
 
 #[cfg(not(lockdep_on))]

@@ -118,3 +118,8 @@ pub(crate) fn assert_held(
 pub(crate) fn assert_not_held(_: &LockdepMap, _: &'static Location<'static>) {}
 #[inline(always)]
 pub(crate) fn assert_none_held(_: &'static Location<'static>) {}
+
+#[inline(always)]
+pub(crate) fn other_holder(_: &LockdepMap) -> Option<crate::report::ThreadInfo> {
+    None
+}

@@ -58,6 +58,11 @@ impl ThreadData {
     }
 }
 
+/// The engine's number for the current thread, if it has one.
+pub(crate) fn current_num() -> Option<u64> {
+    STATE.try_with(|st| st.data.try_borrow().ok().and_then(|d| d.as_ref().map(|d| d.num))).ok().flatten()
+}
+
 /// Clears the busy flag when dropped (also on unwind).
 struct Busy<'a>(&'a Cell<bool>);
 

@@ -168,6 +168,16 @@ pub(crate) fn map_freed(map: &LockdepMap) {
     });
 }
 
+/// Another live thread that holds `map`, as far as the map's holder word
+/// knows (the last acquirer, until it releases).
+pub(crate) fn other_holder(map: &LockdepMap) -> Option<crate::report::ThreadInfo> {
+    let holder = map.holder();
+    if holder == 0 || super::thread::current_num() == Some(holder) {
+        return None;
+    }
+    lock(super::thread::live_threads()).get(&holder).cloned()
+}
+
 /// Zaps every class of `key` in every live validator.
 pub(crate) fn unregister_key(key: &LockClassKey) {
     let id = KeyId::Key { addr: key.addr(), generation: key.generation() };
@@ -247,7 +257,7 @@ impl Ctx<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn new_report(
+    pub(crate) fn new_report(
         &self,
         graph: &Graph,
         kind: ReportKind,

@@ -85,7 +85,6 @@ use crate::ENABLED;
 
 mod condvar;
 mod mutex;
-mod owner;
 mod raw;
 mod reentrant;
 mod rwlock;

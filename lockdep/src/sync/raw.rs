@@ -28,7 +28,6 @@ use lock_api::{
     RawRwLockUpgradeFair, RawRwLockUpgradeTimed,
 };
 
-use super::owner::Owner;
 use crate::class::{LockClassKey, Read};
 use crate::map::LockdepMap;
 use crate::report::ThreadInfo;
@@ -62,13 +61,12 @@ static INIT_KEY: LockClassKey = LockClassKey::new();
 pub struct RawLockdep<R> {
     inner: R,
     map: LockdepMap,
-    owner: Owner,
 }
 
 impl<R> RawLockdep<R> {
     /// Wraps `inner`; the validator knows it by `map`.
     pub const fn new(inner: R, map: LockdepMap) -> Self {
-        RawLockdep { inner, map, owner: Owner::new() }
+        RawLockdep { inner, map }
     }
 
     /// The map the validator knows this lock by.
@@ -100,33 +98,15 @@ impl<R> RawLockdep<R> {
                 lock();
             }
             hooks::lock_acquired(&self.map);
-            self.note_owner(read);
         } else {
             lock();
         }
     }
 
-    /// Records the current thread as the exclusive owner (validation on only).
-    #[inline(always)]
-    fn note_owner(&self, read: Read) {
-        if ENABLED && read == Read::Exclusive {
-            self.owner.set_current();
-        }
-    }
-
-    /// Forgets the exclusive owner; called before every release hook that
-    /// ends an exclusive hold.
-    #[inline(always)]
-    fn clear_owner(&self) {
-        if ENABLED {
-            self.owner.clear();
-        }
-    }
-
-    /// The thread holding this lock exclusively, when it is another one
-    /// (known only with validation compiled in, and only for exclusive holds).
+    /// Another thread holding this lock, when the validator knows one (see
+    /// [`AsLockdepMap::other_holder`](crate::AsLockdepMap::other_holder)).
     pub fn other_owner(&self) -> Option<ThreadInfo> {
-        if ENABLED { self.owner.other_thread() } else { None }
+        crate::engine::other_holder(&self.map)
     }
 
     /// The acquire hook. If it unwinds (a report under `Action::Panic`), the
@@ -142,13 +122,10 @@ impl<R> RawLockdep<R> {
 
     /// The release hook, then `unlock`, which runs even if the hook unwinds
     /// (a report under `Action::Panic`): a lock whose guard is gone must not
-    /// stay locked. `exclusive`: the hold being ended is an exclusive one.
+    /// stay locked.
     #[inline(always)]
     #[track_caller]
-    fn release_then(&self, exclusive: bool, unlock: impl FnMut()) {
-        if exclusive {
-            self.clear_owner();
-        }
+    fn release_then(&self, unlock: impl FnMut()) {
         let _unlock = Finally(unlock);
         hooks::lock_release(&self.map);
     }
@@ -170,7 +147,6 @@ impl<R> RawLockdep<R> {
             let undo = Finally(unlock);
             self.announce(subclass, true, read, nest);
             std::mem::forget(undo);
-            self.note_owner(read);
         }
         ok
     }
@@ -184,7 +160,6 @@ impl<R> RawLockdep<R> {
         let ok = attempt();
         if ok {
             hooks::lock_acquired(&self.map);
-            self.note_owner(read);
         } else {
             hooks::lock_release(&self.map);
         }
@@ -276,7 +251,7 @@ impl<R: RawMutex> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub unsafe fn unlock_hooked(&self) {
-        self.release_then(true, || {
+        self.release_then(|| {
             // SAFETY: the caller guarantees the current thread holds the lock.
             unsafe { self.inner.unlock() }
         });
@@ -291,7 +266,6 @@ impl<R: RawMutex> RawLockdep<R> {
     /// The lock must be held by the current thread.
     #[track_caller]
     pub(super) unsafe fn unlock_for_wait(&self) {
-        self.clear_owner();
         hooks::lock_release(&self.map);
         // SAFETY: the caller guarantees the current thread holds the lock.
         unsafe { self.inner.unlock() }
@@ -327,7 +301,6 @@ unsafe impl<R: RawMutex> RawMutex for RawLockdep<R> {
     fn lock(&self) {
         if self.take_prehooked() {
             self.inner.lock();
-            self.note_owner(Read::Exclusive);
         } else {
             self.lock_with(0, None);
         }
@@ -335,15 +308,7 @@ unsafe impl<R: RawMutex> RawMutex for RawLockdep<R> {
 
     #[inline]
     fn try_lock(&self) -> bool {
-        if self.take_prehooked() {
-            let ok = self.inner.try_lock();
-            if ok {
-                self.note_owner(Read::Exclusive);
-            }
-            ok
-        } else {
-            self.try_lock_with(0, None)
-        }
+        if self.take_prehooked() { self.inner.try_lock() } else { self.try_lock_with(0, None) }
     }
 
     #[inline]
@@ -362,7 +327,7 @@ unsafe impl<R: RawMutex> RawMutex for RawLockdep<R> {
 unsafe impl<R: RawMutexFair> RawMutexFair for RawLockdep<R> {
     #[inline]
     unsafe fn unlock_fair(&self) {
-        self.release_then(true, || {
+        self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_fair() }
         });
@@ -541,7 +506,7 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_shared(&self) {
-        self.release_then(false, || {
+        self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_shared() }
         });
@@ -559,7 +524,7 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_exclusive(&self) {
-        self.release_then(true, || {
+        self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_exclusive() }
         });
@@ -580,7 +545,7 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 unsafe impl<R: RawRwLockFair> RawRwLockFair for RawLockdep<R> {
     #[inline]
     unsafe fn unlock_shared_fair(&self) {
-        self.release_then(false, || {
+        self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_shared_fair() }
         });
@@ -588,7 +553,7 @@ unsafe impl<R: RawRwLockFair> RawRwLockFair for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_exclusive_fair(&self) {
-        self.release_then(true, || {
+        self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_exclusive_fair() }
         });
@@ -611,7 +576,6 @@ unsafe impl<R: RawRwLockFair> RawRwLockFair for RawLockdep<R> {
 unsafe impl<R: RawRwLockDowngrade> RawRwLockDowngrade for RawLockdep<R> {
     #[inline]
     unsafe fn downgrade(&self) {
-        self.clear_owner();
         hooks::lock_downgrade(&self.map);
         // SAFETY: forwarded from the caller.
         unsafe { self.inner.downgrade() }
@@ -685,7 +649,7 @@ unsafe impl<R: RawRwLockUpgrade> RawRwLockUpgrade for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_upgradable(&self) {
-        self.release_then(true, || {
+        self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_upgradable() }
         });
@@ -708,7 +672,7 @@ unsafe impl<R: RawRwLockUpgrade> RawRwLockUpgrade for RawLockdep<R> {
 unsafe impl<R: RawRwLockUpgradeFair> RawRwLockUpgradeFair for RawLockdep<R> {
     #[inline]
     unsafe fn unlock_upgradable_fair(&self) {
-        self.release_then(true, || {
+        self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_upgradable_fair() }
         });
@@ -726,7 +690,6 @@ unsafe impl<R: RawRwLockUpgradeDowngrade> RawRwLockUpgradeDowngrade for RawLockd
     #[inline]
     unsafe fn downgrade_upgradable(&self) {
         // Exclusive (upgradable) -> shared reader.
-        self.clear_owner();
         hooks::lock_downgrade(&self.map);
         // SAFETY: forwarded from the caller.
         unsafe { self.inner.downgrade_upgradable() }
