@@ -17,12 +17,15 @@
 //!   1,000 classes, built pair by pair on one thread; adding `a -> b` must be
 //!   reported iff `b` already reaches `a` (a plain DFS).
 //!
-//! The oracle models the chain cache because it is observable: a chain's id
-//! is its (class, mode) sequence without the trylock bit (spec §2.4), so a
-//! blocking acquisition whose stack differs from a cached one only in which
-//! entries were trylocked is not validated, and the dependencies its prev-walk
-//! would have added through the trylocked entries are never recorded (the
-//! "trylock chain-cache hit" example).
+//! The oracle models the chain cache too. The kernel's chain id is the
+//! (class, mode) sequence without the trylock bit (spec §2.4), which made the
+//! cache observable: a blocking acquisition whose stack differed from a cached
+//! one only in which entries were trylocked was not validated, and the
+//! dependencies its prev-walk would have added through the trylocked entries
+//! were never recorded — a missed deadlock (the "trylock chain-cache hit"
+//! example, found by this test). The validator's chain ids now include the
+//! trylock bit, and the property checks that the cache never changes a
+//! verdict.
 //!
 //! All tests compile, and return at once, when validation is compiled out.
 //! `PROPTEST_CASES` overrides the case counts for longer local runs.
@@ -245,8 +248,8 @@ struct OracleStats {
 struct Oracle {
     held: [Vec<Held>; THREADS],
     deps: Deps,
-    /// Validated chains: the (class, mode) sequence of the stack plus the new lock.
-    chains: HashSet<Vec<(usize, Read)>>,
+    /// Validated chains: the (class, mode, trylock) sequence of the stack plus the new lock.
+    chains: HashSet<Vec<(usize, Read, bool)>>,
     /// Model the chain cache (spec §2.5); when false, every blocking
     /// acquisition runs the prev-walk.
     chain_cache: bool,
@@ -277,8 +280,11 @@ impl Oracle {
     fn acquire(&mut self, t: usize, next: Held) -> bool {
         // Trylocks are pushed unvalidated: no chain, no check, no edge into them.
         if !next.trylock {
-            let chain: Vec<(usize, Read)> =
-                self.held[t].iter().map(|h| (h.class, h.read)).chain([(next.class, next.read)]).collect();
+            let chain: Vec<(usize, Read, bool)> = self.held[t]
+                .iter()
+                .map(|h| (h.class, h.read, h.trylock))
+                .chain([(next.class, next.read, false)])
+                .collect();
             let validate = !self.chain_cache || self.chains.insert(chain);
             if !validate {
                 self.stats.cache_hits += 1;
@@ -637,6 +643,7 @@ fn programs_match_strong_cycle_oracle() {
     if n >= 1_000 {
         assert!(s.weak_cycles > 0 && s.trylock_edges > 0 && s.replay_edges > 0 && s.cache_hits > 0);
     }
+    assert_eq!(totals.cache_divergent.get(), 0, "with the trylock bit in chain ids the cache never changes a verdict");
 }
 
 /// Hand-written programs from the spec's examples, each with the operation
@@ -690,13 +697,13 @@ fn spec_examples_agree_with_oracle() {
         // §2.11: ... and the replay itself can report.
         ("replay report", vec![acq(1, 2, W), acq(1, 0, W), unlock(1, 0), unlock(1, 2),
                                acq(0, 0, W), acq(0, 1, RR), acq(0, 2, W), unlock(0, 1)], Some(7), None),
-        // §2.4/§2.5: the chain id has no trylock bit, so W(A) try-RR(B) W(C) hits
-        // the chain cached by W(A) RR(B) W(C) and A -EN-> C is never recorded; the
-        // C -> A inversion then goes unreported (a kernel-compatible false negative).
+        // §2.4/§2.5: in the kernel the chain id has no trylock bit, so W(A) try-RR(B)
+        // W(C) hits the chain cached by W(A) RR(B) W(C), A -EN-> C is never recorded
+        // and the C -> A inversion goes unreported. Our chain ids keep the bit.
         ("trylock chain-cache hit", vec![acq(0, 0, W), acq(0, 1, RR), acq(0, 2, W), unlock(0, 2),
                                          unlock(0, 1), try_acq(0, 1, RR), acq(0, 2, W), unlock(0, 2),
                                          unlock(0, 1), unlock(0, 0), acq(1, 2, W), acq(1, 0, W)],
-         None, Some(11)),
+         Some(11), None),
     ];
     let workers = Workers::new();
     for (name, ops, expected, ideal) in examples {

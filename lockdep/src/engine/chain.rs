@@ -82,7 +82,7 @@ impl ChainStore {
         let mut hl = 0;
         self.map.retain(|_, v| {
             v.retain(|c| {
-                let keep = !c.iter().any(|id| dead(*id >> 2));
+                let keep = !c.iter().any(|id| dead(*id >> super::graph::CHAIN_ID_CLASS_SHIFT));
                 if !keep {
                     removed += 1;
                     hl += c.len();

@@ -39,7 +39,7 @@ pub(crate) struct HeldLock {
 
 impl HeldLock {
     pub(crate) fn id(&self) -> u64 {
-        chain_id(self.class, self.read)
+        chain_id(self.class, self.read, self.trylock)
     }
 }
 

@@ -12,7 +12,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::graph::{ClassId, Graph};
 use super::inner::{Inner, Shared, lock};
-use crate::class::{KeyId, Read};
+use crate::class::KeyId;
 use crate::dump::Stats;
 use crate::report::{DepTypes, DumpFiles, Report};
 
@@ -115,10 +115,14 @@ fn chains_text(sh: &Shared) -> String {
     for ids in chains {
         out.push_str("irq_context: 0\n");
         for id in ids {
-            let c = ClassId::from_raw((id >> 2) as u32);
-            let read = Read::from_kernel((id & 3) as u8).unwrap_or(Read::Exclusive);
+            let (c, read, trylock) = super::graph::chain_id_parts(*id);
             let key = g.classes.get(c.index()).map_or_else(|| "?".to_owned(), |c| key_text(c.key));
-            let mode = if read.is_read() { format!(" ({read})") } else { String::new() };
+            let mode = match (read.is_read(), trylock) {
+                (false, false) => String::new(),
+                (true, false) => format!(" ({read})"),
+                (false, true) => " (trylock)".to_owned(),
+                (true, true) => format!(" ({read}, trylock)"),
+            };
             let _ = writeln!(out, "[{key}] {}{mode}", g.class_name(c));
         }
         out.push('\n');

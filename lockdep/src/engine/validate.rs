@@ -353,7 +353,7 @@ impl Ctx<'_> {
         }
         let Some(class) = self.cached_class(map, subclass) else { return false };
         let prev_chain_key = self.pv.held.curr_chain_key();
-        let chain_key = iterate_chain_key(prev_chain_key, super::graph::chain_id(class, read));
+        let chain_key = iterate_chain_key(prev_chain_key, super::graph::chain_id(class, read, trylock));
         let entry = HeldLock {
             class,
             instance: map.addr(),
