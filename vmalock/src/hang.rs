@@ -183,7 +183,13 @@ impl Registry {
 /// The threads whose progress `rec`'s wait depends on.
 fn blockers(all: &[Arc<WaitRecord>], me: &WaitRecord, rec: &WaitRecord) -> Vec<Tid> {
     match &rec.on {
-        WaitOn::Rwsem { mm, write } => mm.upgrade().map(|mm| mm.mmap_lock.blockers(*write)).unwrap_or_default(),
+        WaitOn::Rwsem { mm, write } => mm
+            .upgrade()
+            // A waiter already granted the lock (still registered until it
+            // wakes up) is not blocked by anybody.
+            .filter(|mm| mm.mmap_lock.is_queued(rec.tid, *write))
+            .map(|mm| mm.mmap_lock.blockers(*write))
+            .unwrap_or_default(),
         WaitOn::Exclusion { vma, .. } => std::iter::once(me)
             .chain(all.iter().map(|r| &**r))
             .filter(|r| r.refs.contains(vma))

@@ -22,7 +22,7 @@ struct State {
     readers: Vec<Tid>,
     writer: Option<Tid>,
     queued_writers: Vec<Tid>,
-    queued_readers: usize,
+    queued_readers: Vec<Tid>,
 }
 
 impl State {
@@ -36,7 +36,7 @@ impl State {
     }
 
     fn has_waiters(&self) -> bool {
-        !self.queued_writers.is_empty() || self.queued_readers > 0
+        !self.queued_writers.is_empty() || !self.queued_readers.is_empty()
     }
 
     fn take(&mut self, write: bool, me: Tid) {
@@ -51,7 +51,7 @@ impl State {
         if write {
             self.queued_writers.push(me);
         } else {
-            self.queued_readers += 1;
+            self.queued_readers.push(me);
         }
     }
 
@@ -60,8 +60,8 @@ impl State {
             if let Some(i) = self.queued_writers.iter().position(|&t| t == me) {
                 self.queued_writers.remove(i);
             }
-        } else {
-            self.queued_readers -= 1;
+        } else if let Some(i) = self.queued_readers.iter().position(|&t| t == me) {
+            self.queued_readers.swap_remove(i);
         }
     }
 }
@@ -226,6 +226,14 @@ impl RwSem {
         v
     }
 
+    /// Whether `tid` is still queued for the lock. A thread that was granted
+    /// the lock stays registered as a waiter until it leaves `slow`; the hang
+    /// detector must not count it as blocked in that window.
+    pub(crate) fn is_queued(&self, tid: Tid, write: bool) -> bool {
+        let s = lock(&self.st);
+        if write { s.queued_writers.contains(&tid) } else { s.queued_readers.contains(&tid) }
+    }
+
     /// Wakes every waiter to re-check (signals, hang-detector aborts).
     pub(crate) fn wake_all(&self) {
         let _s = lock(&self.st);
@@ -235,6 +243,6 @@ impl RwSem {
     /// A snapshot for `Debug`: (readers, writer held, queued writers, queued readers).
     pub(crate) fn snapshot(&self) -> (usize, bool, usize, usize) {
         let s = lock(&self.st);
-        (s.readers.len(), s.writer.is_some(), s.queued_writers.len(), s.queued_readers)
+        (s.readers.len(), s.writer.is_some(), s.queued_writers.len(), s.queued_readers.len())
     }
 }
