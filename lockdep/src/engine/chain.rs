@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
 
 /// Chain keys are already well-mixed 64-bit hashes: hash them as themselves.
 #[derive(Default)]
@@ -28,23 +29,43 @@ impl Hasher for KeyHasher {
 
 type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
-/// Per-thread cache of validated chains.
-#[derive(Default)]
+/// Slots of the direct-mapped front of the per-thread cache.
+const FRONT: usize = 256;
+
+/// Per-thread cache of validated chains: a small direct-mapped array (one
+/// probe, no hashing) in front of a map of every chain this thread validated.
 pub(crate) struct ThreadChainCache {
-    map: KeyMap<Box<[u64]>>,
+    front: Box<[(u64, Option<Rc<[u64]>>)]>,
+    map: KeyMap<Rc<[u64]>>,
     /// The validator generation the cache is valid for (zapping bumps it).
     pub(crate) generation: u64,
 }
 
+impl Default for ThreadChainCache {
+    fn default() -> Self {
+        ThreadChainCache { front: vec![(0, None); FRONT].into_boxed_slice(), map: KeyMap::default(), generation: 0 }
+    }
+}
+
 impl ThreadChainCache {
-    pub(crate) fn get(&self, key: u64) -> Option<&[u64]> {
-        self.map.get(&key).map(|b| &**b)
+    /// The ids stored under `key` (the caller compares them with the stack).
+    #[inline]
+    pub(crate) fn get(&mut self, key: u64) -> Option<&[u64]> {
+        let slot = key as usize % FRONT;
+        if self.front[slot].0 != key || self.front[slot].1.is_none() {
+            let ids = self.map.get(&key)?.clone();
+            self.front[slot] = (key, Some(ids));
+        }
+        self.front[slot].1.as_deref()
     }
     pub(crate) fn insert(&mut self, key: u64, ids: Box<[u64]>) {
+        let ids: Rc<[u64]> = ids.into();
+        self.front[key as usize % FRONT] = (key, Some(ids.clone()));
         self.map.insert(key, ids);
     }
     pub(crate) fn clear(&mut self, generation: u64) {
         self.map.clear();
+        self.front.iter_mut().for_each(|s| *s = (0, None));
         self.generation = generation;
     }
 }

@@ -117,6 +117,35 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
         .flatten()
 }
 
+/// The steady-state fast path: `f` gets the current validator, this
+/// thread's state for it and the thread's number, and answers `None` when the
+/// fast path does not apply (the hook then takes [`with_ctx`]). `f` must not
+/// call out of the engine nor report: it runs without the re-entrancy guard.
+/// Not taken while recording events, inside the validator, or before this
+/// thread's state exists.
+#[inline(always)]
+pub(crate) fn with_fast<R>(f: impl FnOnce(&Inner, &mut PerValidator, u64) -> Option<R>) -> Option<R> {
+    STATE
+        .try_with(|st| {
+            if st.busy.get() {
+                return None;
+            }
+            let mut slot = st.data.try_borrow_mut().ok()?;
+            let data = slot.as_mut()?;
+            let inner: &Inner = match data.scopes.last() {
+                Some(i) => i,
+                None => &global().inner,
+            };
+            let pv = data.validators.first_mut()?;
+            if pv.ptr != inner as *const Inner as usize || pv.id != inner.id || inner.config.record_events {
+                return None;
+            }
+            f(inner, pv, data.num)
+        })
+        .ok()
+        .flatten()
+}
+
 /// Hands reports to their validator, outside every engine lock (the thread
 /// is still marked busy, so hooks from report actions are no-ops).
 #[cold]

@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 
 use super::graph::{ClassId, EdgeOrigin, Graph, Plain};
 use super::held::{HeldLock, HeldStack, iterate_chain_key};
-use super::inner::{Shared, lock, registry};
-use super::thread::{Ctx, with_ctx};
+use super::inner::{Inner, Shared, lock, registry};
+use super::thread::{Ctx, PerValidator, with_ctx, with_fast};
 use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
 use crate::map::LockdepMap;
 use crate::report::{ChainStep, DepTypes, LockInfo, Report, ReportKind, Trace};
@@ -32,6 +32,12 @@ pub(crate) fn acquire(
     nest: Option<&LockdepMap>,
     loc: Loc,
 ) {
+    if nest.is_none()
+        && check
+        && with_fast(|inner, pv, thread| fast_acquire(inner, pv, thread, map, subclass, trylock, read, loc)).is_some()
+    {
+        return;
+    }
     with_ctx(|ctx| {
         if ctx.inner.config.record_events {
             let nest_lock = nest.map(LockdepMap::addr);
@@ -40,15 +46,15 @@ pub(crate) fn acquire(
         if !ctx.inner.is_validating() {
             return;
         }
-        if nest.is_none() && check && ctx.fast_acquire(map, subclass, trylock, read, loc) {
-            return;
-        }
         let nest = nest.map(|n| (n.addr(), n.name()));
         ctx.acquire(map, subclass, trylock, read, check, nest, loc);
     });
 }
 
 pub(crate) fn release(map: &LockdepMap, loc: Loc) {
+    if with_fast(|inner, pv, thread| fast_release(inner, pv, thread, map)).is_some() {
+        return;
+    }
     with_ctx(|ctx| {
         map.note_release(ctx.thread_num);
         ctx.event(map, Hook::Release, loc);
@@ -198,6 +204,88 @@ pub(crate) fn unregister_key(key: &LockClassKey) {
 }
 
 // ---------------------------------------------------------------------------
+// The steady state, without the re-entrancy guard or a report context (it
+// calls nothing outside the engine and reports nothing).
+
+/// The class-cache tag of `map` under `inner`: validator id and key generation.
+fn tag(inner: &Inner, map: &LockdepMap) -> u32 {
+    let generation = match map.key.id() {
+        KeyId::Key { generation, .. } => generation,
+        KeyId::Site { .. } => 0,
+    };
+    (inner.id << 8) | (generation & 0xff)
+}
+
+fn cached_class(inner: &Inner, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
+    map.cached_class(tag(inner, map), subclass).map(ClassId::from_raw)
+}
+
+/// Whether this thread validated exactly this chain before (lock-free).
+#[inline]
+fn chain_cached(inner: &Inner, pv: &mut PerValidator, next: &HeldLock) -> bool {
+    let generation = inner.generation.load(Ordering::Acquire);
+    if pv.cache.generation != generation {
+        pv.cache.clear(generation);
+        return false;
+    }
+    pv.cache.get(next.chain_key).is_some_and(|ids| pv.held.chain_matches(ids, next.id()))
+}
+
+/// An acquisition whose class is cached in the map and whose chain this
+/// thread validated before: push it. `None` sends it down the full path.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn fast_acquire(
+    inner: &Inner,
+    pv: &mut PerValidator,
+    thread: u64,
+    map: &LockdepMap,
+    subclass: u32,
+    trylock: bool,
+    read: Read,
+    loc: Loc,
+) -> Option<()> {
+    if subclass >= 2 || !inner.is_validating() || !inner.is_learning() || pv.held.depth() >= inner.config.max_depth {
+        return None;
+    }
+    let class = cached_class(inner, map, subclass)?;
+    let prev_chain_key = pv.held.curr_chain_key();
+    let chain_key = iterate_chain_key(prev_chain_key, super::graph::chain_id(class, read, trylock));
+    let entry = HeldLock {
+        class,
+        instance: map.addr(),
+        name: map.name(),
+        subclass,
+        read,
+        trylock,
+        check: true,
+        nest: None,
+        references: 0,
+        location: loc,
+        prev_chain_key,
+        chain_key,
+    };
+    if !trylock && !chain_cached(inner, pv, &entry) {
+        return None;
+    }
+    pv.held.locks.push(entry);
+    map.note_acquire(thread);
+    Some(())
+}
+
+/// The release of the top entry, when it is a plain one.
+#[inline]
+fn fast_release(inner: &Inner, pv: &mut PerValidator, thread: u64, map: &LockdepMap) -> Option<()> {
+    let top = pv.held.locks.last()?;
+    if !inner.is_validating() || top.instance != map.addr() || top.references != 0 {
+        return None;
+    }
+    pv.held.locks.pop();
+    map.note_release(thread);
+    Some(())
+}
+
+// ---------------------------------------------------------------------------
 // Report helpers.
 
 pub(crate) fn lock_info(graph: &Graph, h: &HeldLock) -> LockInfo {
@@ -245,15 +333,11 @@ impl Ctx<'_> {
     }
 
     fn tag(&self, map: &LockdepMap) -> u32 {
-        let generation = match map.key.id() {
-            KeyId::Key { generation, .. } => generation,
-            KeyId::Site { .. } => 0,
-        };
-        (self.inner.id << 8) | (generation & 0xff)
+        tag(self.inner, map)
     }
 
     fn cached_class(&self, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
-        map.cached_class(self.tag(map), subclass).map(ClassId::from_raw)
+        cached_class(self.inner, map, subclass)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -341,39 +425,6 @@ impl Ctx<'_> {
                 None
             }
         }
-    }
-
-    /// The steady state: class cached in the map, chain validated before by
-    /// this thread. Lock-free, allocation-free; false sends the acquisition
-    /// down the full path (which starts over).
-    #[inline]
-    fn fast_acquire(&mut self, map: &LockdepMap, subclass: u32, trylock: bool, read: Read, loc: Loc) -> bool {
-        if subclass >= 2 || !self.inner.is_learning() || self.pv.held.depth() >= self.inner.config.max_depth {
-            return false;
-        }
-        let Some(class) = self.cached_class(map, subclass) else { return false };
-        let prev_chain_key = self.pv.held.curr_chain_key();
-        let chain_key = iterate_chain_key(prev_chain_key, super::graph::chain_id(class, read, trylock));
-        let entry = HeldLock {
-            class,
-            instance: map.addr(),
-            name: map.name(),
-            subclass,
-            read,
-            trylock,
-            check: true,
-            nest: None,
-            references: 0,
-            location: loc,
-            prev_chain_key,
-            chain_key,
-        };
-        if !trylock && !self.chain_cached(&entry) {
-            return false;
-        }
-        self.pv.held.locks.push(entry);
-        map.note_acquire(self.thread_num);
-        true
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -495,12 +546,7 @@ impl Ctx<'_> {
     /// The lock-free fast path: this thread validated this exact chain before.
     #[inline]
     fn chain_cached(&mut self, next: &HeldLock) -> bool {
-        let generation = self.inner.generation.load(Ordering::Acquire);
-        if self.pv.cache.generation != generation {
-            self.pv.cache.clear(generation);
-            return false;
-        }
-        self.pv.cache.get(next.chain_key).is_some_and(|ids| self.pv.held.chain_matches(ids, next.id()))
+        chain_cached(self.inner, self.pv, next)
     }
 
     /// Kernel `validate_chain` on a per-thread cache miss: returns false
