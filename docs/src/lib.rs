@@ -12,3 +12,6 @@ pub mod readme {}
 
 #[doc = include_str!("01-what-lockdep-proves.md")]
 pub mod what_lockdep_proves {}
+
+#[doc = include_str!("02-quick-start.md")]
+pub mod quick_start {}
