@@ -32,10 +32,13 @@ type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 /// Slots of the direct-mapped front of the per-thread cache.
 const FRONT: usize = 256;
 
+/// A front slot: the chain key and the chain's ids.
+type FrontSlot = (u64, Option<Rc<[u64]>>);
+
 /// Per-thread cache of validated chains: a small direct-mapped array (one
 /// probe, no hashing) in front of a map of every chain this thread validated.
 pub(crate) struct ThreadChainCache {
-    front: Box<[(u64, Option<Rc<[u64]>>)]>,
+    front: Box<[FrontSlot]>,
     map: KeyMap<Rc<[u64]>>,
     /// The validator generation the cache is valid for (zapping bumps it).
     pub(crate) generation: u64,
