@@ -15,3 +15,6 @@ pub mod what_lockdep_proves {}
 
 #[doc = include_str!("02-quick-start.md")]
 pub mod quick_start {}
+
+#[doc = include_str!("03-classes.md")]
+pub mod classes {}
