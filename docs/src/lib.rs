@@ -18,3 +18,6 @@ pub mod quick_start {}
 
 #[doc = include_str!("03-classes.md")]
 pub mod classes {}
+
+#[doc = include_str!("04-read-write-rules.md")]
+pub mod read_write_rules {}
