@@ -21,3 +21,6 @@ pub mod classes {}
 
 #[doc = include_str!("04-read-write-rules.md")]
 pub mod read_write_rules {}
+
+#[doc = include_str!("05-annotations.md")]
+pub mod annotations {}
