@@ -24,3 +24,6 @@ pub mod read_write_rules {}
 
 #[doc = include_str!("05-annotations.md")]
 pub mod annotations {}
+
+#[doc = include_str!("06-reading-a-report.md")]
+pub mod reading_a_report {}
