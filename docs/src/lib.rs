@@ -27,3 +27,6 @@ pub mod annotations {}
 
 #[doc = include_str!("06-reading-a-report.md")]
 pub mod reading_a_report {}
+
+#[doc = include_str!("07-graph-dump.md")]
+pub mod graph_dump {}
