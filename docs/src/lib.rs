@@ -30,3 +30,6 @@ pub mod reading_a_report {}
 
 #[doc = include_str!("07-graph-dump.md")]
 pub mod graph_dump {}
+
+#[doc = include_str!("08-vma-locks.md")]
+pub mod vma_locks {}
