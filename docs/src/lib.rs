@@ -33,3 +33,9 @@ pub mod graph_dump {}
 
 #[doc = include_str!("08-vma-locks.md")]
 pub mod vma_locks {}
+
+#[doc = include_str!("09-performance.md")]
+pub mod performance {}
+
+#[doc = include_str!("10-comparison.md")]
+pub mod comparison {}
