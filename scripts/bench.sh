@@ -11,7 +11,5 @@ cargo bench -p lockdep --bench locks
 cargo bench -p lockdep --features enabled-in-release --bench graph
 cargo bench -p lockdep --features enabled-in-release --bench memory
 cargo bench -p lockdep --bench memory
-if [ -d vmalock/benches ]; then
-  cargo bench -p vmalock --features lockdep-in-release
-fi
+cargo bench -p integration --bench fault_path
 python3 scripts/bench-ratios.py target/criterion
