@@ -95,11 +95,27 @@ impl WaitRecord {
     }
 }
 
+/// A wait-for cycle to break by abandoning another thread's exclusion wait.
+/// The caller logs the warning first, then calls [`Broken::abort`], so the
+/// warning is in the log before the victim can observe the abort.
+pub(crate) struct Broken {
+    pub(crate) desc: String,
+    victim: Arc<WaitRecord>,
+}
+
+impl Broken {
+    /// Tells the victim to give up its wait, and wakes it.
+    pub(crate) fn abort(self) {
+        self.victim.aborted.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.victim.wake();
+    }
+}
+
 /// What [`Registry::block`] decided.
 pub(crate) enum Verdict {
-    /// Go to sleep. `broke`: a cycle was found and broken by aborting another
-    /// thread's wait (the description, for the warning).
-    Sleep { rec: Arc<WaitRecord>, broke: Option<String> },
+    /// Go to sleep. `broke`: a cycle was found, to be broken by aborting
+    /// another thread's wait.
+    Sleep { rec: Arc<WaitRecord>, broke: Option<Broken> },
     /// Do not sleep: the wait can never end (the description of the cycle).
     Abandon(String),
 }
@@ -122,7 +138,6 @@ impl Registry {
     pub(crate) fn block(&self, on: WaitOn, detect: bool) -> Verdict {
         let rec = WaitRecord::new(on);
         let mut recs = lock(&self.recs);
-        let mut victim = None;
         let mut broke = None;
         if detect {
             if let Some(cycle) = find_cycle(&recs.0, &rec) {
@@ -131,13 +146,11 @@ impl Registry {
                 let others = cycle.iter().copied().filter(|r| r.tid != rec.tid);
                 match me_first.chain(others).find(|r| r.is_exclusion()) {
                     Some(r) if r.tid != rec.tid => {
-                        let v = recs.0.iter().find(|x| x.tid == r.tid).cloned();
-                        if let Some(v) = &v {
-                            v.aborted.store(true, std::sync::atomic::Ordering::SeqCst);
-                        }
-                        victim = v;
-                        broke =
-                            Some(format!("wait-for cycle [{desc}]; abandoning the exclusion wait of {:?}", r.thread));
+                        let victim = recs.0.iter().find(|x| x.tid == r.tid).cloned();
+                        broke = victim.map(|victim| Broken {
+                            desc: format!("wait-for cycle [{desc}]; abandoning the exclusion wait of {:?}", r.thread),
+                            victim,
+                        });
                     }
                     _ => return Verdict::Abandon(format!("wait-for cycle [{desc}]")),
                 }
@@ -147,9 +160,6 @@ impl Registry {
         recs.0.push(rec.clone());
         self.changed.notify_all();
         drop(recs);
-        if let Some(v) = victim {
-            v.wake();
-        }
         Verdict::Sleep { rec, broke }
     }
 

@@ -129,7 +129,8 @@ impl RwSem {
         let rec = match k.waits.block(WaitOn::Rwsem { mm: mm.weak(), write }, k.cfg.detect_hangs) {
             Verdict::Sleep { rec, broke } => {
                 if let Some(b) = broke {
-                    k.warn(WarningId::WaitWouldHang, b);
+                    k.warn(WarningId::WaitWouldHang, b.desc.clone());
+                    b.abort();
                 }
                 rec
             }

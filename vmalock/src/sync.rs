@@ -1,29 +1,19 @@
-//! The synchronisation primitives the lock protocol is built from, swapped
-//! for loom's under `cfg(loom)` (the crossbeam `primitive` pattern).
+//! The synchronisation primitives the lock protocol is built from (the
+//! crossbeam `primitive` pattern).
 //!
 //! Everything a loom model must see — the reference count, the sequence
 //! numbers, the mmap rwsem, the writer wait slot, the blocked-thread
-//! registry — uses these. Bookkeeping that never holds a lock across a
-//! protocol step (the warning log, signal flags, pause points) uses
-//! `parking_lot` directly.
-
-// loom's `thread_local!` has no `const { .. }` initialiser form.
-#![allow(clippy::missing_const_for_thread_local)]
+//! registry — goes through this module. `tests/loom.rs` compiles the
+//! crate's sources with its own copy of this module built on loom's types
+//! (loom is only a dev-dependency, so the library itself never names it).
+//! Bookkeeping that never holds a lock across a protocol step (the warning
+//! log, signal flags, pause points) uses `parking_lot` directly.
 
 use std::cell::{Cell, RefCell};
 use std::sync::PoisonError;
 
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicI32, AtomicU32, Ordering, fence};
-#[cfg(loom)]
-pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
-#[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicI32, AtomicU32, Ordering, fence};
-#[cfg(not(loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
-
-#[cfg(loom)]
-use loom::thread_local;
 
 /// Locks `m`, ignoring poisoning (a panicking test thread must not wedge the
 /// model for the others).
@@ -42,10 +32,10 @@ pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<
 pub(crate) struct Tid(u64);
 
 thread_local! {
-    static TID: Cell<u64> = Cell::new(0);
+    static TID: Cell<u64> = const { Cell::new(0) };
     /// The VMAs this thread holds reader references on (one entry per
     /// reference). Only the hang detector reads it; assertions never do.
-    static VMA_REFS: RefCell<Vec<u64>> = RefCell::new(Vec::new());
+    static VMA_REFS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The current thread's model id.

@@ -453,7 +453,8 @@ fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Re
             match verdict {
                 Verdict::Sleep { rec: r, broke } => {
                     if let Some(b) = broke {
-                        k.warn(WarningId::WaitWouldHang, b);
+                        k.warn(WarningId::WaitWouldHang, b.desc.clone());
+                        b.abort();
                     }
                     rec = Some(r);
                     continue;

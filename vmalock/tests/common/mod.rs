@@ -32,6 +32,38 @@ pub struct Fix {
     pub b: Arc<Vma>,
     pub c: Arc<Vma>,
     pub labels: Arc<Mutex<Labels>>,
+    _watchdog: Watchdog,
+}
+
+/// Aborts the test process if a scenario runs for more than two minutes:
+/// a failed assertion while an actor is blocked in a model wait would
+/// otherwise leave the thread scope waiting forever. A safety net only;
+/// no test step waits on it.
+struct Watchdog(Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+
+impl Watchdog {
+    fn new() -> Watchdog {
+        let pair = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let p = pair.clone();
+        let name = std::thread::current().name().unwrap_or("?").to_owned();
+        std::thread::spawn(move || {
+            let (m, cv) = &*p;
+            let done = m.lock().unwrap();
+            let (done, timeout) = cv.wait_timeout_while(done, std::time::Duration::from_secs(120), |d| !*d).unwrap();
+            if timeout.timed_out() && !*done {
+                eprintln!("test {name} is stuck (an actor is blocked after a failure?); aborting");
+                std::process::abort();
+            }
+        });
+        Watchdog(pair)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        *self.0.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.0.1.notify_all();
+    }
 }
 
 impl Fix {
@@ -45,6 +77,7 @@ impl Fix {
     }
 
     pub fn with(cfg: VmConfig) -> Fix {
+        let watchdog = Watchdog::new();
         let k = Kernel::new(cfg);
         let v = Validator::new(Config::kernel().with_events(true));
         let m = Mm::new(&k);
@@ -70,7 +103,7 @@ impl Fix {
         assert!(k.warnings().is_empty(), "{:?}", k.warnings());
         assert!(v.reports().is_empty());
         v.clear_events();
-        let fx = Fix { k, v, m, n, a, b, c, labels: Arc::default() };
+        let fx = Fix { k, v, m, n, a, b, c, labels: Arc::default(), _watchdog: watchdog };
         fx.label_map(fx.m.mmap_lock_dep_map().addr(), "M");
         fx.label_map(fx.n.mmap_lock_dep_map().addr(), "N");
         fx.label_vma(&fx.a, "VA");
