@@ -34,6 +34,11 @@ pub struct VmConfig {
     /// Detect waits that can never end and abandon them with a
     /// [`WarningId::WaitWouldHang`] instead of hanging.
     pub detect_hangs: bool,
+    /// `CONFIG_PER_VMA_LOCK`. Off, the per-VMA scheme is stubbed out as in
+    /// §2.30: the sequence helpers do nothing, `lock_vma_under_rcu` returns
+    /// `None`, the VMA write/attach/detach calls are no-ops and the VMA
+    /// assertions become the corresponding mmap assertions. Default on.
+    pub per_vma_lock: bool,
     /// How many times in a row the RCU lookups may find the *same* detached
     /// VMA (`-EAGAIN`) before giving up with [`WarningId::EagainLoop`].
     pub eagain_retry_limit: u32,
@@ -47,6 +52,7 @@ impl Default for VmConfig {
             lock_stat: true,
             prove_rcu: true,
             detect_hangs: true,
+            per_vma_lock: true,
             eagain_retry_limit: 4,
         }
     }
@@ -66,6 +72,11 @@ impl VmConfig {
     /// Sets [`VmConfig::lock_stat`].
     pub fn with_lock_stat(mut self, on: bool) -> Self {
         self.lock_stat = on;
+        self
+    }
+    /// Sets [`VmConfig::per_vma_lock`].
+    pub fn with_per_vma_lock(mut self, on: bool) -> Self {
+        self.per_vma_lock = on;
         self
     }
     /// Sets [`VmConfig::detect_hangs`].

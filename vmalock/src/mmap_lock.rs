@@ -18,12 +18,18 @@ use crate::warn::WarningId;
 
 /// `mm_lock_seqcount_begin`: even → odd when a write hold starts.
 fn mm_lock_seqcount_begin(mm: &Mm) {
+    if !mm.kernel().cfg.per_vma_lock {
+        return;
+    }
     mm.mm_lock_seq.fetch_add(1, Ordering::SeqCst);
 }
 
 /// `mm_lock_seqcount_end`: the increment that ends a write hold, with
 /// RELEASE semantics: it releases every VMA write lock of the mm at once.
 fn mm_lock_seqcount_end(mm: &Mm) {
+    if !mm.kernel().cfg.per_vma_lock {
+        return;
+    }
     mm.mm_lock_seq.fetch_add(1, Ordering::SeqCst);
 }
 
@@ -199,14 +205,22 @@ pub fn mmap_lock_is_contended(mm: &Mm) -> bool {
 /// `mmap_lock_speculate_try_begin(mm, &seq)` (§2.12): `None` if a write hold
 /// is in progress (odd sequence), else the sequence to pass to
 /// [`mmap_lock_speculate_retry`].
+/// Without PER_VMA_LOCK always `None`.
 pub fn mmap_lock_speculate_try_begin(mm: &Mm) -> Option<u32> {
+    if !mm.kernel().cfg.per_vma_lock {
+        return None;
+    }
     let seq = mm.mm_lock_seq.load(Ordering::Acquire);
     if seq & 1 == 1 { None } else { Some(seq) }
 }
 
 /// `mmap_lock_speculate_retry(mm, seq)` (§2.12): whether a write hold began
 /// or ended since `seq` was taken.
+/// Without PER_VMA_LOCK always `true`.
 pub fn mmap_lock_speculate_retry(mm: &Mm, seq: u32) -> bool {
+    if !mm.kernel().cfg.per_vma_lock {
+        return true;
+    }
     crate::sync::fence(Ordering::Acquire);
     mm.mm_lock_seq.load(Ordering::Acquire) != seq
 }

@@ -74,10 +74,18 @@ fn rcu_lockdep_check(mm: &Mm, what: &str) {
 /// `vm_refcnt = 0` if `reset_refcnt`. (The lockdep map `V` is part of the
 /// VMA object and already in the `"vm_lock"` class.)
 pub fn vma_lock_init(vma: &Vma, reset_refcnt: bool) {
+    if !per_vma(vma) {
+        return;
+    }
     if reset_refcnt {
         vma.vm_refcnt.store(0, Ordering::SeqCst);
     }
     vma.vm_lock_seq.store(VM_LOCK_SEQ_INIT, Ordering::SeqCst);
+}
+
+/// Whether the per-VMA scheme is configured in (§2.30 otherwise).
+fn per_vma(vma: &Vma) -> bool {
+    vma.kernel().cfg.per_vma_lock
 }
 
 // -- refcount helpers ---------------------------------------------------------
@@ -202,6 +210,9 @@ impl AgainGuard {
 #[track_caller]
 pub fn lock_vma_under_rcu(mm: &Mm, address: u64) -> Option<Arc<Vma>> {
     let k = mm.kernel();
+    if !k.cfg.per_vma_lock {
+        return None;
+    }
     let mut again = AgainGuard::new();
     loop {
         rcu_read_lock();
@@ -366,6 +377,9 @@ pub fn vma_start_read_locked(vma: &Vma) -> bool {
 /// corrupts `vm_refcnt` (as in the kernel). Never blocks.
 #[track_caller]
 pub fn vma_end_read(vma: &Vma) {
+    if !per_vma(vma) {
+        return;
+    }
     vma_refcount_put(vma);
 }
 
@@ -584,6 +598,9 @@ pub fn __vma_start_write(vma: &Vma, state: TaskState) -> Result<(), Errno> {
 /// the VMA is left not write-locked.
 #[track_caller]
 pub fn vma_start_write(vma: &Vma) {
+    if !per_vma(vma) {
+        return;
+    }
     if __is_vma_write_locked(vma) {
         return;
     }
@@ -596,6 +613,9 @@ pub fn vma_start_write(vma: &Vma) {
 #[track_caller]
 #[must_use = "the VMA is not write-locked on error"]
 pub fn vma_start_write_killable(vma: &Vma) -> Result<(), Errno> {
+    if !per_vma(vma) {
+        return Ok(());
+    }
     if __is_vma_write_locked(vma) {
         return Ok(());
     }
@@ -613,6 +633,9 @@ pub fn vma_is_attached(vma: &Vma) -> bool {
 /// and detached, then release-stores `vm_refcnt = 1`. No hooks.
 #[track_caller]
 pub fn vma_mark_attached(vma: &Vma) {
+    if !per_vma(vma) {
+        return;
+    }
     vma_assert_write_locked(vma);
     vma_assert_detached(vma);
     vma.vm_refcnt.store(1, Ordering::Release);
@@ -624,6 +647,9 @@ pub fn vma_mark_attached(vma: &Vma) {
 /// ([`__vma_exclude_readers_for_detach`]). Afterwards `vm_refcnt == 0`.
 #[track_caller]
 pub fn vma_mark_detached(vma: &Vma) {
+    if !per_vma(vma) {
+        return;
+    }
     vma_assert_write_locked(vma);
     vma_assert_attached(vma);
     if vma.refcnt_put_return() == 0 {
@@ -655,6 +681,9 @@ pub fn __vma_exclude_readers_for_detach(vma: &Vma) {
 /// `vm_refcnt == 0`. Always active.
 #[track_caller]
 pub fn vma_assert_attached(vma: &Vma) {
+    if !per_vma(vma) {
+        return;
+    }
     if vma.vm_refcnt.load(Ordering::Relaxed) == 0 {
         vma.kernel().warn(WarningId::VmaNotAttached, format!("VMA {}", vma.id()));
     }
@@ -664,6 +693,9 @@ pub fn vma_assert_attached(vma: &Vma) {
 /// `vm_refcnt != 0`. Always active.
 #[track_caller]
 pub fn vma_assert_detached(vma: &Vma) {
+    if !per_vma(vma) {
+        return;
+    }
     let c = vma.vm_refcnt.load(Ordering::Relaxed);
     if c != 0 {
         vma.kernel().warn(WarningId::VmaNotDetached, format!("VMA {}: vm_refcnt {c:#x}", vma.id()));
@@ -676,6 +708,11 @@ pub fn vma_assert_detached(vma: &Vma) {
 /// DEBUG_VM it does nothing at all.
 #[track_caller]
 pub fn vma_assert_write_locked(vma: &Vma) {
+    if !per_vma(vma) {
+        // The !PER_VMA_LOCK stub: the mmap write assertion, ungated.
+        mmap_assert_write_locked(&vma.vm_mm());
+        return;
+    }
     if !vma.kernel().cfg.debug_vm {
         return;
     }
@@ -698,6 +735,10 @@ pub fn vma_assert_write_locked(vma: &Vma) {
 ///   [`vma_assert_write_locked`].
 #[track_caller]
 pub fn vma_assert_locked(vma: &Vma) {
+    if !per_vma(vma) {
+        mmap_assert_locked(&vma.vm_mm());
+        return;
+    }
     if lockdep::ENABLED {
         if lockdep::lock_is_held_type(&vma.vmlock_dep_map, None) {
             return;
@@ -725,6 +766,10 @@ pub fn vma_assert_locked(vma: &Vma) {
 ///   [`vma_assert_locked`]. False negatives only, never a false report.
 #[track_caller]
 pub fn vma_assert_stabilised(vma: &Vma) {
+    if !per_vma(vma) {
+        mmap_assert_locked(&vma.vm_mm());
+        return;
+    }
     let mm = vma.vm_mm();
     let mmap_held = if lockdep::ENABLED {
         lockdep::lock_is_held_type(&mm.mmap_lock.dep_map, None)
