@@ -133,21 +133,24 @@ impl fmt::Debug for Mm {
 }
 
 /// The single-waiter wait slot (`struct rcuwait`): where the mmap-write
-/// holder sleeps while excluding VMA readers.
+/// holder sleeps while excluding VMA readers. In correct use there is at
+/// most one waiter; misuse (write-locking without the mmap write lock) can
+/// put two threads here, so the slot keeps a list rather than lose a
+/// wake-up.
 pub(crate) struct WaitSlot {
-    pub(crate) waiter: Mutex<Option<Tid>>,
+    pub(crate) waiter: Mutex<Vec<Tid>>,
     pub(crate) cv: Condvar,
 }
 
 impl WaitSlot {
     fn new() -> WaitSlot {
-        WaitSlot { waiter: Mutex::new(None), cv: Condvar::new() }
+        WaitSlot { waiter: Mutex::new(Vec::new()), cv: Condvar::new() }
     }
 
     /// `rcuwait_wake_up`: wakes the registered waiter, if any.
     pub(crate) fn wake_up(&self) {
         let g = lock(&self.waiter);
-        if g.is_some() {
+        if !g.is_empty() {
             self.cv.notify_all();
         }
     }

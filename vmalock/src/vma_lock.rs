@@ -442,7 +442,7 @@ fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Re
     let me = current_tid();
     let mut rec: Option<Arc<WaitRecord>> = None;
     let mut g = lock(&slot.waiter);
-    *g = Some(me);
+    g.push(me);
     let outcome = loop {
         let c = vma.vm_refcnt.load(Ordering::Acquire);
         if c == target {
@@ -463,7 +463,6 @@ fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Re
             drop(g);
             let verdict = k.waits.block(WaitOn::Exclusion { mm: mm.weak(), vma: vma.id() }, k.cfg.detect_hangs);
             g = lock(&slot.waiter);
-            *g = Some(me);
             match verdict {
                 Verdict::Sleep { rec: r, broke } => {
                     if let Some(b) = broke {
@@ -478,7 +477,9 @@ fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Re
         }
         g = wait(&slot.cv, g);
     };
-    *g = None;
+    if let Some(i) = g.iter().position(|&t| t == me) {
+        g.swap_remove(i);
+    }
     drop(g);
     if let Some(r) = &rec {
         k.waits.unblock(r);
