@@ -123,9 +123,36 @@
 //! | `fatal_signal_pending` / a fatal signal | [`Kernel::fatal_signal_pending`] / [`Kernel::send_fatal_signal`] | |
 //! | `WARN*` / `VM_WARN_ON_ONCE*` | [`Kernel::warnings`] | typed log |
 //!
-//! Test hooks (§5.0): [`Kernel::pause_at`] (P0–P4), [`Kernel::wait_until_blocked`],
-//! [`Vma::set_vm_refcnt`], [`Vma::set_vm_lock_seq`], [`Mm::set_mm_lock_seq`],
-//! [`Mm::insert_vma`] / [`Mm::remove_vma`], [`Vma::recycle`].
+//! ## Configurations and test hooks
+//!
+//! | knob (§0.1) | here |
+//! |---|---|
+//! | `LOCKDEP` | the `lockdep` cargo feature, read as [`lockdep::ENABLED`] |
+//! | `DEBUG_VM` | [`VmConfig::debug_vm`] |
+//! | `LOCK_STAT` | [`VmConfig::lock_stat`] |
+//! | `PER_VMA_LOCK` | [`VmConfig::per_vma_lock`] (§2.30 stubs when off) |
+//! | `debug_locks` | the scope's [`lockdep::Validator::is_validating`] |
+//! | `WARN_ON_ONCE` semantics | [`VmConfig::warn_once`] (default: every occurrence) |
+//!
+//! Test hooks (§5.0): [`Kernel::pause_at`] (P0–P4) and
+//! [`Kernel::set_pause_hook`]; [`Kernel::wait_until_blocked`] to order steps
+//! without sleeping; [`Kernel::send_fatal_signal`]; the raw state setters
+//! [`Vma::set_vm_refcnt`], [`Vma::set_vm_lock_seq`], [`Mm::set_mm_lock_seq`];
+//! the tree edits [`Mm::insert_vma`] / [`Mm::remove_vma`]; and
+//! [`Vma::recycle`].
+//!
+//! Waits are real (condition variables), never spins. Before a thread first
+//! sleeps, the model checks whether the sleep can end
+//! ([`VmConfig::detect_hangs`]): a writer or detacher waiting for a read
+//! reference it holds itself, or a wait-for cycle of sleeping threads
+//! (reader references are attributed per thread for this purpose only),
+//! is reported as [`WarningId::WaitWouldHang`] and broken by abandoning an
+//! exclude-readers wait as if a fatal signal had arrived. A cycle of
+//! mmap-lock waits alone cannot be broken: a killable waiter gets
+//! `-EINTR`, any other panics with the cycle.
+//!
+//! The loom models of the refcount protocol (`tests/loom.rs`) run with
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p vmalock --release --test loom`.
 //!
 //! [`CONTENDED`]: lockdep::lock_contended
 

@@ -102,6 +102,16 @@ use rcu::*;
 use vma::*;
 use vma_lock::*;
 
+/// `loom::model` with the preemption bound defaulting to 2 when
+/// `LOOM_MAX_PREEMPTIONS` is not set, so the suite stays within minutes.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(2);
+    }
+    b.check(f);
+}
+
 /// mm with one attached VMA `[0x1000, 0x2000)`, `mm_lock_seq == 2`.
 fn setup() -> (Arc<Kernel>, Arc<Mm>, Arc<Vma>) {
     let k = Kernel::new(VmConfig::default());
@@ -159,7 +169,7 @@ fn reader(mm: &Mm, a: &Arc<Vma>, x: &Excl) -> bool {
 
 #[test]
 fn reader_vs_writer() {
-    loom::model(|| {
+    model(|| {
         let (k, mm, a) = setup();
         let x = Arc::new(Excl::default());
         let r = {
@@ -181,7 +191,7 @@ fn reader_vs_writer() {
 #[test]
 fn reader_vs_detach() {
     // A stale reader races with write-lock + removal + detach.
-    loom::model(|| {
+    model(|| {
         let (k, mm, a) = setup();
         let x = Arc::new(Excl::default());
         let r = {
@@ -208,7 +218,7 @@ fn stale_reader_vs_recycle_into_another_mm() {
     // M and recycled into N. It may read-lock A only as a VMA of M; a
     // recycled A must send it back (vm_mm != mm) after dropping its
     // transient reference, waking N's writer if needed.
-    loom::model(|| {
+    model(|| {
         let (k, m, a) = setup();
         let n = Mm::new(&k);
         let r = {
@@ -241,7 +251,7 @@ fn stale_reader_vs_recycle_into_another_mm() {
 
 #[test]
 fn two_readers_vs_writer() {
-    loom::model(|| {
+    model(|| {
         let (k, mm, a) = setup();
         let x = Arc::new(Excl::default());
         let readers: Vec<_> = (0..2)
@@ -269,7 +279,7 @@ fn killable_writer_vs_reader_and_signal() {
     // writer's thread has a fatal signal pending from the start. Either the
     // reader leaves first (success) or the writer gives up with -EINTR and
     // the flag is removed; never a hang, never a lost reader.
-    loom::model(|| {
+    model(|| {
         let (k, mm, a) = setup();
         rcu_read_lock();
         let held = vma_start_read(&mm, &a).unwrap().unwrap();
