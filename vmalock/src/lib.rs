@@ -100,8 +100,8 @@
 //! | `vma_iter_set` / `vma_next` | [`VmaIterator::set`] / [`VmaIterator::next`] | |
 //! | `vma_start_read_locked_nested` / `vma_start_read_locked` | [`vma_start_read_locked_nested`], [`vma_start_read_locked`] | subclass ignored |
 //! | `vma_end_read` / `vma_refcount_put` | [`vma_end_read`] | `REL(V)` before the decrement |
-//! | `__vma_refcount_put_return` | [`vma_refcount_put_return`] | |
-//! | `__vma_are_readers_excluded` | [`vma_are_readers_excluded`] | |
+//! | `__vma_refcount_put_return` | [`__vma_refcount_put_return`] | |
+//! | `__vma_are_readers_excluded` | [`__vma_are_readers_excluded`] | |
 //! | `__vma_raw_mm_seqnum` / `__is_vma_write_locked` | [`__vma_raw_mm_seqnum`], [`__is_vma_write_locked`] | assert the mmap write lock |
 //! | `vma_lock_init` | [`vma_lock_init`] | |
 //! | `struct vma_exclude_readers_state`, `get_target_refcnt` | [`VmaExcludeReadersState`], [`VmaExcludeReadersState::target_refcnt`] | |

@@ -92,14 +92,16 @@ fn per_vma(vma: &Vma) -> bool {
 
 /// `__vma_are_readers_excluded(refcnt)`: the flag is set and the count is at
 /// most `F + 1` ("exclusion may just have completed").
-pub fn vma_are_readers_excluded(refcnt: i32) -> bool {
+#[allow(non_snake_case)]
+pub fn __vma_are_readers_excluded(refcnt: i32) -> bool {
     refcnt & F != 0 && refcnt <= F + 1
 }
 
 /// `__vma_refcount_put_return(vma)`: decrements `vm_refcnt`; 0 if it hit
 /// zero, otherwise the new value. No hooks, no wake-up.
 #[track_caller]
-pub fn vma_refcount_put_return(vma: &Vma) -> i32 {
+#[allow(non_snake_case)]
+pub fn __vma_refcount_put_return(vma: &Vma) -> i32 {
     vma.refcnt_put_return()
 }
 
@@ -112,7 +114,7 @@ fn vma_refcount_put(vma: &Vma) {
     vma_lockdep_release_read(vma);
     forget_vma_ref(vma.id());
     let newcnt = vma.refcnt_put_return();
-    if newcnt != 0 && vma_are_readers_excluded(newcnt) {
+    if newcnt != 0 && __vma_are_readers_excluded(newcnt) {
         if let Some(mm) = mm.upgrade() {
             mm.vma_writer_wait.wake_up();
         }

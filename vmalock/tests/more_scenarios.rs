@@ -273,3 +273,27 @@ fn lock_mm_and_find_vma_paths() {
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
 }
+
+#[test]
+fn refcount_constants_and_the_excluded_helper() {
+    assert_eq!(F, 0x4000_0000);
+    assert_eq!(VM_REFCNT_LIMIT, 0x3FFF_FFFF);
+    assert_eq!(VM_REFCNT_LIMIT.checked_add(F), Some(0x7FFF_FFFF), "never overflows");
+    // §1.4: "exclusion may just have completed" iff flag set and <= F + 1.
+    let cases = [(0, false), (1, false), (2, false), (F, true), (F + 1, true), (F + 2, false)];
+    for (v, want) in cases {
+        assert_eq!(__vma_are_readers_excluded(v), want, "{v:#x}");
+    }
+}
+
+#[test]
+fn reader_ceiling() {
+    let fx = &Fix::new();
+    fx.a.set_vm_refcnt(VM_REFCNT_LIMIT - 1);
+    let a = fx.main(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("one below the ceiling");
+    assert_eq!(fx.a.vm_refcnt(), VM_REFCNT_LIMIT);
+    assert!(fx.main(|| lock_vma_under_rcu(&fx.m, 0x1800)).is_none(), "at the ceiling");
+    fx.main(|| vma_end_read(&a));
+    fx.a.set_vm_refcnt(1);
+    fx.expect_no_warnings();
+}
