@@ -297,3 +297,84 @@ fn reader_ceiling() {
     fx.a.set_vm_refcnt(1);
     fx.expect_no_warnings();
 }
+
+#[test]
+fn downgrade_lets_queued_readers_in() {
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
+        t1.run(|| mmap_write_lock(&fx.m));
+        let r = t2.start(|| mmap_read_lock(&fx.m));
+        fx.k.wait_until_blocked(t2.id());
+        t1.run(|| mmap_write_downgrade(&fx.m));
+        r.wait();
+        assert_eq!(fx.m.mm_lock_seq(), 4);
+        t1.run(|| mmap_read_unlock(&fx.m));
+        t2.run(|| mmap_read_unlock(&fx.m));
+    });
+    fx.expect_no_warnings();
+    fx.expect_reports(&[]);
+}
+
+#[test]
+fn is_vma_write_locked_always_asserts() {
+    // §2.20: not gated by DEBUG_VM when called directly.
+    let fx = &Fix::no_debug_vm();
+    assert!(!fx.main(|| __is_vma_write_locked(&fx.a)));
+    fx.expect_warnings(&[("main", MmapNotWriteHeld)]);
+    let _ = fx.main(|| __vma_raw_mm_seqnum(&fx.a));
+    fx.expect_warnings(&[("main", MmapNotWriteHeld)]);
+}
+
+#[test]
+fn inversion_found_from_the_writer_side() {
+    // The reverse order of S57: the vm_lock -> mmap_lock edge comes first
+    // (a VMA reader taking the mmap lock), then a writer's exclusion
+    // closes the cycle at its ACQ(V,0,0,0,1).
+    if !lockdep::ENABLED {
+        return;
+    }
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
+        let b = t1.run(|| lock_vma_under_rcu(&fx.m, 0x2800)).expect("B");
+        t1.run(|| mmap_read_lock(&fx.m));
+        fx.expect_reports(&[]);
+        t1.run(move || {
+            mmap_read_unlock(&fx.m);
+            vma_end_read(&b);
+        });
+        t2.run(|| {
+            mmap_write_lock(&fx.m);
+            vma_start_write(&fx.a);
+            mmap_write_unlock(&fx.m);
+        });
+        fx.expect_reports(&[lockdep::ReportKind::CircularDependency]);
+        let r = &fx.v.reports()[0];
+        assert_eq!(r.thread().name(), Some("T2"));
+        assert_eq!(r.lock().map(|l| l.instance()), Some(keys::VM_LOCK_NAME));
+    });
+    fx.expect_no_warnings();
+}
+
+#[test]
+fn transient_reader_hides_a_missing_lock_without_lockdep() {
+    // §3.4/§3.8 Race 1: a transient reader (paused at P2) pushes the count
+    // to 2; without lockdep a thread holding nothing passes.
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
+        let p2 = fx.k.pause_thread_at(PausePoint::P2, t2.id());
+        let r = t2.start(|| lock_vma_under_rcu(&fx.m, 0x1800));
+        p2.wait_reached();
+        t1.run(|| vma_assert_locked(&fx.a));
+        if lockdep::ENABLED {
+            fx.expect_warnings(&[("T1", MmapNotWriteHeld), ("T1", VmaNotWriteLocked)]);
+        } else {
+            fx.expect_no_warnings();
+        }
+        p2.resume();
+        let a = r.wait().expect("A");
+        t2.run(move || vma_end_read(&a));
+    });
+}
