@@ -14,7 +14,11 @@
 //!   the next… back to itself. Reader references are attributed to threads
 //!   through a per-thread list that a sleeping thread publishes here; this is
 //!   model bookkeeping, never consulted by an assertion (`vm_refcnt` itself
-//!   has no owner, as in the kernel).
+//!   has no owner, as in the kernel). Once a VMA's reader reference was
+//!   released by a thread that did not take it (or by nobody's: an
+//!   unbalanced `vma_end_read`), its readers are no longer attributed and
+//!   waits on it are never judged hopeless: the detector only reports
+//!   cycles it can prove.
 //!
 //! A found cycle is broken rather than slept in: the wait of an
 //! exclude-readers waiter is abandoned (as if a fatal signal arrived), since
@@ -34,7 +38,10 @@ pub(crate) enum WaitOn {
     /// The mmap rwsem of `mm`, for write or read.
     Rwsem { mm: Weak<Mm>, write: bool },
     /// The readers of VMA `vma` of `mm` to leave (exclude-readers wait).
-    Exclusion { mm: Weak<Mm>, vma: u64 },
+    /// `attributed`: every reader reference of the VMA was released by the
+    /// thread that took it so far, so the per-thread lists are complete.
+    /// Otherwise the detector does not guess (no edges: no false reports).
+    Exclusion { mm: Weak<Mm>, vma: u64, attributed: bool },
 }
 
 pub(crate) struct WaitRecord {
@@ -200,6 +207,7 @@ fn blockers(all: &[Arc<WaitRecord>], me: &WaitRecord, rec: &WaitRecord) -> Vec<T
             .filter(|mm| mm.mmap_lock.is_queued(rec.tid, *write))
             .map(|mm| mm.mmap_lock.blockers(*write))
             .unwrap_or_default(),
+        WaitOn::Exclusion { attributed: false, .. } => Vec::new(),
         WaitOn::Exclusion { vma, .. } => std::iter::once(me)
             .chain(all.iter().map(|r| &**r))
             .filter(|r| r.refs.contains(vma))

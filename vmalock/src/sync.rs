@@ -54,15 +54,22 @@ pub(crate) fn note_vma_ref(id: u64) {
     let _ = VMA_REFS.try_with(|r| r.borrow_mut().push(id));
 }
 
-/// Notes that the current thread dropped a reader reference on VMA `id`
-/// (nothing happens if it holds none: an unbalanced or foreign release).
-pub(crate) fn forget_vma_ref(id: u64) {
-    let _ = VMA_REFS.try_with(|r| {
-        let mut r = r.borrow_mut();
-        if let Some(i) = r.iter().rposition(|&v| v == id) {
-            r.swap_remove(i);
-        }
-    });
+/// Notes that the current thread dropped a reader reference on VMA `id`.
+/// False if it held none (an unbalanced release, or one made by another
+/// thread than the one that took the reference).
+pub(crate) fn forget_vma_ref(id: u64) -> bool {
+    VMA_REFS
+        .try_with(|r| {
+            let mut r = r.borrow_mut();
+            match r.iter().rposition(|&v| v == id) {
+                Some(i) => {
+                    r.swap_remove(i);
+                    true
+                }
+                None => false,
+            }
+        })
+        .unwrap_or(false)
 }
 
 /// The reader references the current thread holds.

@@ -57,6 +57,9 @@ pub struct Vma {
     pub(crate) vm_lock_seq: AtomicU32,
     pub(crate) vm_refcnt: AtomicI32,
     pub(crate) vmlock_dep_map: LockdepMap,
+    /// Reader references released by a thread that did not take them (or
+    /// not at all): the hang detector cannot attribute this VMA's readers.
+    pub(crate) unattributed: std::sync::atomic::AtomicBool,
 }
 
 impl Vma {
@@ -76,6 +79,7 @@ impl Vma {
             vm_lock_seq: AtomicU32::new(VM_LOCK_SEQ_INIT),
             vm_refcnt: AtomicI32::new(0),
             vmlock_dep_map: LockdepMap::new(VM_LOCK_NAME, &VM_LOCK_KEY),
+            unattributed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -164,6 +168,7 @@ impl Vma {
     /// the anonymous name are cleared. Not inserted in any tree.
     pub fn recycle(&self, mm: &Arc<Mm>, start: u64, end: u64) {
         crate::vma_lock::vma_lock_init(self, true);
+        self.unattributed.store(false, std::sync::atomic::Ordering::Relaxed);
         self.flags.store(0, std::sync::atomic::Ordering::Relaxed);
         *self.anon_name.lock() = None;
         self.set_range(start, end);

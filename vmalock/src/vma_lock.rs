@@ -112,7 +112,9 @@ fn vma_refcount_put(vma: &Vma) {
     // Remember the mm first: once the count drops the VMA may be recycled.
     let mm = vma.vm_mm_weak();
     vma_lockdep_release_read(vma);
-    forget_vma_ref(vma.id());
+    if !forget_vma_ref(vma.id()) {
+        vma.unattributed.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let newcnt = vma.refcnt_put_return();
     if newcnt != 0 && __vma_are_readers_excluded(newcnt) {
         if let Some(mm) = mm.upgrade() {
@@ -463,7 +465,12 @@ fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Re
             // About to sleep for the first time: register, and make sure the
             // sleep can end. Then re-check the condition before sleeping.
             drop(g);
-            let verdict = k.waits.block(WaitOn::Exclusion { mm: mm.weak(), vma: vma.id() }, k.cfg.detect_hangs);
+            let on = WaitOn::Exclusion {
+                mm: mm.weak(),
+                vma: vma.id(),
+                attributed: !vma.unattributed.load(std::sync::atomic::Ordering::Relaxed),
+            };
+            let verdict = k.waits.block(on, k.cfg.detect_hangs);
             g = lock(&slot.waiter);
             match verdict {
                 Verdict::Sleep { rec: r, broke } => {

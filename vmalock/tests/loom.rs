@@ -77,13 +77,17 @@ mod sync {
         VMA_REFS.with(|r| r.borrow_mut().push(id));
     }
 
-    pub(crate) fn forget_vma_ref(id: u64) {
+    pub(crate) fn forget_vma_ref(id: u64) -> bool {
         VMA_REFS.with(|r| {
             let mut r = r.borrow_mut();
-            if let Some(i) = r.iter().rposition(|&v| v == id) {
-                r.swap_remove(i);
+            match r.iter().rposition(|&v| v == id) {
+                Some(i) => {
+                    r.swap_remove(i);
+                    true
+                }
+                None => false,
             }
-        });
+        })
     }
 
     pub(crate) fn vma_refs() -> Vec<u64> {

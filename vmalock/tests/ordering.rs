@@ -214,3 +214,30 @@ fn abba_between_two_mms_is_reported_not_hung() {
     // mmap_lock -> mmap_lock of the same class: lockdep sees recursion.
     fx.expect_reports(&[ReportKind::RecursiveLocking]);
 }
+
+#[test]
+fn a_foreign_release_does_not_fake_a_cycle() {
+    // T1's read lock on A is released by T2 (misuse: a lockdep imbalance).
+    // Later T1 waits for the mmap lock held by a writer that waits for T4's
+    // real reader: no cycle, and none may be reported.
+    let fx = &Fix::new();
+    std::thread::scope(|s| {
+        let (t1, t2, t3, t4) = (fx.actor(s, "T1"), fx.actor(s, "T2"), fx.actor(s, "T3"), fx.actor(s, "T4"));
+        let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
+        t2.run(move || vma_end_read(&a));
+        let a4 = t4.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
+        t3.run(|| mmap_write_lock(&fx.m));
+        let w = t3.start(|| vma_start_write(&fx.a));
+        fx.k.wait_until_blocked(t3.id());
+        let r = t1.start(|| mmap_read_lock(&fx.m));
+        fx.k.wait_until_blocked(t1.id());
+        t4.run(move || vma_end_read(&a4));
+        w.wait();
+        assert_eq!(fx.a.vm_lock_seq(), 3, "the writer was not aborted");
+        t3.run(|| mmap_write_unlock(&fx.m));
+        r.wait();
+        t1.run(|| mmap_read_unlock(&fx.m));
+    });
+    let ids: Vec<WarningId> = fx.take_warnings().into_iter().map(|(_, id)| id).collect();
+    assert!(!ids.contains(&WaitWouldHang), "{ids:?}");
+}
