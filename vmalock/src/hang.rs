@@ -22,9 +22,10 @@
 //!
 //! A found cycle is broken rather than slept in: the wait of an
 //! exclude-readers waiter is abandoned (as if a fatal signal arrived), since
-//! that is the only wait in the scheme with an error path. A cycle of rwsem
-//! waits alone cannot be broken: a killable waiter gets `-EINTR`, any other
-//! panics with the cycle (the kernel would hang).
+//! that is the only wait in the scheme with an error path. In a cycle of
+//! rwsem waits alone, a reader held back only by a queued writer is let in
+//! (writer preference is a "may" in §2.0); otherwise a killable waiter gets
+//! `-EINTR` and any other panics with the cycle (the kernel would hang).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};

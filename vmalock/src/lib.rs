@@ -147,9 +147,10 @@
 //! reference it holds itself, or a wait-for cycle of sleeping threads
 //! (reader references are attributed per thread for this purpose only),
 //! is reported as [`WarningId::WaitWouldHang`] and broken by abandoning an
-//! exclude-readers wait as if a fatal signal had arrived. A cycle of
-//! mmap-lock waits alone cannot be broken: a killable waiter gets
-//! `-EINTR`, any other panics with the cycle.
+//! exclude-readers wait as if a fatal signal had arrived. In a cycle of
+//! mmap-lock waits alone, a reader held back only by a queued writer (a
+//! recursive read while a writer waits) is let in past it; any other
+//! hopeless mmap-lock wait gets `-EINTR` if killable and panics otherwise.
 //!
 //! The loom models of the refcount protocol (`tests/loom.rs`) run with
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p vmalock --release --test loom`.

@@ -1,6 +1,11 @@
 //! The model of the `mmap_lock` reader/writer semaphore: real blocking,
 //! writer preference, non-recursive readers, downgrade and killable waits.
 //!
+//! A reader whose wait would close a wait-for cycle only because it queues
+//! behind a waiting writer (a recursive read while a writer waits) is let
+//! in past the writer, with a warning; other hopeless waits return
+//! `-EINTR` if killable and panic otherwise (see [`hang`](crate::hang)).
+//!
 //! Only the blocking behaviour lives here; the lockdep hooks and the
 //! sequence count are added by the `mmap_*` functions in
 //! [`mmap_lock`](crate::mmap_lock), exactly where the kernel adds them.
@@ -135,8 +140,22 @@ impl RwSem {
                 rec
             }
             Verdict::Abandon(desc) => {
-                lock(&self.st).dequeue(write, me);
+                let mut s = lock(&self.st);
+                s.dequeue(write, me);
+                // A reader that only queued writers hold back (writer
+                // preference, §2.0 "may block") is let in: the recursive
+                // read of a rwsem without writer preference. This breaks the
+                // cycle without failing the caller.
+                let admitted = !write && s.writer.is_none();
+                if admitted {
+                    s.take(false, me);
+                }
+                drop(s);
                 self.cv.notify_all();
+                if admitted {
+                    k.warn(WarningId::WaitWouldHang, format!("{desc}; reader admitted past the queued writer"));
+                    return Ok(());
+                }
                 k.warn(WarningId::WaitWouldHang, desc.clone());
                 if killable {
                     return Err(Errno::EINTR);
