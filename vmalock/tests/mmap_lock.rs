@@ -302,3 +302,38 @@ fn writer_preference_queues_new_readers() {
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
 }
+
+#[test]
+fn s03_sequence_moves_before_rel_and_downgrade() {
+    // S3: the sequence is incremented *before* REL(M) (and before
+    // DOWNGRADE(M)). Observed at the hook itself: the acquisition is
+    // recorded by one validator, the release by another, where it is an
+    // imbalance whose report callback runs synchronously inside the hook.
+    if !lockdep::ENABLED {
+        return;
+    }
+    use std::sync::{Arc, Mutex};
+    let k = Kernel::new(VmConfig::default());
+    let m = Mm::new(&k);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let cb = {
+        let (m, seen) = (m.clone(), seen.clone());
+        lockdep::Action::Callback(Arc::new(move |_: &lockdep::Report| seen.lock().unwrap().push(m.mm_lock_seq())))
+    };
+    let acquirer = lockdep::Validator::new(lockdep::Config::collect());
+    let releaser = lockdep::Validator::new(lockdep::Config::collect().with_action(cb));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            acquirer.scope(|| mmap_write_lock(&m));
+            assert_eq!(m.mm_lock_seq(), 1);
+            releaser.scope(|| mmap_write_unlock(&m));
+            acquirer.scope(|| mmap_write_lock(&m));
+            assert_eq!(m.mm_lock_seq(), 3);
+            releaser.scope(|| mmap_write_downgrade(&m));
+            acquirer.scope(|| mmap_read_unlock(&m));
+        });
+    });
+    assert_eq!(*seen.lock().unwrap(), [2, 4], "seq at REL(M), at DOWNGRADE(M)");
+    // The releasing validator does not see the write hold either.
+    assert_eq!(k.warning_ids(), [MmapNotWriteHeld, MmapNotWriteHeld]);
+}
