@@ -205,6 +205,16 @@ impl Kernel {
         self.log.all().iter().map(Warning::id).collect()
     }
 
+    /// How many warnings with `id` were logged so far.
+    pub fn count_warnings(&self, id: WarningId) -> usize {
+        self.log.all().iter().filter(|w| w.id() == id).count()
+    }
+
+    /// Forgets every warning so far.
+    pub fn clear_warnings(&self) {
+        self.log.take();
+    }
+
     // -- fatal signals -----------------------------------------------------
 
     /// Delivers a fatal signal to `thread` (it stays pending until

@@ -33,3 +33,20 @@ fn stubs_without_per_vma_lock() {
     vma_assert_stabilised(&a);
     assert_eq!(k.warning_ids(), [MmapNotWriteHeld, MmapNotHeld, MmapNotHeld]);
 }
+
+#[test]
+fn warning_log_helpers() {
+    let k = Kernel::new(VmConfig::default());
+    let m = Mm::new(&k);
+    mmap_assert_locked(&m);
+    mmap_assert_locked(&m);
+    mmap_assert_write_locked(&m);
+    assert_eq!(k.count_warnings(MmapNotHeld), 2);
+    let w = &k.warnings()[0];
+    assert_eq!(w.thread(), std::thread::current().id());
+    assert_eq!(w.id().name(), "MMAP_NOT_HELD");
+    assert_eq!(w.location().file(), file!(), "the caller's site");
+    assert!(w.to_string().starts_with("WARNING: MMAP_NOT_HELD"));
+    k.clear_warnings();
+    assert!(k.warnings().is_empty());
+}
