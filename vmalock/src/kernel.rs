@@ -148,12 +148,6 @@ impl fmt::Debug for Kernel {
     }
 }
 
-impl Default for Kernel {
-    fn default() -> Self {
-        Kernel::with_config(VmConfig::default())
-    }
-}
-
 impl Kernel {
     /// A kernel with the given configuration.
     pub fn new(cfg: VmConfig) -> Arc<Kernel> {
