@@ -277,10 +277,12 @@ static DUMP_SEQ: AtomicU64 = AtomicU64::new(1);
 pub(crate) fn write_dump(inner: &Inner, report: &Report, dir: &Path) -> Option<DumpFiles> {
     let n = DUMP_SEQ.fetch_add(1, Ordering::Relaxed);
     let stem = format!("lockdep-{}-{n}", std::process::id());
+    // Render the report (which resolves symbols) before taking the graph lock.
+    let report_text = report.to_string();
     let (dot, text) = {
         let sh = lock(&inner.shared);
         let dot = dot_text(&sh.graph, &report.cycle);
-        let text = format!("{report}\n{}\n{}\n{}", classes_text(&sh), chains_text(&sh), stats_text(inner, &sh));
+        let text = format!("{report_text}\n{}\n{}\n{}", classes_text(&sh), chains_text(&sh), stats_text(inner, &sh));
         (dot, text)
     };
     let files = DumpFiles { dot: dir.join(format!("{stem}.dot")), text: dir.join(format!("{stem}.txt")) };
