@@ -322,45 +322,6 @@ fn misuse_is_reported_with_lock_and_call_site() {
 }
 
 #[test]
-fn depth_limit_is_a_report_not_a_panic() {
-    if !ENABLED {
-        return;
-    }
-    keys!(KA);
-    let maps: Vec<LockdepMap> = (0..5).map(|_| LockdepMap::new("deep", &KA)).collect();
-    let v = Validator::new(Config { max_depth: 4, ..Config::collect() });
-    v.scope(|| {
-        for (i, m) in maps.iter().enumerate() {
-            mutex_acquire(m, i as u32, false);
-        }
-        for m in maps.iter().rev() {
-            mutex_release(m);
-        }
-    });
-    assert_eq!(kinds(&v), vec![ReportKind::LimitExceeded]);
-    assert!(!v.is_validating());
-    assert!(v.reports()[0].message().contains("max_depth"));
-}
-
-#[test]
-fn class_limit_is_a_report() {
-    if !ENABLED {
-        return;
-    }
-    keys!(K1, K2, K3);
-    let maps = [LockdepMap::new("1", &K1), LockdepMap::new("2", &K2), LockdepMap::new("3", &K3)];
-    let v = Validator::new(Config { max_classes: 2, ..Config::collect() });
-    v.scope(|| {
-        for m in &maps {
-            mutex_acquire(m, 0, false);
-            mutex_release(m);
-        }
-    });
-    assert_eq!(kinds(&v), vec![ReportKind::LimitExceeded]);
-    assert!(!v.is_validating());
-}
-
-#[test]
 fn held_lock_freed_is_reported() {
     if !ENABLED {
         return;
