@@ -138,8 +138,8 @@
 //! [`Kernel::set_pause_hook`]; [`Kernel::wait_until_blocked`] to order steps
 //! without sleeping; [`Kernel::send_fatal_signal`]; the raw state setters
 //! [`Vma::set_vm_refcnt`], [`Vma::set_vm_lock_seq`], [`Mm::set_mm_lock_seq`];
-//! the tree edits [`Mm::insert_vma`] / [`Mm::remove_vma`]; and
-//! [`Vma::recycle`].
+//! the tree edits [`Mm::insert_vma`] / [`Mm::remove_vma`];
+//! [`Vma::recycle`]; and fixture F0 ([`testing::F0`]).
 //!
 //! Waits are real (condition variables), never spins. Before a thread first
 //! sleeps, the model checks whether the sleep can end
@@ -168,6 +168,7 @@ mod pause;
 mod rcu;
 mod rwsem;
 mod sync;
+pub mod testing;
 mod tree;
 mod vma;
 mod vma_lock;

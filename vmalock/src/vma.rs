@@ -322,6 +322,16 @@ pub fn vma_set_atomic_flag(vma: &Vma, bit: u32) {
     vma_flag_set_atomic(vma, bit)
 }
 
+/// The model caller `set_atomic_flag(vma, bit)` of §4 / S56: the same as
+/// [`vma_flag_set_atomic`].
+#[track_caller]
+pub fn set_atomic_flag(vma: &Vma, bit: u32) {
+    vma_flag_set_atomic(vma, bit)
+}
+
+/// `MAYBE_GUARD` as S56 names it: [`VMA_MAYBE_GUARD_BIT`].
+pub const MAYBE_GUARD: u32 = VMA_MAYBE_GUARD_BIT;
+
 /// `vma_flag_test_atomic(vma, bit)` (later `vma_test_atomic_flag`): needs no
 /// lock and asserts nothing.
 pub fn vma_flag_test_atomic(vma: &Vma, bit: u32) -> bool {

@@ -346,3 +346,13 @@ fn wrapped_sequence_collides_with_a_fresh_vma() {
     });
     fx.expect_no_warnings();
 }
+
+#[test]
+fn s56_with_the_spec_names_and_the_library_fixture() {
+    let k = Kernel::new(VmConfig::default());
+    let f = vmalock::testing::F0::build(&k);
+    set_atomic_flag(&f.a, MAYBE_GUARD);
+    assert!(vma_flag_test_atomic(&f.a, MAYBE_GUARD));
+    // Nobody holds anything and A's count is 1: reported in both configs.
+    assert_eq!(k.warning_ids(), [MmapNotWriteHeld, VmaNotWriteLocked]);
+}
