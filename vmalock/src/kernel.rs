@@ -39,6 +39,11 @@ pub struct VmConfig {
     /// `None`, the VMA write/attach/detach calls are no-ops and the VMA
     /// assertions become the corresponding mmap assertions. Default on.
     pub per_vma_lock: bool,
+    /// Check the §1.5 invariants as the model runs (default: in builds with
+    /// debug assertions). Violations go to their own log
+    /// ([`Kernel::invariant_violations`]), never to the warning log, so the
+    /// reports a scenario expects are unchanged.
+    pub check_invariants: bool,
     /// How many times in a row the RCU lookups may find the *same* detached
     /// VMA (`-EAGAIN`) before giving up with [`WarningId::EagainLoop`].
     pub eagain_retry_limit: u32,
@@ -53,6 +58,7 @@ impl Default for VmConfig {
             prove_rcu: true,
             detect_hangs: true,
             per_vma_lock: true,
+            check_invariants: cfg!(debug_assertions),
             eagain_retry_limit: 4,
         }
     }
@@ -118,6 +124,18 @@ impl fmt::Display for Errno {
 
 impl std::error::Error for Errno {}
 
+/// A broken §1.5 invariant, as recorded by [`Kernel::invariant_violations`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvariantViolation {
+    /// The invariant's number in §1.5 (1 flag ownership, 4 write-lock
+    /// definition, 5 parity, 6 write lock implies mmap write lock).
+    pub invariant: u8,
+    /// The thread that broke it.
+    pub thread: ThreadId,
+    /// What was seen.
+    pub message: String,
+}
+
 /// The VMA-lock event counters (the kernel's `VMA_LOCK_*` vm events).
 #[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
 pub struct VmaLockEvents {
@@ -135,6 +153,7 @@ pub struct Kernel {
     pub(crate) cfg: VmConfig,
     log: WarnLog,
     signals: parking_lot::Mutex<HashSet<ThreadId>>,
+    invariants: parking_lot::Mutex<Vec<InvariantViolation>>,
     pub(crate) waits: hang::Registry,
     pauses: Arc<pause::Registry>,
     abort: AtomicU64,
@@ -159,6 +178,7 @@ impl Kernel {
             cfg,
             log: WarnLog::default(),
             signals: parking_lot::Mutex::new(HashSet::new()),
+            invariants: parking_lot::Mutex::new(Vec::new()),
             waits: hang::Registry::new(),
             pauses: Arc::new(pause::Registry::default()),
             abort: AtomicU64::new(0),
@@ -207,6 +227,21 @@ impl Kernel {
     /// Forgets every warning so far.
     pub fn clear_warnings(&self) {
         self.log.take();
+    }
+
+    // -- invariants ----------------------------------------------------------
+
+    /// Records a broken invariant (only with [`VmConfig::check_invariants`]).
+    pub(crate) fn invariant(&self, invariant: u8, message: String) {
+        let thread = std::thread::current().id();
+        self.invariants.lock().push(InvariantViolation { invariant, thread, message });
+    }
+
+    /// Every §1.5 invariant violation seen so far (checked when
+    /// [`VmConfig::check_invariants`] is on). Correct use never breaks one;
+    /// the misuse scenarios do (e.g. S10 breaks parity, S19 flag ownership).
+    pub fn invariant_violations(&self) -> Vec<InvariantViolation> {
+        self.invariants.lock().clone()
     }
 
     // -- fatal signals -----------------------------------------------------

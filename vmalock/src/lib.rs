@@ -174,7 +174,7 @@ mod vma;
 mod vma_lock;
 mod warn;
 
-pub use kernel::{Errno, Kernel, VmConfig, VmaLockEvents};
+pub use kernel::{Errno, InvariantViolation, Kernel, VmConfig, VmaLockEvents};
 pub use mm::{Mm, VmaIterator};
 pub use mmap_lock::*;
 pub use pause::{PauseHandle, PauseHook, PausePoint};

@@ -21,7 +21,10 @@ fn mm_lock_seqcount_begin(mm: &Mm) {
     if !mm.kernel().cfg.per_vma_lock {
         return;
     }
-    mm.mm_lock_seq.fetch_add(1, Ordering::SeqCst);
+    let seq = mm.mm_lock_seq.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+    if mm.kernel().cfg.check_invariants && seq & 1 == 0 {
+        mm.kernel().invariant(5, format!("mm {}: mm_lock_seq {seq} is even after a write hold began", mm.id()));
+    }
 }
 
 /// `mm_lock_seqcount_end`: the increment that ends a write hold, with
@@ -30,7 +33,10 @@ fn mm_lock_seqcount_end(mm: &Mm) {
     if !mm.kernel().cfg.per_vma_lock {
         return;
     }
-    mm.mm_lock_seq.fetch_add(1, Ordering::SeqCst);
+    let seq = mm.mm_lock_seq.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+    if mm.kernel().cfg.check_invariants && seq & 1 == 1 {
+        mm.kernel().invariant(5, format!("mm {}: mm_lock_seq {seq} is odd after a write hold ended", mm.id()));
+    }
 }
 
 #[inline]

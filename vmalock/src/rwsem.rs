@@ -229,6 +229,12 @@ impl RwSem {
         lock(&self.st).writer.is_some()
     }
 
+    /// Whether the current thread holds it for write (model bookkeeping for
+    /// the invariant checks; no assertion uses it).
+    pub(crate) fn is_write_owner(&self) -> bool {
+        lock(&self.st).writer == Some(current_tid())
+    }
+
     /// `rwsem_is_contended`: anybody queued.
     pub(crate) fn is_contended(&self) -> bool {
         lock(&self.st).has_waiters()

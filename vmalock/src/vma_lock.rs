@@ -529,6 +529,7 @@ pub fn __vma_start_exclude_readers(ves: &mut VmaExcludeReadersState<'_>) -> Resu
         ves.detached = true;
         return Ok(());
     }
+    check_exclusion_invariants(&mm, vma);
     vma_lockdep_acquire_exclusive(vma);
     mm.kernel().pause_point(PausePoint::P3, vma);
     if let Err(e) = exclude_readers_wait(&mm, vma, target, ves.state) {
@@ -538,6 +539,31 @@ pub fn __vma_start_exclude_readers(ves: &mut VmaExcludeReadersState<'_>) -> Resu
     vma_lockdep_stat_mark_acquired(vma);
     ves.exclusive = true;
     Ok(())
+}
+
+/// §1.5 invariant 1: the flag is added only by the mm's mmap write holder.
+/// (Adding it twice overflows `vm_refcnt`, which the refcount primitives
+/// already report as `REFCOUNT_MISUSE`.)
+fn check_exclusion_invariants(mm: &Mm, vma: &Vma) {
+    let k = mm.kernel();
+    if k.cfg.check_invariants && !mm.mmap_lock.is_write_owner() {
+        k.invariant(1, format!("VMA {}: readers excluded without holding the mmap write lock", vma.id()));
+    }
+}
+
+/// §1.5 invariants 4 and 6: `vm_lock_seq` is only ever assigned the current
+/// odd value, by the thread holding the mmap write lock.
+fn check_write_lock_invariants(vma: &Vma, seq: u32) {
+    let k = vma.kernel();
+    if !k.cfg.check_invariants {
+        return;
+    }
+    if seq & 1 == 0 {
+        k.invariant(4, format!("VMA {}: vm_lock_seq assigned the even value {seq}", vma.id()));
+    }
+    if !vma.vm_mm().mmap_lock.is_write_owner() {
+        k.invariant(6, format!("VMA {}: write-locked without holding the mmap write lock", vma.id()));
+    }
 }
 
 /// `__vma_end_exclude_readers(ves)` (§2.22, pre-series `__vma_exit_locked`):
@@ -587,6 +613,7 @@ pub fn __vma_start_write(vma: &Vma, state: TaskState) -> Result<(), Errno> {
         return Err(e);
     }
     vma.vm_lock_seq.store(seq, Ordering::Relaxed);
+    check_write_lock_invariants(vma, seq);
     if ves.exclusive {
         __vma_end_exclude_readers(&mut ves);
         if ves.detached {

@@ -19,6 +19,7 @@ fn s44_mmap_read_lock_is_not_a_vma_lock() {
         t1.run(|| mmap_read_unlock(&fx.m));
     });
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -37,6 +38,7 @@ fn s45_vma_write_lock_satisfies_everything() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -52,6 +54,7 @@ fn s46_mmap_write_lock_alone() {
         t1.run(|| mmap_write_unlock(&fx.m));
     });
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -66,6 +69,7 @@ fn s47_stabilised_by_a_vma_read_lock_only() {
         t1.run(move || vma_end_read(&a));
     });
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -77,6 +81,7 @@ fn s48_not_stabilised_at_all() {
     });
     fx.expect_warnings(&[("T1", MmapNotWriteHeld), ("T1", VmaNotWriteLocked)]);
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -139,6 +144,7 @@ fn s51_race_1_why_the_vma_check_cannot_come_first() {
         t1.run(|| mmap_read_unlock(&fx.m));
     });
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -232,6 +238,7 @@ fn s54_debug_vm_off_silences_the_vma_assertions() {
     let fx = Fix::no_debug_vm();
     s54(&fx);
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -286,6 +293,7 @@ fn s56_callers_of_the_new_assertion() {
         fx.expect_warnings(&[("T2", AtomicFlagNotAllowed)]);
     });
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]

@@ -29,6 +29,7 @@ fn s36_detach_with_no_readers() {
         t1.run(|| mmap_write_unlock(&fx.m));
     });
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -62,6 +63,7 @@ fn s37_detach_waits_for_a_transient_reader() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -97,6 +99,7 @@ fn s37_straggler_leaves_before_the_flag_add() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 fn s40(fx: &Fix) {
@@ -118,6 +121,7 @@ fn s40(fx: &Fix) {
         t1.run(|| mmap_write_unlock(&fx.m));
     });
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]

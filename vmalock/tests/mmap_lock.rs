@@ -21,6 +21,7 @@ fn s01_read_lock_round_trip() {
     assert_eq!(fx.m.mm_lock_seq(), 2);
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -55,6 +56,7 @@ fn s02_read_trylock() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -78,6 +80,7 @@ fn s03_write_lock_unlock_and_the_sequence() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -100,6 +103,7 @@ fn s04_contended_write_lock() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -121,6 +125,7 @@ fn s04_killable_write_lock_interrupted() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -139,6 +144,7 @@ fn s04_killable_read_lock_interrupted() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -191,6 +197,7 @@ fn s07_downgrade_releases_vma_write_locks() {
         t1.run(|| mmap_read_unlock(&fx.m));
     });
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -222,6 +229,7 @@ fn s08_write_lock_two_vmas_unlock_all() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -242,6 +250,9 @@ fn s10_manual_vma_end_write_all() {
         t1.run(|| mmap_write_unlock(&fx.m));
         assert_eq!(fx.m.mm_lock_seq(), 5, "odd while unlocked");
         assert_eq!(mmap_lock_speculate_try_begin(&fx.m), None);
+        // §1.5 invariant 5 (parity) is what a manual vma_end_write_all breaks.
+        let broken: Vec<u8> = fx.k.invariant_violations().iter().map(|v| v.invariant).collect();
+        assert_eq!(broken, [5]);
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
@@ -301,6 +312,7 @@ fn writer_preference_queues_new_readers() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]

@@ -41,6 +41,7 @@ fn read_locked_conversion_under_the_write_lock_on_a_write_locked_vma() {
     fx.expect_events(&["main ACQ(VA,0,1,1,1)", "main REL(VA)", "main REL(M)"]);
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -100,6 +101,7 @@ fn lock_next_vma_retries_after_a_replacement() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -272,6 +274,7 @@ fn lock_mm_and_find_vma_paths() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -314,6 +317,7 @@ fn downgrade_lets_queued_readers_in() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -340,6 +344,7 @@ fn inversion_found_from_the_writer_side() {
         let b = t1.run(|| lock_vma_under_rcu(&fx.m, 0x2800)).expect("B");
         t1.run(|| mmap_read_lock(&fx.m));
         fx.expect_reports(&[]);
+        fx.expect_invariants_hold();
         t1.run(move || {
             mmap_read_unlock(&fx.m);
             vma_end_read(&b);

@@ -22,9 +22,11 @@ fn s57_vma_read_lock_then_mmap_lock_inversion() {
             mmap_write_unlock(&fx.m);
         });
         fx.expect_reports(&[]);
+        fx.expect_invariants_hold();
         fx.v.clear_events();
         let b = t1.run(|| lock_vma_under_rcu(&fx.m, 0x2800)).expect("B");
         fx.expect_reports(&[]);
+        fx.expect_invariants_hold();
         t1.run(|| mmap_read_lock(&fx.m));
         fx.expect_reports(&[ReportKind::CircularDependency]);
         let r = &fx.v.reports()[0];
@@ -94,6 +96,7 @@ fn s59_without_hang_detection_signals_still_work() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -155,6 +158,7 @@ fn s61_holding_another_vmas_read_lock_while_write_locking() {
         let b = t1.run(|| lock_vma_under_rcu(&fx.m, 0x2800)).expect("B");
         t1.run(|| mmap_write_lock(&fx.m));
         fx.expect_reports(&[]);
+        fx.expect_invariants_hold();
         fx.v.clear_events();
         t1.run(|| vma_start_write(&fx.a));
         fx.expect_reports(&[ReportKind::RecursiveLocking]);

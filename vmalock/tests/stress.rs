@@ -138,5 +138,6 @@ fn readers_writer_detach_recycle() {
         assert_eq!(x.vm_refcnt(), 1);
     }
     assert!(k.warnings().is_empty(), "{:?}", k.warnings());
+    assert!(k.invariant_violations().is_empty(), "{:?}", k.invariant_violations());
     assert!(v.reports().is_empty(), "{:?}", v.reports().iter().map(|r| r.kind()).collect::<Vec<_>>());
 }

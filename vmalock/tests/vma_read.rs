@@ -29,6 +29,7 @@ fn s21_rcu_read_lock_round_trip() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -86,6 +87,7 @@ fn s24_detached_vma_triggers_a_retry() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -108,6 +110,7 @@ fn s24_vma_start_read_on_a_detached_vma() {
     fx.expect_events(&[]);
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -140,6 +143,7 @@ fn s26_vma_recycled_into_another_range() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -175,6 +179,7 @@ fn s26_vma_recycled_into_another_mm() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -200,6 +205,7 @@ fn s28_vma_start_read_locked_under_the_mmap_read_lock() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -232,6 +238,7 @@ fn s29_vma_start_read_locked_at_the_ceiling_and_lock_next_vma() {
     fx.a.set_vm_refcnt(1);
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -247,6 +254,7 @@ fn s30_vma_start_read_locked_without_any_mmap_lock() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -305,6 +313,7 @@ fn s31_nested_read_locks_of_two_vmas() {
             assert_eq!((fx.a.vm_refcnt(), fx.b.vm_refcnt()), (1, 1));
         });
         fx.expect_reports(&[]);
+        fx.expect_invariants_hold();
         fx.expect_no_warnings();
     }
 }
@@ -371,6 +380,7 @@ fn s34_lock_next_vma_iteration() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -426,6 +436,7 @@ fn s34_lock_next_vma_falls_back_for_a_write_locked_vma() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]

@@ -26,6 +26,7 @@ fn s11_attach_flow_for_a_new_vma() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 fn s12(fx: &Fix) {
@@ -44,6 +45,7 @@ fn s12_attach_without_write_lock() {
     s12(&fx);
     fx.expect_warnings(&[("main", VmaNotWriteLocked)]);
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -84,6 +86,7 @@ fn s14_write_lock_of_an_attached_idle_vma() {
     fx.k.set_pause_hook(None);
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -106,6 +109,7 @@ fn s15_stale_write_lock_from_an_earlier_cycle() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -134,6 +138,7 @@ fn s16_writer_waits_for_a_real_reader() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -151,6 +156,7 @@ fn s18_killable_with_signal_pending_but_no_readers() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -174,6 +180,7 @@ fn s18_killable_interrupted_while_readers_remain() {
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
+    fx.expect_invariants_hold();
 }
 
 #[test]
@@ -205,6 +212,8 @@ fn s19_write_lock_without_the_mmap_write_lock() {
         fx.expect_warnings(&[("T1", MmapNotWriteHeld), ("T1", MmapNotWriteHeld), ("T1", MmapNotWriteHeld)]);
         fx.expect_events(&["T1 ACQ(VA,0,0,0,1)", "T1 ACQUIRED(VA)", "T1 REL(VA)"]);
         assert_eq!(fx.a.vm_lock_seq(), 2, "the current even value");
+        let broken: Vec<u8> = fx.k.invariant_violations().iter().map(|v| v.invariant).collect();
+        assert_eq!(broken, [1, 4, 6], "flag ownership, odd seq, write lock implies mmap write lock");
         assert!(t2.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).is_none());
         t1.run(|| mmap_read_unlock(&fx.m));
         assert!(t2.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).is_none(), "until the sequence changes");

@@ -221,6 +221,12 @@ impl Fix {
         }
     }
 
+    /// Asserts that no §1.5 invariant was broken (debug builds check them).
+    #[track_caller]
+    pub fn expect_invariants_hold(&self) {
+        assert!(self.k.invariant_violations().is_empty(), "{:?}", self.k.invariant_violations());
+    }
+
     /// Runs `f` on the test's own thread in the validator's scope.
     pub fn main<R>(&self, f: impl FnOnce() -> R) -> R {
         self.v.scope(f)
