@@ -97,7 +97,7 @@
 //! | `vma_start_read` | [`vma_start_read`] | `Ok(Some)` / `Ok(None)` (NULL) / `Err(EAGAIN)` |
 //! | `lock_vma_under_rcu` | [`lock_vma_under_rcu`] | `abort` / `miss` counters in [`Kernel::vma_lock_events`] |
 //! | `lock_next_vma` (+ `lock_next_vma_under_mmap_lock`) | [`lock_next_vma`] with [`VmaIterator`] | |
-//! | `vma_iter_set` / `vma_next` | [`VmaIterator::set`] / [`VmaIterator::next`] | |
+//! | `vma_iter_init` / `vma_iter_set` / `vma_next` | [`VmaIterator::new`] / [`VmaIterator::set`] / [`VmaIterator::next`] | |
 //! | `vma_start_read_locked_nested` / `vma_start_read_locked` | [`vma_start_read_locked_nested`], [`vma_start_read_locked`] | subclass ignored |
 //! | `vma_end_read` / `vma_refcount_put` | [`vma_end_read`] | `REL(V)` before the decrement |
 //! | `__vma_refcount_put_return` | [`__vma_refcount_put_return`] | |
@@ -133,6 +133,7 @@
 //! | `PER_VMA_LOCK` | [`VmConfig::per_vma_lock`] (§2.30 stubs when off) |
 //! | `debug_locks` | the scope's [`lockdep::Validator::is_validating`] |
 //! | `WARN_ON_ONCE` semantics | [`VmConfig::warn_once`] (default: every occurrence) |
+//! | §1.5 invariant checks | [`VmConfig::check_invariants`], [`Kernel::invariant_violations`] |
 //!
 //! Test hooks (§5.0): [`Kernel::pause_at`] (P0–P4) and
 //! [`Kernel::set_pause_hook`]; [`Kernel::wait_until_blocked`] to order steps
