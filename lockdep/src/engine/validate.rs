@@ -7,7 +7,7 @@ use std::panic::Location;
 use std::sync::atomic::Ordering;
 
 use super::graph::{ClassId, EdgeOrigin, Graph, Plain};
-use super::held::{HeldLock, HeldStack, iterate_chain_key};
+use super::held::{HeldLock, HeldStack, INITIAL_CHAIN_KEY, iterate_chain_key};
 use super::inner::{Inner, Shared, lock, registry};
 use super::thread::{Ctx, PerValidator, with_ctx, with_fast};
 use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
@@ -233,7 +233,7 @@ fn chain_cached(inner: &Inner, pv: &mut PerValidator, next: &HeldLock) -> bool {
 
 /// An acquisition whose class is cached in the map and whose chain this
 /// thread validated before: push it. `None` sends it down the full path.
-#[inline]
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn fast_acquire(
     inner: &Inner,
@@ -265,7 +265,9 @@ fn fast_acquire(
         prev_chain_key,
         chain_key,
     };
-    if !trylock && !chain_cached(inner, pv, &entry) {
+    // A first lock (a chain head) has nothing to be validated against (the
+    // full path only records it, for the statistics, the first time).
+    if !trylock && prev_chain_key != INITIAL_CHAIN_KEY && !chain_cached(inner, pv, &entry) {
         return None;
     }
     pv.held.locks.push(entry);
@@ -274,7 +276,7 @@ fn fast_acquire(
 }
 
 /// The release of the top entry, when it is a plain one.
-#[inline]
+#[inline(always)]
 fn fast_release(inner: &Inner, pv: &mut PerValidator, thread: u64, map: &LockdepMap) -> Option<()> {
     let top = pv.held.locks.last()?;
     if !inner.is_validating() || top.instance != map.addr() || top.references != 0 {
