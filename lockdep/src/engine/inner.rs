@@ -50,6 +50,7 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 /// filter in front of the per-validator setting).
 static ANY_EVENTS: AtomicBool = AtomicBool::new(false);
 
+#[inline]
 pub(crate) fn any_records_events() -> bool {
     ANY_EVENTS.load(Ordering::Relaxed)
 }

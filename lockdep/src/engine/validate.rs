@@ -84,12 +84,14 @@ pub(crate) fn set_subclass(map: &LockdepMap, subclass: u32, loc: Loc) {
 
 /// The statistics hooks only record events (when some validator records
 /// them): skip the thread-local lookup entirely otherwise.
+#[inline]
 pub(crate) fn contended(map: &LockdepMap, loc: Loc) {
     if super::inner::any_records_events() {
         with_ctx(|ctx| ctx.event(map, Hook::Contended, loc));
     }
 }
 
+#[inline]
 pub(crate) fn acquired(map: &LockdepMap, loc: Loc) {
     if super::inner::any_records_events() {
         with_ctx(|ctx| ctx.event(map, Hook::Acquired, loc));
