@@ -13,7 +13,7 @@ use super::graph::Graph;
 use super::held::HeldLock;
 use super::inner::lock;
 use super::thread::{Ctx, with_ctx};
-use super::validate::{is_held, lock_info};
+use super::validate::{is_held, lock_info, map_info};
 use crate::class::Read;
 use crate::map::LockdepMap;
 use crate::report::{LockInfo, Report, ReportKind, ThreadInfo};
@@ -119,15 +119,7 @@ fn report(
     let mut sh = lock(&inner.shared);
     let info = match &entry {
         Some(e) => lock_info(&sh.graph, e),
-        None => LockInfo {
-            instance: map.name(),
-            addr: map.addr(),
-            class: map.name().to_owned(),
-            subclass: 0,
-            read,
-            trylock: false,
-            location: loc,
-        },
+        None => map_info(map, 0, read, false, loc),
     };
     let r = new_report(ctx, &sh.graph, Some(info), holder, msg, loc);
     emit(ctx, &mut sh.seen, vec![SIG_ASSERT, kind, loc as *const _ as u64], r);

@@ -308,7 +308,8 @@ pub(crate) fn held_infos(graph: &Graph, held: &HeldStack) -> Vec<LockInfo> {
     held.locks.iter().map(|h| lock_info(graph, h)).collect()
 }
 
-fn map_info(map: &LockdepMap, subclass: u32, read: Read, trylock: bool, loc: Loc) -> LockInfo {
+/// A lock the engine has no held entry for, described from its map.
+pub(crate) fn map_info(map: &LockdepMap, subclass: u32, read: Read, trylock: bool, loc: Loc) -> LockInfo {
     LockInfo {
         instance: map.name(),
         addr: map.addr(),
