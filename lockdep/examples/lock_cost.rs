@@ -5,7 +5,7 @@
 //! `valgrind --tool=callgrind --toggle-collect=<one of the two functions>`;
 //! see `docs/zero-cost.md`. Run directly it only checks that both paths work.
 //!
-//! Usage: `lock_cost [lockdep|parking_lot|both] [iterations]`.
+//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4] [iterations]`.
 use std::hint::black_box;
 
 // The two functions add different constants only so that LLVM keeps two
@@ -27,6 +27,32 @@ fn parking_lot_lock_unlock(m: &parking_lot::Mutex<u64>) {
     *g += 2;
 }
 
+/// A nest of four lockdep mutexes, taken in order and released in reverse.
+#[inline(never)]
+fn lockdep_nest4(ms: &[lockdep::Mutex<u64>; 4]) {
+    let mut a = ms[0].lock();
+    let mut b = ms[1].lock();
+    let mut c = ms[2].lock();
+    let mut d = ms[3].lock();
+    *a += 1;
+    *b += 1;
+    *c += 1;
+    *d += 1;
+}
+
+/// The same nest of parking_lot mutexes: the baseline.
+#[inline(never)]
+fn parking_lot_nest4(ms: &[parking_lot::Mutex<u64>; 4]) {
+    let mut a = ms[0].lock();
+    let mut b = ms[1].lock();
+    let mut c = ms[2].lock();
+    let mut d = ms[3].lock();
+    *a += 2;
+    *b += 2;
+    *c += 2;
+    *d += 2;
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "both".to_owned());
@@ -44,6 +70,22 @@ fn main() {
             parking_lot_lock_unlock(black_box(&base));
         }
         assert_eq!(*base.lock(), 2 * n);
+    }
+    if which == "lockdep-nest4" {
+        // Four classes: one key each.
+        static KEYS: [lockdep::LockClassKey; 4] = [const { lockdep::LockClassKey::new() }; 4];
+        let ms = [0, 1, 2, 3].map(|i| lockdep::Mutex::with_key(0, &KEYS[i]));
+        for _ in 0..n {
+            lockdep_nest4(black_box(&ms));
+        }
+        assert_eq!(*ms[3].lock(), n);
+    }
+    if which == "parking_lot-nest4" {
+        let ms = [(); 4].map(|_| parking_lot::Mutex::new(0));
+        for _ in 0..n {
+            parking_lot_nest4(black_box(&ms));
+        }
+        assert_eq!(*ms[3].lock(), 2 * n);
     }
     println!("validation compiled in: {}; {n} lock+unlock of {which}", lockdep::ENABLED);
 }
