@@ -44,7 +44,10 @@ pub struct Stats {
     pub chain_hits: u64,
     /// Chains validated.
     pub chain_misses: u64,
-    /// 64-bit chain-key collisions caught by comparing contents.
+    /// Chain-key collisions: always 0, chains are named by interned ids
+    /// (exact keys), not by a hash of their contents (kept for the kernel's
+    /// statistics layout, where it counts collisions caught under
+    /// `CONFIG_DEBUG_LOCKDEP`).
     pub chain_collisions: u64,
     /// Classes removed (unregistered keys).
     pub zapped_classes: usize,

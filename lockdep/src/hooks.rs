@@ -31,7 +31,7 @@ use crate::map::LockdepMap;
 /// * `read`: the mode, see [`Read`].
 /// * `nest_lock`: a lock already held that serialises any number of
 ///   same-class acquisitions of `map` (the kernel's `*_nest_lock`).
-#[inline]
+#[inline(always)]
 #[track_caller]
 pub fn lock_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, nest_lock: Option<&LockdepMap>) {
     if ENABLED {
@@ -54,7 +54,7 @@ pub fn lock_acquire_nocheck(map: &LockdepMap, subclass: u32, trylock: bool, read
 /// not held is reported as [`UnlockImbalance`](crate::ReportKind::UnlockImbalance).
 /// The entry need not be on top of the held-lock stack; the locks above it are
 /// then re-validated (kernel `reacquire_held_locks`).
-#[inline]
+#[inline(always)]
 #[track_caller]
 pub fn lock_release(map: &LockdepMap) {
     if ENABLED {

@@ -100,11 +100,13 @@ impl LockdepMap {
     }
 
     #[cfg(lockdep_on)]
+    #[inline(always)]
     pub(crate) fn note_acquire(&self, thread: u64) {
         self.holder.store(thread, Ordering::Relaxed);
     }
 
     #[cfg(lockdep_on)]
+    #[inline(always)]
     pub(crate) fn note_release(&self, thread: u64) {
         if self.holder.load(Ordering::Relaxed) == thread {
             self.holder.store(0, Ordering::Relaxed);
@@ -119,6 +121,7 @@ impl LockdepMap {
 
     /// The instance name given at construction (`"<lockdep off>"` when
     /// validation is compiled out, since the map then stores nothing).
+    #[inline]
     pub fn name(&self) -> &'static str {
         #[cfg(lockdep_on)]
         {
@@ -131,28 +134,31 @@ impl LockdepMap {
     }
 
     /// The identity of this instance: its address.
+    #[inline]
     pub fn addr(&self) -> usize {
         self as *const Self as usize
     }
 
-    /// The cached class for `subclass` under `tag` (validator id and key
-    /// generation). Slot 0 caches subclass 0, slot 1 the last non-zero
-    /// subclass used. Layout: `tag << 32 | subclass << 29 | class + 1`.
+    /// The cached class for `subclass` in `epoch` (the validator's, see
+    /// `Inner::epoch`). Slot 0 caches subclass 0, slot
+    /// 1 the last non-zero subclass used. Layout:
+    /// `epoch << 24 | subclass << 21 | class + 1`; a slot filled in another
+    /// validator, or before a zap, carries another epoch and never matches.
     #[cfg(lockdep_on)]
-    pub(crate) fn cached_class(&self, tag: u32, subclass: u32) -> Option<u32> {
+    #[inline(always)]
+    pub(crate) fn cached_class(&self, epoch: u64, subclass: u32) -> Option<u32> {
         let slot = (subclass != 0) as usize;
         let v = self.class_cache[slot].load(Ordering::Relaxed);
-        let low = v as u32;
-        if low != 0 && (v >> 32) as u32 == tag && low >> 29 == subclass { Some((low & CLASS_MASK) - 1) } else { None }
+        if v >> CLASS_BITS == (epoch << 3 | subclass as u64) { Some((v & CLASS_MASK) as u32 - 1) } else { None }
     }
 
     #[cfg(lockdep_on)]
-    pub(crate) fn set_cached_class(&self, tag: u32, subclass: u32, class: u32) {
-        if subclass >= 8 || class >= CLASS_MASK {
+    pub(crate) fn set_cached_class(&self, epoch: u64, subclass: u32, class: u32) {
+        if subclass >= 8 || class as u64 >= CLASS_MASK {
             return;
         }
         let slot = (subclass != 0) as usize;
-        let v = ((tag as u64) << 32) | ((subclass << 29) | (class + 1)) as u64;
+        let v = (epoch << 3 | subclass as u64) << CLASS_BITS | (class as u64 + 1);
         self.class_cache[slot].store(v, Ordering::Relaxed);
     }
 
@@ -164,8 +170,14 @@ impl LockdepMap {
     }
 }
 
+/// Bits of a class-cache slot holding the class (+ 1): classes past
+/// 2^21 - 2 are not cached (they take the slow path).
 #[cfg(lockdep_on)]
-const CLASS_MASK: u32 = (1 << 29) - 1;
+const CLASS_BITS: u32 = 21;
+#[cfg(lockdep_on)]
+const CLASS_MASK: u64 = (1 << CLASS_BITS) - 1;
+/// Epochs are kept to 40 bits (a slot has 64 - 3 - 21 left).
+pub(crate) const EPOCH_MASK: u64 = (1 << 40) - 1;
 
 impl Drop for LockdepMap {
     fn drop(&mut self) {

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use crate::class::{KeyId, Read};
+use crate::class::KeyId;
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 
 /// Index of a class in a validator's class table.
@@ -473,31 +473,10 @@ impl Graph {
     }
 }
 
-/// The id a held entry contributes to a chain: class, read mode and whether
-/// it was a trylock.
-///
-/// The kernel leaves the trylock bit out, and so a chain first validated with
-/// a blocking entry makes a later identical chain with a *trylock* entry in
-/// its place skip validation — yet the walk past a trylock adds dependencies
-/// from the locks below it that the blocking version never needed, so a real
-/// deadlock can go unreported (found by the property test against a
-/// brute-force oracle). Keeping the bit costs a few more chains.
-pub(crate) fn chain_id(class: ClassId, read: Read, trylock: bool) -> u64 {
-    ((class.raw() as u64) << CHAIN_ID_CLASS_SHIFT) | ((trylock as u64) << 2) | read.as_kernel() as u64
-}
-
-/// Where the class index starts in a chain id.
-pub(crate) const CHAIN_ID_CLASS_SHIFT: u32 = 3;
-
-/// The parts of a chain id: class, read mode, trylock.
-pub(crate) fn chain_id_parts(id: u64) -> (ClassId, Read, bool) {
-    let read = Read::from_kernel((id & 3) as u8).unwrap_or(Read::Exclusive);
-    (ClassId::from_raw((id >> CHAIN_ID_CLASS_SHIFT) as u32), read, id & 4 != 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::class::Read;
     use std::panic::Location;
 
     fn key(n: usize) -> KeyId {

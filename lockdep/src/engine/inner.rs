@@ -29,15 +29,33 @@ pub(crate) struct Shared {
     pub(crate) chain_misses: u64,
 }
 
+/// The one word of a validator that the steady-state fast path reads:
+/// `epoch << 2 | LEARNING | VALIDATING`, alone on its cache line so that
+/// slow-path traffic on the validator's locks never invalidates it.
+#[repr(align(64))]
+pub(crate) struct HotWord(AtomicU64);
+
+/// Set while the validator validates (cleared by a one-shot report).
+pub(crate) const VALIDATING: u64 = 1;
+/// Set while it learns (cleared when a limit is exhausted: no new classes,
+/// dependencies or chains are learned, but held locks are still tracked).
+pub(crate) const LEARNING: u64 = 2;
+
+/// Epochs are unique across all validators: a map's class cache is tagged
+/// with the epoch it was filled in, so one compare says both "this
+/// validator" and "no class was zapped since".
+static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
+
+fn new_epoch() -> u64 {
+    NEXT_EPOCH.fetch_add(1, Ordering::Relaxed) & crate::map::EPOCH_MASK
+}
+
 pub(crate) struct Inner {
     pub(crate) id: u32,
     pub(crate) config: Config,
-    validating: AtomicBool,
-    /// Cleared when a limit is exhausted: no new classes, dependencies or
-    /// chains are learned, but held locks are still tracked.
-    learning: AtomicBool,
-    /// Bumped whenever classes are zapped: per-thread caches flush.
-    pub(crate) generation: AtomicU64,
+    /// Validating and learning flags and the epoch (bumped whenever classes
+    /// are zapped, which flushes every per-thread and per-map cache).
+    pub(crate) hot: HotWord,
     pub(crate) shared: Mutex<Shared>,
     reports: Mutex<Vec<Report>>,
     events: Mutex<Vec<HookEvent>>,
@@ -76,9 +94,7 @@ impl Inner {
         Inner {
             id,
             config,
-            validating: AtomicBool::new(true),
-            learning: AtomicBool::new(true),
-            generation: AtomicU64::new(0),
+            hot: HotWord(AtomicU64::new(new_epoch() << 2 | LEARNING | VALIDATING)),
             shared: Mutex::new(Shared::default()),
             reports: Mutex::new(Vec::new()),
             events: Mutex::new(Vec::new()),
@@ -92,21 +108,39 @@ impl Inner {
         reg.push(Arc::downgrade(self));
     }
 
+    /// The hot word (see [`HotWord`]).
+    #[inline(always)]
+    pub(crate) fn hot(&self) -> u64 {
+        self.hot.0.load(Ordering::Acquire)
+    }
+
     pub(crate) fn is_validating(&self) -> bool {
-        self.validating.load(Ordering::Relaxed)
+        self.hot() & VALIDATING != 0
     }
 
     pub(crate) fn is_learning(&self) -> bool {
-        self.learning.load(Ordering::Relaxed)
+        self.hot() & LEARNING != 0
+    }
+
+    /// The current epoch (changes whenever classes are zapped).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.hot() >> 2
+    }
+
+    /// Starts a new epoch: called after zapping classes, with the graph lock
+    /// held, so that no cache filled before the zap is trusted after it.
+    pub(crate) fn bump_epoch(&self) {
+        let e = new_epoch();
+        let _ = self.hot.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| Some(e << 2 | (w & 3)));
     }
 
     pub(crate) fn turn_off(&self) {
-        self.validating.store(false, Ordering::Relaxed);
+        self.hot.0.fetch_and(!VALIDATING, Ordering::AcqRel);
     }
 
     /// Stops learning and prints the one message for an exhausted limit.
     pub(crate) fn limit_exhausted(&self, what: &str, how: &str) {
-        self.learning.store(false, Ordering::Relaxed);
+        self.hot.0.fetch_and(!LEARNING, Ordering::AcqRel);
         if !self.limit_message.swap(true, Ordering::Relaxed) {
             eprintln!(
                 "lockdep: {what} too low! validator \"{}\" stops learning new dependencies (held locks are still \

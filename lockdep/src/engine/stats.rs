@@ -68,7 +68,7 @@ fn stats_of(inner: &Inner, sh: &Shared) -> Stats {
         max_class_index: g.classes.len().saturating_sub(1),
         chain_hits: sh.chain_hits,
         chain_misses: sh.chain_misses,
-        chain_collisions: sh.chains.collisions,
+        chain_collisions: 0,
         zapped_classes: g.nr_zapped_classes,
         zapped_chains: sh.chains.zapped,
         cycle_searches_skipped: g.searches_skipped,
@@ -109,13 +109,13 @@ fn classes_text(sh: &Shared) -> String {
 
 fn chains_text(sh: &Shared) -> String {
     let g = &sh.graph;
-    let mut chains: Vec<&[u64]> = sh.chains.iter().collect();
+    let mut chains = sh.chains.validated();
     chains.sort();
     let mut out = String::from("all lock chains:\n");
     for ids in chains {
         out.push_str("irq_context: 0\n");
         for id in ids {
-            let (c, read, trylock) = super::graph::chain_id_parts(*id);
+            let (c, read, trylock) = super::held::elem_parts(id);
             let key = g.classes.get(c.index()).map_or_else(|| "?".to_owned(), |c| key_text(c.key));
             let mode = match (read.is_read(), trylock) {
                 (false, false) => String::new(),

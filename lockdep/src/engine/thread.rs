@@ -12,7 +12,8 @@ use super::inner::{Inner, global};
 use crate::report::{Report, ReportKind, ThreadInfo};
 use crate::validator::Validator;
 
-/// What one thread knows about one validator.
+/// What one thread knows about one validator. Boxed, so that the fast path
+/// can keep a pointer to it (see [`FAST`]).
 pub(crate) struct PerValidator {
     pub(crate) id: u32,
     /// The validator's address, compared (with `id`) to find this entry fast.
@@ -20,6 +21,14 @@ pub(crate) struct PerValidator {
     pub(crate) inner: Weak<Inner>,
     pub(crate) held: HeldStack,
     pub(crate) cache: ThreadChainCache,
+    /// What the fast path needs, copied when it is armed: the validator's
+    /// hot word as it was then (any change sends the fast path to the full
+    /// one), the thread's number, and the depth it may push to: below the
+    /// validator's limit and within the held stack's capacity (the fast
+    /// path never allocates).
+    pub(crate) hot: u64,
+    pub(crate) thread_num: u64,
+    pub(crate) fast_depth: usize,
 }
 
 pub(crate) struct ThreadData {
@@ -27,7 +36,10 @@ pub(crate) struct ThreadData {
     /// The engine's number for this thread (never reused).
     pub(crate) num: u64,
     scopes: Vec<Arc<Inner>>,
-    validators: Vec<PerValidator>,
+    /// Boxed: the fast path keeps a pointer to the current one, which must
+    /// not move when the vector does.
+    #[allow(clippy::vec_box)]
+    validators: Vec<Box<PerValidator>>,
     /// Reports waiting for dispatch (kept to reuse its allocation).
     out: Vec<Report>,
 }
@@ -39,6 +51,51 @@ struct ThreadState {
 
 thread_local! {
     static STATE: ThreadState = const { ThreadState { busy: Cell::new(false), data: RefCell::new(None) } };
+
+    /// The fast path's way in: this thread's state for its current validator,
+    /// or null when the fast path must not run. A `const` cell without a
+    /// destructor, so reaching it is one thread-pointer-relative load and it
+    /// stays readable while thread-locals are torn down.
+    ///
+    /// Invariant: non-null only while (1) the pointee, a `Box` in this
+    /// thread's `ThreadData::validators`, is alive and nothing else borrows
+    /// it (`with_ctx` nulls it on entry and re-arms it on exit; the thread's
+    /// teardown nulls it first), (2) it belongs to the thread's *current*
+    /// validator (entering or leaving a scope nulls it), which is therefore
+    /// alive (held by the scope stack, or the global validator), and (3) that
+    /// validator does not record events.
+    static FAST: Cell<*mut PerValidator> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// The current thread's fast-path state, if armed (see [`FAST`]).
+///
+/// # Safety
+///
+/// The caller must not keep the reference past the current hook, call
+/// anything that can re-enter the engine while holding it, nor hold two.
+#[inline(always)]
+pub(crate) unsafe fn fast() -> Option<&'static mut PerValidator> {
+    let p = FAST.with(Cell::get);
+    // SAFETY: by FAST's invariant a non-null pointer is a live, unborrowed
+    // `PerValidator` of this thread; the caller keeps the borrow short and
+    // unique.
+    unsafe { p.as_mut() }
+}
+
+/// The validator a fast-path state belongs to.
+///
+/// # Safety
+///
+/// `pv` must come from [`fast`] during the current hook.
+#[inline(always)]
+pub(crate) unsafe fn fast_inner(pv: &PerValidator) -> &Inner {
+    // SAFETY: FAST's invariant (2): the armed entry's validator is the
+    // thread's current one and is kept alive while it is armed.
+    unsafe { &*(pv.ptr as *const Inner) }
+}
+
+fn disarm() {
+    FAST.with(|f| f.set(std::ptr::null_mut()));
 }
 
 /// Every thread the engine has seen that has not exited, by number.
@@ -93,6 +150,7 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
             if st.busy.replace(true) {
                 return None;
             }
+            disarm();
             let _busy = Busy(&st.busy);
             let mut slot = st.data.try_borrow_mut().ok()?;
             let data = match slot.as_mut() {
@@ -105,11 +163,17 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
                 None => &global().inner,
             };
             let pv = per_validator(validators, inner);
+            sync_epoch(inner, pv);
             let r = f(&mut Ctx { inner, pv, thread: info, thread_num: *num, out });
             if !out.is_empty() {
                 let (inner, reports) = (inner.clone(), std::mem::take(out));
                 drop(slot);
                 dispatch_all(&inner, reports);
+                if let Ok(mut slot) = st.data.try_borrow_mut() {
+                    arm(&mut slot);
+                }
+            } else {
+                arm(&mut slot);
             }
             Some(r)
         })
@@ -117,33 +181,37 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
         .flatten()
 }
 
-/// The steady-state fast path: `f` gets the current validator, this
-/// thread's state for it and the thread's number, and answers `None` when the
-/// fast path does not apply (the hook then takes [`with_ctx`]). `f` must not
-/// call out of the engine nor report: it runs without the re-entrancy guard.
-/// Not taken while recording events, inside the validator, or before this
-/// thread's state exists.
-#[inline(always)]
-pub(crate) fn with_fast<R>(f: impl FnOnce(&Inner, &mut PerValidator, u64) -> Option<R>) -> Option<R> {
-    STATE
-        .try_with(|st| {
-            if st.busy.get() {
-                return None;
-            }
-            let mut slot = st.data.try_borrow_mut().ok()?;
-            let data = slot.as_mut()?;
-            let inner: &Inner = match data.scopes.last() {
-                Some(i) => i,
-                None => &global().inner,
-            };
-            let pv = data.validators.first_mut()?;
-            if pv.ptr != inner as *const Inner as usize || pv.id != inner.id || inner.config.record_events {
-                return None;
-            }
-            f(inner, pv, data.num)
-        })
-        .ok()
-        .flatten()
+/// Empties `pv`'s chain cache if classes were zapped since it was filled.
+#[inline]
+fn sync_epoch(inner: &Inner, pv: &mut PerValidator) {
+    let epoch = inner.epoch();
+    if pv.cache.epoch != epoch {
+        pv.cache.reset(epoch);
+    }
+}
+
+/// Arms the fast path for the thread's current validator when it may run:
+/// the validator validates, learns and does not record events, and it is
+/// the first entry of `validators` (where `with_ctx` keeps the current one).
+fn arm(slot: &mut Option<ThreadData>) {
+    let Some(data) = slot.as_mut() else { return };
+    let inner: &Inner = match data.scopes.last() {
+        Some(i) => i,
+        None => &global().inner,
+    };
+    let Some(pv) = data.validators.first_mut() else { return };
+    let hot = inner.hot();
+    let usable = hot & (super::inner::VALIDATING | super::inner::LEARNING)
+        == super::inner::VALIDATING | super::inner::LEARNING
+        && !inner.config.record_events;
+    if !usable || pv.ptr != inner as *const Inner as usize || pv.id != inner.id || pv.cache.epoch != hot >> 2 {
+        return;
+    }
+    pv.hot = hot;
+    pv.thread_num = data.num;
+    pv.fast_depth = inner.config.max_depth.min(pv.held.locks.capacity());
+    let p: *mut PerValidator = &mut **pv;
+    FAST.with(|f| f.set(p));
 }
 
 /// Hands reports to their validator, outside every engine lock (the thread
@@ -157,27 +225,33 @@ fn dispatch_all(inner: &Inner, reports: Vec<Report>) {
 }
 
 #[inline(always)]
-fn per_validator<'a>(validators: &'a mut Vec<PerValidator>, inner: &Arc<Inner>) -> &'a mut PerValidator {
+#[allow(clippy::vec_box)] // see `ThreadData::validators`
+fn per_validator<'a>(validators: &'a mut Vec<Box<PerValidator>>, inner: &Arc<Inner>) -> &'a mut PerValidator {
     let ptr = Arc::as_ptr(inner) as usize;
     let same = |p: &PerValidator| p.ptr == ptr && p.id == inner.id;
-    if validators.first().is_some_and(same) {
+    if validators.first().is_some_and(|p| same(p)) {
         return &mut validators[0]; // the usual case: one validator per thread
     }
-    let pos = match validators.iter().position(same) {
+    let pos = match validators.iter().position(|p| same(p)) {
         Some(p) => {
             validators.swap(0, p);
             0
         }
         None => {
             validators.retain(|p| p.inner.strong_count() > 0);
-            validators.push(PerValidator {
+            validators.push(Box::new(PerValidator {
                 id: inner.id,
                 ptr,
                 inner: Arc::downgrade(inner),
-                held: HeldStack::default(),
+                held: HeldStack { locks: Vec::with_capacity(16) },
                 cache: ThreadChainCache::default(),
-            });
-            validators.len() - 1
+                hot: 0,
+                thread_num: 0,
+                fast_depth: 0,
+            }));
+            let last = validators.len() - 1;
+            validators.swap(0, last);
+            0
         }
     };
     &mut validators[pos]
@@ -188,6 +262,7 @@ pub(crate) struct ScopeGuard(());
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
+        disarm();
         let _ = STATE.try_with(|st| {
             if let Ok(mut slot) = st.data.try_borrow_mut() {
                 if let Some(d) = slot.as_mut() {
@@ -200,6 +275,7 @@ impl Drop for ScopeGuard {
 
 /// Routes this thread's hooks to `v` until the guard is dropped.
 pub(crate) fn enter_scope(v: &Validator) -> ScopeGuard {
+    disarm();
     let _ = STATE.try_with(|st| {
         if let Ok(mut slot) = st.data.try_borrow_mut() {
             let data = slot.get_or_insert_with(ThreadData::new);
@@ -213,11 +289,12 @@ impl Drop for ThreadState {
     fn drop(&mut self) {
         // Thread exit: report the locks each live validator still sees held.
         self.busy.set(true);
+        disarm();
         let Some(data) = self.data.get_mut().take() else {
             return;
         };
         super::inner::lock(live_threads()).remove(&data.num);
-        for pv in data.validators {
+        for pv in data.validators.into_iter().map(|b| *b) {
             let Some(inner) = pv.inner.upgrade() else {
                 continue;
             };

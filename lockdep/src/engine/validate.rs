@@ -4,12 +4,11 @@
 //! `__lock_set_class`).
 
 use std::panic::Location;
-use std::sync::atomic::Ordering;
 
 use super::graph::{ClassId, EdgeOrigin, Graph, Plain};
-use super::held::{HeldLock, HeldStack, INITIAL_CHAIN_KEY, iterate_chain_key};
+use super::held::{HEAD, HeldLock, HeldStack, NO_NODE, ROOT, elem_unchecked, link};
 use super::inner::{Inner, Shared, lock, registry};
-use super::thread::{Ctx, PerValidator, with_ctx, with_fast};
+use super::thread::{Ctx, fast, fast_inner, with_ctx};
 use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
 use crate::map::LockdepMap;
 use crate::report::{ChainStep, DepTypes, LockInfo, Report, ReportKind, Trace};
@@ -23,6 +22,7 @@ type Nest = Option<(usize, &'static str)>;
 // ---------------------------------------------------------------------------
 // Entry points (called by the hooks).
 
+#[inline(always)]
 pub(crate) fn acquire(
     map: &LockdepMap,
     subclass: u32,
@@ -32,12 +32,22 @@ pub(crate) fn acquire(
     nest: Option<&LockdepMap>,
     loc: Loc,
 ) {
-    if nest.is_none()
-        && check
-        && with_fast(|inner, pv, thread| fast_acquire(inner, pv, thread, map, subclass, trylock, read, loc)).is_some()
-    {
-        return;
+    if !(nest.is_none() && check && fast_acquire(map, subclass, trylock, read, loc)) {
+        acquire_slow(map, subclass, trylock, read, check, nest, loc);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn acquire_slow(
+    map: &LockdepMap,
+    subclass: u32,
+    trylock: bool,
+    read: Read,
+    check: bool,
+    nest: Option<&LockdepMap>,
+    loc: Loc,
+) {
     with_ctx(|ctx| {
         if ctx.inner.config.record_events {
             let nest_lock = nest.map(LockdepMap::addr);
@@ -51,10 +61,16 @@ pub(crate) fn acquire(
     });
 }
 
+#[inline(always)]
 pub(crate) fn release(map: &LockdepMap, loc: Loc) {
-    if with_fast(|inner, pv, thread| fast_release(inner, pv, thread, map)).is_some() {
-        return;
+    if !fast_release(map) {
+        release_slow(map, loc);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn release_slow(map: &LockdepMap, loc: Loc) {
     with_ctx(|ctx| {
         map.note_release(ctx.thread_num);
         ctx.event(map, Hook::Release, loc);
@@ -199,9 +215,9 @@ pub(crate) fn unregister_key(key: &LockClassKey) {
         for c in &dead {
             sh.graph.zap(*c);
         }
-        let raw: Vec<u64> = dead.iter().map(|c| c.raw() as u64).collect();
+        let raw: Vec<u32> = dead.iter().map(|c| c.raw()).collect();
         sh.chains.zap(&|c| raw.contains(&c));
-        inner.generation.fetch_add(1, Ordering::AcqRel);
+        inner.bump_epoch();
     }
 }
 
@@ -209,84 +225,77 @@ pub(crate) fn unregister_key(key: &LockClassKey) {
 // The steady state, without the re-entrancy guard or a report context (it
 // calls nothing outside the engine and reports nothing).
 
-/// The class-cache tag of `map` under `inner`: validator id and key generation.
-fn tag(inner: &Inner, map: &LockdepMap) -> u32 {
-    let generation = match map.key.id() {
-        KeyId::Key { generation, .. } => generation,
-        KeyId::Site { .. } => 0,
-    };
-    (inner.id << 8) | (generation & 0xff)
-}
-
 fn cached_class(inner: &Inner, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
-    map.cached_class(tag(inner, map), subclass).map(ClassId::from_raw)
-}
-
-/// Whether this thread validated exactly this chain before (lock-free).
-#[inline]
-fn chain_cached(inner: &Inner, pv: &mut PerValidator, next: &HeldLock) -> bool {
-    let generation = inner.generation.load(Ordering::Acquire);
-    if pv.cache.generation != generation {
-        pv.cache.clear(generation);
-        return false;
-    }
-    pv.cache.get(next.chain_key).is_some_and(|ids| pv.held.chain_matches(ids, next.id()))
+    map.cached_class(inner.epoch(), subclass).map(ClassId::from_raw)
 }
 
 /// An acquisition whose class is cached in the map and whose chain this
-/// thread validated before: push it. `None` sends it down the full path.
+/// thread may push without validation (a chain head, or a chain found in the
+/// thread's cache): push it. False sends it down the full path.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn fast_acquire(
-    inner: &Inner,
-    pv: &mut PerValidator,
-    thread: u64,
-    map: &LockdepMap,
-    subclass: u32,
-    trylock: bool,
-    read: Read,
-    loc: Loc,
-) -> Option<()> {
-    if subclass >= 2 || !inner.is_validating() || !inner.is_learning() || pv.held.depth() >= inner.config.max_depth {
-        return None;
+fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, loc: Loc) -> bool {
+    // SAFETY: the borrow ends with this function, which calls nothing
+    // outside the engine.
+    let Some(pv) = (unsafe { fast() }) else { return false };
+    // SAFETY: `pv` comes from `fast` in this hook.
+    let inner = unsafe { fast_inner(pv) };
+    let depth = pv.held.locks.len();
+    // (A full stack goes the full path, which grows it: no call from here.)
+    if inner.hot() != pv.hot || subclass >= MAX_SUBCLASSES || depth >= pv.fast_depth {
+        return false;
     }
-    let class = cached_class(inner, map, subclass)?;
-    let prev_chain_key = pv.held.curr_chain_key();
-    let chain_key = iterate_chain_key(prev_chain_key, super::graph::chain_id(class, read, trylock));
+    let Some(class) = map.cached_class(pv.hot >> 2, subclass) else { return false };
+    let class = ClassId::from_raw(class);
+    let elem = elem_unchecked(class, read, trylock, true);
+    let node = match pv.held.locks.last() {
+        // A chain head has nothing to be validated against (the full path
+        // records it, for the statistics, when the map's class is looked up).
+        None => HEAD | elem,
+        Some(top) if top.node != NO_NODE => match pv.cache.get(link(top.node, elem)) {
+            Some(node) => node,
+            None => return false,
+        },
+        Some(_) => return false,
+    };
     let entry = HeldLock {
-        class,
         instance: map.addr(),
+        class,
+        node,
         name: map.name(),
-        subclass,
+        location: loc,
+        nest: None,
+        references: 0,
+        subclass: subclass as u8,
         read,
         trylock,
         check: true,
-        nest: None,
-        references: 0,
-        location: loc,
-        prev_chain_key,
-        chain_key,
     };
-    // A first lock (a chain head) has nothing to be validated against (the
-    // full path only records it, for the statistics, the first time).
-    if !trylock && prev_chain_key != INITIAL_CHAIN_KEY && !chain_cached(inner, pv, &entry) {
-        return None;
+    // SAFETY: `depth < fast_depth <= capacity` (see `PerValidator`), so the
+    // slot is allocated, and it is initialised before the length covers it.
+    unsafe {
+        pv.held.locks.as_mut_ptr().add(depth).write(entry);
+        pv.held.locks.set_len(depth + 1);
     }
-    pv.held.locks.push(entry);
-    map.note_acquire(thread);
-    Some(())
+    map.note_acquire(pv.thread_num);
+    true
 }
 
 /// The release of the top entry, when it is a plain one.
 #[inline(always)]
-fn fast_release(inner: &Inner, pv: &mut PerValidator, thread: u64, map: &LockdepMap) -> Option<()> {
-    let top = pv.held.locks.last()?;
-    if !inner.is_validating() || top.instance != map.addr() || top.references != 0 {
-        return None;
+fn fast_release(map: &LockdepMap) -> bool {
+    // SAFETY: the borrow ends with this function, which calls nothing
+    // outside the engine.
+    let Some(pv) = (unsafe { fast() }) else { return false };
+    let depth = pv.held.locks.len();
+    match pv.held.locks.last() {
+        Some(top) if top.instance == map.addr() && top.references == 0 && top.nest.is_none() => {}
+        _ => return false,
     }
-    pv.held.locks.pop();
-    map.note_release(thread);
-    Some(())
+    // SAFETY: the top entry owns nothing (no nest box), so forgetting it
+    // instead of dropping it leaks nothing.
+    unsafe { pv.held.locks.set_len(depth - 1) };
+    map.note_release(pv.thread_num);
+    true
 }
 
 // ---------------------------------------------------------------------------
@@ -297,7 +306,7 @@ pub(crate) fn lock_info(graph: &Graph, h: &HeldLock) -> LockInfo {
         instance: h.name,
         addr: h.instance,
         class: if graph.is_alive(h.class) { graph.class_name(h.class) } else { h.name.to_owned() },
-        subclass: h.subclass,
+        subclass: u32::from(h.subclass),
         read: h.read,
         trylock: h.trylock,
         location: h.location,
@@ -335,10 +344,6 @@ impl Ctx<'_> {
                 location: loc,
             });
         }
-    }
-
-    fn tag(&self, map: &LockdepMap) -> u32 {
-        tag(self.inner, map)
     }
 
     fn cached_class(&self, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
@@ -416,7 +421,7 @@ impl Ctx<'_> {
         let key = map.key.id();
         match sh.graph.register(key, subclass, map.name(), inner.config.max_classes) {
             Some(c) => {
-                map.set_cached_class(self.tag(map), subclass, c.raw());
+                map.set_cached_class(inner.epoch(), subclass, c.raw());
                 Some(c)
             }
             None => {
@@ -457,18 +462,17 @@ impl Ctx<'_> {
         let class = if self.inner.is_learning() { self.lookup_class(map, subclass, read, loc) } else { None };
         let class = class.or_else(|| self.cached_class(map, subclass));
         let entry = HeldLock {
-            class: class.unwrap_or(ClassId::UNTRACKED),
             instance: map.addr(),
+            class: class.unwrap_or(ClassId::UNTRACKED),
+            node: NO_NODE,
             name: map.name(),
-            subclass,
+            location: loc,
+            nest: nest.map(Box::new),
+            references: 0,
+            subclass: subclass as u8,
             read,
             trylock,
             check: check && class.is_some(),
-            nest,
-            references: 0,
-            location: loc,
-            prev_chain_key: 0,
-            chain_key: 0,
         };
         self.push(entry, 0, loc);
         if self.inner.is_validating() {
@@ -485,15 +489,23 @@ impl Ctx<'_> {
         if entry.nest.is_some() && self.merge_nested(&entry, references) {
             return;
         }
-        entry.prev_chain_key = self.pv.held.curr_chain_key();
-        entry.chain_key = iterate_chain_key(entry.prev_chain_key, entry.id());
         entry.references = references;
         if entry.nest.is_some() && !self.nest_lock_held(&entry, loc) && !self.inner.is_validating() {
             return;
         }
-        let validate = !entry.trylock && entry.check && self.inner.is_learning();
-        if validate && !self.chain_cached(&entry) && !self.validate_chain(&entry) && !self.inner.is_validating() {
-            return;
+        let parent = self.pv.held.curr_node();
+        let elem = entry.elem();
+        let cached = match elem {
+            Some(e) if parent != NO_NODE && parent != ROOT => self.pv.cache.get(link(parent, e)),
+            _ => None,
+        };
+        match cached {
+            Some(node) => entry.node = node,
+            None => {
+                if !self.validate_chain(&mut entry, parent, elem) && !self.inner.is_validating() {
+                    return;
+                }
+            }
         }
         self.pv.held.locks.push(entry);
     }
@@ -525,7 +537,7 @@ impl Ctx<'_> {
     #[cold]
     #[inline(never)]
     fn nest_lock_held(&mut self, entry: &HeldLock, loc: Loc) -> bool {
-        let Some((nest_addr, nest_name)) = entry.nest else { return true };
+        let Some((nest_addr, nest_name)) = entry.nest.as_deref().copied() else { return true };
         if self.pv.held.holds_instance(nest_addr) {
             return true;
         }
@@ -548,38 +560,49 @@ impl Ctx<'_> {
         false
     }
 
-    /// The lock-free fast path: this thread validated this exact chain before.
-    #[inline]
-    fn chain_cached(&mut self, next: &HeldLock) -> bool {
-        chain_cached(self.inner, self.pv, next)
-    }
-
-    /// Kernel `validate_chain` on a per-thread cache miss: returns false
-    /// when a report fired.
+    /// The chain of `next` (`parent` followed by `elem`) missed the thread's
+    /// cache: intern it, and validate it unless it needs no validation or was
+    /// validated before (kernel `validate_chain` with
+    /// `lookup_chain_cache_add`). Sets `next.node`; returns false when a
+    /// report fired.
     #[cold]
     #[inline(never)]
-    fn validate_chain(&mut self, next: &HeldLock) -> bool {
+    fn validate_chain(&mut self, next: &mut HeldLock, parent: u32, elem: Option<u32>) -> bool {
         let inner = self.inner;
-        let id = next.id();
-        let key = next.chain_key;
-        let ids = self.pv.held.chain_ids(id);
+        if !inner.is_learning() {
+            return true; // nothing is learned; the entry has no chain id
+        }
         let mut sh = lock(&inner.shared);
-        if sh.chains.contains(key, &ids) {
-            sh.chain_hits += 1;
+        let limit = inner.config.max_chains.saturating_mul(2);
+        let node = elem.and_then(|e| sh.chains.intern(parent, e, limit)).unwrap_or(NO_NODE);
+        next.node = node;
+        let key = elem.map(|e| link(parent, e));
+        // Cacheable: a node the thread may push again without validation.
+        let cache = |ctx: &mut Self| {
+            if let Some(key) = key.filter(|_| node != NO_NODE && parent != ROOT) {
+                ctx.pv.cache.insert(key, node);
+            }
+        };
+        if next.trylock || !next.check {
             drop(sh);
-            self.pv.cache.insert(key, ids.into_boxed_slice());
+            cache(self); // trylocks and unchecked locks are never validated
             return true;
         }
-        sh.chains.note_collision(key, &ids);
+        if sh.chains.is_validated(node) {
+            sh.chain_hits += 1;
+            drop(sh);
+            cache(self);
+            return true;
+        }
         sh.chain_misses += 1;
-        sh.max_depth_seen = sh.max_depth_seen.max(ids.len());
+        sh.max_depth_seen = sh.max_depth_seen.max(self.pv.held.depth() + 1);
 
         let ok = match self.check_deadlock(&mut sh, next) {
             Deadlock::Found => false,
             Deadlock::NestProtected => true,
             Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next),
         };
-        if !ok || !inner.is_validating() {
+        if !ok || !inner.is_validating() || node == NO_NODE {
             return ok;
         }
         if sh.chains.count >= inner.config.max_chains {
@@ -591,9 +614,9 @@ impl Ctx<'_> {
             self.limit("max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location);
             return true;
         }
-        sh.chains.insert(key, ids.clone().into_boxed_slice());
+        sh.chains.set_validated(node);
         drop(sh);
-        self.pv.cache.insert(key, ids.into_boxed_slice());
+        cache(self);
         true
     }
 
@@ -602,7 +625,7 @@ impl Ctx<'_> {
         let mut nest_seen = false;
         let mut hit = None;
         for prev in &self.pv.held.locks {
-            if next.nest.is_some_and(|(n, _)| n == prev.instance) {
+            if next.nest_addr() == Some(prev.instance) {
                 nest_seen = true;
             }
             if prev.class != next.class {
@@ -878,7 +901,7 @@ impl Ctx<'_> {
         let removed: Vec<HeldLock> = self.pv.held.locks.drain(i..).collect();
         let mut first = removed[0].clone();
         first.class = class;
-        first.subclass = subclass;
+        first.subclass = subclass as u8;
         let refs = first.references;
         self.push(first, refs, loc);
         self.replay(&removed[1..]);
