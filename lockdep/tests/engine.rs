@@ -526,3 +526,39 @@ fn unregistering_a_key_zaps_its_classes() {
     });
     assert!(v.reports().is_empty());
 }
+
+#[test]
+fn a_zap_invalidates_the_chains_cached_on_the_fast_path() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA);
+    let dynamic: &'static LockClassKey = Box::leak(Box::new(LockClassKey::new()));
+    let (a, d) = (LockdepMap::new("a", &KA), LockdepMap::new("dyn", dynamic));
+    let v = collect();
+    let a_then_d = || {
+        mutex_acquire(&a, 0, false);
+        mutex_acquire(&d, 0, false);
+        mutex_release(&d);
+        mutex_release(&a);
+    };
+    v.scope(|| {
+        // Learned, then taken again from this thread's caches.
+        a_then_d();
+        a_then_d();
+        let lookups = |s: Stats| s.chain_hits + s.chain_misses;
+        let before = lookups(v.stats());
+        a_then_d();
+        assert_eq!(lookups(v.stats()), before, "a steady state never reaches the shared chain store");
+        // The key's classes go (the new class of `d` may reuse the old
+        // one's slot): the chain a -> d cached before must not be trusted.
+        dynamic.unregister();
+        mutex_acquire(&d, 0, false);
+        mutex_acquire(&a, 0, false);
+        mutex_release(&a);
+        mutex_release(&d);
+        assert!(v.reports().is_empty());
+        a_then_d();
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::CircularDependency]);
+}

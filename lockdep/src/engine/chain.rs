@@ -84,7 +84,10 @@ impl ThreadChainCache {
     }
 
     pub(crate) fn insert(&mut self, key: u64, node: u32) {
-        debug_assert!(key >> 32 != u64::from(ROOT));
+        // The fast path relies on both: no key has the parent ROOT (so the
+        // empty slot never matches) or NO_NODE (so a parent without an id
+        // always misses).
+        debug_assert!(key >> 32 != u64::from(ROOT) && key >> 32 != u64::from(NO_NODE));
         self.front[front_slot(key)] = (key, node);
         self.map.insert(key, node);
     }
@@ -105,17 +108,20 @@ struct Node {
     /// Entries in the chain.
     len: u32,
     validated: bool,
-    live: bool,
 }
 
 /// The validator-wide chain store: interned chain nodes and which chains
 /// were validated (the kernel's chain hash table).
+///
+/// Node ids are never reused: a thread may still hold an entry whose chain
+/// was zapped (a key unregistered while one of its locks is held), and its
+/// stale id must not name some later chain. Zapped nodes are freed.
 #[derive(Default)]
 pub(crate) struct ChainStore {
-    /// Indexed by node id; id 0 is [`ROOT`] (never interned).
-    nodes: Vec<Node>,
-    free: Vec<u32>,
+    nodes: IdMap<u32, Node>,
     index: IdMap<u64, u32>,
+    /// The last id handed out (ids start at 1; 0 is [`ROOT`]).
+    last: u32,
     /// Chain heads (chains of one entry) recorded as validated, by element.
     heads: HashSet<u32, BuildHasherDefault<IdHasher>>,
     /// Validated chains.
@@ -127,7 +133,8 @@ pub(crate) struct ChainStore {
 
 impl ChainStore {
     /// The node of `parent` followed by `elem`, interning it if new; `None`
-    /// when `limit` interned chains exist already.
+    /// when `limit` interned chains exist already (or, after 2^31 chains,
+    /// ids ran out).
     pub(crate) fn intern(&mut self, parent: u32, elem: u32, limit: usize) -> Option<u32> {
         if parent == NO_NODE {
             return None;
@@ -139,38 +146,26 @@ impl ChainStore {
         if let Some(&n) = self.index.get(&key) {
             return Some(n);
         }
-        if self.index.len() >= limit {
+        if self.index.len() >= limit || self.last + 1 >= HEAD {
             return None;
         }
+        self.last += 1;
+        let id = self.last;
         let len = self.len_of(parent) + 1;
-        let node = Node { parent, elem, len, validated: false, live: true };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                if self.nodes.is_empty() {
-                    self.nodes.push(Node { parent: ROOT, elem: 0, len: 0, validated: false, live: false });
-                }
-                let id = u32::try_from(self.nodes.len()).ok().filter(|&id| id < HEAD)?;
-                self.nodes.push(node);
-                id
-            }
-        };
+        self.nodes.insert(id, Node { parent, elem, len, validated: false });
         self.index.insert(key, id);
         Some(id)
     }
 
     fn len_of(&self, node: u32) -> u32 {
-        if node & HEAD != 0 { 1 } else { self.nodes.get(node as usize).map_or(0, |n| n.len) }
+        if node & HEAD != 0 { 1 } else { self.nodes.get(&node).map_or(0, |n| n.len) }
     }
 
     pub(crate) fn is_validated(&self, node: u32) -> bool {
         if node & HEAD != 0 {
             self.heads.contains(&(node & !HEAD))
         } else {
-            self.nodes.get(node as usize).is_some_and(|n| n.live && n.validated)
+            self.nodes.get(&node).is_some_and(|n| n.validated)
         }
     }
 
@@ -179,8 +174,8 @@ impl ChainStore {
         let newly = if node & HEAD != 0 {
             self.heads.insert(node & !HEAD)
         } else {
-            match self.nodes.get_mut(node as usize) {
-                Some(n) if n.live && !n.validated => {
+            match self.nodes.get_mut(&node) {
+                Some(n) if !n.validated => {
                     n.validated = true;
                     true
                 }
@@ -193,7 +188,7 @@ impl ChainStore {
         }
     }
 
-    /// The elements of chain `node`, bottom first.
+    /// The elements of chain `node`, bottom first (empty for a zapped one).
     pub(crate) fn elems(&self, mut node: u32) -> Vec<u32> {
         let mut out = Vec::new();
         loop {
@@ -201,12 +196,12 @@ impl ChainStore {
                 out.push(node & !HEAD);
                 break;
             }
-            match self.nodes.get(node as usize) {
-                Some(n) if n.live => {
+            match self.nodes.get(&node) {
+                Some(n) => {
                     out.push(n.elem);
                     node = n.parent;
                 }
-                _ => break,
+                None => return Vec::new(),
             }
         }
         out.reverse();
@@ -215,47 +210,30 @@ impl ChainStore {
 
     /// Removes every chain containing a class for which `dead` holds.
     pub(crate) fn zap(&mut self, dead: &dyn Fn(u32) -> bool) {
-        // 0: not known yet, 1: keep, 2: remove. Parents may have larger ids
-        // than their children (ids are reused), so resolve up the chain.
-        let mut state = vec![0u8; self.nodes.len()];
-        let mut path = Vec::new();
-        for id in 1..self.nodes.len() {
-            let mut cur = id as u32;
-            let verdict = loop {
-                if cur & HEAD != 0 {
-                    break if dead(elem_class(cur & !HEAD)) { 2 } else { 1 };
-                }
-                let n = self.nodes[cur as usize];
-                if !n.live {
-                    break 2;
-                }
-                match state[cur as usize] {
-                    0 if dead(elem_class(n.elem)) => {
-                        state[cur as usize] = 2;
-                        break 2;
-                    }
-                    0 => {
-                        path.push(cur);
-                        cur = n.parent;
-                    }
-                    s => break s,
-                }
+        // Ids grow, so a parent always has a smaller id than its children:
+        // one pass in id order decides each node from its parent. A node
+        // whose parent is already gone (interned above a stale entry) goes too.
+        let mut ids: Vec<u32> = self.nodes.keys().copied().collect();
+        ids.sort_unstable();
+        let mut gone: HashSet<u32, BuildHasherDefault<IdHasher>> = HashSet::default();
+        for id in ids {
+            let n = self.nodes[&id];
+            let parent_gone = if n.parent & HEAD != 0 {
+                dead(elem_class(n.parent & !HEAD))
+            } else {
+                gone.contains(&n.parent) || !self.nodes.contains_key(&n.parent)
             };
-            for p in path.drain(..) {
-                state[p as usize] = verdict;
+            if parent_gone || dead(elem_class(n.elem)) {
+                gone.insert(id);
             }
         }
-        for (id, s) in state.iter().enumerate().skip(1) {
-            let n = self.nodes[id];
-            if *s == 2 && n.live {
-                self.index.remove(&link(n.parent, n.elem));
-                if n.validated {
-                    self.count -= 1;
-                    self.hlocks -= n.len as usize;
-                    self.zapped += 1;
-                }
-                self.nodes[id].live = false;
-                self.free.push(id as u32);
+        for id in gone {
+            let Some(n) = self.nodes.remove(&id) else { continue };
+            self.index.remove(&link(n.parent, n.elem));
+            if n.validated {
+                self.count -= 1;
+                self.hlocks -= n.len as usize;
+                self.zapped += 1;
             }
         }
         let before = self.heads.len();
@@ -269,9 +247,9 @@ impl ChainStore {
     /// Every validated chain, as its elements (bottom first).
     pub(crate) fn validated(&self) -> Vec<Vec<u32>> {
         let mut out: Vec<Vec<u32>> = self.heads.iter().map(|e| vec![*e]).collect();
-        for (id, n) in self.nodes.iter().enumerate().skip(1) {
-            if n.live && n.validated {
-                out.push(self.elems(id as u32));
+        for (id, n) in &self.nodes {
+            if n.validated {
+                out.push(self.elems(*id));
             }
         }
         out
@@ -289,7 +267,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn interning_is_exact_and_zap_frees_ids_for_reuse() {
+    fn interning_is_exact_and_zap_never_reuses_ids() {
         let mut s = ChainStore::default();
         let a = s.intern(ROOT, 10 << 4, 100).unwrap();
         assert_eq!(a, HEAD | 10 << 4);
@@ -303,21 +281,24 @@ mod tests {
         s.set_validated(abc);
         assert_eq!((s.count, s.hlocks), (2, 4));
         assert!(s.is_validated(abc) && !s.is_validated(ab));
-        // Class 11 dies: every chain through it goes, its ids come back.
+        // Class 11 dies: every chain through it goes.
         s.zap(&|c| c == 11);
         assert_eq!((s.count, s.hlocks, s.zapped), (1, 1, 1));
         assert!(!s.is_validated(abc));
+        assert_eq!(s.elems(abc), Vec::<u32>::new());
         assert_eq!(s.interned(), 1); // a -> 12
-        let reused = s.intern(a, 13 << 4, 100).unwrap();
-        assert!(reused == ab || reused == abc);
-        assert_eq!(s.elems(reused), vec![10 << 4, 13 << 4]);
-        // A reused id below its parent's id is still resolved by the zap.
-        let child = s.intern(reused, 14 << 4, 100).unwrap();
-        s.zap(&|c| c == 13);
-        assert_eq!(s.elems(child), Vec::<u32>::new());
-        assert_eq!(s.interned(), 1);
+        // New chains get new ids: a stale id held somewhere names nothing.
+        let ad = s.intern(a, 13 << 4, 100).unwrap();
+        assert!(ad != ab && ad != abc);
+        assert_eq!(s.elems(ad), vec![10 << 4, 13 << 4]);
+        assert_eq!(s.intern(ab, 14 << 4, 100).map(|n| s.elems(n).len()), Some(0));
+        // The head of a chain dies: the whole chain goes.
+        s.zap(&|c| c == 10);
+        assert_eq!((s.interned(), s.count, s.hlocks), (0, 0, 0));
         // The limit.
-        assert_eq!(s.intern(a, 15 << 4, 1), None);
+        let b = s.intern(ROOT, 20 << 4, 100).unwrap();
+        assert!(s.intern(b, 21 << 4, 1).is_some());
+        assert_eq!(s.intern(b, 22 << 4, 1), None);
         assert_eq!(s.intern(NO_NODE, 15 << 4, 100), None);
     }
 

@@ -251,11 +251,11 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, loc:
         // A chain head has nothing to be validated against (the full path
         // records it, for the statistics, when the map's class is looked up).
         None => HEAD | elem,
-        Some(top) if top.node != NO_NODE => match pv.cache.get(link(top.node, elem)) {
+        // (A parent without an id, NO_NODE, is never cached: it misses.)
+        Some(top) => match pv.cache.get(link(top.node, elem)) {
             Some(node) => node,
             None => return false,
         },
-        Some(_) => return false,
     };
     let entry = HeldLock {
         instance: map.addr(),
