@@ -100,18 +100,24 @@ pub(crate) fn set_subclass(map: &LockdepMap, subclass: u32, loc: Loc) {
 
 /// The statistics hooks only record events (when some validator records
 /// them): skip the thread-local lookup entirely otherwise.
-#[inline]
+#[inline(always)]
 pub(crate) fn contended(map: &LockdepMap, loc: Loc) {
     if super::inner::any_records_events() {
-        with_ctx(|ctx| ctx.event(map, Hook::Contended, loc));
+        record(map, Hook::Contended, loc);
     }
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn acquired(map: &LockdepMap, loc: Loc) {
     if super::inner::any_records_events() {
-        with_ctx(|ctx| ctx.event(map, Hook::Acquired, loc));
+        record(map, Hook::Acquired, loc);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn record(map: &LockdepMap, hook: Hook, loc: Loc) {
+    with_ctx(|ctx| ctx.event(map, hook, loc));
 }
 
 /// `Some(held)` when known; `None` when unknown (validation off, re-entry,
