@@ -39,22 +39,26 @@ impl Hasher for IdHasher {
 
 type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
-/// Slots of the direct-mapped front of the per-thread cache (a power of two).
-const FRONT_BITS: u32 = 9;
-const FRONT: usize = 1 << FRONT_BITS;
+/// Sets of the front of the per-thread cache (a power of two), two slots
+/// (ways) each: 512 slots, 8 KiB.
+const SET_BITS: u32 = 8;
+const FRONT: usize = 2 << SET_BITS;
 
-/// The front slot of `key`.
+/// The first slot of `key`'s set (the second is the next one, in the same
+/// cache line).
 #[inline(always)]
-fn front_slot(key: u64) -> usize {
-    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FRONT_BITS)) as usize
+fn front_set(key: u64) -> usize {
+    ((key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SET_BITS)) as usize) * 2
 }
 
 /// Per-thread cache of chains that need no validation when pushed: a small
-/// direct-mapped array (one probe, one compare) in front of a map of every
-/// such chain this thread met.
+/// two-way set-associative array (a hash, then one or two compares) in front
+/// of a map of every such chain this thread met. The fast path reads the
+/// front only; a miss there takes the full path, which reads the map and
+/// refills the front, so two chains that share a set never evict each other.
 pub(crate) struct ThreadChainCache {
-    /// `(link(parent, elem), node)`; key 0 is never a real key (the parent
-    /// of a cached chain is never [`ROOT`]).
+    /// `(link(parent, elem), node)`, most recently filled way first; key 0 is
+    /// never a real key (the parent of a cached chain is never [`ROOT`]).
     front: Box<[(u64, u32); FRONT]>,
     map: IdMap<u64, u32>,
     /// The validator epoch the cache is valid for (a zap starts a new one).
@@ -68,19 +72,39 @@ impl Default for ThreadChainCache {
 }
 
 impl ThreadChainCache {
-    /// The node of the chain `key` names, if this thread may push it without
-    /// validation.
+    /// The front alone (the fast path).
     #[inline(always)]
-    pub(crate) fn get(&mut self, key: u64) -> Option<u32> {
-        let slot = &self.front[front_slot(key)];
-        if slot.0 == key { Some(slot.1) } else { self.get_back(key) }
+    pub(crate) fn get_front(&self, key: u64) -> Option<u32> {
+        let set = front_set(key);
+        let [a, b] = [&self.front[set], &self.front[set + 1]];
+        if a.0 == key {
+            Some(a.1)
+        } else if b.0 == key {
+            Some(b.1)
+        } else {
+            None
+        }
     }
 
-    #[inline(never)]
-    fn get_back(&mut self, key: u64) -> Option<u32> {
+    /// The node of the chain `key` names, if this thread may push it without
+    /// validation (front, then map; a map hit refills the front).
+    pub(crate) fn get(&mut self, key: u64) -> Option<u32> {
+        if let Some(node) = self.get_front(key) {
+            return Some(node);
+        }
         let node = *self.map.get(&key)?;
-        self.front[front_slot(key)] = (key, node);
+        self.fill(key, node);
         Some(node)
+    }
+
+    /// Puts `key` in the first way of its set, the previous first way in
+    /// the second.
+    fn fill(&mut self, key: u64, node: u32) {
+        let set = front_set(key);
+        if self.front[set].0 != key {
+            self.front[set + 1] = self.front[set];
+            self.front[set] = (key, node);
+        }
     }
 
     pub(crate) fn insert(&mut self, key: u64, node: u32) {
@@ -88,7 +112,7 @@ impl ThreadChainCache {
         // empty slot never matches) or NO_NODE (so a parent without an id
         // always misses).
         debug_assert!(key >> 32 != u64::from(ROOT) && key >> 32 != u64::from(NO_NODE));
-        self.front[front_slot(key)] = (key, node);
+        self.fill(key, node);
         self.map.insert(key, node);
     }
 
@@ -308,6 +332,17 @@ mod tests {
         assert_eq!(c.get(link(5, 7)), None);
         c.insert(link(5, 7), 9);
         assert_eq!(c.get(link(5, 7)), Some(9));
+        assert_eq!(c.get_front(link(5, 7)), Some(9));
+        // Two keys of one set both stay in the front; a third evicts the
+        // older, which the map still knows (and `get` puts back).
+        let set = front_set(link(5, 7));
+        let same: Vec<u64> = (8..100_000u32).map(|e| link(5, e)).filter(|k| front_set(*k) == set).take(2).collect();
+        c.insert(same[0], 10);
+        assert_eq!((c.get_front(link(5, 7)), c.get_front(same[0])), (Some(9), Some(10)));
+        c.insert(same[1], 11);
+        assert_eq!((c.get_front(link(5, 7)), c.get_front(same[0]), c.get_front(same[1])), (None, Some(10), Some(11)));
+        assert_eq!(c.get(link(5, 7)), Some(9));
+        assert_eq!(c.get_front(link(5, 7)), Some(9));
         // Many keys: some share front slots, all are found through the map.
         for i in 0..2000u32 {
             c.insert(link(HEAD | i, i), i + 1);

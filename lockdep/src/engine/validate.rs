@@ -258,7 +258,7 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, loc:
         // records it, for the statistics, when the map's class is looked up).
         None => HEAD | elem,
         // (A parent without an id, NO_NODE, is never cached: it misses.)
-        Some(top) => match pv.cache.get(link(top.node, elem)) {
+        Some(top) => match pv.cache.get_front(link(top.node, elem)) {
             Some(node) => node,
             None => return false,
         },
