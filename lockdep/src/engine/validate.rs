@@ -32,7 +32,7 @@ pub(crate) fn acquire(
     nest: Option<&LockdepMap>,
     loc: Loc,
 ) {
-    if !(nest.is_none() && check && fast_acquire(map, subclass, trylock, read, loc)) {
+    if !(nest.is_none() && fast_acquire(map, subclass, trylock, read, check, loc)) {
         acquire_slow(map, subclass, trylock, read, check, nest, loc);
     }
 }
@@ -237,9 +237,11 @@ fn cached_class(inner: &Inner, map: &LockdepMap, subclass: u32) -> Option<ClassI
 
 /// An acquisition whose class is cached in the map and whose chain this
 /// thread may push without validation (a chain head, or a chain found in the
-/// thread's cache): push it. False sends it down the full path.
+/// thread's cache — which holds validated chains, and trylock and unchecked
+/// ones, which need no validation): push it. False sends it down the full
+/// path.
 #[inline(always)]
-fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, loc: Loc) -> bool {
+fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, check: bool, loc: Loc) -> bool {
     // SAFETY: the borrow ends with this function, which calls nothing
     // outside the engine.
     let Some(pv) = (unsafe { fast() }) else { return false };
@@ -252,7 +254,7 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, loc:
     }
     let Some(class) = map.cached_class(pv.hot >> 2, subclass) else { return false };
     let class = ClassId::from_raw(class);
-    let elem = elem_unchecked(class, read, trylock, true);
+    let elem = elem_unchecked(class, read, trylock, check);
     let node = match pv.held.locks.last() {
         // A chain head has nothing to be validated against (the full path
         // records it, for the statistics, when the map's class is looked up).
@@ -274,7 +276,7 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, loc:
         subclass: subclass as u8,
         read,
         trylock,
-        check: true,
+        check,
     };
     // SAFETY: `depth < fast_depth <= capacity` (see `PerValidator`), so the
     // slot is allocated, and it is initialised before the length covers it.
