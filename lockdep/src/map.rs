@@ -177,6 +177,7 @@ const CLASS_BITS: u32 = 21;
 #[cfg(lockdep_on)]
 const CLASS_MASK: u64 = (1 << CLASS_BITS) - 1;
 /// Epochs are kept to 40 bits (a slot has 64 - 3 - 21 left).
+#[cfg(lockdep_on)]
 pub(crate) const EPOCH_MASK: u64 = (1 << 40) - 1;
 
 impl Drop for LockdepMap {
