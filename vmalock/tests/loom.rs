@@ -9,8 +9,9 @@
 //!
 //! loom is only a dev-dependency, so the library cannot name it: this test
 //! compiles the crate's own sources (`#[path]` modules) with a loom-backed
-//! `sync` module in place of `src/sync.rs`, the crossbeam "primitive" swap
-//! done at the test boundary.
+//! `sync` module in place of `src/sync.rs` — loom's primitives and
+//! thread-locals, and the rest of `src/sync/common.rs` unchanged — the
+//! crossbeam "primitive" swap done at the test boundary.
 #![cfg(loom)]
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
@@ -40,60 +41,9 @@ mod vma_lock;
 mod warn;
 
 /// `src/sync.rs` on loom's primitives.
-mod sync {
-    use std::cell::{Cell, RefCell};
-    use std::sync::PoisonError;
-
-    pub(crate) use loom::sync::atomic::{AtomicI32, AtomicU32, Ordering, fence};
-    pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
-
-    pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-        m.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        cv.wait(guard).unwrap_or_else(PoisonError::into_inner)
-    }
-
-    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-    pub(crate) struct Tid(u64);
-
-    loom::thread_local! {
-        static TID: Cell<u64> = Cell::new(0);
-        static VMA_REFS: RefCell<Vec<u64>> = RefCell::new(Vec::new());
-    }
-
-    pub(crate) fn current_tid() -> Tid {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        TID.with(|t| {
-            if t.get() == 0 {
-                t.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-            }
-            Tid(t.get())
-        })
-    }
-
-    pub(crate) fn note_vma_ref(id: u64) {
-        VMA_REFS.with(|r| r.borrow_mut().push(id));
-    }
-
-    pub(crate) fn forget_vma_ref(id: u64) -> bool {
-        VMA_REFS.with(|r| {
-            let mut r = r.borrow_mut();
-            match r.iter().rposition(|&v| v == id) {
-                Some(i) => {
-                    r.swap_remove(i);
-                    true
-                }
-                None => false,
-            }
-        })
-    }
-
-    pub(crate) fn vma_refs() -> Vec<u64> {
-        VMA_REFS.with(|r| r.borrow().clone())
-    }
-}
+/// `src/sync.rs` on loom's primitives (see `loom/sync.rs`).
+#[path = "loom/sync.rs"]
+mod sync;
 
 use std::sync::Arc;
 
