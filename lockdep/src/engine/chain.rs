@@ -51,14 +51,21 @@ fn front_set(key: u64) -> usize {
     ((key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SET_BITS)) as usize) * 2
 }
 
+/// Whether `key` names a chain head (its parent is the empty stack).
+fn is_head(key: u64) -> bool {
+    key >> 32 == u64::from(ROOT)
+}
+
 /// Per-thread cache of chains that need no validation when pushed: a small
 /// two-way set-associative array (a hash, then one or two compares) in front
 /// of a map of every such chain this thread met. The fast path reads the
 /// front only; a miss there takes the full path, which reads the map and
 /// refills the front, so two chains that share a set never evict each other.
 pub(crate) struct ThreadChainCache {
-    /// `(link(parent, elem), node)`, most recently filled way first; key 0 is
-    /// never a real key (the parent of a cached chain is never [`ROOT`]).
+    /// `(link(parent, elem), node)`, most recently filled way first. Chain
+    /// heads (parent [`ROOT`]) live in the map only: the fast path never
+    /// looks them up, and this way key 0 never fills a slot, so an empty
+    /// slot never matches.
     front: Box<[(u64, u32); FRONT]>,
     map: IdMap<u64, u32>,
     /// The validator epoch the cache is valid for (a zap starts a new one).
@@ -89,8 +96,10 @@ impl ThreadChainCache {
     /// The node of the chain `key` names, if this thread may push it without
     /// validation (front, then map; a map hit refills the front).
     pub(crate) fn get(&mut self, key: u64) -> Option<u32> {
-        if let Some(node) = self.get_front(key) {
-            return Some(node);
+        if !is_head(key) {
+            if let Some(node) = self.get_front(key) {
+                return Some(node);
+            }
         }
         let node = *self.map.get(&key)?;
         self.fill(key, node);
@@ -98,20 +107,18 @@ impl ThreadChainCache {
     }
 
     /// Puts `key` in the first way of its set, the previous first way in
-    /// the second.
+    /// the second (chain heads stay out, see `front`).
     fn fill(&mut self, key: u64, node: u32) {
         let set = front_set(key);
-        if self.front[set].0 != key {
+        if !is_head(key) && self.front[set].0 != key {
             self.front[set + 1] = self.front[set];
             self.front[set] = (key, node);
         }
     }
 
     pub(crate) fn insert(&mut self, key: u64, node: u32) {
-        // The fast path relies on both: no key has the parent ROOT (so the
-        // empty slot never matches) or NO_NODE (so a parent without an id
-        // always misses).
-        debug_assert!(key >> 32 != u64::from(ROOT) && key >> 32 != u64::from(NO_NODE));
+        // The fast path relies on it: a parent without an id always misses.
+        debug_assert!(key >> 32 != u64::from(NO_NODE));
         self.fill(key, node);
         self.map.insert(key, node);
     }
@@ -350,7 +357,14 @@ mod tests {
         for i in 0..2000u32 {
             assert_eq!(c.get(link(HEAD | i, i)), Some(i + 1));
         }
+        // Chain heads are kept in the map only: an empty front slot (key 0)
+        // must never answer for the head of class 0.
+        let head = link(ROOT, 0);
+        assert_eq!(c.get(head), None);
+        c.insert(head, HEAD);
+        assert_eq!(c.get(head), Some(HEAD));
+        assert!(c.front.iter().all(|s| s.0 != head || s.1 == 0));
         c.reset(3);
-        assert_eq!((c.get(link(5, 7)), c.epoch), (None, 3));
+        assert_eq!((c.get(link(5, 7)), c.get(head), c.epoch), (None, None, 3));
     }
 }

@@ -6,7 +6,7 @@
 use std::panic::Location;
 
 use super::graph::{ClassId, EdgeOrigin, Graph, Plain};
-use super::held::{HEAD, HeldLock, HeldStack, NO_NODE, ROOT, elem_unchecked, link};
+use super::held::{HEAD, HeldLock, HeldStack, NO_NODE, elem_unchecked, link};
 use super::inner::{Inner, Shared, lock, registry};
 use super::thread::{Ctx, fast, fast_inner, with_ctx};
 use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
@@ -504,7 +504,7 @@ impl Ctx<'_> {
         let parent = self.pv.held.curr_node();
         let elem = entry.elem();
         let cached = match elem {
-            Some(e) if parent != NO_NODE && parent != ROOT => self.pv.cache.get(link(parent, e)),
+            Some(e) if parent != NO_NODE => self.pv.cache.get(link(parent, e)),
             _ => None,
         };
         match cached {
@@ -587,7 +587,7 @@ impl Ctx<'_> {
         let key = elem.map(|e| link(parent, e));
         // Cacheable: a node the thread may push again without validation.
         let cache = |ctx: &mut Self| {
-            if let Some(key) = key.filter(|_| node != NO_NODE && parent != ROOT) {
+            if let Some(key) = key.filter(|_| node != NO_NODE) {
                 ctx.pv.cache.insert(key, node);
             }
         };
