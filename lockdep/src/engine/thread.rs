@@ -31,6 +31,14 @@ pub(crate) struct PerValidator {
     pub(crate) fast_depth: usize,
 }
 
+impl PerValidator {
+    /// Whether this is the thread's state for `inner` (address and id: an
+    /// address alone could be a dropped validator's, reused).
+    fn is_for(&self, inner: &Inner) -> bool {
+        self.ptr == inner as *const Inner as usize && self.id == inner.id
+    }
+}
+
 pub(crate) struct ThreadData {
     pub(crate) info: ThreadInfo,
     /// The engine's number for this thread (never reused).
@@ -158,10 +166,7 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
                 None => slot.insert(ThreadData::new()),
             };
             let ThreadData { info, num, scopes, validators, out } = data;
-            let inner: &Arc<Inner> = match scopes.last() {
-                Some(i) => i,
-                None => &global().inner,
-            };
+            let inner = current(scopes);
             let pv = per_validator(validators, inner);
             sync_epoch(inner, pv);
             let r = f(&mut Ctx { inner, pv, thread: info, thread_num: *num, out });
@@ -195,16 +200,13 @@ fn sync_epoch(inner: &Inner, pv: &mut PerValidator) {
 /// the first entry of `validators` (where `with_ctx` keeps the current one).
 fn arm(slot: &mut Option<ThreadData>) {
     let Some(data) = slot.as_mut() else { return };
-    let inner: &Inner = match data.scopes.last() {
-        Some(i) => i,
-        None => &global().inner,
-    };
+    let inner = current(&data.scopes);
     let Some(pv) = data.validators.first_mut() else { return };
     let hot = inner.hot();
     let usable = hot & (super::inner::VALIDATING | super::inner::LEARNING)
         == super::inner::VALIDATING | super::inner::LEARNING
         && !inner.config.record_events;
-    if !usable || pv.ptr != inner as *const Inner as usize || pv.id != inner.id || pv.cache.epoch != hot >> 2 {
+    if !usable || !pv.is_for(inner) || pv.cache.epoch != hot >> 2 {
         return;
     }
     pv.hot = hot;
@@ -212,6 +214,11 @@ fn arm(slot: &mut Option<ThreadData>) {
     pv.fast_depth = inner.config.max_depth.min(pv.held.locks.capacity());
     let p: *mut PerValidator = &mut **pv;
     FAST.with(|f| f.set(p));
+}
+
+/// The thread's current validator: the innermost scope's, or the global one.
+fn current(scopes: &[Arc<Inner>]) -> &Arc<Inner> {
+    scopes.last().unwrap_or(&global().inner)
 }
 
 /// Hands reports to their validator, outside every engine lock (the thread
@@ -227,21 +234,13 @@ fn dispatch_all(inner: &Inner, reports: Vec<Report>) {
 #[inline(always)]
 #[allow(clippy::vec_box)] // see `ThreadData::validators`
 fn per_validator<'a>(validators: &'a mut Vec<Box<PerValidator>>, inner: &Arc<Inner>) -> &'a mut PerValidator {
-    let ptr = Arc::as_ptr(inner) as usize;
-    let same = |p: &PerValidator| p.ptr == ptr && p.id == inner.id;
-    if validators.first().is_some_and(|p| same(p)) {
-        return &mut validators[0]; // the usual case: one validator per thread
-    }
-    let pos = match validators.iter().position(|p| same(p)) {
-        Some(p) => {
-            validators.swap(0, p);
-            0
-        }
-        None => {
+    // The current validator's entry is kept first (where `arm` looks).
+    if !validators.first().is_some_and(|p| p.is_for(inner)) {
+        let pos = validators.iter().position(|p| p.is_for(inner)).unwrap_or_else(|| {
             validators.retain(|p| p.inner.strong_count() > 0);
             validators.push(Box::new(PerValidator {
                 id: inner.id,
-                ptr,
+                ptr: Arc::as_ptr(inner) as usize,
                 inner: Arc::downgrade(inner),
                 held: HeldStack { locks: Vec::with_capacity(16) },
                 cache: ThreadChainCache::default(),
@@ -249,12 +248,11 @@ fn per_validator<'a>(validators: &'a mut Vec<Box<PerValidator>>, inner: &Arc<Inn
                 thread_num: 0,
                 fast_depth: 0,
             }));
-            let last = validators.len() - 1;
-            validators.swap(0, last);
-            0
-        }
-    };
-    &mut validators[pos]
+            validators.len() - 1
+        });
+        validators.swap(0, pos);
+    }
+    &mut validators[0]
 }
 
 /// Pops the scope pushed by [`enter_scope`] when dropped.
@@ -335,7 +333,7 @@ pub(crate) fn held_text(inner: &Arc<Inner>) -> String {
         .try_with(|st| {
             let slot = st.data.try_borrow().ok()?;
             let data = slot.as_ref()?;
-            let pv = data.validators.iter().find(|p| p.id == inner.id && p.inner.as_ptr() == Arc::as_ptr(inner))?;
+            let pv = data.validators.iter().find(|p| p.is_for(inner))?;
             let sh = super::inner::lock(&inner.shared);
             let held = super::validate::held_infos(&sh.graph, &pv.held);
             let mut out =
