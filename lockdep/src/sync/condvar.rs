@@ -145,12 +145,18 @@ impl Condvar {
         // is mutably borrowed, so nothing can use the data in between, and it
         // is held again when the guard is handed back.
         let raw = unsafe { lock_api::MutexGuard::mutex(guard).raw() };
+        // The release hook first, outside the condvar's internal lock: a
+        // report it makes (and a callback that notifies this condvar) must
+        // not run inside it. If it unwinds, nothing here has happened yet
+        // and the guard, which still exists, unlocks when dropped.
+        crate::hooks::lock_release(raw.map());
         let mut internal = self.lock.lock();
         // Announced before the user's mutex is released: a notifier that
         // changed the state under that mutex afterwards sees the waiter.
         self.waiters.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: the guard proves this thread holds the lock.
-        unsafe { raw.unlock_for_wait() };
+        // SAFETY: the guard proves this thread holds the lock; the validator
+        // was told above.
+        unsafe { raw.inner().unlock() };
         let timed_out = match deadline {
             None => {
                 self.cv.wait(&mut internal);

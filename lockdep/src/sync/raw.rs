@@ -256,20 +256,6 @@ impl<R: RawMutex> RawLockdep<R> {
             unsafe { self.inner.unlock() }
         });
     }
-
-    /// A condvar wait's release: the hook, then the unlock — and no unlock if
-    /// the hook unwinds, because the waiter's guard still exists and will
-    /// unlock when it is dropped.
-    ///
-    /// # Safety
-    ///
-    /// The lock must be held by the current thread.
-    #[track_caller]
-    pub(super) unsafe fn unlock_for_wait(&self) {
-        hooks::lock_release(&self.map);
-        // SAFETY: the caller guarantees the current thread holds the lock.
-        unsafe { self.inner.unlock() }
-    }
 }
 
 impl<R: RawMutexTimed> RawLockdep<R> {
