@@ -56,6 +56,12 @@ impl LockClassKey {
     pub(crate) fn addr(&self) -> usize {
         self as *const Self as usize
     }
+
+    /// The engine's identity of this key as it is now (address and generation).
+    #[cfg_attr(not(lockdep_on), allow(dead_code))]
+    pub(crate) fn id(&self) -> KeyId {
+        KeyId::Key { addr: self.addr(), generation: self.generation() }
+    }
 }
 
 impl Default for LockClassKey {
@@ -152,10 +158,10 @@ impl KeySource {
     #[cfg_attr(not(lockdep_on), allow(dead_code))]
     pub(crate) fn id(&self) -> KeyId {
         match self {
-            KeySource::Key(k) => KeyId::Key { addr: k.addr(), generation: k.generation() },
+            KeySource::Key(k) => k.id(),
             KeySource::Site(l) => KeyId::Site { file: l.file(), line: l.line(), col: l.column() },
             #[cfg(lockdep_on)]
-            KeySource::Dynamic(d) => KeyId::Key { addr: d.key.addr(), generation: d.key.generation() },
+            KeySource::Dynamic(d) => d.key.id(),
         }
     }
 }
@@ -199,12 +205,19 @@ impl Read {
     }
 }
 
-impl fmt::Display for Read {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Read {
+    /// The word reports use: `write`, `read`, `read-recursive`.
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
             Read::Exclusive => "write",
             Read::Shared => "read",
             Read::SharedRecursive => "read-recursive",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Read {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

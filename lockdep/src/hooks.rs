@@ -124,9 +124,7 @@ macro_rules! shorthand_acquire {
         #[inline]
         #[track_caller]
         pub fn $name(map: &LockdepMap, subclass: u32, trylock: bool) {
-            if ENABLED {
-                engine::acquire(map, subclass, trylock, $read, true, None, Location::caller());
-            }
+            lock_acquire(map, subclass, trylock, $read, None);
         }
     )*};
 }
@@ -137,9 +135,7 @@ macro_rules! shorthand_release {
         #[inline]
         #[track_caller]
         pub fn $name(map: &LockdepMap) {
-            if ENABLED {
-                engine::release(map, Location::caller());
-            }
+            lock_release(map);
         }
     )*};
 }
@@ -176,36 +172,28 @@ shorthand_release! {
 #[inline]
 #[track_caller]
 pub fn mutex_acquire_nest(map: &LockdepMap, subclass: u32, trylock: bool, nest: &LockdepMap) {
-    if ENABLED {
-        engine::acquire(map, subclass, trylock, Read::Exclusive, true, Some(nest), Location::caller());
-    }
+    lock_acquire(map, subclass, trylock, Read::Exclusive, Some(nest));
 }
 
 /// Spinlock acquire under a nest lock (`spin_lock_nest_lock`).
 #[inline]
 #[track_caller]
 pub fn spin_acquire_nest(map: &LockdepMap, subclass: u32, trylock: bool, nest: &LockdepMap) {
-    if ENABLED {
-        engine::acquire(map, subclass, trylock, Read::Exclusive, true, Some(nest), Location::caller());
-    }
+    lock_acquire(map, subclass, trylock, Read::Exclusive, Some(nest));
 }
 
 /// Acquire a pseudo-lock exclusively (workqueue flush, completion waits).
 #[inline]
 #[track_caller]
 pub fn lock_map_acquire(map: &LockdepMap) {
-    if ENABLED {
-        engine::acquire(map, 0, false, Read::Exclusive, true, None, Location::caller());
-    }
+    lock_acquire(map, 0, false, Read::Exclusive, None);
 }
 
 /// Acquire a pseudo-lock as a recursive reader.
 #[inline]
 #[track_caller]
 pub fn lock_map_acquire_read(map: &LockdepMap) {
-    if ENABLED {
-        engine::acquire(map, 0, false, Read::SharedRecursive, true, None, Location::caller());
-    }
+    lock_acquire(map, 0, false, Read::SharedRecursive, None);
 }
 
 /// Validates taking `map` exclusively here without taking it: acquire then

@@ -418,14 +418,6 @@ impl fmt::Display for Report {
     }
 }
 
-fn mode_word(read: Read) -> &'static str {
-    match read {
-        Read::Exclusive => "write",
-        Read::Shared => "read",
-        Read::SharedRecursive => "read-recursive",
-    }
-}
-
 /// `lock(` for writers, `rlock(` for readers, as the scenario table writes them.
 fn scenario_verb(read: Read) -> &'static str {
     if read.is_read() { "rlock" } else { "lock" }
@@ -437,7 +429,7 @@ fn lock_line(f: &mut fmt::Formatter<'_>, l: &LockInfo) -> fmt::Result {
         what.push_str(&format!(", subclass {}", l.subclass));
     }
     what.push_str(", ");
-    what.push_str(mode_word(l.read));
+    what.push_str(l.read.as_str());
     if l.trylock {
         what.push_str(", trylock");
     }
@@ -452,7 +444,7 @@ fn held_list(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
     let n = r.held.len();
     writeln!(f, "{n} lock{} held by {}:", if n == 1 { "" } else { "s" }, r.thread)?;
     for (i, l) in r.held.iter().enumerate() {
-        write!(f, " #{i}: {}@{:#x} ({}, {}", l.instance, l.addr, l.class, mode_word(l.read))?;
+        write!(f, " #{i}: {}@{:#x} ({}, {}", l.instance, l.addr, l.class, l.read.as_str())?;
         if l.trylock {
             f.write_str(", trylock")?;
         }
@@ -465,12 +457,8 @@ fn held_list(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
 /// the cycle, each thread first taking the earlier lock of its dependency,
 /// then the later one.
 fn scenario(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
-    let distinct = {
-        let mut ids: Vec<ThreadId> = chain.iter().map(|s| s.thread.id).collect();
-        ids.sort_by_key(|id| format!("{id:?}"));
-        ids.dedup();
-        ids.len() == chain.len()
-    };
+    let distinct =
+        chain.iter().map(|s| s.thread.id).collect::<std::collections::HashSet<ThreadId>>().len() == chain.len();
     let labels: Vec<String> = chain
         .iter()
         .enumerate()
@@ -520,18 +508,12 @@ fn chain_text(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
     let n = chain.len();
     for (k, step) in chain.iter().enumerate() {
         let idx = n - 1 - k;
-        let head = format!("-> #{idx} ({}){{{}}}:", step.to.class, mode_word(step.to.read));
+        let head = format!("-> #{idx} ({}){{{}}}:", step.to.class, step.to.read.as_str());
         let when = if step.is_new { "now, in thread" } else { "first seen in thread" };
         writeln!(f, "{head:<28} {when} {}   [{}]", step.thread, step.types)?;
         let w = step.from.class.len().max(step.to.class.len());
-        writeln!(
-            f,
-            "       {:<w$} ({}) held since  {}",
-            step.from.class,
-            mode_word(step.from.read),
-            step.from.location
-        )?;
-        writeln!(f, "       {:<w$} ({}) taken at    {}", step.to.class, mode_word(step.to.read), step.to.location)?;
+        writeln!(f, "       {:<w$} ({}) held since  {}", step.from.class, step.from.read.as_str(), step.from.location)?;
+        writeln!(f, "       {:<w$} ({}) taken at    {}", step.to.class, step.to.read.as_str(), step.to.location)?;
         if let Some(t) = &step.trace {
             write!(f, "{t}")?;
         }

@@ -9,7 +9,7 @@ use super::graph::{ClassId, EdgeOrigin, Graph, Plain};
 use super::held::{HEAD, HeldLock, HeldStack, NO_NODE, elem_unchecked, link};
 use super::inner::{Inner, Shared, lock, registry};
 use super::thread::{Ctx, fast, fast_inner, with_ctx};
-use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
+use crate::class::{LockClassKey, MAX_SUBCLASSES, Read};
 use crate::map::LockdepMap;
 use crate::report::{ChainStep, DepTypes, LockInfo, Report, ReportKind, Trace};
 use crate::validator::{Hook, HookEvent};
@@ -210,7 +210,7 @@ pub(crate) fn other_holder(map: &LockdepMap) -> Option<crate::report::ThreadInfo
 
 /// Zaps every class of `key` in every live validator.
 pub(crate) fn unregister_key(key: &LockClassKey) {
-    let id = KeyId::Key { addr: key.addr(), generation: key.generation() };
+    let id = key.id();
     let validators: Vec<_> = lock(registry()).iter().filter_map(|w| w.upgrade()).collect();
     for inner in validators {
         let mut sh = lock(&inner.shared);

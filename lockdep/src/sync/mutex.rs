@@ -112,9 +112,7 @@ impl<T: ?Sized, R: RawMutex> GenericMutex<R, T> {
     #[inline]
     #[track_caller]
     pub fn lock(&self) -> lock_api::MutexGuard<'_, RawLockdep<R>, T> {
-        self.raw_lock().lock_with(0, None);
-        // SAFETY: the lock was just acquired by this thread.
-        unsafe { self.inner.make_guard_unchecked() }
+        self.lock_nested(0)
     }
 
     /// Locks as `subclass` of the class (kernel `mutex_lock_nested`): for
@@ -233,9 +231,6 @@ impl<T: ?Sized, R: RawMutexTimed> GenericMutex<R, T> {
 impl<T: ?Sized, R: RawMutex> AsLockdepMap for GenericMutex<R, T> {
     fn as_lockdep_map(&self) -> &LockdepMap {
         self.lockdep_map()
-    }
-    fn other_holder(&self) -> Option<crate::report::ThreadInfo> {
-        self.raw_lock().other_owner()
     }
 }
 

@@ -142,9 +142,6 @@ impl<T: ?Sized, R: RawMutex, G: GetThreadId> AsLockdepMap for GenericReentrantMu
     fn as_lockdep_map(&self) -> &LockdepMap {
         self.lockdep_map()
     }
-    fn other_holder(&self) -> Option<crate::report::ThreadInfo> {
-        self.raw_lock().other_owner()
-    }
 }
 
 impl<T: ?Sized, R: RawMutex, G: GetThreadId> AsLockdepMap for lock_api::ReentrantMutexGuard<'_, RawLockdep<R>, G, T> {

@@ -109,9 +109,7 @@ impl<T: ?Sized, R: RawRwLock> GenericRwLock<R, T> {
     #[inline]
     #[track_caller]
     pub fn read(&self) -> lock_api::RwLockReadGuard<'_, RawLockdep<R>, T> {
-        self.raw_lock().lock_shared_with(0, None);
-        // SAFETY: a shared lock was just acquired by this thread.
-        unsafe { self.inner.make_read_guard_unchecked() }
+        self.read_nested(0)
     }
 
     /// Locks for read as `subclass` (kernel `down_read_nested`).
@@ -139,9 +137,7 @@ impl<T: ?Sized, R: RawRwLock> GenericRwLock<R, T> {
     #[inline]
     #[track_caller]
     pub fn write(&self) -> lock_api::RwLockWriteGuard<'_, RawLockdep<R>, T> {
-        self.raw_lock().lock_exclusive_with(0, None);
-        // SAFETY: the exclusive lock was just acquired by this thread.
-        unsafe { self.inner.make_write_guard_unchecked() }
+        self.write_nested(0)
     }
 
     /// Locks for write as `subclass` (kernel `down_write_nested`).
@@ -290,9 +286,6 @@ impl<T: ?Sized, R: RawRwLockUpgrade> GenericRwLock<R, T> {
 impl<T: ?Sized, R: RawRwLock> AsLockdepMap for GenericRwLock<R, T> {
     fn as_lockdep_map(&self) -> &LockdepMap {
         self.lockdep_map()
-    }
-    fn other_holder(&self) -> Option<crate::report::ThreadInfo> {
-        self.raw_lock().other_owner()
     }
 }
 
