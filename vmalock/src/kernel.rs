@@ -198,6 +198,25 @@ impl Kernel {
 
     // -- warnings ----------------------------------------------------------
 
+    /// Registers the current thread as about to sleep on `on` with the hang
+    /// detector. A sleep that closes a wait-for cycle through *another*
+    /// thread's exclusion wait aborts that wait (warning `WAIT_WOULD_HANG`,
+    /// at the caller's location) and goes ahead; one the detector cannot
+    /// break that way is `Err` with the cycle, for the caller to abandon.
+    #[track_caller]
+    pub(crate) fn block(&self, on: hang::WaitOn) -> Result<Arc<hang::WaitRecord>, String> {
+        match self.waits.block(on, self.cfg.detect_hangs) {
+            hang::Verdict::Sleep { rec, broke } => {
+                if let Some(b) = broke {
+                    self.warn(WarningId::WaitWouldHang, b.desc.clone());
+                    b.abort();
+                }
+                Ok(rec)
+            }
+            hang::Verdict::Abandon(desc) => Err(desc),
+        }
+    }
+
     /// Logs a warning at the caller's (propagated) location.
     #[track_caller]
     pub(crate) fn warn(&self, id: WarningId, message: String) {

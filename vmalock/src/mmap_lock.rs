@@ -238,14 +238,16 @@ pub fn mmap_lock_speculate_retry(mm: &Mm, seq: u32) -> bool {
 /// (silent while lockdep is not validating); by anybody without.
 #[track_caller]
 pub fn mmap_assert_locked(mm: &Mm) {
-    let held = if lockdep::ENABLED {
-        lockdep::lock_is_held_type(&mm.mmap_lock.dep_map, None)
-    } else {
-        mm.mmap_lock.is_locked()
-    };
-    if !held {
+    if !mmap_lock_held(mm) {
         mm.kernel().warn(WarningId::MmapNotHeld, format!("mm {}", mm.id()));
     }
+}
+
+/// What `mmap_assert_locked` checks: the mmap lock is held in any mode — by
+/// the current thread with lockdep (true while lockdep is not validating),
+/// by anybody without.
+pub(crate) fn mmap_lock_held(mm: &Mm) -> bool {
+    if lockdep::ENABLED { lockdep::lock_is_held_type(&mm.mmap_lock.dep_map, None) } else { mm.mmap_lock.is_locked() }
 }
 
 /// `mmap_assert_write_locked(mm)` (§3.2): [`WarningId::MmapNotWriteHeld`]

@@ -14,7 +14,7 @@
 
 use lockdep::LockdepMap;
 
-use crate::hang::{Verdict, WaitOn};
+use crate::hang::WaitOn;
 use crate::kernel::Errno;
 use crate::keys::{MMAP_LOCK_KEY, MMAP_LOCK_NAME};
 use crate::mm::Mm;
@@ -131,15 +131,9 @@ impl RwSem {
         }
         s.enqueue(write, me);
         drop(s);
-        let rec = match k.waits.block(WaitOn::Rwsem { mm: mm.weak(), write }, k.cfg.detect_hangs) {
-            Verdict::Sleep { rec, broke } => {
-                if let Some(b) = broke {
-                    k.warn(WarningId::WaitWouldHang, b.desc.clone());
-                    b.abort();
-                }
-                rec
-            }
-            Verdict::Abandon(desc) => {
+        let rec = match k.block(WaitOn::Rwsem { mm: mm.weak(), write }) {
+            Ok(rec) => rec,
+            Err(desc) => {
                 let mut s = lock(&self.st);
                 s.dequeue(write, me);
                 // A reader that only queued writers hold back (writer

@@ -130,8 +130,10 @@ impl Vma {
         std::ptr::eq(self.vm_mm.load().as_ptr(), mm)
     }
 
-    pub(crate) fn vm_mm_weak(&self) -> Weak<Mm> {
-        Weak::clone(&self.vm_mm.load())
+    /// The current `vm_mm`, held without touching the mm's reference counts
+    /// (a read of the pointer; keep it only for a few steps).
+    pub(crate) fn vm_mm_guard(&self) -> arc_swap::Guard<Weak<Mm>> {
+        self.vm_mm.load()
     }
 
     /// The lockdep map `V` (class `"vm_lock"`).

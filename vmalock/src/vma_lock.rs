@@ -11,12 +11,12 @@
 
 use std::sync::Arc;
 
-use crate::hang::{Verdict, WaitOn, WaitRecord};
+use crate::hang::{WaitOn, WaitRecord};
 use crate::kernel::Errno;
 use crate::mm::{Mm, VmaIterator};
 use crate::mmap_lock::{
-    mmap_assert_locked, mmap_assert_write_locked, mmap_lock_speculate_retry, mmap_lock_speculate_try_begin,
-    mmap_read_lock_killable, mmap_read_unlock,
+    mmap_assert_locked, mmap_assert_write_locked, mmap_lock_held, mmap_lock_speculate_retry,
+    mmap_lock_speculate_try_begin, mmap_read_lock_killable, mmap_read_unlock,
 };
 use crate::pause::PausePoint;
 use crate::rcu::{rcu_read_lock, rcu_read_lock_held, rcu_read_unlock};
@@ -110,7 +110,9 @@ pub fn __vma_refcount_put_return(vma: &Vma) -> i32 {
 #[track_caller]
 fn vma_refcount_put(vma: &Vma) {
     // Remember the mm first: once the count drops the VMA may be recycled.
-    let mm = vma.vm_mm_weak();
+    // (A guard, not a clone of the `Weak`: no write to the mm's counts on
+    // every put; it is upgraded only on the rare wake-up.)
+    let mm = vma.vm_mm_guard();
     vma_lockdep_release_read(vma);
     if !forget_vma_ref(vma.id()) {
         vma.unattributed.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -137,17 +139,24 @@ fn vma_refcount_put(vma: &Vma) {
 /// On every failure the RCU read section has been **ended**. Never blocks.
 #[track_caller]
 pub fn vma_start_read(mm: &Mm, vma: &Arc<Vma>) -> Result<Option<Arc<Vma>>, Errno> {
+    Ok(start_read(mm, vma)?.then(|| vma.clone()))
+}
+
+/// [`vma_start_read`] for callers that already own the `Arc`: `Ok(true)`
+/// when read-locked.
+#[track_caller]
+fn start_read(mm: &Mm, vma: &Vma) -> Result<bool, Errno> {
     let k = mm.kernel();
     rcu_lockdep_check(mm, "vma_start_read");
     // Early, unordered, pessimistic check.
     if vma.vm_lock_seq.load(Ordering::Relaxed) == mm.mm_lock_seq.load(Ordering::Relaxed) {
         rcu_read_unlock();
-        return Ok(None);
+        return Ok(false);
     }
     k.pause_point(PausePoint::P1, vma);
     if let Err(old) = vma.refcnt_inc_not_zero_limited_acquire(VM_REFCNT_LIMIT) {
         rcu_read_unlock();
-        return if old == 0 { Err(Errno::EAGAIN) } else { Ok(None) };
+        return if old == 0 { Err(Errno::EAGAIN) } else { Ok(false) };
     }
     note_vma_ref(vma.id());
     vma_lockdep_acquire_read(vma);
@@ -159,15 +168,15 @@ pub fn vma_start_read(mm: &Mm, vma: &Arc<Vma>) -> Result<Option<Arc<Vma>>, Errno
         rcu_read_unlock();
         vma_refcount_put(vma);
         drop(other);
-        return Ok(None);
+        return Ok(false);
     }
     // Authoritative check, ordered after the increment.
     if vma.vm_lock_seq.load(Ordering::Relaxed) == mm.mm_lock_seq.load(Ordering::Acquire) {
         vma_refcount_put(vma);
         rcu_read_unlock();
-        return Ok(None);
+        return Ok(false);
     }
-    Ok(Some(vma.clone()))
+    Ok(true)
 }
 
 /// Tracks repeated `-EAGAIN` on one VMA (the kernel would retry forever).
@@ -226,7 +235,7 @@ pub fn lock_vma_under_rcu(mm: &Mm, address: u64) -> Option<Arc<Vma>> {
             return None;
         };
         k.pause_point(PausePoint::P0, &vma);
-        match vma_start_read(mm, &vma) {
+        match start_read(mm, &vma) {
             Err(_) => {
                 // -EAGAIN: detached under us (RCU already ended); retry.
                 k.count_miss();
@@ -236,11 +245,11 @@ pub fn lock_vma_under_rcu(mm: &Mm, address: u64) -> Option<Arc<Vma>> {
                 }
                 continue;
             }
-            Ok(None) => {
+            Ok(false) => {
                 k.count_abort();
                 return None;
             }
-            Ok(Some(vma)) => {
+            Ok(true) => {
                 rcu_read_unlock();
                 if !vma.contains(address) {
                     // Recycled into another range of this mm.
@@ -268,7 +277,7 @@ pub fn lock_next_vma(mm: &Mm, vmi: &mut VmaIterator, from_addr: u64) -> Result<O
         let Some(vma) = vmi.next(mm) else {
             return Ok(None);
         };
-        match vma_start_read(mm, &vma) {
+        match start_read(mm, &vma) {
             Err(_) => {
                 // -EAGAIN: RCU was ended; re-enter it and start over.
                 rcu_read_lock();
@@ -279,8 +288,8 @@ pub fn lock_next_vma(mm: &Mm, vmi: &mut VmaIterator, from_addr: u64) -> Result<O
                 }
                 continue;
             }
-            Ok(None) => return lock_next_vma_fallback(mm, vmi, from_addr),
-            Ok(Some(_)) => {}
+            Ok(false) => return lock_next_vma_fallback(mm, vmi, from_addr),
+            Ok(true) => {}
         }
         // The VMA shrank behind us.
         if from_addr >= vma.vm_end() {
@@ -470,18 +479,17 @@ fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Re
                 vma: vma.id(),
                 attributed: !vma.unattributed.load(std::sync::atomic::Ordering::Relaxed),
             };
-            let verdict = k.waits.block(on, k.cfg.detect_hangs);
+            // (Taken without `slot.waiter`: breaking a cycle wakes the
+            // victim, which may take it. An exclusion wait never breaks
+            // another's — the detector abandons the exclusion wait itself.)
+            let verdict = k.block(on);
             g = lock(&slot.waiter);
             match verdict {
-                Verdict::Sleep { rec: r, broke } => {
-                    if let Some(b) = broke {
-                        k.warn(WarningId::WaitWouldHang, b.desc.clone());
-                        b.abort();
-                    }
+                Ok(r) => {
                     rec = Some(r);
                     continue;
                 }
-                Verdict::Abandon(desc) => break Outcome::Hang(desc),
+                Err(desc) => break Outcome::Hang(desc),
             }
         }
         g = wait(&slot.cv, g);
@@ -807,13 +815,7 @@ pub fn vma_assert_stabilised(vma: &Vma) {
         mmap_assert_locked(&vma.vm_mm());
         return;
     }
-    let mm = vma.vm_mm();
-    let mmap_held = if lockdep::ENABLED {
-        lockdep::lock_is_held_type(&mm.mmap_lock.dep_map, None)
-    } else {
-        mm.mmap_lock.is_locked()
-    };
-    if mmap_held {
+    if mmap_lock_held(&vma.vm_mm()) {
         return;
     }
     vma_assert_locked(vma);
