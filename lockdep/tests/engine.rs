@@ -590,3 +590,30 @@ fn out_of_order_releases_in_a_steady_state_stay_off_the_shared_store() {
     });
     assert!(v.reports().is_empty());
 }
+
+#[test]
+fn might_lock_leaves_no_holder_behind() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA);
+    let a = LockdepMap::new("a", &KA);
+    let v = collect();
+    let other = std::thread::scope(|s| {
+        s.spawn(|| {
+            v.scope(|| {
+                might_lock(&a);
+                a.other_holder().is_none()
+            })
+        })
+        .join()
+        .unwrap()
+    });
+    assert!(other, "might_lock does not hold the lock");
+    // Another thread frees it: nobody holds it, nothing to report.
+    v.scope(|| {
+        assert!(a.other_holder().is_none());
+        drop(a);
+    });
+    assert!(v.reports().is_empty(), "{:?}", kinds(&v));
+}

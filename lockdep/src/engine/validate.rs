@@ -58,6 +58,11 @@ fn acquire_slow(
         }
         let nest = nest.map(|n| (n.addr(), n.name()));
         ctx.acquire(map, subclass, trylock, read, check, nest, loc);
+        // The hook's business, not the algorithm's (`might_lock` runs the
+        // algorithm without taking the lock).
+        if ctx.inner.is_validating() {
+            map.note_acquire(ctx.thread_num);
+        }
     });
 }
 
@@ -483,9 +488,6 @@ impl Ctx<'_> {
             check: check && class.is_some(),
         };
         self.push(entry, 0, loc);
-        if self.inner.is_validating() {
-            map.note_acquire(self.thread_num);
-        }
     }
 
     /// Pushes `entry` through the acquire path (kernel `__lock_acquire` from
