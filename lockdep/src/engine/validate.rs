@@ -413,14 +413,14 @@ impl Ctx<'_> {
         self.emit(&mut sh, signature, report);
     }
 
-    fn limit(&mut self, what: &str, how: &str, lock: Option<LockInfo>, loc: Loc) {
+    /// An exhausted limit: the report (once) and the validator stops learning.
+    fn limit(&mut self, sh: &mut Shared, what: &str, how: &str, lock: Option<LockInfo>, loc: Loc) {
         let msg = format!(
             "{what} too low! (raise it with {how}); no new dependencies are learned from here on, \
              held locks are still tracked"
         );
-        self.emit_unlocked(vec![8], |ctx, g| {
-            ctx.new_report(g, ReportKind::LimitExceeded, loc, lock, None, Vec::new(), msg)
-        });
+        let report = self.new_report(&sh.graph, ReportKind::LimitExceeded, loc, lock, None, Vec::new(), msg);
+        self.emit(sh, vec![8], report);
         self.inner.limit_exhausted(what, how);
     }
 
@@ -438,8 +438,8 @@ impl Ctx<'_> {
                 Some(c)
             }
             None => {
-                drop(sh);
                 self.limit(
+                    &mut sh,
                     "max_classes",
                     "Config::max_classes or LOCKDEP_MAX_CLASSES",
                     Some(map_info(map, subclass, read, false, loc)),
@@ -523,12 +523,11 @@ impl Ctx<'_> {
     #[cold]
     #[inline(never)]
     fn depth_limit(&mut self, entry: &HeldLock, loc: Loc) {
-        let info = {
-            let sh = lock(&self.inner.shared);
-            lock_info(&sh.graph, entry)
-        };
-        let what = format!("max_depth ({} held locks)", self.inner.config.max_depth);
-        self.limit(&what, "Config::max_depth or LOCKDEP_MAX_DEPTH", Some(info), loc);
+        let inner = self.inner;
+        let mut sh = lock(&inner.shared);
+        let info = lock_info(&sh.graph, entry);
+        let what = format!("max_depth ({} held locks)", inner.config.max_depth);
+        self.limit(&mut sh, &what, "Config::max_depth or LOCKDEP_MAX_DEPTH", Some(info), loc);
     }
 
     /// The nest merge: a same-class entry on top under a nest lock takes
@@ -616,12 +615,8 @@ impl Ctx<'_> {
             return ok;
         }
         if sh.chains.count >= inner.config.max_chains {
-            drop(sh);
-            let info = {
-                let sh = lock(&inner.shared);
-                lock_info(&sh.graph, next)
-            };
-            self.limit("max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location);
+            let info = lock_info(&sh.graph, next);
+            self.limit(&mut sh, "max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location);
             return true;
         }
         sh.chains.set_validated(node);
@@ -787,13 +782,8 @@ impl Ctx<'_> {
         let limit = self.inner.config.max_dependencies;
         if sh.graph.insert_edge(prev.class, next.class, dep, distance, origin, limit).is_none() {
             let info = lock_info(&sh.graph, next);
-            let msg = "max_dependencies too low! (raise it with Config::max_dependencies or \
-                       LOCKDEP_MAX_DEPENDENCIES); the validator is turned off"
-                .to_owned();
-            let report =
-                self.new_report(&sh.graph, ReportKind::LimitExceeded, next.location, Some(info), None, Vec::new(), msg);
-            self.emit(sh, vec![8], report);
-            self.inner.limit_exhausted("max_dependencies", "Config::max_dependencies or LOCKDEP_MAX_DEPENDENCIES");
+            let how = "Config::max_dependencies or LOCKDEP_MAX_DEPENDENCIES";
+            self.limit(sh, "max_dependencies", how, Some(info), next.location);
             return false;
         }
         true
@@ -875,12 +865,9 @@ impl Ctx<'_> {
         let removed: Vec<HeldLock> = self.pv.held.locks.drain(i..).collect();
         let mut first = removed[0].clone();
         if first.read != Read::Exclusive {
-            let info = {
-                let sh = lock(&self.inner.shared);
-                lock_info(&sh.graph, &first)
-            };
             let msg = format!("downgrading {} which is held for {}", first.name, first.read);
             self.emit_unlocked(vec![7, loc as *const _ as u64], |ctx, g| {
+                let info = lock_info(g, &first);
                 ctx.new_report(g, ReportKind::BadDowngrade, loc, Some(info), None, Vec::new(), msg)
             });
         }
