@@ -134,8 +134,10 @@ impl Inner {
         let _ = self.hot.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| Some(e << 2 | (w & 3)));
     }
 
-    pub(crate) fn turn_off(&self) {
-        self.hot.0.fetch_and(!VALIDATING, Ordering::AcqRel);
+    /// Stops validating; true for the one call that did it (a one-shot
+    /// validator's single report belongs to that caller).
+    pub(crate) fn turn_off(&self) -> bool {
+        self.hot.0.fetch_and(!VALIDATING, Ordering::AcqRel) & VALIDATING != 0
     }
 
     /// Stops learning and prints the one message for an exhausted limit.

@@ -319,8 +319,10 @@ impl Drop for ThreadState {
                 cycle: Vec::new(),
                 message: format!("exited with {n} lock{} held", if n == 1 { "" } else { "s" }),
             };
-            if inner.config.one_shot {
-                inner.turn_off();
+            // One-shot: only if this report is the one that turns it off
+            // (a report racing from another thread may have come first).
+            if inner.config.one_shot && !inner.turn_off() {
+                continue;
             }
             inner.dispatch(report, true);
         }

@@ -396,10 +396,9 @@ impl Ctx<'_> {
     /// continue mode a problem whose `signature` was seen before is dropped.
     fn emit(&mut self, sh: &mut Shared, signature: Vec<u64>, report: Report) {
         if self.inner.config.one_shot {
-            if !self.inner.is_validating() {
+            if !self.inner.turn_off() {
                 return;
             }
-            self.inner.turn_off();
         } else if !sh.seen.insert(signature) {
             return;
         }
