@@ -438,12 +438,18 @@ fn lock_line(f: &mut fmt::Formatter<'_>, l: &LockInfo) -> fmt::Result {
 }
 
 fn held_list(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
-    if r.held.is_empty() {
-        return writeln!(f, "no locks held by {}.", r.thread);
+    write_held(f, &r.held, &r.thread)
+}
+
+/// The kernel's `lockdep_print_held_locks`: `N locks held by <thread>:` and
+/// one line a lock (reports and `Validator::dump_held`).
+pub(crate) fn write_held(f: &mut dyn fmt::Write, held: &[LockInfo], thread: &ThreadInfo) -> fmt::Result {
+    if held.is_empty() {
+        return writeln!(f, "no locks held by {thread}.");
     }
-    let n = r.held.len();
-    writeln!(f, "{n} lock{} held by {}:", if n == 1 { "" } else { "s" }, r.thread)?;
-    for (i, l) in r.held.iter().enumerate() {
+    let n = held.len();
+    writeln!(f, "{n} lock{} held by {thread}:", if n == 1 { "" } else { "s" })?;
+    for (i, l) in held.iter().enumerate() {
         write!(f, " #{i}: {}@{:#x} ({}, {}", l.instance, l.addr, l.class, l.read.as_str())?;
         if l.trylock {
             f.write_str(", trylock")?;

@@ -338,14 +338,8 @@ pub(crate) fn held_text(inner: &Arc<Inner>) -> String {
             let pv = data.validators.iter().find(|p| p.is_for(inner))?;
             let sh = super::inner::lock(&inner.shared);
             let held = super::validate::held_infos(&sh.graph, &pv.held);
-            let mut out =
-                format!("{} lock{} held by {}:\n", held.len(), if held.len() == 1 { "" } else { "s" }, data.info);
-            for (i, l) in held.iter().enumerate() {
-                out.push_str(&format!(
-                    " #{i}: {}@{:#x} ({}, {}) at {}\n",
-                    l.instance, l.addr, l.class, l.read, l.location
-                ));
-            }
+            let mut out = String::new();
+            let _ = crate::report::write_held(&mut out, &held, &data.info);
             Some(out)
         })
         .ok()
