@@ -13,7 +13,7 @@ use super::graph::Graph;
 use super::held::HeldLock;
 use super::inner::lock;
 use super::thread::{Ctx, with_ctx};
-use super::validate::{is_held, lock_info, map_info};
+use super::validate::{held_as, held_mode, is_held, lock_info, map_info};
 use crate::class::Read;
 use crate::map::LockdepMap;
 use crate::report::{LockInfo, Report, ReportKind, ThreadInfo};
@@ -27,17 +27,13 @@ const SIG_ASSERT: u64 = 9;
 /// write; `Some(_)` — held for read. `holder` names another thread holding
 /// the lock, if the caller knows one (only asked on failure).
 pub(crate) fn assert_held(map: &LockdepMap, read: Option<Read>, holder: impl FnOnce() -> Option<ThreadInfo>, loc: Loc) {
-    let Some(held_any) = is_held(map, None) else {
+    let Some(mode) = held_mode(map) else {
         return;
     };
-    let ok = match read {
-        None => held_any,
-        Some(_) => held_any && is_held(map, read) == Some(true),
-    };
-    if ok {
+    if held_as(mode, read) {
         return;
     }
-    let holder = if held_any { None } else { holder() };
+    let holder = if mode.is_some() { None } else { holder() };
     let (macro_name, wanted) = match read {
         None => ("lockdep_assert_held", "held"),
         Some(Read::Exclusive) => ("lockdep_assert_held_write", "held for write"),
@@ -96,9 +92,9 @@ pub(crate) fn assert_none_held(loc: Loc) {
     });
 }
 
-/// The current thread's entry for `map`, if it holds it by instance.
+/// The current thread's entry for `map`, as the verdict found it.
 fn find(ctx: &Ctx<'_>, map: &LockdepMap) -> Option<HeldLock> {
-    ctx.pv.held.locks.iter().rev().find(|h| h.instance == map.addr()).cloned()
+    ctx.find(map).map(|i| ctx.pv.held.locks[i].clone())
 }
 
 #[allow(clippy::too_many_arguments)]

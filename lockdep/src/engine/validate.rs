@@ -128,25 +128,24 @@ fn record(map: &LockdepMap, hook: Hook, loc: Loc) {
 /// `Some(held)` when known; `None` when unknown (validation off, re-entry,
 /// thread-local teardown).
 pub(crate) fn is_held(map: &LockdepMap, read: Option<Read>) -> Option<bool> {
-    with_ctx(|ctx| {
-        if !ctx.inner.is_validating() {
-            return None;
-        }
-        let class0 = ctx.cached_class(map, 0);
-        let held = match ctx.pv.held.find(map.addr(), class0) {
-            None => false,
-            Some(i) => {
-                let e = &ctx.pv.held.locks[i];
-                match read {
-                    None => true,
-                    Some(Read::Exclusive) => e.read == Read::Exclusive,
-                    Some(_) => e.read != Read::Exclusive,
-                }
-            }
-        };
-        Some(held)
-    })
-    .flatten()
+    held_mode(map).map(|mode| held_as(mode, read))
+}
+
+/// The mode the current thread holds `map` in: `Some(None)` when it does
+/// not hold it, `None` when unknown (as for [`is_held`]).
+pub(crate) fn held_mode(map: &LockdepMap) -> Option<Option<Read>> {
+    with_ctx(|ctx| ctx.inner.is_validating().then(|| ctx.find(map).map(|i| ctx.pv.held.locks[i].read))).flatten()
+}
+
+/// Whether holding in `mode` is holding as `read` asks: `None` any mode,
+/// `Some(Read::Exclusive)` for write, `Some(_)` for read.
+pub(crate) fn held_as(mode: Option<Read>, read: Option<Read>) -> bool {
+    match (mode, read) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(m), Some(Read::Exclusive)) => m == Read::Exclusive,
+        (Some(m), Some(_)) => m != Read::Exclusive,
+    }
 }
 
 pub(crate) fn might_lock(map: &LockdepMap, read: Read, loc: Loc) {
@@ -830,7 +829,9 @@ impl Ctx<'_> {
         });
     }
 
-    fn find(&self, map: &LockdepMap) -> Option<usize> {
+    /// The current thread's entry for `map`: by instance, or a merged nest
+    /// entry of its class (kernel `match_held_lock`).
+    pub(crate) fn find(&self, map: &LockdepMap) -> Option<usize> {
         let merged = self.pv.held.locks.iter().any(|h| h.references > 0);
         let class0 = if merged { self.cached_class(map, 0) } else { None };
         self.pv.held.find(map.addr(), class0)
