@@ -331,15 +331,12 @@ pub(crate) fn held_infos(graph: &Graph, held: &HeldStack) -> Vec<LockInfo> {
 
 /// A lock the engine has no held entry for, described from its map.
 pub(crate) fn map_info(map: &LockdepMap, subclass: u32, read: Read, trylock: bool, loc: Loc) -> LockInfo {
-    LockInfo {
-        instance: map.name(),
-        addr: map.addr(),
-        class: map.name().to_owned(),
-        subclass,
-        read,
-        trylock,
-        location: loc,
-    }
+    named_info(map.name(), map.addr(), subclass, read, trylock, loc)
+}
+
+/// A lock known only by name and address (its name stands for the class).
+fn named_info(name: &'static str, addr: usize, subclass: u32, read: Read, trylock: bool, loc: Loc) -> LockInfo {
+    LockInfo { instance: name, addr, class: name.to_owned(), subclass, read, trylock, location: loc }
 }
 
 // ---------------------------------------------------------------------------
@@ -411,6 +408,16 @@ impl Ctx<'_> {
         self.emit(&mut sh, signature, report);
     }
 
+    /// A subclass out of range (`info` names the lock, the subclass and the
+    /// call site), reported once per call site.
+    fn invalid_subclass(&mut self, info: LockInfo) {
+        let (subclass, loc) = (info.subclass, info.location);
+        let msg = format!("looking up invalid subclass: {subclass} (subclasses are 0..{MAX_SUBCLASSES})");
+        self.emit_unlocked(vec![6, loc as *const _ as u64], |ctx, g| {
+            ctx.new_report(g, ReportKind::InvalidSubclass, loc, Some(info), None, Vec::new(), msg)
+        });
+    }
+
     /// An exhausted limit: the report (once) and the validator stops learning.
     fn limit(&mut self, sh: &mut Shared, what: &str, how: &str, lock: Option<LockInfo>, loc: Loc) {
         let msg = format!(
@@ -460,11 +467,7 @@ impl Ctx<'_> {
         loc: Loc,
     ) {
         if subclass >= MAX_SUBCLASSES {
-            let info = map_info(map, subclass, read, trylock, loc);
-            let msg = format!("looking up invalid subclass: {subclass} (subclasses are 0..{MAX_SUBCLASSES})");
-            self.emit_unlocked(vec![6, loc as *const _ as u64], |ctx, g| {
-                ctx.new_report(g, ReportKind::InvalidSubclass, loc, Some(info), None, Vec::new(), msg)
-            });
+            self.invalid_subclass(map_info(map, subclass, read, trylock, loc));
             if !self.inner.is_validating() {
                 return;
             }
@@ -551,15 +554,7 @@ impl Ctx<'_> {
         let inner = self.inner;
         let mut sh = lock(&inner.shared);
         let info = lock_info(&sh.graph, entry);
-        let other = LockInfo {
-            instance: nest_name,
-            addr: nest_addr,
-            class: nest_name.to_owned(),
-            subclass: 0,
-            read: Read::Exclusive,
-            trylock: false,
-            location: loc,
-        };
+        let other = named_info(nest_name, nest_addr, 0, Read::Exclusive, false, loc);
         let msg = format!("{} is taken under nest lock {nest_name}, which this thread does not hold", entry.name);
         let report =
             self.new_report(&sh.graph, ReportKind::NestLockNotHeld, loc, Some(info), Some(other), Vec::new(), msg);
@@ -738,14 +733,13 @@ impl Ctx<'_> {
                 is_new: true,
                 trace: self.trace(sh, trace),
             });
-            let mut sig: Vec<u64> = path
+            let cycle: Vec<(u32, u32)> = path
                 .iter()
-                .map(|e| {
-                    let edge = sh.graph.edge(*e);
-                    ((edge.from.raw() as u64) << 32) | edge.to.raw() as u64
-                })
+                .map(|e| (sh.graph.edge(*e).from.raw(), sh.graph.edge(*e).to.raw()))
+                .chain([(prev.class.raw(), next.class.raw())])
                 .collect();
-            sig.push(((prev.class.raw() as u64) << 32) | next.class.raw() as u64);
+            // The problem is the set of its edges, wherever it was closed.
+            let mut sig: Vec<u64> = cycle.iter().map(|&(a, b)| (u64::from(a) << 32) | u64::from(b)).collect();
             sig.sort_unstable();
             sig.insert(0, 1);
             let kind =
@@ -759,11 +753,7 @@ impl Ctx<'_> {
             let mut report =
                 self.new_report(&sh.graph, kind, next.location, Some(next_info), Some(prev_info), chain, msg);
             report.backtrace = report.chain.last().and_then(|s| s.trace.clone());
-            report.cycle = path
-                .iter()
-                .map(|e| (sh.graph.edge(*e).from.raw(), sh.graph.edge(*e).to.raw()))
-                .chain([(prev.class.raw(), next.class.raw())])
-                .collect();
+            report.cycle = cycle;
             self.emit(sh, sig, report);
             return false;
         }
@@ -884,11 +874,7 @@ impl Ctx<'_> {
             return;
         };
         if subclass >= MAX_SUBCLASSES {
-            let info = map_info(map, subclass, self.pv.held.locks[i].read, false, loc);
-            let msg = format!("looking up invalid subclass: {subclass} (subclasses are 0..{MAX_SUBCLASSES})");
-            self.emit_unlocked(vec![6, loc as *const _ as u64], |ctx, g| {
-                ctx.new_report(g, ReportKind::InvalidSubclass, loc, Some(info), None, Vec::new(), msg)
-            });
+            self.invalid_subclass(map_info(map, subclass, self.pv.held.locks[i].read, false, loc));
             return;
         }
         let read = self.pv.held.locks[i].read;
