@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use super::chain::ChainStore;
 use super::graph::Graph;
+use super::signature::Signature;
 use super::trace::TraceStore;
 use crate::report::Report;
 use crate::validator::{Action, Config, HookEvent, Validator};
@@ -22,8 +23,8 @@ pub(crate) struct Shared {
     pub(crate) graph: Graph,
     pub(crate) chains: ChainStore,
     pub(crate) traces: TraceStore,
-    /// Signatures of problems already reported (continue mode).
-    pub(crate) seen: HashSet<Vec<u64>>,
+    /// Problems already reported (continue mode).
+    pub(crate) seen: HashSet<Signature>,
     pub(crate) max_depth_seen: usize,
     pub(crate) chain_hits: u64,
     pub(crate) chain_misses: u64,
@@ -47,14 +48,21 @@ pub(crate) const LEARNING: u64 = 2;
 static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
 
 fn new_epoch() -> u64 {
-    NEXT_EPOCH.fetch_add(1, Ordering::Relaxed) & crate::map::EPOCH_MASK
+    // Epoch 0 never names a cache fill (an empty map slot is all zeros).
+    loop {
+        let e = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed) & crate::map::EPOCH_MASK;
+        if e != 0 {
+            return e;
+        }
+    }
 }
 
 pub(crate) struct Inner {
     pub(crate) id: u32,
     pub(crate) config: Config,
-    /// Validating and learning flags and the epoch (bumped whenever classes
-    /// are zapped, which flushes every per-thread and per-map cache).
+    /// Validating and learning flags and the epoch (bumped when a key that
+    /// maps may still use is unregistered, which flushes every per-thread
+    /// and per-map cache; removing a dynamic key's classes does not).
     pub(crate) hot: HotWord,
     pub(crate) shared: Mutex<Shared>,
     reports: Mutex<Vec<Report>>,
@@ -122,13 +130,14 @@ impl Inner {
         self.hot() & LEARNING != 0
     }
 
-    /// The current epoch (changes whenever classes are zapped).
+    /// The current epoch (see `hot`).
     pub(crate) fn epoch(&self) -> u64 {
         self.hot() >> 2
     }
 
-    /// Starts a new epoch: called after zapping classes, with the graph lock
-    /// held, so that no cache filled before the zap is trusted after it.
+    /// Starts a new epoch: called after zapping the classes of a key that
+    /// live maps may still cache, with the graph lock held, so that no cache
+    /// filled before the zap is trusted after it.
     pub(crate) fn bump_epoch(&self) {
         let e = new_epoch();
         let _ = self.hot.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| Some(e << 2 | (w & 3)));

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use super::chain::ThreadChainCache;
 use super::held::HeldStack;
 use super::inner::{Inner, global};
+use super::signature::Signature;
 use crate::report::{Report, ReportKind, ThreadInfo};
 use crate::validator::Validator;
 
@@ -299,9 +300,16 @@ impl Drop for ThreadState {
             if pv.held.locks.is_empty() || !inner.is_validating() {
                 continue;
             }
-            let shared = super::inner::lock(&inner.shared);
+            let mut shared = super::inner::lock(&inner.shared);
             let held = super::validate::held_infos(&shared.graph, &pv.held);
+            // Once per distinct set of held classes, as for every other kind
+            // (a one-shot validator has one report in all).
+            let classes = pv.held.locks.iter().map(|h| h.class).collect();
+            let first = inner.config.one_shot || shared.seen.insert(Signature::HeldLocksAtThreadExit(classes));
             drop(shared);
+            if !first {
+                continue;
+            }
             let n = held.len();
             let report = Report {
                 kind: ReportKind::HeldLocksAtThreadExit,
