@@ -67,6 +67,7 @@ pub mod dump;
 mod engine;
 pub mod hooks;
 pub mod map;
+mod output;
 pub mod report;
 pub mod sync;
 pub mod validator;

@@ -1,13 +1,14 @@
 //! One validator's shared state and what happens to its reports.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use super::chain::ChainStore;
 use super::graph::Graph;
 use super::signature::Signature;
 use super::trace::TraceStore;
+use crate::output::say;
 use crate::report::Report;
 use crate::validator::{Action, Config, HookEvent, Validator};
 
@@ -39,7 +40,9 @@ pub(crate) struct HotWord(AtomicU64);
 /// Set while the validator validates (cleared by a one-shot report).
 pub(crate) const VALIDATING: u64 = 1;
 /// Set while it learns (cleared when a limit is exhausted: no new classes,
-/// dependencies or chains are learned, but held locks are still tracked).
+/// dependencies or chains are learned from then on, but held locks are still
+/// tracked, known chains stay on the fast path and new acquisitions are still
+/// checked against the dependencies already learned).
 pub(crate) const LEARNING: u64 = 2;
 
 /// Epochs are unique across all validators: a map's class cache is tagged
@@ -67,8 +70,17 @@ pub(crate) struct Inner {
     pub(crate) shared: Mutex<Shared>,
     reports: Mutex<Vec<Report>>,
     events: Mutex<Vec<HookEvent>>,
-    limit_message: AtomicBool,
+    /// The one message for an exhausted limit: [`NO_MESSAGE`], then
+    /// [`MESSAGE_PENDING`] (set under the graph lock), then
+    /// [`MESSAGE_PRINTED`] (by the hook, once it released every lock).
+    limit_message: AtomicU8,
+    /// What the message says, while pending.
+    limit_text: Mutex<String>,
 }
+
+const NO_MESSAGE: u8 = 0;
+const MESSAGE_PENDING: u8 = 1;
+const MESSAGE_PRINTED: u8 = 2;
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
@@ -106,7 +118,8 @@ impl Inner {
             shared: Mutex::new(Shared::default()),
             reports: Mutex::new(Vec::new()),
             events: Mutex::new(Vec::new()),
-            limit_message: AtomicBool::new(false),
+            limit_message: AtomicU8::new(NO_MESSAGE),
+            limit_text: Mutex::new(String::new()),
         }
     }
 
@@ -149,15 +162,32 @@ impl Inner {
         self.hot.0.fetch_and(!VALIDATING, Ordering::AcqRel) & VALIDATING != 0
     }
 
-    /// Stops learning and prints the one message for an exhausted limit.
+    /// Stops learning and queues the one message for an exhausted limit
+    /// (printed by [`Inner::flush_message`], outside every engine lock).
     pub(crate) fn limit_exhausted(&self, what: &str, how: &str) {
         self.hot.0.fetch_and(!LEARNING, Ordering::AcqRel);
-        if !self.limit_message.swap(true, Ordering::Relaxed) {
-            eprintln!(
+        if self.limit_message.load(Ordering::Relaxed) == NO_MESSAGE {
+            *lock(&self.limit_text) = format!(
                 "lockdep: {what} too low! validator \"{}\" stops learning new dependencies (held locks are still \
-                 tracked); raise it with {how}.",
+                 tracked, and new orders are still checked against the ones learned); raise it with {how}.",
                 self.config.name
             );
+            let _ =
+                self.limit_message.compare_exchange(NO_MESSAGE, MESSAGE_PENDING, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    /// Prints a queued limit message. Called with no engine lock held.
+    #[inline]
+    pub(crate) fn flush_message(&self) {
+        if self.limit_message.load(Ordering::Relaxed) == MESSAGE_PENDING
+            && self
+                .limit_message
+                .compare_exchange(MESSAGE_PENDING, MESSAGE_PRINTED, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            let text = std::mem::take(&mut *lock(&self.limit_text));
+            say!("{text}");
         }
     }
 
@@ -183,7 +213,9 @@ impl Inner {
 
     /// Stores a report and carries out the configured action. Called with no
     /// engine lock held and with validation suspended on this thread.
-    /// `in_teardown`: the thread is exiting; a panic would abort, so warn instead.
+    /// `in_teardown`: the thread is exiting. A panic there would abort, and
+    /// so would one while the thread is already unwinding (a lock freed by
+    /// an unrelated panic's cleanup): `Panic` warns instead in both cases.
     pub(crate) fn dispatch(&self, mut report: Report, in_teardown: bool) {
         if let Some(dir) = &self.config.dump_dir {
             report.dump = super::stats::write_dump(self, &report, dir);
@@ -192,16 +224,16 @@ impl Inner {
         match &self.config.action {
             Action::Collect => {}
             Action::Warn => warn(&report),
-            Action::Panic if in_teardown => warn(&report),
+            Action::Panic if in_teardown || std::thread::panicking() => warn(&report),
             Action::Panic => panic!("{report}"),
             Action::Abort => {
-                eprintln!("{report}");
+                say!("{report}");
                 std::process::abort();
             }
             Action::Callback(cb) => {
                 let cb = cb.clone();
                 if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&report))).is_err() {
-                    eprintln!("lockdep: a report callback panicked; the validator goes on");
+                    say!("lockdep: a report callback panicked; the validator goes on");
                 }
             }
         }
@@ -209,7 +241,7 @@ impl Inner {
 }
 
 fn warn(report: &Report) {
-    eprintln!("{report}");
+    say!("{report}");
     tracing::warn!(
         target: "lockdep",
         kind = ?report.kind(),

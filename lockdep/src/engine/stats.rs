@@ -425,7 +425,7 @@ pub(crate) fn write_dump(inner: &Inner, report: &Report, dir: &Path) -> Option<D
     match res {
         Ok(()) => Some(files),
         Err(e) => {
-            eprintln!("lockdep: could not write the graph dump to {}: {e}", dir.display());
+            crate::output::say!("lockdep: could not write the graph dump to {}: {e}", dir.display());
             None
         }
     }

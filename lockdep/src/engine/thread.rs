@@ -175,10 +175,12 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
                 let (inner, reports) = (inner.clone(), std::mem::take(out));
                 drop(slot);
                 dispatch_all(&inner, reports);
+                inner.flush_message();
                 if let Ok(mut slot) = st.data.try_borrow_mut() {
                     arm(&mut slot);
                 }
             } else {
+                inner.flush_message();
                 arm(&mut slot);
             }
             Some(r)
@@ -204,9 +206,9 @@ fn arm(slot: &mut Option<ThreadData>) {
     let inner = current(&data.scopes);
     let Some(pv) = data.validators.first_mut() else { return };
     let hot = inner.hot();
-    let usable = hot & (super::inner::VALIDATING | super::inner::LEARNING)
-        == super::inner::VALIDATING | super::inner::LEARNING
-        && !inner.config.record_events;
+    // Also once a limit stopped learning: the fast path only pushes classes
+    // and chains that were looked up and validated before.
+    let usable = hot & super::inner::VALIDATING != 0 && !inner.config.record_events;
     if !usable || !pv.is_for(inner) || pv.cache.epoch != hot >> 2 {
         return;
     }

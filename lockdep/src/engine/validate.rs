@@ -465,6 +465,18 @@ impl Ctx<'_> {
         }
     }
 
+    /// The class of `map` for `subclass` if it exists already (nothing is
+    /// registered once learning stopped).
+    fn known_class(&mut self, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
+        if let Some(c) = self.cached_class(map, subclass) {
+            return Some(c);
+        }
+        let inner = self.inner;
+        let c = lock(&inner.shared).graph.lookup(map.key.id(), subclass)?;
+        map.set_cached_class(inner.epoch(), subclass, c.raw());
+        Some(c)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn acquire(
         &mut self,
@@ -483,8 +495,11 @@ impl Ctx<'_> {
             }
             subclass = 0; // keep tracking the lock so that its release balances
         }
-        let class = if self.inner.is_learning() { self.lookup_class(map, subclass, read, loc) } else { None };
-        let class = class.or_else(|| self.cached_class(map, subclass));
+        let class = if self.inner.is_learning() {
+            self.lookup_class(map, subclass, read, loc)
+        } else {
+            self.known_class(map, subclass)
+        };
         let entry = HeldLock {
             instance: map.addr(),
             class: class.unwrap_or(ClassId::UNTRACKED),
@@ -581,11 +596,12 @@ impl Ctx<'_> {
     #[inline(never)]
     fn validate_chain(&mut self, next: &mut HeldLock, parent: u32, elem: Option<u32>) -> bool {
         let inner = self.inner;
-        if !inner.is_learning() {
-            return true; // nothing is learned; the entry has no chain id
-        }
+        // Once a limit stopped learning, known chains are still found (and
+        // cached) and new ones still checked against the learned
+        // dependencies, but nothing new is recorded.
+        let learning = inner.is_learning();
         let mut sh = lock(&inner.shared);
-        let limit = inner.config.max_chains.saturating_mul(2);
+        let limit = if learning { inner.config.max_chains.saturating_mul(2) } else { 0 };
         // Nothing is cached above an entry whose class was removed while held.
         let parent_alive = self.pv.held.locks.last().is_none_or(|t| sh.graph.is_alive(t.class));
         let node = elem.filter(|_| parent_alive).and_then(|e| sh.chains.intern(parent, e, limit)).unwrap_or(NO_NODE);
@@ -616,7 +632,7 @@ impl Ctx<'_> {
             Deadlock::NestProtected => true,
             Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next),
         };
-        if !ok || !inner.is_validating() || node == NO_NODE {
+        if !ok || !inner.is_validating() || node == NO_NODE || !inner.is_learning() {
             return ok;
         }
         if sh.chains.count >= inner.config.max_chains {
@@ -765,6 +781,9 @@ impl Ctx<'_> {
             return false;
         }
         let dep = DepTypes::of(prev.read, next.read);
+        if !self.inner.is_learning() {
+            return true; // checked against what was learned; nothing is added
+        }
         if sh.graph.update_edge(prev.class, next.class, dep, distance) {
             return true;
         }
