@@ -62,7 +62,8 @@ fn a_warning_to_a_closed_stderr_does_not_panic() {
         // A thread exiting with a lock held reports from a thread-local
         // destructor, where a panic aborts.
         std::thread::scope(|s| {
-            s.spawn(|| v.scope(|| mutex_acquire(&a, 0, false)));
+            // An explicit join waits for the thread-local destructors too.
+            s.spawn(|| v.scope(|| mutex_acquire(&a, 0, false))).join().unwrap();
         });
         assert_eq!(v.reports().len(), 2, "{:#?}", v.reports());
         return;
