@@ -68,6 +68,7 @@ mod engine;
 pub mod hooks;
 pub mod map;
 pub mod report;
+pub mod std_sync;
 pub mod sync;
 pub mod validator;
 
