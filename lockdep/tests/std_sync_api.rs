@@ -95,7 +95,10 @@ macro_rules! written_against_std_sync {
             }
         }
 
-        pub fn write_all<T: Clone>(l: &sync::RwLock<T>, v: T) -> Result<(), sync::PoisonError<sync::RwLockWriteGuard<'_, T>>> {
+        pub fn write_all<T: Clone>(
+            l: &sync::RwLock<T>,
+            v: T,
+        ) -> Result<(), sync::PoisonError<sync::RwLockWriteGuard<'_, T>>> {
             *l.write()? = v;
             Ok(())
         }
@@ -276,7 +279,7 @@ macro_rules! written_against_std_sync {
 }
 
 mod with_std {
-    use std::sync as sync;
+    use std::sync;
     written_against_std_sync!();
 }
 

@@ -133,15 +133,20 @@ const _: () = {
     assert!(size_of::<Condvar>() == size_of::<std::sync::Condvar>());
 };
 
-// Send and Sync exactly as std's: the locks are `Send`/`Sync` when std's
-// are (checked with a `Send`-but-not-`Sync` payload), the guards are `Sync`
-// for `Sync` data.
+// Send, Sync and unwind safety exactly as std's: the locks are `Send`/`Sync`
+// when std's are (checked with a `Send`-but-not-`Sync` payload) and unwind
+// safe whatever the data (poisoning covers it), the guards are `Sync` for
+// `Sync` data.
 const _: () = {
     fn send_sync<T: ?Sized + Send + Sync>() {}
     fn sync<T: ?Sized + Sync>() {}
+    fn unwind_safe<T: ?Sized + std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
     #[allow(dead_code)]
     fn facts() {
         type NotSync = std::cell::Cell<u8>;
+        unwind_safe::<Mutex<NotSync>>();
+        unwind_safe::<RwLock<NotSync>>();
+        unwind_safe::<Condvar>();
         send_sync::<Mutex<NotSync>>();
         send_sync::<Mutex<[u8]>>();
         send_sync::<RwLock<u8>>();
