@@ -42,3 +42,6 @@ pub mod comparison {}
 
 #[doc = include_str!("11-reliability.md")]
 pub mod reliability {}
+
+#[doc = include_str!("12-std-facade.md")]
+pub mod std_facade {}

@@ -71,6 +71,7 @@ pub mod hooks;
 pub mod map;
 mod output;
 pub mod report;
+pub mod std_sync;
 pub mod sync;
 pub mod validator;
 
