@@ -510,6 +510,11 @@ fn chain_text(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
     writeln!(f, "which lock already depends on the new lock.")?;
     writeln!(f)?;
     writeln!(f, "the existing dependency chain (in reverse order) is:")?;
+    writeln!(
+        f,
+        "([XY]: X = how the earlier lock was held, E exclusive or S shared; Y = how the later one was taken, \
+         N blocking or R recursive read)"
+    )?;
     writeln!(f)?;
     let n = chain.len();
     for (k, step) in chain.iter().enumerate() {
@@ -541,7 +546,7 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         "lockdep {} - validator: {}, mode: {}",
         env!("CARGO_PKG_VERSION"),
         r.validator,
-        if r.one_shot { "one-shot" } else { "continue" }
+        if r.one_shot { "kernel (one-shot)" } else { "continue" }
     )?;
     writeln!(f, "{}", "-".repeat(width))?;
     match r.kind {
@@ -580,7 +585,26 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                     writeln!(f)?;
                     writeln!(f, " *** DEADLOCK ***")?;
                     writeln!(f)?;
-                    writeln!(f, " May be due to missing lock nesting notation")?;
+                    if l.addr != o.addr {
+                        writeln!(f, " May be due to missing lock nesting notation")?;
+                    } else if l.read.is_read() && o.read.is_read() {
+                        writeln!(
+                            f,
+                            " This is the same lock, read twice: it deadlocks as soon as a writer queues between \
+                             the two reads."
+                        )?;
+                    } else {
+                        writeln!(f, " This is the same lock: this thread will deadlock on itself now.")?;
+                        if o.read.is_read() {
+                            writeln!(
+                                f,
+                                " To write under a read lock, take it upgradable (`upgradable_read`, then \
+                                 `upgrade`), or release the read lock first."
+                            )?;
+                        } else {
+                            writeln!(f, " Release it before taking it again, or restructure so it is taken once.")?;
+                        }
+                    }
                     writeln!(f)?;
                 }
             } else {
@@ -640,11 +664,23 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f)?;
         writeln!(f, "stack backtrace:")?;
         write!(f, "{t}")?;
+        if t.frames().iter().take(12).any(|fr| fr.file.is_none()) {
+            writeln!(
+                f,
+                " (frames without file:line: build with `debug = \"line-tables-only\"` in the profile, e.g. \
+                 [profile.release])"
+            )?;
+        }
     }
     if let Some(d) = &r.dump {
         writeln!(f)?;
-        writeln!(f, "graph: {} (cycle in red), {} (classes, chains, stats)", d.dot.display(), d.text.display())?;
-        writeln!(f, "render: dot -Tsvg {} -o lockdep.svg", d.dot.display())?;
+        let red = if r.cycle.is_empty() { "" } else { ", the cycle in red" };
+        let text = d.text.file_name().map_or_else(|| d.text.display().to_string(), |n| n.to_string_lossy().into());
+        writeln!(
+            f,
+            "graph dump: {} (render with `dot -Tsvg`{red}); classes, chains and stats beside it in {text}",
+            d.dot.display()
+        )?;
     }
     Ok(())
 }

@@ -767,11 +767,12 @@ impl Ctx<'_> {
             let sig = Signature::Cycle(sorted);
             let kind =
                 if prev.class == next.class { ReportKind::RecursiveLocking } else { ReportKind::CircularDependency };
+            let n = chain.len();
             let msg = format!(
-                "{} -> {} would close a cycle of {} dependencies",
+                "{} -> {} would close a cycle of {n} {}",
                 prev_info.class,
                 next_info.class,
-                chain.len()
+                if n == 1 { "dependency" } else { "dependencies" }
             );
             let mut report =
                 self.new_report(&sh.graph, kind, next.location, Some(next_info), Some(prev_info), chain, msg);
