@@ -32,7 +32,9 @@ mod trace;
 mod validate;
 
 #[cfg(lockdep_on)]
-pub(crate) use assert::{assert_held, assert_none_held, assert_not_held};
+pub(crate) use assert::{
+    HeldAnnotation, assert_held, assert_none_held, assert_not_held, held_annotation, reacquire, unlock_annotations,
+};
 #[cfg(lockdep_on)]
 pub(crate) use inner::{Inner, global};
 #[cfg(lockdep_on)]
