@@ -103,6 +103,9 @@ impl Inner {
     }
 
     pub(crate) fn register(self: &Arc<Self>) {
+        if super::fork::in_forked_child() {
+            return;
+        }
         let mut reg = lock(registry());
         reg.retain(|w| w.strong_count() > 0);
         reg.push(Arc::downgrade(self));
@@ -215,6 +218,7 @@ fn warn(report: &Report) {
 /// The global validator.
 pub(crate) fn global() -> &'static Validator {
     static GLOBAL: OnceLock<Validator> = OnceLock::new();
+    super::fork::install(); // before a fork can catch the initialisation half-done
     GLOBAL.get_or_init(|| Validator::new(Config::from_env()))
 }
 

@@ -144,3 +144,8 @@ pub(crate) fn unlock_annotations(_: &LockdepMap) -> Option<(Option<HeldAnnotatio
 }
 #[inline(always)]
 pub(crate) fn reacquire(_: &LockdepMap, _: HeldAnnotation, _: Read, _: &'static Location<'static>) {}
+
+#[inline(always)]
+pub(crate) fn in_forked_child() -> bool {
+    false
+}
