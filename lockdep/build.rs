@@ -12,5 +12,13 @@ fn main() {
     let debug_assertions = std::env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_some();
     if (enabled && debug_assertions) || in_release {
         println!("cargo::rustc-cfg=lockdep_on");
+    } else if enabled {
+        // Asked for, but compiled out: say so once, at build time, rather
+        // than let a release build run silently unvalidated.
+        println!(
+            "cargo::warning=lockdep: the `enabled` feature is on but this build has no debug assertions, so \
+             validation is compiled OUT (lockdep::ENABLED == false). Use a debug build, or the \
+             `enabled-in-release` feature to validate release builds."
+        );
     }
 }

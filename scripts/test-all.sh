@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, each crate in both feature states.
-# This is the README's "run all tests" command.
+# This is the README's "run all tests" command. It ends with one line that
+# sums every test binary and doctest group of the run: "N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset RUST_BACKTRACE
-run() { echo "+ $*"; "$@"; }
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+run() { echo "+ $*"; "$@" 2>&1 | tee -a "$log"; }
 run cargo test --workspace
 run cargo test -p lockdep
 run cargo test -p lockdep --features enabled
@@ -12,5 +15,11 @@ run cargo test -p lockdep --release --features enabled-in-release
 run cargo test -p vmalock
 run cargo test -p vmalock --features lockdep
 if [ -f vmalock/tests/loom.rs ]; then
-  LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom run cargo test -p vmalock --release --test loom
+  # loom needs its own cfg, hence its own target directory (under the one in use).
+  LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom" \
+    run cargo test -p vmalock --release --test loom
 fi
+# Every step above stopped the script on failure (pipefail), so reaching
+# here means no test failed; the sum says how many ran.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log"

@@ -5,6 +5,13 @@
 //!
 //! One criterion iteration is one new edge; a fresh validator is started
 //! whenever a chain is complete. Only meaningful with validation compiled in.
+//!
+//! `class-removal-N`: a lock with a class of its own (a `DynamicKey`) created,
+//! taken under a static lock and dropped — which removes its class — while
+//! the validator holds N other validated chains; removal must cost what the
+//! class owns, flat in N. `stall-during-dump`: the same churn on one thread
+//! while another dumps an 8,192-class graph (`dump_classes`) in a loop: the
+//! dump computes outside the graph lock, so the churn barely notices.
 
 use std::time::{Duration, Instant};
 
@@ -87,9 +94,107 @@ fn growth(c: &mut Criterion) {
     }
 }
 
+/// Validates `n` distinct two-lock chains among static classes.
+fn fill_chains(n: usize) -> Vec<LockdepMap> {
+    let side = (n as f64).sqrt().ceil() as usize + 1;
+    let keys: &'static [LockClassKey] = Box::leak((0..side).map(|_| LockClassKey::new()).collect());
+    let maps: Vec<LockdepMap> = keys.iter().map(|k| LockdepMap::new("filler", k)).collect();
+    // Only i < j pairs: no inversions, and n distinct chains.
+    let pairs = (0..side).flat_map(|i| (i + 1..side).map(move |j| (i, j))).take(n);
+    for (i, j) in pairs {
+        lockdep::mutex_acquire(&maps[i], 0, false);
+        lockdep::mutex_acquire(&maps[j], 0, false);
+        lockdep::mutex_release(&maps[j]);
+        lockdep::mutex_release(&maps[i]);
+    }
+    maps
+}
+
+/// One create + lock-under-a-static-lock + drop of a lock with its own class.
+fn churn_once(outer: &LockdepMap, raw_outer: &parking_lot::Mutex<()>, instrumented: bool) {
+    let inner = parking_lot::Mutex::new(());
+    let _o = raw_outer.lock();
+    let _i = inner.lock();
+    if instrumented {
+        let map = LockdepMap::new_dynamic("churn");
+        lockdep::mutex_acquire(outer, 0, false);
+        lockdep::mutex_acquire(&map, 0, false);
+        lockdep::mutex_release(&map);
+        lockdep::mutex_release(outer);
+    }
+}
+
+fn big_validator() -> Validator {
+    Validator::new(Config {
+        max_classes: 100_000,
+        max_dependencies: 200_000,
+        max_chains: 200_000,
+        ..Config::collect().with_backtraces(false)
+    })
+}
+
+fn class_removal(c: &mut Criterion) {
+    if !lockdep::ENABLED {
+        return;
+    }
+    static OUTER: LockClassKey = LockClassKey::new();
+    let outer = LockdepMap::new("outer", &OUTER);
+    let raw_outer = parking_lot::Mutex::new(());
+    for n in [0usize, 10_000, 50_000] {
+        let v = big_validator();
+        v.scope(|| {
+            let _fill = fill_chains(n);
+            let mut g = c.benchmark_group(format!("class-removal-{n}"));
+            g.bench_function("parking_lot", |b| b.iter(|| churn_once(&outer, &raw_outer, false)));
+            g.bench_function("lockdep-notrace", |b| b.iter(|| churn_once(&outer, &raw_outer, true)));
+            g.finish();
+        });
+        assert!(v.reports().is_empty());
+    }
+}
+
+fn stall_during_dump(c: &mut Criterion) {
+    if !lockdep::ENABLED {
+        return;
+    }
+    static OUTER: LockClassKey = LockClassKey::new();
+    let outer = LockdepMap::new("outer", &OUTER);
+    let raw_outer = parking_lot::Mutex::new(());
+    let v = big_validator();
+    let ch = chain(8_192);
+    v.scope(|| {
+        for w in ch.maps.windows(2) {
+            lockdep::mutex_acquire(&w[0], 0, false);
+            lockdep::mutex_acquire(&w[1], 0, false);
+            lockdep::mutex_release(&w[1]);
+            lockdep::mutex_release(&w[0]);
+        }
+    });
+    let mut g = c.benchmark_group("stall-during-dump-8192");
+    for dumping in [false, true] {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            if dumping {
+                s.spawn(|| {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::hint::black_box(v.dump_classes());
+                    }
+                });
+            }
+            let name = if dumping { "lockdep-notrace-while-dumping" } else { "lockdep-notrace" };
+            v.scope(|| {
+                g.bench_function("parking_lot", |b| b.iter(|| churn_once(&outer, &raw_outer, false)));
+                g.bench_function(name, |b| b.iter(|| churn_once(&outer, &raw_outer, true)));
+            });
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3)).sample_size(10);
-    targets = growth
+    targets = growth, class_removal, stall_during_dump
 }
 criterion_main!(benches);

@@ -90,6 +90,23 @@ fn nests(c: &mut Criterion) {
     assert!(v.reports().is_empty());
 }
 
+/// Nests after a limit ran out: chains validated before stay on the fast path.
+fn nest_after_limit(c: &mut Criterion) {
+    let v = Validator::new(Config { max_classes: 4, ..Config::collect().with_name("bench").with_backtraces(false) });
+    v.scope(|| {
+        let mut g = c.benchmark_group(format!("nest4-after-limit-{}", suffix()));
+        let pl: Vec<_> = (0..4).map(|_| parking_lot::Mutex::new(0u64)).collect();
+        let ld: Vec<_> = (0..4).map(|i| lockdep::Mutex::with_key(0u64, &KEYS[i])).collect();
+        nest_ld(&ld);
+        let extra = lockdep::Mutex::with_key(0u64, &KEYS[7]);
+        drop(extra.lock()); // a fifth class: the limit
+        assert!(!lockdep::ENABLED || !v.is_validating(), "the limit was reached");
+        g.bench_function("parking_lot", |b| b.iter(|| nest_pl(black_box(&pl))));
+        g.bench_function("lockdep", |b| b.iter(|| nest_ld(black_box(&ld))));
+        g.finish();
+    });
+}
+
 fn rwlock_read(c: &mut Criterion) {
     let v = validator();
     v.scope(|| {
@@ -146,6 +163,6 @@ fn two_threads(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(30);
-    targets = uncontended, nests, rwlock_read, two_threads
+    targets = uncontended, nests, nest_after_limit, rwlock_read, two_threads
 }
 criterion_main!(benches);

@@ -44,7 +44,7 @@ impl LockClassKey {
     /// Call it before the memory of a dynamic key is reused for another key.
     pub fn unregister(&self) {
         if crate::ENABLED {
-            crate::engine::unregister_key(self);
+            crate::engine::unregister_key(self, true);
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
@@ -130,7 +130,7 @@ pub(crate) struct DynKeyInner {
 #[cfg(lockdep_on)]
 impl Drop for DynKeyInner {
     fn drop(&mut self) {
-        crate::engine::unregister_key(&self.key);
+        crate::engine::unregister_key(&self.key, false);
     }
 }
 

@@ -26,7 +26,9 @@
 //! Validation is compiled in when the `enabled` feature is on **and** the
 //! build has debug assertions, or when `enabled-in-release` is on.
 //! [`ENABLED`] says which. Compiled out, every hook is an empty inline
-//! function and [`LockdepMap`] is zero-sized.
+//! function and [`LockdepMap`] is zero-sized. A `--release` build with only
+//! `enabled` is therefore *not validated*; cargo prints a build warning
+//! saying so (use `enabled-in-release` to validate release builds).
 //!
 //! ## Example: an ABBA inversion, found without deadlocking
 //!
@@ -67,6 +69,7 @@ pub mod dump;
 mod engine;
 pub mod hooks;
 pub mod map;
+mod output;
 pub mod report;
 pub mod sync;
 pub mod validator;

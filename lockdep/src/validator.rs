@@ -151,7 +151,7 @@ impl Config {
             match v.as_str() {
                 "kernel" | "one-shot" | "oneshot" => c.one_shot = true,
                 "continue" => c.one_shot = false,
-                other => eprintln!("lockdep: ignoring LOCKDEP_MODE={other:?} (expected continue or kernel)"),
+                other => crate::output::say!("lockdep: ignoring LOCKDEP_MODE={other:?} (expected continue or kernel)"),
             }
         }
         if let Ok(v) = std::env::var("LOCKDEP_ACTION") {
@@ -161,7 +161,9 @@ impl Config {
                 "abort" => c.action = Action::Abort,
                 "collect" => c.action = Action::Collect,
                 other => {
-                    eprintln!("lockdep: ignoring LOCKDEP_ACTION={other:?} (expected warn, panic, abort or collect)")
+                    crate::output::say!(
+                        "lockdep: ignoring LOCKDEP_ACTION={other:?} (expected warn, panic, abort or collect)"
+                    )
                 }
             }
         }
@@ -178,7 +180,7 @@ impl Config {
             if let Ok(v) = std::env::var(name) {
                 match v.parse() {
                     Ok(n) => *slot = n,
-                    Err(_) => eprintln!("lockdep: ignoring {name}={v:?} (expected a number)"),
+                    Err(_) => crate::output::say!("lockdep: ignoring {name}={v:?} (expected a number)"),
                 }
             }
         };

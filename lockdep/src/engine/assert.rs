@@ -14,6 +14,7 @@ use std::panic::Location;
 use super::graph::Graph;
 use super::held::HeldLock;
 use super::inner::lock;
+use super::signature::{Signature, Site};
 use super::thread::{Ctx, with_ctx};
 use super::validate::{held_as, held_mode, is_held, lock_info, map_info};
 use crate::class::Read;
@@ -22,9 +23,6 @@ use crate::report::{LockInfo, Report, ReportKind, ThreadInfo};
 use crate::validator::Hook;
 
 type Loc = &'static Location<'static>;
-
-/// Signature tag of assertion reports (other kinds use 1..=8).
-const SIG_ASSERT: u64 = 9;
 
 /// `read`: `None` — held in any mode; `Some(Read::Exclusive)` — held for
 /// write; `Some(_)` — held for read. `holder` names another thread holding
@@ -59,7 +57,7 @@ pub(crate) fn assert_held(map: &LockdepMap, read: Option<Read>, holder: impl FnO
         // apart: the report differs.
         let kind = match read {
             None => 0,
-            Some(r) => 1 + r.is_read() as u64,
+            Some(r) => 1 + r.is_read() as u8,
         } + if holder.is_some() { 8 } else { 0 };
         report(ctx, map, entry, read.unwrap_or(Read::Exclusive), holder, msg, kind, loc);
     });
@@ -91,7 +89,7 @@ pub(crate) fn assert_none_held(loc: Loc) {
         let mut sh = lock(&inner.shared);
         let top = ctx.pv.held.locks.last().map(|h| lock_info(&sh.graph, h));
         let r = new_report(ctx, &sh.graph, top, None, msg, loc);
-        emit(ctx, &mut sh.seen, vec![SIG_ASSERT, 4, loc as *const _ as u64], r);
+        emit(ctx, &mut sh.seen, Signature::Assertion { which: 4, site: Site::of(loc) }, r);
     });
 }
 
@@ -108,7 +106,7 @@ fn report(
     read: Read,
     holder: Option<ThreadInfo>,
     msg: String,
-    kind: u64,
+    kind: u8,
     loc: Loc,
 ) {
     if !ctx.inner.is_validating() {
@@ -121,7 +119,7 @@ fn report(
         None => map_info(map, 0, read, false, loc),
     };
     let r = new_report(ctx, &sh.graph, Some(info), holder, msg, loc);
-    emit(ctx, &mut sh.seen, vec![SIG_ASSERT, kind, loc as *const _ as u64], r);
+    emit(ctx, &mut sh.seen, Signature::Assertion { which: kind, site: Site::of(loc) }, r);
 }
 
 fn new_report(
@@ -141,7 +139,7 @@ fn new_report(
 /// warns: it never switches a one-shot validator off (kernel lockdep
 /// assertions are plain `WARN_ON`s, not `debug_locks_off()`). Each asserting
 /// location reports once per validator, in either mode.
-fn emit(ctx: &mut Ctx<'_>, seen: &mut std::collections::HashSet<Vec<u64>>, signature: Vec<u64>, report: Report) {
+fn emit(ctx: &mut Ctx<'_>, seen: &mut std::collections::HashSet<Signature>, signature: Signature, report: Report) {
     if seen.insert(signature) {
         ctx.out.push(report);
     }

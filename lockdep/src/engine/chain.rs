@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::held::{HEAD, NO_NODE, ROOT, elem_class, link};
+use super::held::{ELEM_CLASS_SHIFT, HEAD, NO_NODE, ROOT, elem_class, link};
 
 /// A multiplicative hasher for keys that are already ids (two `u32`s).
 #[derive(Default)]
@@ -37,7 +37,7 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// Sets of the front of the per-thread cache (a power of two), two slots
 /// (ways) each: 512 slots, 8 KiB.
@@ -50,6 +50,9 @@ const FRONT: usize = 2 << SET_BITS;
 fn front_set(key: u64) -> usize {
     ((key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SET_BITS)) as usize) * 2
 }
+
+/// Most chains one thread's cache map keeps (1 MiB or so).
+const MAP_CAP: usize = 1 << 16;
 
 /// Whether `key` names a chain head (its parent is the empty stack).
 fn is_head(key: u64) -> bool {
@@ -119,6 +122,12 @@ impl ThreadChainCache {
     pub(crate) fn insert(&mut self, key: u64, node: u32) {
         // The fast path relies on it: a parent without an id always misses.
         debug_assert!(key >> 32 != u64::from(NO_NODE));
+        if self.map.len() >= MAP_CAP {
+            // Chains of removed classes are never met again but stay here
+            // until the map is emptied: start over (the validator's store
+            // still knows every validated chain, so this costs refills only).
+            self.map.clear();
+        }
         self.fill(key, node);
         self.map.insert(key, node);
     }
@@ -139,6 +148,10 @@ struct Node {
     /// Entries in the chain.
     len: u32,
     validated: bool,
+    /// Positions of this node in its parent's `children` list and in its
+    /// class's `by_class` list (removal is O(1) in both).
+    at_parent: u32,
+    at_class: u32,
 }
 
 /// The validator-wide chain store: interned chain nodes and which chains
@@ -147,10 +160,18 @@ struct Node {
 /// Node ids are never reused: a thread may still hold an entry whose chain
 /// was zapped (a key unregistered while one of its locks is held), and its
 /// stale id must not name some later chain. Zapped nodes are freed.
+///
+/// Every node is listed under its parent and under the class of its top
+/// element, so removing a class visits exactly the chains that contain it.
 #[derive(Default)]
 pub(crate) struct ChainStore {
     nodes: IdMap<u32, Node>,
     index: IdMap<u64, u32>,
+    /// The nodes extending each node (chain heads included, by their
+    /// `HEAD | elem` id).
+    children: IdMap<u32, Vec<u32>>,
+    /// The nodes whose top element is of each class.
+    by_class: IdMap<u32, Vec<u32>>,
     /// The last id handed out (ids start at 1; 0 is [`ROOT`]).
     last: u32,
     /// Chain heads (chains of one entry) recorded as validated, by element.
@@ -162,10 +183,17 @@ pub(crate) struct ChainStore {
     pub(crate) zapped: usize,
 }
 
+/// Every element a class can appear as (read mode, trylock and unchecked
+/// bits below the class).
+fn elems_of_class(class: u32) -> impl Iterator<Item = u32> {
+    (0..1u32 << ELEM_CLASS_SHIFT).map(move |low| (class << ELEM_CLASS_SHIFT) | low)
+}
+
 impl ChainStore {
     /// The node of `parent` followed by `elem`, interning it if new; `None`
-    /// when `limit` interned chains exist already (or, after 2^31 chains,
-    /// ids ran out).
+    /// when `limit` interned chains exist already, when `parent` is a chain
+    /// that was removed (a stale entry: nothing above it is cached), or,
+    /// after 2^31 chains, when ids ran out.
     pub(crate) fn intern(&mut self, parent: u32, elem: u32, limit: usize) -> Option<u32> {
         if parent == NO_NODE {
             return None;
@@ -177,13 +205,22 @@ impl ChainStore {
         if let Some(&n) = self.index.get(&key) {
             return Some(n);
         }
+        if parent & HEAD == 0 && !self.nodes.contains_key(&parent) {
+            return None;
+        }
         if self.index.len() >= limit || self.last + 1 >= HEAD {
             return None;
         }
         self.last += 1;
         let id = self.last;
         let len = self.len_of(parent) + 1;
-        self.nodes.insert(id, Node { parent, elem, len, validated: false });
+        let siblings = self.children.entry(parent).or_default();
+        let at_parent = siblings.len() as u32;
+        siblings.push(id);
+        let same_class = self.by_class.entry(elem_class(elem)).or_default();
+        let at_class = same_class.len() as u32;
+        same_class.push(id);
+        self.nodes.insert(id, Node { parent, elem, len, validated: false, at_parent, at_class });
         self.index.insert(key, id);
         Some(id)
     }
@@ -239,40 +276,57 @@ impl ChainStore {
         out
     }
 
-    /// Removes every chain containing a class for which `dead` holds.
-    pub(crate) fn zap(&mut self, dead: &dyn Fn(u32) -> bool) {
-        // Ids grow, so a parent always has a smaller id than its children:
-        // one pass in id order decides each node from its parent. A node
-        // whose parent is already gone (interned above a stale entry) goes too.
-        let mut ids: Vec<u32> = self.nodes.keys().copied().collect();
-        ids.sort_unstable();
-        let mut gone: HashSet<u32, BuildHasherDefault<IdHasher>> = HashSet::default();
-        for id in ids {
-            let n = self.nodes[&id];
-            let parent_gone = if n.parent & HEAD != 0 {
-                dead(elem_class(n.parent & !HEAD))
-            } else {
-                gone.contains(&n.parent) || !self.nodes.contains_key(&n.parent)
-            };
-            if parent_gone || dead(elem_class(n.elem)) {
-                gone.insert(id);
+    /// Removes every chain containing `class` (the kernel's
+    /// `remove_class_from_lock_chains`), in time proportional to those chains.
+    pub(crate) fn zap_class(&mut self, class: u32) {
+        let mut doomed = self.by_class.remove(&class).unwrap_or_default();
+        for e in elems_of_class(class) {
+            if self.heads.remove(&e) {
+                self.count -= 1;
+                self.hlocks -= 1;
+                self.zapped += 1;
             }
+            doomed.extend(self.children.remove(&(HEAD | e)).unwrap_or_default());
         }
-        for id in gone {
+        while let Some(id) = doomed.pop() {
             let Some(n) = self.nodes.remove(&id) else { continue };
             self.index.remove(&link(n.parent, n.elem));
+            self.unlist(n);
             if n.validated {
                 self.count -= 1;
                 self.hlocks -= n.len as usize;
                 self.zapped += 1;
             }
+            doomed.extend(self.children.remove(&id).unwrap_or_default());
         }
-        let before = self.heads.len();
-        self.heads.retain(|e| !dead(elem_class(*e)));
-        let removed = before - self.heads.len();
-        self.count -= removed;
-        self.hlocks -= removed;
-        self.zapped += removed;
+    }
+
+    /// Takes a removed node out of its parent's and its class's lists (those
+    /// being removed themselves are gone already).
+    fn unlist(&mut self, n: Node) {
+        if let Some(list) = self.children.get_mut(&n.parent) {
+            list.swap_remove(n.at_parent as usize);
+            if let Some(&moved) = list.get(n.at_parent as usize) {
+                if let Some(m) = self.nodes.get_mut(&moved) {
+                    m.at_parent = n.at_parent;
+                }
+            }
+            if list.is_empty() {
+                self.children.remove(&n.parent);
+            }
+        }
+        let class = elem_class(n.elem);
+        if let Some(list) = self.by_class.get_mut(&class) {
+            list.swap_remove(n.at_class as usize);
+            if let Some(&moved) = list.get(n.at_class as usize) {
+                if let Some(m) = self.nodes.get_mut(&moved) {
+                    m.at_class = n.at_class;
+                }
+            }
+            if list.is_empty() {
+                self.by_class.remove(&class);
+            }
+        }
     }
 
     /// Every validated chain, as its elements (bottom first).
@@ -287,9 +341,22 @@ impl ChainStore {
     }
 
     /// Interned chains (validated or not).
-    #[allow(dead_code)] // used by tests
+    #[cfg(test)]
     pub(crate) fn interned(&self) -> usize {
         self.index.len()
+    }
+
+    /// Checks that every node is listed exactly where it says (tests).
+    #[cfg(test)]
+    fn lists_are_consistent(&self) -> bool {
+        let listed: usize = self.children.values().map(Vec::len).sum();
+        let by_class: usize = self.by_class.values().map(Vec::len).sum();
+        listed == self.nodes.len()
+            && by_class == self.nodes.len()
+            && self.nodes.iter().all(|(id, n)| {
+                self.children.get(&n.parent).and_then(|l| l.get(n.at_parent as usize)) == Some(id)
+                    && self.by_class.get(&elem_class(n.elem)).and_then(|l| l.get(n.at_class as usize)) == Some(id)
+            })
     }
 }
 
@@ -313,7 +380,8 @@ mod tests {
         assert_eq!((s.count, s.hlocks), (2, 4));
         assert!(s.is_validated(abc) && !s.is_validated(ab));
         // Class 11 dies: every chain through it goes.
-        s.zap(&|c| c == 11);
+        s.zap_class(11);
+        assert!(s.lists_are_consistent());
         assert_eq!((s.count, s.hlocks, s.zapped), (1, 1, 1));
         assert!(!s.is_validated(abc));
         assert_eq!(s.elems(abc), Vec::<u32>::new());
@@ -322,15 +390,58 @@ mod tests {
         let ad = s.intern(a, 13 << 4, 100).unwrap();
         assert!(ad != ab && ad != abc);
         assert_eq!(s.elems(ad), vec![10 << 4, 13 << 4]);
-        assert_eq!(s.intern(ab, 14 << 4, 100).map(|n| s.elems(n).len()), Some(0));
+        assert_eq!(s.intern(ab, 14 << 4, 100), None, "nothing is interned above a removed chain");
         // The head of a chain dies: the whole chain goes.
-        s.zap(&|c| c == 10);
+        s.zap_class(10);
+        assert!(s.lists_are_consistent());
         assert_eq!((s.interned(), s.count, s.hlocks), (0, 0, 0));
         // The limit.
         let b = s.intern(ROOT, 20 << 4, 100).unwrap();
         assert!(s.intern(b, 21 << 4, 1).is_some());
         assert_eq!(s.intern(b, 22 << 4, 1), None);
         assert_eq!(s.intern(NO_NODE, 15 << 4, 100), None);
+    }
+
+    #[test]
+    fn removing_one_class_keeps_every_other_chain() {
+        // A long-lived head with many short-lived classes above it, some
+        // with a chain of their own on top.
+        let mut s = ChainStore::default();
+        let head = s.intern(ROOT, 1 << 4, usize::MAX).unwrap();
+        s.set_validated(head);
+        let mut tops = Vec::new();
+        for c in 2..500u32 {
+            let n = s.intern(head, c << 4, usize::MAX).unwrap();
+            s.set_validated(n);
+            let m = s.intern(n, 1000 << 4 | 1, usize::MAX).unwrap();
+            s.set_validated(m);
+            tops.push((c, n, m));
+        }
+        assert_eq!(s.count, 1 + 2 * 498);
+        for &(c, _, _) in tops.iter().filter(|(c, _, _)| c % 3 == 0) {
+            s.zap_class(c);
+            assert!(s.lists_are_consistent());
+        }
+        for &(c, n, m) in &tops {
+            assert_eq!(s.is_validated(n), c % 3 != 0);
+            assert_eq!(s.is_validated(m), c % 3 != 0);
+        }
+        // The shared top class goes from under every chain at once.
+        s.zap_class(1000);
+        assert!(s.lists_are_consistent());
+        assert!(tops.iter().all(|&(_, _, m)| !s.is_validated(m)));
+        assert!(s.is_validated(head));
+    }
+
+    #[test]
+    fn thread_cache_map_is_bounded() {
+        let mut c = ThreadChainCache::default();
+        for i in 0..(MAP_CAP as u32 + 10) {
+            c.insert(link(HEAD | 3, i), i + 1);
+        }
+        assert!(c.map.len() <= MAP_CAP);
+        let last = MAP_CAP as u32 + 9;
+        assert_eq!(c.get(link(HEAD | 3, last)), Some(last + 1));
     }
 
     #[test]

@@ -73,9 +73,9 @@ pub(crate) fn in_forked_child_quiet() -> bool {
 
 /// Removes a key's classes (see `validate::unregister_key`), except in a
 /// forked child, where the registry and graph locks may be held forever.
-pub(crate) fn unregister_key(key: &crate::class::LockClassKey) {
+pub(crate) fn unregister_key(key: &crate::class::LockClassKey, maps_may_remain: bool) {
     if !in_forked_child() {
-        super::validate::unregister_key(key);
+        super::validate::unregister_key(key, maps_may_remain);
     }
 }
 

@@ -1,31 +1,44 @@
 //! The class dependency graph: classes, typed edges, and the exact
 //! strong-path search used by the circular-dependency check.
+//!
+//! A class is known outside this file by its [`ClassId`], which a validator
+//! never hands out twice: held-lock entries, chains, per-map caches and
+//! report signatures may outlive the class they name (a key removed while
+//! another thread holds one of its locks), and must then name nothing rather
+//! than some later class. Inside, classes live in reusable [`Slot`]s of the
+//! class table, so that a program that creates and removes classes forever
+//! keeps a table as large as its live classes.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use super::chain::IdMap;
 use crate::class::KeyId;
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 
-/// Index of a class in a validator's class table.
+/// A class of one validator; never reused by it (see the module docs).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub(crate) struct ClassId(u32);
 
 impl ClassId {
-    /// Largest index a class may have.
+    /// Largest id a class may have.
     const MAX: u32 = u32::MAX - 1;
     /// The class of a lock tracked after the class limit was exhausted: it
     /// is held and released like any other but never validated.
     pub(crate) const UNTRACKED: ClassId = ClassId(u32::MAX);
 
-    pub(crate) fn new(idx: usize) -> Option<ClassId> {
-        u32::try_from(idx).ok().filter(|&i| i <= Self::MAX).map(ClassId)
-    }
     pub(crate) fn from_raw(raw: u32) -> ClassId {
         ClassId(raw)
     }
     pub(crate) fn raw(self) -> u32 {
         self.0
     }
+}
+
+/// A class's place in the class table; reused once its class is removed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub(crate) struct Slot(u32);
+
+impl Slot {
     pub(crate) fn index(self) -> usize {
         self.0 as usize
     }
@@ -42,11 +55,14 @@ impl EdgeId {
 }
 
 pub(crate) struct Class {
+    pub(crate) id: ClassId,
     pub(crate) key: KeyId,
     pub(crate) subclass: u32,
     pub(crate) name: &'static str,
     /// `#version` suffix when several keys share the name (0 = none).
     pub(crate) version: u32,
+    /// Edges out of and into this class; each edge knows its position in
+    /// both lists, so removing one costs O(1).
     pub(crate) after: Vec<EdgeId>,
     pub(crate) before: Vec<EdgeId>,
     pub(crate) alive: bool,
@@ -77,8 +93,11 @@ pub(crate) struct EdgeOrigin {
 }
 
 pub(crate) struct Edge {
-    pub(crate) from: ClassId,
-    pub(crate) to: ClassId,
+    pub(crate) from: Slot,
+    pub(crate) to: Slot,
+    /// Positions of this edge in `from`'s `after` and `to`'s `before` lists.
+    at_from: u32,
+    at_to: u32,
     pub(crate) dep: u8,
     pub(crate) distance: u32,
     pub(crate) origin: EdgeOrigin,
@@ -91,11 +110,16 @@ pub(crate) type Path = Vec<EdgeId>;
 
 #[derive(Default)]
 pub(crate) struct Graph {
+    /// The class table, by slot.
     pub(crate) classes: Vec<Class>,
+    /// Live classes' slots.
+    slots: IdMap<u32, Slot>,
+    /// The last class id handed out (ids start at 1).
+    last_id: u32,
     by_key: HashMap<(KeyId, u32), ClassId>,
     name_keys: HashMap<&'static str, NameVersions>,
     pub(crate) edges: Vec<Edge>,
-    by_pair: HashMap<(ClassId, ClassId), EdgeId>,
+    by_pair: HashMap<(Slot, Slot), EdgeId>,
     pub(crate) nr_classes: usize,
     pub(crate) nr_dependencies: usize,
     pub(crate) nr_zapped_classes: usize,
@@ -105,7 +129,7 @@ pub(crate) struct Graph {
     generation: u32,
     queue: VecDeque<u32>,
     pub(crate) max_bfs_queue: usize,
-    free_classes: Vec<ClassId>,
+    free_classes: Vec<Slot>,
     free_edges: Vec<EdgeId>,
     /// Bounds of the order labels in use.
     min_ord: i64,
@@ -138,54 +162,80 @@ impl Graph {
         self.by_key.get(&(key, subclass)).copied()
     }
 
-    /// Registers a class; `None` when `limit` classes exist already.
+    /// The slot of a live class.
+    #[inline]
+    pub(crate) fn slot(&self, id: ClassId) -> Option<Slot> {
+        self.slots.get(&id.0).copied()
+    }
+
+    /// Registers a class; `None` when `limit` classes exist already (or
+    /// class ids ran out).
     pub(crate) fn register(&mut self, key: KeyId, subclass: u32, name: &'static str, limit: usize) -> Option<ClassId> {
         if let Some(c) = self.lookup(key, subclass) {
             return Some(c);
         }
-        if self.nr_classes >= limit {
+        if self.nr_classes >= limit || self.last_id >= ClassId::MAX {
             return None;
         }
+        let slot = match self.free_classes.last() {
+            Some(&s) => s,
+            None => Slot(u32::try_from(self.classes.len()).ok().filter(|&i| i < u32::MAX / 2)?),
+        };
+        self.last_id += 1;
+        let id = ClassId(self.last_id);
         let names = self.name_keys.entry(name).or_default();
         let version = *names.keys.entry(key).or_insert_with(|| {
             names.last += 1;
             names.last
         });
         let class =
-            Class { key, subclass, name, version, after: Vec::new(), before: Vec::new(), alive: true, ord: None };
-        let id = match self.free_classes.pop() {
-            Some(id) => {
-                self.classes[id.index()] = class;
-                id
-            }
-            None => {
-                let id = ClassId::new(self.classes.len())?;
-                self.classes.push(class);
-                id
-            }
-        };
+            Class { id, key, subclass, name, version, after: Vec::new(), before: Vec::new(), alive: true, ord: None };
+        if slot.index() < self.classes.len() {
+            self.free_classes.pop();
+            self.classes[slot.index()] = class;
+        } else {
+            self.classes.push(class);
+        }
+        self.slots.insert(id.0, slot);
         self.by_key.insert((key, subclass), id);
         self.nr_classes += 1;
         Some(id)
     }
 
-    pub(crate) fn class(&self, id: ClassId) -> &Class {
-        &self.classes[id.index()]
+    /// The class in `slot` (live or not).
+    #[cfg(test)]
+    pub(crate) fn class_at(&self, slot: Slot) -> &Class {
+        &self.classes[slot.index()]
+    }
+
+    /// Every live class with its slot.
+    pub(crate) fn live(&self) -> impl Iterator<Item = (Slot, &Class)> {
+        self.classes.iter().enumerate().filter(|(_, c)| c.alive).map(|(i, c)| (Slot(i as u32), c))
     }
 
     pub(crate) fn is_alive(&self, id: ClassId) -> bool {
-        self.classes.get(id.index()).is_some_and(|c| c.alive)
+        self.slots.contains_key(&id.0)
     }
 
     pub(crate) fn class_name(&self, id: ClassId) -> String {
-        self.classes.get(id.index()).map_or_else(|| format!("<class {}>", id.raw()), Class::display_name)
+        match self.slot(id) {
+            Some(s) => self.classes[s.index()].display_name(),
+            None => format!("<class {}>", id.raw()),
+        }
     }
 
     pub(crate) fn edge(&self, id: EdgeId) -> &Edge {
         &self.edges[id.index()]
     }
 
+    /// The classes an edge joins.
+    pub(crate) fn edge_classes(&self, id: EdgeId) -> (ClassId, ClassId) {
+        let e = &self.edges[id.index()];
+        (self.classes[e.from.index()].id, self.classes[e.to.index()].id)
+    }
+
     pub(crate) fn find_edge(&self, from: ClassId, to: ClassId) -> Option<EdgeId> {
+        let (from, to) = (self.slot(from)?, self.slot(to)?);
         self.by_pair.get(&(from, to)).copied()
     }
 
@@ -202,7 +252,8 @@ impl Graph {
         }
     }
 
-    /// Inserts a new edge `from -> to`; `None` when `limit` dependencies exist.
+    /// Inserts a new edge `from -> to` between live classes; `None` when
+    /// `limit` dependencies exist (or either class is gone).
     pub(crate) fn insert_edge(
         &mut self,
         from: ClassId,
@@ -215,7 +266,10 @@ impl Graph {
         if self.nr_dependencies >= limit {
             return None;
         }
-        let edge = Edge { from, to, dep: dep.bits(), distance, origin, alive: true };
+        let (from, to) = (self.slot(from)?, self.slot(to)?);
+        let at_from = self.classes[from.index()].after.len() as u32;
+        let at_to = self.classes[to.index()].before.len() as u32;
+        let edge = Edge { from, to, at_from, at_to, dep: dep.bits(), distance, origin, alive: true };
         let id = match self.free_edges.pop() {
             Some(id) => {
                 self.edges[id.index()] = edge;
@@ -235,7 +289,29 @@ impl Graph {
         Some(id)
     }
 
-    /// Searches for a *strong* path from `root` to `target` (spec §2.7).
+    /// Removes a live edge from both adjacency lists (O(1): the last entry
+    /// of each list takes its place) and frees its slot.
+    fn remove_edge(&mut self, e: EdgeId) {
+        let Edge { from, to, at_from, at_to, .. } = self.edges[e.index()];
+        let after = &mut self.classes[from.index()].after;
+        after.swap_remove(at_from as usize);
+        if let Some(&moved) = after.get(at_from as usize) {
+            self.edges[moved.index()].at_from = at_from;
+        }
+        let before = &mut self.classes[to.index()].before;
+        before.swap_remove(at_to as usize);
+        if let Some(&moved) = before.get(at_to as usize) {
+            self.edges[moved.index()].at_to = at_to;
+        }
+        let edge = &mut self.edges[e.index()];
+        edge.alive = false;
+        self.by_pair.remove(&(from, to));
+        self.nr_dependencies -= 1;
+        self.free_edges.push(e);
+    }
+
+    /// Searches for a *strong* path from `root` to `target` (the strong-path
+    /// rule, `docs/src/04-read-write-rules.md`).
     ///
     /// `root_xr`: the root is reached through a recursive-read arrival (the new
     /// edge ends in a recursive reader), so its first hop may not leave it as a
@@ -253,6 +329,7 @@ impl Graph {
         target: ClassId,
         target_exclusive: bool,
     ) -> Option<Path> {
+        let (root, target) = (self.slot(root)?, self.slot(target)?);
         let states = self.classes.len() * 2;
         if self.stamp.len() < states {
             self.stamp.resize(states, 0);
@@ -264,8 +341,8 @@ impl Graph {
             self.generation = 1;
         }
         let generation = self.generation;
-        let state = |c: ClassId, xr: bool| c.raw() * 2 + xr as u32;
-        let matches = |c: ClassId, xr: bool| c == target && (target_exclusive || !xr);
+        let state = |c: Slot, xr: bool| c.0 * 2 + xr as u32;
+        let matches = |c: Slot, xr: bool| c == target && (target_exclusive || !xr);
 
         self.queue.clear();
         let root_state = state(root, root_xr);
@@ -276,13 +353,10 @@ impl Graph {
         }
         self.queue.push_back(root_state);
         while let Some(s) = self.queue.pop_front() {
-            let class = ClassId(s / 2);
+            let class = Slot(s / 2);
             let xr = s % 2 == 1;
             for &e in &self.classes[class.index()].after {
                 let edge = &self.edges[e.index()];
-                if !edge.alive {
-                    continue;
-                }
                 let mut dep = edge.dep;
                 if xr {
                     // Arrived as a recursive reader: cannot leave as a reader.
@@ -324,31 +398,23 @@ impl Graph {
         path
     }
 
-    /// Removes a class with every edge touching it (the kernel's `zap_class`);
-    /// its slot and its edges' slots are reused.
+    /// Removes a class with every edge touching it (the kernel's
+    /// `zap_class`), in time proportional to its edges. Its slot and its
+    /// edges' slots are reused; its id never is.
     pub(crate) fn zap(&mut self, id: ClassId) {
-        let class = &mut self.classes[id.index()];
-        if !class.alive {
+        let Some(slot) = self.slots.remove(&id.0) else {
             return;
+        };
+        while let Some(&e) = self.classes[slot.index()].after.last() {
+            self.remove_edge(e);
         }
+        while let Some(&e) = self.classes[slot.index()].before.last() {
+            self.remove_edge(e);
+        }
+        let class = &mut self.classes[slot.index()];
         class.alive = false;
         class.ord = None;
         let (key, subclass, name) = (class.key, class.subclass, class.name);
-        let after = std::mem::take(&mut class.after);
-        let before = std::mem::take(&mut class.before);
-        for e in after.into_iter().chain(before) {
-            let edge = &mut self.edges[e.index()];
-            if !edge.alive {
-                continue;
-            }
-            edge.alive = false;
-            let (from, to) = (edge.from, edge.to);
-            self.by_pair.remove(&(from, to));
-            self.classes[from.index()].after.retain(|x| *x != e);
-            self.classes[to.index()].before.retain(|x| *x != e);
-            self.nr_dependencies -= 1;
-            self.free_edges.push(e);
-        }
         self.by_key.remove(&(key, subclass));
         // Forget the key's claim on its name once no class of it is left.
         if (0..crate::class::MAX_SUBCLASSES).all(|s| !self.by_key.contains_key(&(key, s))) {
@@ -361,13 +427,17 @@ impl Graph {
         }
         self.nr_classes -= 1;
         self.nr_zapped_classes += 1;
-        self.free_classes.push(id);
+        self.free_classes.push(slot);
     }
 
     /// The topological-order check for a new edge `prev -> next`
     /// (Pearce–Kelly). When `next` cannot reach `prev` the order is repaired
     /// for the new edge here, touching only the classes between the two.
     pub(crate) fn plain_check(&mut self, prev: ClassId, next: ClassId) -> Plain {
+        let (Some(prev), Some(next)) = (self.slot(prev), self.slot(next)) else {
+            self.searches_skipped += 1;
+            return Plain::NoPath; // a removed class is on no path
+        };
         if self.order_broken || prev == next {
             self.searches_run += 1;
             return Plain::Search;
@@ -383,7 +453,7 @@ impl Graph {
         }
         // Forward from next over classes ordered before prev.
         let mut fwd = vec![next];
-        let mut seen: HashSet<ClassId> = HashSet::from([next]);
+        let mut seen: HashSet<Slot> = HashSet::from([next]);
         let mut i = 0;
         while i < fwd.len() {
             let c = fwd[i];
@@ -415,7 +485,7 @@ impl Graph {
                 }
             }
         }
-        let ord = |g: &Graph, c: &ClassId| g.classes[c.index()].ord.unwrap_or(0);
+        let ord = |g: &Graph, c: &Slot| g.classes[c.index()].ord.unwrap_or(0);
         fwd.sort_by_key(|c| ord(self, c));
         bwd.sort_by_key(|c| ord(self, c));
         let mut labels: Vec<i64> = fwd.iter().chain(&bwd).map(|c| ord(self, c)).collect();
@@ -428,7 +498,7 @@ impl Graph {
     }
 
     /// Gives order positions to the ends of a new edge that had none.
-    fn place(&mut self, from: ClassId, to: ClassId) {
+    fn place(&mut self, from: Slot, to: Slot) {
         if self.order_broken {
             return;
         }
@@ -455,16 +525,22 @@ impl Graph {
         }
     }
 
-    /// Checks that the order is a topological order of the live edges (tests).
+    /// Checks that the order is a topological order of the live edges and
+    /// that every edge sits where its positions say (tests).
     #[cfg(test)]
     pub(crate) fn order_is_consistent(&self) -> bool {
-        self.order_broken
-            || self.edges.iter().filter(|e| e.alive).all(|e| {
-                match (self.classes[e.from.index()].ord, self.classes[e.to.index()].ord) {
-                    (Some(a), Some(b)) => a < b,
-                    _ => false,
-                }
-            })
+        let lists = self.edges.iter().enumerate().filter(|(_, e)| e.alive).all(|(i, e)| {
+            self.classes[e.from.index()].after.get(e.at_from as usize) == Some(&EdgeId(i as u32))
+                && self.classes[e.to.index()].before.get(e.at_to as usize) == Some(&EdgeId(i as u32))
+        });
+        lists
+            && (self.order_broken
+                || self.edges.iter().filter(|e| e.alive).all(|e| {
+                    match (self.classes[e.from.index()].ord, self.classes[e.to.index()].ord) {
+                        (Some(a), Some(b)) => a < b,
+                        _ => false,
+                    }
+                }))
     }
 
     /// Classes of a key (every subclass).
@@ -517,19 +593,19 @@ mod tests {
         let e = g.find_edge(c[0], c[1]).unwrap();
         assert_eq!(g.edge(e).dep, DepTypes::SR | DepTypes::EN);
         assert_eq!(g.nr_dependencies, 1);
-        assert_eq!(g.class(c[0]).after.len(), 1);
+        assert_eq!(g.class_at(g.slot(c[0]).unwrap()).after.len(), 1);
     }
 
     #[test]
     fn exact_search_finds_strong_arrival_after_weak_one() {
-        // Spec §2.7: N -ER-> P, N -EN-> D, D -EN-> P; closing P(R) -> N(W).
+        // The strong-path rule (docs/src/04-read-write-rules.md): N -ER-> P, N -EN-> D, D -EN-> P; closing P(R) -> N(W).
         let (mut g, c) = graph(3);
         let (n, p, d) = (c[0], c[1], c[2]);
         add(&mut g, n, p, Read::Exclusive, Read::SharedRecursive);
         add(&mut g, n, d, Read::Exclusive, Read::Exclusive);
         add(&mut g, d, p, Read::Exclusive, Read::Exclusive);
         let path = g.find_strong_path(n, false, p, false).expect("strong path N->D->P");
-        let hops: Vec<(ClassId, ClassId)> = path.iter().map(|e| (g.edge(*e).from, g.edge(*e).to)).collect();
+        let hops: Vec<(ClassId, ClassId)> = path.iter().map(|e| g.edge_classes(*e)).collect();
         assert_eq!(hops, vec![(n, d), (d, p)]);
     }
 
@@ -613,6 +689,53 @@ mod tests {
         assert_eq!((g.nr_classes, g.nr_dependencies), (2, 1));
         let fresh = g.register(key(999), 0, "dyn", 10).unwrap();
         assert_eq!(g.class_name(fresh), "dyn", "no stale #version");
+    }
+
+    #[test]
+    fn removed_class_ids_are_never_reused() {
+        let mut g = Graph::default();
+        let a = g.register(key(1), 0, "a", 10).unwrap();
+        let d1 = g.register(key(2), 0, "d", 10).unwrap();
+        add(&mut g, a, d1, Read::Exclusive, Read::Exclusive);
+        g.zap(d1);
+        let d2 = g.register(key(3), 0, "d", 10).unwrap();
+        assert_eq!(g.slot(d2), Some(Slot(1)), "the slot is reused");
+        assert_ne!(d1, d2, "the id is not");
+        assert!(!g.is_alive(d1) && g.is_alive(d2));
+        assert_eq!(g.class_name(d1), format!("<class {}>", d1.raw()));
+        // Nothing that names the removed class reaches the new one.
+        assert!(g.find_edge(a, d1).is_none() && g.find_edge(a, d2).is_none());
+        assert!(g.find_strong_path(d1, false, a, true).is_none());
+        assert!(matches!(g.plain_check(a, d1), Plain::NoPath));
+        assert!(g.insert_edge(a, d1, DepTypes::of(Read::Exclusive, Read::Exclusive), 1, origin(), 10).is_none());
+    }
+
+    #[test]
+    fn removing_a_class_leaves_every_other_edge_in_place() {
+        // A hub with many edges each way; removing spokes in any order keeps
+        // every remaining edge findable from both of its ends.
+        let (mut g, c) = graph(41);
+        let hub = c[0];
+        for (i, &x) in c[1..].iter().enumerate() {
+            if i % 2 == 0 {
+                add(&mut g, hub, x, Read::Exclusive, Read::Exclusive);
+            } else {
+                add(&mut g, x, hub, Read::Exclusive, Read::Exclusive);
+            }
+        }
+        add(&mut g, hub, hub, Read::SharedRecursive, Read::SharedRecursive);
+        for &x in c[1..].iter().step_by(3).chain(c[2..].iter().step_by(7)) {
+            g.zap(x);
+            assert!(g.order_is_consistent());
+        }
+        let alive: Vec<ClassId> = c[1..].iter().copied().filter(|&x| g.is_alive(x)).collect();
+        for &x in &alive {
+            assert!(g.find_edge(hub, x).is_some() || g.find_edge(x, hub).is_some());
+        }
+        assert_eq!(g.nr_dependencies, alive.len() + 1);
+        g.zap(hub);
+        assert_eq!(g.nr_dependencies, 0);
+        assert!(g.order_is_consistent());
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! One validator's shared state and what happens to its reports.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use super::chain::ChainStore;
 use super::graph::Graph;
+use super::signature::Signature;
 use super::trace::TraceStore;
+use crate::output::say;
 use crate::report::Report;
 use crate::validator::{Action, Config, HookEvent, Validator};
 
@@ -22,8 +24,8 @@ pub(crate) struct Shared {
     pub(crate) graph: Graph,
     pub(crate) chains: ChainStore,
     pub(crate) traces: TraceStore,
-    /// Signatures of problems already reported (continue mode).
-    pub(crate) seen: HashSet<Vec<u64>>,
+    /// Problems already reported (continue mode).
+    pub(crate) seen: HashSet<Signature>,
     pub(crate) max_depth_seen: usize,
     pub(crate) chain_hits: u64,
     pub(crate) chain_misses: u64,
@@ -38,7 +40,9 @@ pub(crate) struct HotWord(AtomicU64);
 /// Set while the validator validates (cleared by a one-shot report).
 pub(crate) const VALIDATING: u64 = 1;
 /// Set while it learns (cleared when a limit is exhausted: no new classes,
-/// dependencies or chains are learned, but held locks are still tracked).
+/// dependencies or chains are learned from then on, but held locks are still
+/// tracked, known chains stay on the fast path and new acquisitions are still
+/// checked against the dependencies already learned).
 pub(crate) const LEARNING: u64 = 2;
 
 /// Epochs are unique across all validators: a map's class cache is tagged
@@ -47,20 +51,36 @@ pub(crate) const LEARNING: u64 = 2;
 static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
 
 fn new_epoch() -> u64 {
-    NEXT_EPOCH.fetch_add(1, Ordering::Relaxed) & crate::map::EPOCH_MASK
+    // Epoch 0 never names a cache fill (an empty map slot is all zeros).
+    loop {
+        let e = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed) & crate::map::EPOCH_MASK;
+        if e != 0 {
+            return e;
+        }
+    }
 }
 
 pub(crate) struct Inner {
     pub(crate) id: u32,
     pub(crate) config: Config,
-    /// Validating and learning flags and the epoch (bumped whenever classes
-    /// are zapped, which flushes every per-thread and per-map cache).
+    /// Validating and learning flags and the epoch (bumped when a key that
+    /// maps may still use is unregistered, which flushes every per-thread
+    /// and per-map cache; removing a dynamic key's classes does not).
     pub(crate) hot: HotWord,
     pub(crate) shared: Mutex<Shared>,
     reports: Mutex<Vec<Report>>,
     events: Mutex<Vec<HookEvent>>,
-    limit_message: AtomicBool,
+    /// The one message for an exhausted limit: [`NO_MESSAGE`], then
+    /// [`MESSAGE_PENDING`] (set under the graph lock), then
+    /// [`MESSAGE_PRINTED`] (by the hook, once it released every lock).
+    limit_message: AtomicU8,
+    /// What the message says, while pending.
+    limit_text: Mutex<String>,
 }
+
+const NO_MESSAGE: u8 = 0;
+const MESSAGE_PENDING: u8 = 1;
+const MESSAGE_PRINTED: u8 = 2;
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
@@ -98,7 +118,8 @@ impl Inner {
             shared: Mutex::new(Shared::default()),
             reports: Mutex::new(Vec::new()),
             events: Mutex::new(Vec::new()),
-            limit_message: AtomicBool::new(false),
+            limit_message: AtomicU8::new(NO_MESSAGE),
+            limit_text: Mutex::new(String::new()),
         }
     }
 
@@ -125,13 +146,14 @@ impl Inner {
         self.hot() & LEARNING != 0
     }
 
-    /// The current epoch (changes whenever classes are zapped).
+    /// The current epoch (see `hot`).
     pub(crate) fn epoch(&self) -> u64 {
         self.hot() >> 2
     }
 
-    /// Starts a new epoch: called after zapping classes, with the graph lock
-    /// held, so that no cache filled before the zap is trusted after it.
+    /// Starts a new epoch: called after zapping the classes of a key that
+    /// live maps may still cache, with the graph lock held, so that no cache
+    /// filled before the zap is trusted after it.
     pub(crate) fn bump_epoch(&self) {
         let e = new_epoch();
         let _ = self.hot.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| Some(e << 2 | (w & 3)));
@@ -143,15 +165,32 @@ impl Inner {
         self.hot.0.fetch_and(!VALIDATING, Ordering::AcqRel) & VALIDATING != 0
     }
 
-    /// Stops learning and prints the one message for an exhausted limit.
+    /// Stops learning and queues the one message for an exhausted limit
+    /// (printed by [`Inner::flush_message`], outside every engine lock).
     pub(crate) fn limit_exhausted(&self, what: &str, how: &str) {
         self.hot.0.fetch_and(!LEARNING, Ordering::AcqRel);
-        if !self.limit_message.swap(true, Ordering::Relaxed) {
-            eprintln!(
+        if self.limit_message.load(Ordering::Relaxed) == NO_MESSAGE {
+            *lock(&self.limit_text) = format!(
                 "lockdep: {what} too low! validator \"{}\" stops learning new dependencies (held locks are still \
-                 tracked); raise it with {how}.",
+                 tracked, and new orders are still checked against the ones learned); raise it with {how}.",
                 self.config.name
             );
+            let _ =
+                self.limit_message.compare_exchange(NO_MESSAGE, MESSAGE_PENDING, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    /// Prints a queued limit message. Called with no engine lock held.
+    #[inline]
+    pub(crate) fn flush_message(&self) {
+        if self.limit_message.load(Ordering::Relaxed) == MESSAGE_PENDING
+            && self
+                .limit_message
+                .compare_exchange(MESSAGE_PENDING, MESSAGE_PRINTED, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            let text = std::mem::take(&mut *lock(&self.limit_text));
+            say!("{text}");
         }
     }
 
@@ -177,7 +216,9 @@ impl Inner {
 
     /// Stores a report and carries out the configured action. Called with no
     /// engine lock held and with validation suspended on this thread.
-    /// `in_teardown`: the thread is exiting; a panic would abort, so warn instead.
+    /// `in_teardown`: the thread is exiting. A panic there would abort, and
+    /// so would one while the thread is already unwinding (a lock freed by
+    /// an unrelated panic's cleanup): `Panic` warns instead in both cases.
     pub(crate) fn dispatch(&self, mut report: Report, in_teardown: bool) {
         if let Some(dir) = &self.config.dump_dir {
             report.dump = super::stats::write_dump(self, &report, dir);
@@ -186,16 +227,16 @@ impl Inner {
         match &self.config.action {
             Action::Collect => {}
             Action::Warn => warn(&report),
-            Action::Panic if in_teardown => warn(&report),
+            Action::Panic if in_teardown || std::thread::panicking() => warn(&report),
             Action::Panic => panic!("{report}"),
             Action::Abort => {
-                eprintln!("{report}");
+                say!("{report}");
                 std::process::abort();
             }
             Action::Callback(cb) => {
                 let cb = cb.clone();
                 if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&report))).is_err() {
-                    eprintln!("lockdep: a report callback panicked; the validator goes on");
+                    say!("lockdep: a report callback panicked; the validator goes on");
                 }
             }
         }
@@ -203,7 +244,7 @@ impl Inner {
 }
 
 fn warn(report: &Report) {
-    eprintln!("{report}");
+    say!("{report}");
     tracing::warn!(
         target: "lockdep",
         kind = ?report.kind(),

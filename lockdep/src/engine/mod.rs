@@ -26,6 +26,8 @@ mod held;
 #[cfg(lockdep_on)]
 mod inner;
 #[cfg(lockdep_on)]
+mod signature;
+#[cfg(lockdep_on)]
 mod stats;
 #[cfg(lockdep_on)]
 mod thread;

@@ -79,7 +79,7 @@ pub(crate) fn might_lock_nested(_: &LockdepMap, _: u32, _: &'static Location<'st
 #[inline(always)]
 pub(crate) fn map_freed(_: &LockdepMap) {}
 #[inline(always)]
-pub(crate) fn unregister_key(_: &LockClassKey) {}
+pub(crate) fn unregister_key(_: &LockClassKey, _: bool) {}
 
 impl Inner {
     pub(crate) fn new_arc(config: Config) -> std::sync::Arc<Inner> {

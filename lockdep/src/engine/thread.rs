@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use super::chain::ThreadChainCache;
 use super::held::HeldStack;
 use super::inner::{Inner, global};
+use super::signature::Signature;
 use crate::report::{Report, ReportKind, ThreadInfo};
 use crate::validator::Validator;
 
@@ -177,10 +178,12 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
                 let (inner, reports) = (inner.clone(), std::mem::take(out));
                 drop(slot);
                 dispatch_all(&inner, reports);
+                inner.flush_message();
                 if let Ok(mut slot) = st.data.try_borrow_mut() {
                     arm(&mut slot);
                 }
             } else {
+                inner.flush_message();
                 arm(&mut slot);
             }
             Some(r)
@@ -206,9 +209,9 @@ fn arm(slot: &mut Option<ThreadData>) {
     let inner = current(&data.scopes);
     let Some(pv) = data.validators.first_mut() else { return };
     let hot = inner.hot();
-    let usable = hot & (super::inner::VALIDATING | super::inner::LEARNING)
-        == super::inner::VALIDATING | super::inner::LEARNING
-        && !inner.config.record_events;
+    // Also once a limit stopped learning: the fast path only pushes classes
+    // and chains that were looked up and validated before.
+    let usable = hot & super::inner::VALIDATING != 0 && !inner.config.record_events;
     if !usable || !pv.is_for(inner) || pv.cache.epoch != hot >> 2 {
         return;
     }
@@ -308,9 +311,16 @@ impl Drop for ThreadState {
             if pv.held.locks.is_empty() || !inner.is_validating() {
                 continue;
             }
-            let shared = super::inner::lock(&inner.shared);
+            let mut shared = super::inner::lock(&inner.shared);
             let held = super::validate::held_infos(&shared.graph, &pv.held);
+            // Once per distinct set of held classes, as for every other kind
+            // (a one-shot validator has one report in all).
+            let classes = pv.held.locks.iter().map(|h| h.class).collect();
+            let first = inner.config.one_shot || shared.seen.insert(Signature::HeldLocksAtThreadExit(classes));
             drop(shared);
+            if !first {
+                continue;
+            }
             let n = held.len();
             let report = Report {
                 kind: ReportKind::HeldLocksAtThreadExit,

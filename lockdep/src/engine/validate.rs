@@ -8,6 +8,7 @@ use std::panic::Location;
 use super::graph::{ClassId, EdgeOrigin, Graph, Plain};
 use super::held::{HEAD, HeldLock, HeldStack, NO_NODE, elem_unchecked, link};
 use super::inner::{Inner, Shared, lock, registry};
+use super::signature::{Signature, Site};
 use super::thread::{Ctx, fast, fast_inner, with_ctx};
 use crate::class::{LockClassKey, MAX_SUBCLASSES, Read};
 use crate::map::LockdepMap;
@@ -194,7 +195,7 @@ pub(crate) fn map_freed(map: &LockdepMap) {
             Vec::new(),
             format!("freeing memory {addr:#x} with a lock still held there"),
         );
-        ctx.emit(&mut sh, vec![4, entry.class.raw() as u64], report);
+        ctx.emit(&mut sh, Signature::HeldLockFreed { class: Some(entry.class), elsewhere: false }, report);
         drop(sh);
         // The lock is gone: stop tracking it, re-validating what was above it.
         let removed: Vec<HeldLock> = ctx.pv.held.locks.drain(i..).collect();
@@ -212,8 +213,16 @@ pub(crate) fn other_holder(map: &LockdepMap) -> Option<crate::report::ThreadInfo
     lock(super::thread::live_threads()).get(&holder).cloned()
 }
 
-/// Zaps every class of `key` in every live validator.
-pub(crate) fn unregister_key(key: &LockClassKey) {
+/// Zaps every class of `key` in every live validator (kernel
+/// `lockdep_unregister_key`), at the cost of what those classes own: their
+/// edges and the chains that contain them.
+///
+/// `maps_may_remain`: maps using the key may still exist and cache its
+/// classes (an explicit [`LockClassKey::unregister`]), so every cache is
+/// flushed by a new epoch. A dynamic key is only removed once no map uses
+/// it, and class ids are never reused, so nothing else needs flushing:
+/// other classes' cached chains stay valid.
+pub(crate) fn unregister_key(key: &LockClassKey, maps_may_remain: bool) {
     let id = key.id();
     let validators: Vec<_> = lock(registry()).iter().filter_map(|w| w.upgrade()).collect();
     for inner in validators {
@@ -222,12 +231,13 @@ pub(crate) fn unregister_key(key: &LockClassKey) {
         if dead.is_empty() {
             continue;
         }
-        for c in &dead {
-            sh.graph.zap(*c);
+        for c in dead {
+            sh.graph.zap(c);
+            sh.chains.zap_class(c.raw());
         }
-        let raw: Vec<u32> = dead.iter().map(|c| c.raw()).collect();
-        sh.chains.zap(&|c| raw.contains(&c));
-        inner.bump_epoch();
+        if maps_may_remain {
+            inner.bump_epoch();
+        }
     }
 }
 
@@ -390,7 +400,7 @@ impl Ctx<'_> {
 
     /// Queues a report: in one-shot mode it turns validation off; in
     /// continue mode a problem whose `signature` was seen before is dropped.
-    fn emit(&mut self, sh: &mut Shared, signature: Vec<u64>, report: Report) {
+    fn emit(&mut self, sh: &mut Shared, signature: Signature, report: Report) {
         if self.inner.config.one_shot {
             if !self.inner.turn_off() {
                 return;
@@ -401,7 +411,7 @@ impl Ctx<'_> {
         self.out.push(report);
     }
 
-    fn emit_unlocked(&mut self, signature: Vec<u64>, build: impl FnOnce(&Self, &Graph) -> Report) {
+    fn emit_unlocked(&mut self, signature: Signature, build: impl FnOnce(&Self, &Graph) -> Report) {
         let inner = self.inner;
         let mut sh = lock(&inner.shared);
         let report = build(self, &sh.graph);
@@ -413,7 +423,7 @@ impl Ctx<'_> {
     fn invalid_subclass(&mut self, info: LockInfo) {
         let (subclass, loc) = (info.subclass, info.location);
         let msg = format!("looking up invalid subclass: {subclass} (subclasses are 0..{MAX_SUBCLASSES})");
-        self.emit_unlocked(vec![6, loc as *const _ as u64], |ctx, g| {
+        self.emit_unlocked(Signature::InvalidSubclass(Site::of(loc)), |ctx, g| {
             ctx.new_report(g, ReportKind::InvalidSubclass, loc, Some(info), None, Vec::new(), msg)
         });
     }
@@ -425,7 +435,7 @@ impl Ctx<'_> {
              held locks are still tracked"
         );
         let report = self.new_report(&sh.graph, ReportKind::LimitExceeded, loc, lock, None, Vec::new(), msg);
-        self.emit(sh, vec![8], report);
+        self.emit(sh, Signature::LimitExceeded, report);
         self.inner.limit_exhausted(what, how);
     }
 
@@ -455,6 +465,18 @@ impl Ctx<'_> {
         }
     }
 
+    /// The class of `map` for `subclass` if it exists already (nothing is
+    /// registered once learning stopped).
+    fn known_class(&mut self, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
+        if let Some(c) = self.cached_class(map, subclass) {
+            return Some(c);
+        }
+        let inner = self.inner;
+        let c = lock(&inner.shared).graph.lookup(map.key.id(), subclass)?;
+        map.set_cached_class(inner.epoch(), subclass, c.raw());
+        Some(c)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn acquire(
         &mut self,
@@ -473,8 +495,11 @@ impl Ctx<'_> {
             }
             subclass = 0; // keep tracking the lock so that its release balances
         }
-        let class = if self.inner.is_learning() { self.lookup_class(map, subclass, read, loc) } else { None };
-        let class = class.or_else(|| self.cached_class(map, subclass));
+        let class = if self.inner.is_learning() {
+            self.lookup_class(map, subclass, read, loc)
+        } else {
+            self.known_class(map, subclass)
+        };
         let entry = HeldLock {
             instance: map.addr(),
             class: class.unwrap_or(ClassId::UNTRACKED),
@@ -558,7 +583,7 @@ impl Ctx<'_> {
         let msg = format!("{} is taken under nest lock {nest_name}, which this thread does not hold", entry.name);
         let report =
             self.new_report(&sh.graph, ReportKind::NestLockNotHeld, loc, Some(info), Some(other), Vec::new(), msg);
-        self.emit(&mut sh, vec![5, entry.class.raw() as u64, loc as *const _ as u64], report);
+        self.emit(&mut sh, Signature::NestLockNotHeld { class: entry.class, site: Site::of(loc) }, report);
         false
     }
 
@@ -571,12 +596,15 @@ impl Ctx<'_> {
     #[inline(never)]
     fn validate_chain(&mut self, next: &mut HeldLock, parent: u32, elem: Option<u32>) -> bool {
         let inner = self.inner;
-        if !inner.is_learning() {
-            return true; // nothing is learned; the entry has no chain id
-        }
+        // Once a limit stopped learning, known chains are still found (and
+        // cached) and new ones still checked against the learned
+        // dependencies, but nothing new is recorded.
+        let learning = inner.is_learning();
         let mut sh = lock(&inner.shared);
-        let limit = inner.config.max_chains.saturating_mul(2);
-        let node = elem.and_then(|e| sh.chains.intern(parent, e, limit)).unwrap_or(NO_NODE);
+        let limit = if learning { inner.config.max_chains.saturating_mul(2) } else { 0 };
+        // Nothing is cached above an entry whose class was removed while held.
+        let parent_alive = self.pv.held.locks.last().is_none_or(|t| sh.graph.is_alive(t.class));
+        let node = elem.filter(|_| parent_alive).and_then(|e| sh.chains.intern(parent, e, limit)).unwrap_or(NO_NODE);
         next.node = node;
         let key = elem.map(|e| link(parent, e));
         // Cacheable: a node the thread may push again without validation.
@@ -604,7 +632,7 @@ impl Ctx<'_> {
             Deadlock::NestProtected => true,
             Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next),
         };
-        if !ok || !inner.is_validating() || node == NO_NODE {
+        if !ok || !inner.is_validating() || node == NO_NODE || !inner.is_learning() {
             return ok;
         }
         if sh.chains.count >= inner.config.max_chains {
@@ -653,13 +681,8 @@ impl Ctx<'_> {
             Vec::new(),
             msg,
         );
-        let sig = vec![
-            2,
-            prev.class.raw() as u64,
-            next.class.raw() as u64,
-            prev.read.as_kernel() as u64,
-            next.read.as_kernel() as u64,
-        ];
+        let sig =
+            Signature::Recursive { held: prev.class, next: next.class, held_read: prev.read, next_read: next.read };
         self.emit(sh, sig, report);
         Deadlock::Found
     }
@@ -670,7 +693,9 @@ impl Ctx<'_> {
         let mut trace = None;
         for (distance, i) in (1..).zip((0..self.pv.held.depth()).rev()) {
             let prev = self.pv.held.locks[i].clone();
-            if prev.check {
+            // A lock whose class was removed while held is tracked for
+            // balance only: it neither depends on anything nor stops the walk.
+            if prev.check && sh.graph.is_alive(prev.class) {
                 if !self.check_prev_add(sh, &prev, next, distance, &mut trace) {
                     return false;
                 }
@@ -733,15 +758,13 @@ impl Ctx<'_> {
                 is_new: true,
                 trace: self.trace(sh, trace),
             });
-            let cycle: Vec<(u32, u32)> = path
-                .iter()
-                .map(|e| (sh.graph.edge(*e).from.raw(), sh.graph.edge(*e).to.raw()))
-                .chain([(prev.class.raw(), next.class.raw())])
-                .collect();
+            let edges: Vec<(ClassId, ClassId)> =
+                path.iter().map(|e| sh.graph.edge_classes(*e)).chain([(prev.class, next.class)]).collect();
+            let cycle: Vec<(u32, u32)> = edges.iter().map(|&(a, b)| (a.raw(), b.raw())).collect();
             // The problem is the set of its edges, wherever it was closed.
-            let mut sig: Vec<u64> = cycle.iter().map(|&(a, b)| (u64::from(a) << 32) | u64::from(b)).collect();
-            sig.sort_unstable();
-            sig.insert(0, 1);
+            let mut sorted = edges;
+            sorted.sort_unstable();
+            let sig = Signature::Cycle(sorted);
             let kind =
                 if prev.class == next.class { ReportKind::RecursiveLocking } else { ReportKind::CircularDependency };
             let msg = format!(
@@ -758,6 +781,9 @@ impl Ctx<'_> {
             return false;
         }
         let dep = DepTypes::of(prev.read, next.read);
+        if !self.inner.is_learning() {
+            return true; // checked against what was learned; nothing is added
+        }
         if sh.graph.update_edge(prev.class, next.class, dep, distance) {
             return true;
         }
@@ -788,8 +814,8 @@ impl Ctx<'_> {
         let who = other.as_ref().map_or_else(|| "a thread that has exited".to_owned(), |t| format!("thread {t}"));
         let info = map_info(map, 0, Read::Exclusive, false, Location::caller());
         let msg = format!("freeing lock {}@{:#x} while {who} holds it", map.name(), map.addr());
-        let class = self.cached_class(map, 0).map_or(u64::MAX, |c| c.raw() as u64);
-        self.emit_unlocked(vec![4, class, 1], |ctx, g| {
+        let class = self.cached_class(map, 0);
+        self.emit_unlocked(Signature::HeldLockFreed { class, elsewhere: true }, |ctx, g| {
             let mut r = ctx.new_report(g, ReportKind::HeldLockFreed, info.location, Some(info), None, Vec::new(), msg);
             r.other_thread = other;
             r
@@ -814,7 +840,7 @@ impl Ctx<'_> {
     fn imbalance(&mut self, map: &LockdepMap, what: &str, loc: Loc) {
         let info = map_info(map, 0, Read::Exclusive, false, loc);
         let msg = format!("trying to {what} lock ({}) at {loc}, but there are no more locks to release!", map.name());
-        self.emit_unlocked(vec![3, loc as *const _ as u64], |ctx, g| {
+        self.emit_unlocked(Signature::Imbalance(Site::of(loc)), |ctx, g| {
             ctx.new_report(g, ReportKind::UnlockImbalance, loc, Some(info), None, Vec::new(), msg)
         });
     }
@@ -856,7 +882,7 @@ impl Ctx<'_> {
         let mut first = removed[0].clone();
         if first.read != Read::Exclusive {
             let msg = format!("downgrading {} which is held for {}", first.name, first.read);
-            self.emit_unlocked(vec![7, loc as *const _ as u64], |ctx, g| {
+            self.emit_unlocked(Signature::BadDowngrade(Site::of(loc)), |ctx, g| {
                 let info = lock_info(g, &first);
                 ctx.new_report(g, ReportKind::BadDowngrade, loc, Some(info), None, Vec::new(), msg)
             });

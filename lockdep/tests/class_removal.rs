@@ -1,0 +1,177 @@
+//! Removing classes (a `DynamicKey` dropped, `LockClassKey::unregister`)
+//! must never change a verdict about the classes that remain or come later:
+//! nothing that names a removed class may be taken for a new one, and
+//! removing one class costs what that class owns.
+
+use std::sync::{Arc, mpsc};
+
+use lockdep::*;
+
+fn kinds(v: &Validator) -> Vec<ReportKind> {
+    v.reports().iter().map(Report::kind).collect()
+}
+
+fn abba(a: &LockdepMap, b: &LockdepMap) {
+    mutex_acquire(a, 0, false);
+    mutex_acquire(b, 0, false);
+    mutex_release(b);
+    mutex_release(a);
+    mutex_acquire(b, 0, false);
+    mutex_acquire(a, 0, false);
+    mutex_release(a);
+    mutex_release(b);
+}
+
+/// A removed class's "already reported" signature must not swallow the same
+/// problem of a class created after it.
+#[test]
+fn a_deadlock_of_a_new_dynamic_class_is_reported_after_an_old_ones() {
+    static A: LockClassKey = LockClassKey::new();
+    let a = LockdepMap::new("A", &A);
+    let v = Validator::new(Config::collect());
+    v.scope(|| {
+        let d1 = LockdepMap::new_dynamic("plugin1");
+        abba(&a, &d1);
+        drop(d1);
+        let d2 = LockdepMap::new_dynamic("plugin2");
+        abba(&a, &d2);
+    });
+    let reports = v.reports();
+    assert_eq!(kinds(&v), [ReportKind::CircularDependency; 2], "{reports:#?}");
+    assert!(reports[0].to_string().contains("plugin1"));
+    assert!(reports[1].to_string().contains("plugin2"), "{}", reports[1]);
+}
+
+/// A lock held while its key is unregistered must not be taken for the
+/// class that a later key gets.
+#[test]
+fn a_lock_held_across_its_keys_removal_is_not_another_class() {
+    static X: LockClassKey = LockClassKey::new();
+    static Y: LockClassKey = LockClassKey::new();
+    let (x, y) = (LockdepMap::new("X", &X), LockdepMap::new("Y", &Y));
+    let v = Validator::new(Config::collect());
+    v.scope(|| {
+        mutex_acquire(&x, 0, false);
+        X.unregister();
+        mutex_acquire(&y, 0, false);
+        assert!(lock_is_held(&x) && lock_is_held(&y));
+        mutex_release(&y);
+        mutex_release(&x);
+    });
+    assert_eq!(kinds(&v), [], "{:#?}", v.reports());
+}
+
+/// The same across threads: a map freed (and its dynamic class removed)
+/// while another thread holds it.
+#[test]
+fn a_lock_freed_under_another_thread_is_not_taken_for_a_new_class() {
+    let v = Validator::new(Config::collect());
+    let m = Arc::new(LockdepMap::new_dynamic("freed"));
+    let (to_main, from_t2) = mpsc::channel::<Arc<LockdepMap>>();
+    let (to_t2, from_main) = mpsc::channel::<Arc<LockdepMap>>();
+    std::thread::scope(|s| {
+        let v = &v;
+        let m2 = m.clone();
+        s.spawn(move || {
+            v.scope(|| {
+                mutex_acquire(&m2, 0, false);
+                to_main.send(m2).unwrap(); // still held here
+                let fresh = from_main.recv().unwrap();
+                mutex_acquire(&fresh, 0, false);
+                mutex_release(&fresh);
+            });
+        });
+        v.scope(|| {
+            let m2 = from_t2.recv().unwrap();
+            drop(m2);
+            drop(m); // freed while the other thread holds it: its class goes
+            let fresh = Arc::new(LockdepMap::new_dynamic("fresh"));
+            to_t2.send(fresh).unwrap();
+        });
+    });
+    let k = kinds(&v);
+    assert!(k.contains(&ReportKind::HeldLockFreed), "{k:?}");
+    assert!(!k.contains(&ReportKind::RecursiveLocking), "{:#?}", v.reports());
+    assert!(!k.contains(&ReportKind::CircularDependency), "{:#?}", v.reports());
+}
+
+/// Thread-exit reports follow the once-per-distinct-problem rule.
+#[test]
+fn threads_exiting_with_the_same_locks_held_are_reported_once() {
+    static LEAKED: LockClassKey = LockClassKey::new();
+    static OTHER: LockClassKey = LockClassKey::new();
+    let v = Validator::new(Config::collect());
+    let maps: Vec<LockdepMap> = (0..50).map(|_| LockdepMap::new("leaked", &LEAKED)).collect();
+    let other = LockdepMap::new("other", &OTHER);
+    std::thread::scope(|s| {
+        for m in &maps {
+            // One at a time, so that each exit is over before the next starts.
+            s.spawn(|| v.scope(|| mutex_acquire(m, 0, false))).join().unwrap();
+        }
+        s.spawn(|| v.scope(|| mutex_acquire(&other, 0, false))).join().unwrap();
+    });
+    let exits = kinds(&v).iter().filter(|k| **k == ReportKind::HeldLocksAtThreadExit).count();
+    assert_eq!(exits, 2, "one per distinct set of held classes: {:#?}", v.reports());
+}
+
+/// Dropping a used dynamic key leaves other classes' validated chains on
+/// the fast path: re-running them takes nothing from the shared store.
+#[test]
+fn removing_a_dynamic_class_keeps_other_chains_cached() {
+    static A: LockClassKey = LockClassKey::new();
+    static B: LockClassKey = LockClassKey::new();
+    let (a, b) = (LockdepMap::new("A", &A), LockdepMap::new("B", &B));
+    let v = Validator::new(Config::collect());
+    let nest = |x: &LockdepMap, y: &LockdepMap| {
+        mutex_acquire(x, 0, false);
+        mutex_acquire(y, 0, false);
+        mutex_release(y);
+        mutex_release(x);
+    };
+    v.scope(|| {
+        nest(&a, &b);
+        nest(&a, &b);
+        let before = v.stats();
+        let d = LockdepMap::new_dynamic("short-lived");
+        nest(&a, &d);
+        drop(d);
+        assert_eq!(v.stats().zapped_classes, before.zapped_classes + 1);
+        let after_zap = v.stats();
+        for _ in 0..10 {
+            nest(&a, &b);
+        }
+        let again = v.stats();
+        assert_eq!(again.chain_hits, after_zap.chain_hits, "A -> B was taken from the thread's cache");
+        assert_eq!(again.chain_misses, after_zap.chain_misses);
+    });
+    assert!(v.reports().is_empty());
+}
+
+/// An explicit `unregister` of a key whose maps live on gives those maps a
+/// fresh class, validated as any other.
+#[test]
+fn maps_of_an_unregistered_key_get_a_new_class() {
+    static K: LockClassKey = LockClassKey::new();
+    static B: LockClassKey = LockClassKey::new();
+    let (k, b) = (LockdepMap::new("K", &K), LockdepMap::new("B", &B));
+    let v = Validator::new(Config::collect());
+    v.scope(|| {
+        mutex_acquire(&k, 0, false);
+        mutex_acquire(&b, 0, false);
+        mutex_release(&b);
+        mutex_release(&k);
+        K.unregister();
+        // Learned afresh: B -> K alone is no inversion now...
+        mutex_acquire(&b, 0, false);
+        mutex_acquire(&k, 0, false);
+        mutex_release(&k);
+        mutex_release(&b);
+        assert!(v.reports().is_empty(), "{:#?}", v.reports());
+        // ...and K -> B against it is.
+        mutex_acquire(&k, 0, false);
+        mutex_acquire(&b, 0, false);
+        mutex_release(&b);
+        mutex_release(&k);
+    });
+    assert_eq!(kinds(&v), [ReportKind::CircularDependency]);
+}
