@@ -221,7 +221,7 @@ impl Inner {
     /// an unrelated panic's cleanup): `Panic` warns instead in both cases.
     pub(crate) fn dispatch(&self, mut report: Report, in_teardown: bool) {
         if let Some(dir) = &self.config.dump_dir {
-            report.dump = super::stats::write_dump(self, &report, dir);
+            report.dump = super::dump_file::write_dump(self, &report, dir);
         }
         lock(&self.reports).push(report.clone());
         match &self.config.action {

@@ -8,7 +8,8 @@
 //! * `validate` — the acquire/release algorithms (kernel `__lock_acquire`,
 //!   `validate_chain`, `check_deadlock`, `check_prevs_add`, `__lock_release`);
 //! * `thread` — per-thread state, scopes, re-entrancy protection;
-//! * `fork` — validation off in a child of `fork()`.
+//! * `fork` — validation off in a child of `fork()`;
+//! * `dump_file` — the dump files of a report, created new in a private directory.
 //!
 //! When validation is compiled out, `stub` provides the same entry points
 //! with empty bodies.
@@ -17,6 +18,8 @@
 mod assert;
 #[cfg(lockdep_on)]
 mod chain;
+#[cfg(lockdep_on)]
+mod dump_file;
 #[cfg(lockdep_on)]
 mod fork;
 #[cfg(lockdep_on)]
