@@ -29,7 +29,8 @@ OPTIONS:
     --vmas N        VMAs in the address space (default 32)
     --seconds S     how long the storm runs (default 3)
     --seed X        seed of the address generators (default 1)
-    --dump-dir DIR  where the graph dump goes (default: <tmp>/lockdep-fault-storm)
+    --dump-dir DIR  where the graph dump goes (default: a new private directory
+                    under <tmp>, named at the start)
     --no-bug        skip the injected bug
     -h, --help      this text
 
@@ -39,13 +40,14 @@ reported; 1 otherwise.";
 struct Args {
     opts: Options,
     bug: bool,
-    dump_dir: PathBuf,
+    /// `None`: a new private directory for this run.
+    dump_dir: Option<PathBuf>,
 }
 
 fn parse() -> Result<Option<Args>, String> {
     let mut opts = Options::default();
     let mut bug = true;
-    let mut dump_dir = std::env::temp_dir().join("lockdep-fault-storm");
+    let mut dump_dir = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut num = |name: &str| -> Result<u64, String> {
@@ -59,12 +61,33 @@ fn parse() -> Result<Option<Args>, String> {
             "--vmas" => opts.vmas = num("--vmas")?.max(1) as usize,
             "--seconds" => opts.length = Length::Time(Duration::from_secs(num("--seconds")?)),
             "--seed" => opts.seed = num("--seed")?,
-            "--dump-dir" => dump_dir = it.next().ok_or("--dump-dir needs a value")?.into(),
+            "--dump-dir" => dump_dir = Some(it.next().ok_or("--dump-dir needs a value")?.into()),
             "--no-bug" => bug = false,
             other => return Err(format!("unknown option {other} (see --help)")),
         }
     }
     Ok(Some(Args { opts, bug, dump_dir }))
+}
+
+/// A new directory under the temporary directory, for this run only: a
+/// fresh name, created (never reused: an existing name, or a symlink planted
+/// there, is skipped) readable and writable by this user only. A fixed,
+/// shared name would let another local user pre-create it.
+fn private_run_dir() -> std::io::Result<PathBuf> {
+    let tmp = std::env::temp_dir();
+    let salt = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    for i in 0..100 {
+        let dir = tmp.join(format!("lockdep-fault-storm-{}-{salt:x}-{i}", std::process::id()));
+        let mut b = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        match b.create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "no free name for a new directory"))
 }
 
 fn main() -> ExitCode {
@@ -83,6 +106,17 @@ fn main() -> ExitCode {
         eprintln!("fault_storm: the validator is compiled out; build with lockdep's `enabled-in-release` feature");
         return ExitCode::FAILURE;
     }
+    let dump_dir = match &args.dump_dir {
+        Some(d) => d.clone(),
+        None => match private_run_dir() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("fault_storm: could not create a private directory for the graph dump: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    println!("graph dumps go to {}", dump_dir.display());
     let o = &args.opts;
     let Length::Time(secs) = o.length else { unreachable!("the command line sets a time") };
     println!(
@@ -90,7 +124,7 @@ fn main() -> ExitCode {
         o.fault_threads, o.writer_threads, o.vmas, secs, o.seed
     );
     let validator =
-        Validator::new(Config::collect().with_name("fault-storm").with_dump_dir(&args.dump_dir).with_backtraces(true));
+        Validator::new(Config::collect().with_name("fault-storm").with_dump_dir(&dump_dir).with_backtraces(true));
     let world = World::new(o.vmas);
     let summary = workload::run(&world, o, &validator, &mut |p, t| {
         use std::sync::atomic::Ordering::Relaxed;

@@ -136,25 +136,30 @@ impl Config {
     ///
     /// | variable | values | default |
     /// |---|---|---|
-    /// | `LOCKDEP_MODE` | `continue`, `kernel` (one-shot) | `continue` |
+    /// | `LOCKDEP_MODE` | `continue`, `kernel` (one-shot; also `one-shot`, `oneshot`) | `continue` |
     /// | `LOCKDEP_ACTION` | `warn`, `panic`, `abort`, `collect` | `warn` |
-    /// | `LOCKDEP_RECORD_EVENTS` | `0`, `1` | `0` |
-    /// | `LOCKDEP_BACKTRACE` | `0` (locations only), `1` | `1` |
+    /// | `LOCKDEP_RECORD_EVENTS` | `1`, `true`, `on` / `0`, `false`, `off` | off |
+    /// | `LOCKDEP_BACKTRACE` | `1`, `true`, `on` / `0`, `false`, `off` (locations only) | on |
     /// | `LOCKDEP_DUMP_DIR` | a directory for graph dumps on a report | none |
-    /// | `LOCKDEP_MAX_DEPTH` | a number | `48` |
-    /// | `LOCKDEP_MAX_CLASSES` | a number | `8192` |
+    /// | `LOCKDEP_MAX_DEPTH` | a number ≥ 1 | `48` |
+    /// | `LOCKDEP_MAX_CLASSES` | a number ≥ 1 | `8192` |
+    /// | `LOCKDEP_MAX_DEPENDENCIES` | a number ≥ 1 | `16384` |
+    /// | `LOCKDEP_MAX_CHAINS` | a number ≥ 1 | `65536` |
     ///
-    /// Unknown values are ignored with a message on stderr.
+    /// The values are matched exactly (lowercase). Any other value — a
+    /// misspelling, `0` for a limit, a value that is not UTF-8 — is ignored
+    /// with one line on stderr, and the default stays. (Those lines never
+    /// panic, even with stderr closed.)
     pub fn from_env() -> Self {
         let mut c = Config { name: "global".to_owned(), ..Config::default() };
-        if let Ok(v) = std::env::var("LOCKDEP_MODE") {
+        if let Some(v) = env_text("LOCKDEP_MODE") {
             match v.as_str() {
                 "kernel" | "one-shot" | "oneshot" => c.one_shot = true,
                 "continue" => c.one_shot = false,
                 other => crate::output::say!("lockdep: ignoring LOCKDEP_MODE={other:?} (expected continue or kernel)"),
             }
         }
-        if let Ok(v) = std::env::var("LOCKDEP_ACTION") {
+        if let Some(v) = env_text("LOCKDEP_ACTION") {
             match v.as_str() {
                 "warn" => c.action = Action::Warn,
                 "panic" => c.action = Action::Panic,
@@ -167,28 +172,49 @@ impl Config {
                 }
             }
         }
-        if let Ok(v) = std::env::var("LOCKDEP_BACKTRACE") {
-            c.backtraces = !(v == "0" || v == "false" || v == "off");
-        }
+        env_switch("LOCKDEP_BACKTRACE", &mut c.backtraces);
         if let Some(dir) = std::env::var_os("LOCKDEP_DUMP_DIR") {
             c.dump_dir = Some(dir.into());
         }
-        if let Ok(v) = std::env::var("LOCKDEP_RECORD_EVENTS") {
-            c.record_events = v == "1" || v == "true";
-        }
-        let num = |name: &str, slot: &mut usize| {
-            if let Ok(v) = std::env::var(name) {
-                match v.parse() {
-                    Ok(n) => *slot = n,
-                    Err(_) => crate::output::say!("lockdep: ignoring {name}={v:?} (expected a number)"),
-                }
-            }
-        };
-        num("LOCKDEP_MAX_DEPTH", &mut c.max_depth);
-        num("LOCKDEP_MAX_CLASSES", &mut c.max_classes);
-        num("LOCKDEP_MAX_DEPENDENCIES", &mut c.max_dependencies);
-        num("LOCKDEP_MAX_CHAINS", &mut c.max_chains);
+        env_switch("LOCKDEP_RECORD_EVENTS", &mut c.record_events);
+        env_limit("LOCKDEP_MAX_DEPTH", &mut c.max_depth);
+        env_limit("LOCKDEP_MAX_CLASSES", &mut c.max_classes);
+        env_limit("LOCKDEP_MAX_DEPENDENCIES", &mut c.max_dependencies);
+        env_limit("LOCKDEP_MAX_CHAINS", &mut c.max_chains);
         c
+    }
+}
+
+/// The value of `name`, if set; a value that is not UTF-8 is ignored with a line.
+fn env_text(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(v) => Some(v),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(v)) => {
+            crate::output::say!("lockdep: ignoring {name}={v:?} (not UTF-8)");
+            None
+        }
+    }
+}
+
+/// An on/off variable: `1`, `true`, `on` or `0`, `false`, `off`.
+fn env_switch(name: &str, slot: &mut bool) {
+    if let Some(v) = env_text(name) {
+        match v.as_str() {
+            "1" | "true" | "on" => *slot = true,
+            "0" | "false" | "off" => *slot = false,
+            other => crate::output::say!("lockdep: ignoring {name}={other:?} (expected 1, true, on, 0, false or off)"),
+        }
+    }
+}
+
+/// A limit: a number of at least 1 (0 would make the first lock exceed it).
+fn env_limit(name: &str, slot: &mut usize) {
+    if let Some(v) = env_text(name) {
+        match v.parse() {
+            Ok(0) | Err(_) => crate::output::say!("lockdep: ignoring {name}={v:?} (expected a number of at least 1)"),
+            Ok(n) => *slot = n,
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Ownership assertions (kernel `lockdep_assert_held`, `_held_read`,
-//! `_held_write`, `_not_held`, `_none_held_once`): the engine side.
+//! `_held_write`, `_not_held`, `_none_held_once`): the engine side; and the
+//! query behind re-acquiring a lock with the annotations it was held with
+//! ([`HeldAnnotation`], [`reacquire`]: condvar waits, `*Guard::unlocked`).
 //!
 //! The verdict comes from the same held-lock lookup as `lock_is_held_type`
 //! (`validate::is_held`); an unknown answer (validator off, re-entry) passes,
@@ -18,6 +20,7 @@ use super::validate::{held_as, held_mode, is_held, lock_info, map_info};
 use crate::class::Read;
 use crate::map::LockdepMap;
 use crate::report::{LockInfo, Report, ReportKind, ThreadInfo};
+use crate::validator::Hook;
 
 type Loc = &'static Location<'static>;
 
@@ -140,4 +143,88 @@ fn emit(ctx: &mut Ctx<'_>, seen: &mut std::collections::HashSet<Signature>, sign
     if seen.insert(signature) {
         ctx.out.push(report);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Re-acquiring a lock with the annotations it was held with.
+
+/// How the current thread holds a lock: what a re-acquisition after a
+/// temporary release (a condvar wait, `lock_api`'s `*Guard::unlocked`) must
+/// repeat, as the kernel re-acquires with the same `lockdep_map` arguments.
+/// The mode is not part of it: a re-acquisition is validated in the mode the
+/// re-lock really takes (see [`reacquire`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct HeldAnnotation {
+    pub(crate) subclass: u32,
+    /// The nest lock, by address and name (it is held by this thread, but the
+    /// caller has no reference to it).
+    pub(crate) nest: Option<(usize, &'static str)>,
+}
+
+impl HeldAnnotation {
+    fn of(h: &HeldLock) -> HeldAnnotation {
+        HeldAnnotation { subclass: u32::from(h.subclass), nest: h.nest.as_deref().copied() }
+    }
+
+    /// The nest lock's address, if any.
+    pub(crate) fn nest_lock(&self) -> Option<usize> {
+        self.nest.map(|n| n.0)
+    }
+
+    /// Whether a plain acquisition (subclass 0, no nest lock) says the same.
+    fn is_plain(&self) -> bool {
+        self.subclass == 0 && self.nest.is_none()
+    }
+}
+
+/// The annotations the current thread holds `map` with; `None` when it does
+/// not hold it or the answer is unknown (validation off, re-entry).
+pub(crate) fn held_annotation(map: &LockdepMap) -> Option<HeldAnnotation> {
+    with_ctx(|ctx| {
+        if !ctx.inner.is_validating() {
+            return None;
+        }
+        ctx.find(map).map(|i| HeldAnnotation::of(&ctx.pv.held.locks[i]))
+    })
+    .flatten()
+}
+
+/// For an unlock through the raw traits: the annotations the current thread
+/// holds `map` with if they are not plain, and whether it holds any *other*
+/// entry with annotations. `None` when unknown (validation off, re-entry).
+pub(crate) fn unlock_annotations(map: &LockdepMap) -> Option<(Option<HeldAnnotation>, bool)> {
+    with_ctx(|ctx| {
+        if !ctx.inner.is_validating() {
+            return None;
+        }
+        let locks = &ctx.pv.held.locks;
+        let this = ctx.find(map);
+        let annotated = |h: &HeldLock| !HeldAnnotation::of(h).is_plain();
+        let others = locks.iter().enumerate().any(|(i, h)| Some(i) != this && annotated(h));
+        Some((this.map(|i| HeldAnnotation::of(&locks[i])).filter(|a| !a.is_plain()), others))
+    })
+    .flatten()
+}
+
+/// Re-acquires `map` (blocking, checked) in mode `read` with the annotations
+/// `held` it was held with before a temporary release: validated like any
+/// acquisition, at `loc`.
+pub(crate) fn reacquire(map: &LockdepMap, held: HeldAnnotation, read: Read, loc: Loc) {
+    let Some(nest) = held.nest else {
+        super::validate::acquire(map, held.subclass, false, read, true, None, loc);
+        return;
+    };
+    // The nest lock is known by address and name only: the acquisition is
+    // `acquire`'s slow path with the nest as the engine stores it.
+    with_ctx(|ctx| {
+        let nest_lock = Some(nest.0);
+        ctx.event(map, Hook::Acquire { subclass: held.subclass, trylock: false, read, check: true, nest_lock }, loc);
+        if !ctx.inner.is_validating() {
+            return;
+        }
+        ctx.acquire(map, held.subclass, false, read, true, Some(nest), loc);
+        if ctx.inner.is_validating() {
+            map.note_acquire(ctx.thread_num);
+        }
+    });
 }

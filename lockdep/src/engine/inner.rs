@@ -124,6 +124,9 @@ impl Inner {
     }
 
     pub(crate) fn register(self: &Arc<Self>) {
+        if super::fork::in_forked_child() {
+            return;
+        }
         let mut reg = lock(registry());
         reg.retain(|w| w.strong_count() > 0);
         reg.push(Arc::downgrade(self));
@@ -218,7 +221,7 @@ impl Inner {
     /// an unrelated panic's cleanup): `Panic` warns instead in both cases.
     pub(crate) fn dispatch(&self, mut report: Report, in_teardown: bool) {
         if let Some(dir) = &self.config.dump_dir {
-            report.dump = super::stats::write_dump(self, &report, dir);
+            report.dump = super::dump_file::write_dump(self, &report, dir);
         }
         lock(&self.reports).push(report.clone());
         match &self.config.action {
@@ -256,6 +259,7 @@ fn warn(report: &Report) {
 /// The global validator.
 pub(crate) fn global() -> &'static Validator {
     static GLOBAL: OnceLock<Validator> = OnceLock::new();
+    super::fork::install(); // before a fork can catch the initialisation half-done
     GLOBAL.get_or_init(|| Validator::new(Config::from_env()))
 }
 

@@ -7,7 +7,9 @@
 //! * `graph` — classes, typed edges, the exact strong-path search;
 //! * `validate` — the acquire/release algorithms (kernel `__lock_acquire`,
 //!   `validate_chain`, `check_deadlock`, `check_prevs_add`, `__lock_release`);
-//! * `thread` — per-thread state, scopes, re-entrancy protection.
+//! * `thread` — per-thread state, scopes, re-entrancy protection;
+//! * `fork` — validation off in a child of `fork()`;
+//! * `dump_file` — the dump files of a report, created new in a private directory.
 //!
 //! When validation is compiled out, `stub` provides the same entry points
 //! with empty bodies.
@@ -16,6 +18,10 @@
 mod assert;
 #[cfg(lockdep_on)]
 mod chain;
+#[cfg(lockdep_on)]
+mod dump_file;
+#[cfg(lockdep_on)]
+mod fork;
 #[cfg(lockdep_on)]
 mod graph;
 #[cfg(lockdep_on)]
@@ -34,7 +40,11 @@ mod trace;
 mod validate;
 
 #[cfg(lockdep_on)]
-pub(crate) use assert::{assert_held, assert_none_held, assert_not_held};
+pub(crate) use assert::{
+    HeldAnnotation, assert_held, assert_none_held, assert_not_held, held_annotation, reacquire, unlock_annotations,
+};
+#[cfg(lockdep_on)]
+pub(crate) use fork::{in_forked_child, unregister_key};
 #[cfg(lockdep_on)]
 pub(crate) use inner::{Inner, global};
 #[cfg(lockdep_on)]
@@ -44,7 +54,7 @@ pub(crate) use thread::enter_scope;
 #[cfg(lockdep_on)]
 pub(crate) use validate::{
     acquire, acquired, contended, downgrade, is_held, map_freed, might_lock, might_lock_nested, other_holder, release,
-    set_subclass, unregister_key,
+    set_subclass,
 };
 
 #[cfg(not(lockdep_on))]

@@ -11,9 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use petgraph::dot::{Config as DotConfig, Dot};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -22,7 +20,7 @@ use super::graph::Graph;
 use super::inner::{Inner, Shared, lock};
 use crate::class::{KeyId, Read};
 use crate::dump::Stats;
-use crate::report::{DepTypes, DumpFiles, Report};
+use crate::report::{DepTypes, Report};
 
 /// Classes beyond which a dump on violation keeps only the neighbourhood of the cycle.
 const TRIM_ABOVE: usize = 200;
@@ -405,30 +403,17 @@ pub(crate) fn dump_held(inner: &Arc<Inner>) -> String {
     super::thread::held_text(inner)
 }
 
-static DUMP_SEQ: AtomicU64 = AtomicU64::new(1);
-
-/// Writes the dump files for `report` into `dir`; errors are reported on
-/// stderr and give no dump (the report itself is never lost).
-pub(crate) fn write_dump(inner: &Inner, report: &Report, dir: &Path) -> Option<DumpFiles> {
-    let n = DUMP_SEQ.fetch_add(1, Ordering::Relaxed);
-    let stem = format!("lockdep-{}-{n}", std::process::id());
+/// The two files of the dump written when a report fires: the DOT graph (the
+/// report's cycle in red) and the report followed by the three `/proc` views.
+/// Written to disk by [`dump_file`](super::dump_file).
+pub(crate) fn dump_texts(inner: &Inner, report: &Report) -> (String, String) {
     // Render the report (which resolves symbols) before taking the graph lock.
     let report_text = report.to_string();
     let snap = snapshot(inner, true);
     let dot = dot_text(&snap, &report.cycle);
     let stats = stats_of(&snap);
     let text = format!("{report_text}\n{}\n{}\n{}", classes_text(&snap), chains_text(&snap), stats_text(inner, &stats));
-    let files = DumpFiles { dot: dir.join(format!("{stem}.dot")), text: dir.join(format!("{stem}.txt")) };
-    let res = std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&files.dot, dot))
-        .and_then(|()| std::fs::write(&files.text, text));
-    match res {
-        Ok(()) => Some(files),
-        Err(e) => {
-            crate::output::say!("lockdep: could not write the graph dump to {}: {e}", dir.display());
-            None
-        }
-    }
+    (dot, text)
 }
 
 #[cfg(test)]

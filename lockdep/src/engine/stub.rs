@@ -123,3 +123,29 @@ pub(crate) fn assert_none_held(_: &'static Location<'static>) {}
 pub(crate) fn other_holder(_: &LockdepMap) -> Option<crate::report::ThreadInfo> {
     None
 }
+
+/// Never built when validation is compiled out (nothing is known to be held).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct HeldAnnotation;
+
+impl HeldAnnotation {
+    pub(crate) fn nest_lock(&self) -> Option<usize> {
+        None
+    }
+}
+
+#[inline(always)]
+pub(crate) fn held_annotation(_: &LockdepMap) -> Option<HeldAnnotation> {
+    None
+}
+#[inline(always)]
+pub(crate) fn unlock_annotations(_: &LockdepMap) -> Option<(Option<HeldAnnotation>, bool)> {
+    None
+}
+#[inline(always)]
+pub(crate) fn reacquire(_: &LockdepMap, _: HeldAnnotation, _: Read, _: &'static Location<'static>) {}
+
+#[inline(always)]
+pub(crate) fn in_forked_child() -> bool {
+    false
+}

@@ -103,7 +103,7 @@ pub(crate) unsafe fn fast_inner(pv: &PerValidator) -> &Inner {
     unsafe { &*(pv.ptr as *const Inner) }
 }
 
-fn disarm() {
+pub(crate) fn disarm() {
     FAST.with(|f| f.set(std::ptr::null_mut()));
 }
 
@@ -154,6 +154,9 @@ pub(crate) struct Ctx<'a> {
 /// validator (re-entry from a report callback or a `tracing` subscriber) or
 /// its thread-local state is being torn down.
 pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
+    if super::fork::in_forked_child() {
+        return None; // see `fork`: the engine's locks may be held forever
+    }
     STATE
         .try_with(|st| {
             if st.busy.replace(true) {
@@ -276,6 +279,9 @@ impl Drop for ScopeGuard {
 
 /// Routes this thread's hooks to `v` until the guard is dropped.
 pub(crate) fn enter_scope(v: &Validator) -> ScopeGuard {
+    if super::fork::in_forked_child() {
+        return ScopeGuard(());
+    }
     disarm();
     let _ = STATE.try_with(|st| {
         if let Ok(mut slot) = st.data.try_borrow_mut() {
@@ -289,6 +295,9 @@ pub(crate) fn enter_scope(v: &Validator) -> ScopeGuard {
 impl Drop for ThreadState {
     fn drop(&mut self) {
         // Thread exit: report the locks each live validator still sees held.
+        if super::fork::in_forked_child_quiet() {
+            return;
+        }
         self.busy.set(true);
         disarm();
         let Some(data) = self.data.get_mut().take() else {

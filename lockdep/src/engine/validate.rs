@@ -353,7 +353,7 @@ fn named_info(name: &'static str, addr: usize, subclass: u32, read: Read, tryloc
 // The algorithms.
 
 impl Ctx<'_> {
-    fn event(&self, map: &LockdepMap, hook: Hook, loc: Loc) {
+    pub(crate) fn event(&self, map: &LockdepMap, hook: Hook, loc: Loc) {
         if self.inner.config.record_events {
             self.inner.record_event(HookEvent {
                 thread: self.thread.id,
@@ -478,7 +478,7 @@ impl Ctx<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn acquire(
+    pub(crate) fn acquire(
         &mut self,
         map: &LockdepMap,
         mut subclass: u32,

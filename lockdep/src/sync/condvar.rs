@@ -14,7 +14,11 @@ use super::raw::RawLockdep;
 /// Waiting releases the mutex in the validator (at the wait's call site) and
 /// re-acquires it on wake-up, validated before blocking like any
 /// acquisition: while a thread waits, the mutex is not among its held locks.
-/// The re-acquisition uses subclass 0.
+/// The re-acquisition repeats the annotations the guard was taken with — the
+/// subclass of [`lock_nested`](super::GenericMutex::lock_nested), the nest
+/// lock of [`lock_nest_lock`](super::GenericMutex::lock_nest_lock) — as the
+/// kernel re-acquires with the same `lockdep_map` arguments; the mutex stays
+/// what it was to the validator.
 ///
 /// `parking_lot::Condvar` only accepts parking_lot's own guard type, so this
 /// condvar is built from a plain (uninstrumented) parking_lot mutex and
@@ -145,6 +149,8 @@ impl Condvar {
         // is mutably borrowed, so nothing can use the data in between, and it
         // is held again when the guard is handed back.
         let raw = unsafe { lock_api::MutexGuard::mutex(guard).raw() };
+        // How the guard holds the lock, for the re-acquisition.
+        let held = crate::engine::held_annotation(raw.map());
         // The release hook first, outside the condvar's internal lock: a
         // report it makes (and a callback that notifies this condvar) must
         // not run inside it. If it unwinds, nothing here has happened yet
@@ -166,7 +172,7 @@ impl Condvar {
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         drop(internal);
-        raw.lock_with(0, None);
+        raw.relock(held);
         timed_out
     }
 }

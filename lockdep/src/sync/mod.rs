@@ -108,7 +108,7 @@ pub const SINGLE_DEPTH_NESTING: u32 = 1;
 /// `"<kind>@file:line:col"`, built once per site and only with validation
 /// compiled in (the name is not stored otherwise).
 fn site_name(kind: &'static str, site: &'static Location<'static>) -> &'static str {
-    if !ENABLED {
+    if !ENABLED || crate::engine::in_forked_child() {
         return kind;
     }
     use std::collections::HashMap;

@@ -42,7 +42,9 @@ pub struct GenericMutex<R, T: ?Sized> {
 
 /// The guard of a [`Mutex`]: `lock_api`'s guard over the instrumented raw
 /// lock. `#[must_use]`, never `Send`; dropping it releases the lock (release
-/// hook first).
+/// hook first). `MutexGuard::unlocked` (and `unlocked_fair`) re-acquire the
+/// lock with the subclass and nest lock the guard was taken with, like a
+/// [`Condvar`](super::Condvar) wait.
 pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawLockdep<parking_lot::RawMutex>, T>;
 
 /// A [`MutexGuard`] mapped to a part of the data (`MutexGuard::map`).

@@ -19,8 +19,14 @@
 //! call [`lock_contended`](crate::lock_contended) /
 //! [`lock_acquired`](crate::lock_acquired) like the kernel's `LOCK_CONTENDED`;
 //! compiled out, every method is exactly the wrapped raw lock's.
+//!
+//! A temporary release keeps the annotations: a [`Condvar`](super::Condvar)
+//! wait and `lock_api`'s `*Guard::unlocked` re-acquire the lock with the
+//! subclass and nest lock it was held with (see `RawLockdep::relock` and
+//! the `RELOCK` note kept by the trait's unlock methods).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::panic::Location;
 
 use lock_api::{
     GuardNoSend, RawMutex, RawMutexFair, RawMutexTimed, RawRwLock, RawRwLockDowngrade, RawRwLockFair,
@@ -29,6 +35,7 @@ use lock_api::{
 };
 
 use crate::class::{LockClassKey, Read};
+use crate::engine::{self, HeldAnnotation};
 use crate::map::LockdepMap;
 use crate::report::ThreadInfo;
 use crate::{ENABLED, hooks};
@@ -115,6 +122,9 @@ impl<R> RawLockdep<R> {
     #[inline(always)]
     #[track_caller]
     fn announce(&self, subclass: u32, trylock: bool, read: Read, nest: Option<&LockdepMap>) {
+        if ENABLED && (subclass != 0 || nest.is_some()) {
+            note_annotated(); // (folded away for the plain acquisitions)
+        }
         let undo = Finally(|| hooks::lock_release(&self.map));
         hooks::lock_acquire(&self.map, subclass, trylock, read, nest);
         std::mem::forget(undo);
@@ -214,6 +224,157 @@ pub(super) fn clear_prehook() {
 }
 
 // ---------------------------------------------------------------------------
+// Temporary releases: re-acquiring with the annotations the lock was held with.
+
+/// How many annotated releases a thread remembers for a trait-path re-lock.
+const RELOCK_SLOTS: usize = 8;
+
+/// `RELOCK_STATE` bit: this thread may hold an entry with annotations (set
+/// by every annotated acquisition made here; recomputed at each unlock that
+/// looks).
+const MAY_HOLD_ANNOTATED: u8 = 1;
+/// `RELOCK_STATE` bit: `RELOCK` has an entry.
+const HAS_RELOCK: u8 = 2;
+
+thread_local! {
+    /// Locks this thread released through a `lock_api` unlock method while
+    /// holding them with annotations (a subclass, a nest lock), by map
+    /// address, oldest first. `lock_api`'s `*Guard::unlocked` releases and
+    /// re-locks through the raw traits, which otherwise know nothing of the
+    /// guard's annotations: the trait's next blocking acquisition of the same
+    /// lock takes them from here. An entry goes away when it is used, when
+    /// the lock is released again without annotations, or when newer entries
+    /// push it out. (So a raw-trait acquisition made right after an annotated
+    /// guard was dropped, with no plain release of that lock in between, is
+    /// taken as such a re-lock too: it cannot be told apart at this layer.)
+    static RELOCK: RefCell<[Option<(usize, HeldAnnotation)>; RELOCK_SLOTS]> =
+        const { RefCell::new([None; RELOCK_SLOTS]) };
+    /// [`MAY_HOLD_ANNOTATED`] | [`HAS_RELOCK`]: when 0 (no annotated lock
+    /// taken since the last look, nothing remembered), an unlock costs one
+    /// thread-local load here.
+    static RELOCK_STATE: Cell<u8> = const { Cell::new(0) };
+}
+
+#[inline(always)]
+fn relock_state() -> u8 {
+    RELOCK_STATE.try_with(Cell::get).unwrap_or(0)
+}
+
+fn set_relock_bit(bit: u8, on: bool) {
+    let _ = RELOCK_STATE.try_with(|s| s.set(if on { s.get() | bit } else { s.get() & !bit }));
+}
+
+/// Notes an annotated acquisition (see [`MAY_HOLD_ANNOTATED`]).
+#[cold]
+#[inline(never)]
+fn note_annotated() {
+    set_relock_bit(MAY_HOLD_ANNOTATED, true);
+}
+
+/// Removes and returns the `RELOCK` entry of `addr`, keeping the others in order.
+fn take_relock_entry(
+    slots: &mut [Option<(usize, HeldAnnotation)>; RELOCK_SLOTS],
+    addr: usize,
+) -> Option<HeldAnnotation> {
+    let i = slots.iter().position(|s| s.is_some_and(|(a, _)| a == addr))?;
+    let held = slots[i].take().map(|(_, h)| h);
+    slots[i..].rotate_left(1);
+    held
+}
+
+/// Runs `f` on this thread's `RELOCK` entries and updates [`HAS_RELOCK`].
+fn with_relock<T>(f: impl FnOnce(&mut [Option<(usize, HeldAnnotation)>; RELOCK_SLOTS]) -> Option<T>) -> Option<T> {
+    RELOCK
+        .try_with(|r| {
+            let mut slots = r.try_borrow_mut().ok()?;
+            let out = f(&mut slots);
+            set_relock_bit(HAS_RELOCK, slots[0].is_some());
+            out
+        })
+        .ok()
+        .flatten()
+}
+
+/// Before a trait-path unlock of `map`: remembers the annotations it is held
+/// with if they are not plain, forgets an older entry of it otherwise.
+#[inline(always)]
+fn note_unlock(map: &LockdepMap) {
+    if ENABLED && relock_state() != 0 {
+        note_unlock_slow(map);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn note_unlock_slow(map: &LockdepMap) {
+    let Some((held, others)) = engine::unlock_annotations(map) else { return };
+    set_relock_bit(MAY_HOLD_ANNOTATED, others);
+    let addr = map.addr();
+    match held {
+        Some(held) => {
+            with_relock(|slots| {
+                take_relock_entry(slots, addr);
+                let free = slots.iter().position(Option::is_none).unwrap_or_else(|| {
+                    slots.rotate_left(1); // full: the oldest goes
+                    RELOCK_SLOTS - 1
+                });
+                slots[free] = Some((addr, held));
+                Some(())
+            });
+        }
+        None if relock_state() & HAS_RELOCK != 0 => {
+            with_relock(|slots| take_relock_entry(slots, addr));
+        }
+        None => {}
+    }
+}
+
+impl<R> RawLockdep<R> {
+    /// For a trait-path blocking acquisition: the annotations a
+    /// `*Guard::unlocked` released this lock with, if this is its re-lock.
+    #[inline(always)]
+    fn take_relock(&self) -> Option<HeldAnnotation> {
+        if !ENABLED || relock_state() & HAS_RELOCK == 0 {
+            return None;
+        }
+        self.take_relock_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_relock_slow(&self) -> Option<HeldAnnotation> {
+        let held = with_relock(|slots| take_relock_entry(slots, self.map.addr()))?;
+        // Held already: a recursive acquisition, not the end of a release.
+        // (Under a nest lock, same-class entries are merged and may be held
+        // any number of times: nothing to tell apart there.)
+        (held.nest_lock().is_some() || engine::is_held(&self.map, None) != Some(true)).then_some(held)
+    }
+
+    /// A blocking re-acquisition with the annotations `held` the lock was
+    /// held with before a temporary release, in mode `read`; otherwise like
+    /// `acquire_blocking` (undone if the hook unwinds).
+    #[track_caller]
+    fn reacquire_blocking(
+        &self,
+        held: HeldAnnotation,
+        read: Read,
+        try_lock: impl FnOnce() -> bool,
+        lock: impl FnOnce(),
+    ) {
+        let loc = Location::caller();
+        let undo = Finally(|| hooks::lock_release(&self.map));
+        note_annotated();
+        engine::reacquire(&self.map, held, read, loc);
+        std::mem::forget(undo);
+        if !try_lock() {
+            hooks::lock_contended(&self.map);
+            lock();
+        }
+        hooks::lock_acquired(&self.map);
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Mutexes.
 
 impl<R: RawMutex> RawLockdep<R> {
@@ -240,6 +401,22 @@ impl<R: RawMutex> RawLockdep<R> {
                 unsafe { self.inner.unlock() }
             },
         )
+    }
+
+    /// Re-locks after a temporary release (a condvar wait): validated at the
+    /// caller's location with the annotations `held` the lock was held with
+    /// ([`held_annotation`](crate::engine::held_annotation) before the
+    /// release), or as a plain [`lock_with`](Self::lock_with)`(0, None)` when
+    /// there are none.
+    #[inline]
+    #[track_caller]
+    pub(super) fn relock(&self, held: Option<HeldAnnotation>) {
+        match held {
+            Some(held) => {
+                self.reacquire_blocking(held, Read::Exclusive, || self.inner.try_lock(), || self.inner.lock())
+            }
+            None => self.lock_with(0, None),
+        }
     }
 
     /// Releases in the validator, then unlocks (also if the release hook
@@ -287,6 +464,8 @@ unsafe impl<R: RawMutex> RawMutex for RawLockdep<R> {
     fn lock(&self) {
         if self.take_prehooked() {
             self.inner.lock();
+        } else if let Some(held) = self.take_relock() {
+            self.reacquire_blocking(held, Read::Exclusive, || self.inner.try_lock(), || self.inner.lock());
         } else {
             self.lock_with(0, None);
         }
@@ -299,6 +478,7 @@ unsafe impl<R: RawMutex> RawMutex for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock(&self) {
+        note_unlock(&self.map);
         // SAFETY: forwarded from the caller.
         unsafe { self.unlock_hooked() }
     }
@@ -313,6 +493,7 @@ unsafe impl<R: RawMutex> RawMutex for RawLockdep<R> {
 unsafe impl<R: RawMutexFair> RawMutexFair for RawLockdep<R> {
     #[inline]
     unsafe fn unlock_fair(&self) {
+        note_unlock(&self.map);
         self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_fair() }
@@ -482,7 +663,15 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 
     #[inline]
     fn lock_shared(&self) {
-        self.lock_shared_with(0, None);
+        match self.take_relock() {
+            Some(held) => self.reacquire_blocking(
+                held,
+                Read::Shared,
+                || self.inner.try_lock_shared(),
+                || self.inner.lock_shared(),
+            ),
+            None => self.lock_shared_with(0, None),
+        }
     }
 
     #[inline]
@@ -492,6 +681,7 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_shared(&self) {
+        note_unlock(&self.map);
         self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_shared() }
@@ -500,7 +690,15 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 
     #[inline]
     fn lock_exclusive(&self) {
-        self.lock_exclusive_with(0, None);
+        match self.take_relock() {
+            Some(held) => self.reacquire_blocking(
+                held,
+                Read::Exclusive,
+                || self.inner.try_lock_exclusive(),
+                || self.inner.lock_exclusive(),
+            ),
+            None => self.lock_exclusive_with(0, None),
+        }
     }
 
     #[inline]
@@ -510,6 +708,7 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_exclusive(&self) {
+        note_unlock(&self.map);
         self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_exclusive() }
@@ -531,6 +730,7 @@ unsafe impl<R: RawRwLock> RawRwLock for RawLockdep<R> {
 unsafe impl<R: RawRwLockFair> RawRwLockFair for RawLockdep<R> {
     #[inline]
     unsafe fn unlock_shared_fair(&self) {
+        note_unlock(&self.map);
         self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_shared_fair() }
@@ -539,6 +739,7 @@ unsafe impl<R: RawRwLockFair> RawRwLockFair for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_exclusive_fair(&self) {
+        note_unlock(&self.map);
         self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_exclusive_fair() }
@@ -625,7 +826,15 @@ unsafe impl<R: RawRwLockRecursiveTimed> RawRwLockRecursiveTimed for RawLockdep<R
 unsafe impl<R: RawRwLockUpgrade> RawRwLockUpgrade for RawLockdep<R> {
     #[inline]
     fn lock_upgradable(&self) {
-        self.lock_upgradable_with(0);
+        match self.take_relock() {
+            Some(held) => self.reacquire_blocking(
+                held,
+                Read::Exclusive,
+                || self.inner.try_lock_upgradable(),
+                || self.inner.lock_upgradable(),
+            ),
+            None => self.lock_upgradable_with(0),
+        }
     }
 
     #[inline]
@@ -635,6 +844,7 @@ unsafe impl<R: RawRwLockUpgrade> RawRwLockUpgrade for RawLockdep<R> {
 
     #[inline]
     unsafe fn unlock_upgradable(&self) {
+        note_unlock(&self.map);
         self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_upgradable() }
@@ -658,6 +868,7 @@ unsafe impl<R: RawRwLockUpgrade> RawRwLockUpgrade for RawLockdep<R> {
 unsafe impl<R: RawRwLockUpgradeFair> RawRwLockUpgradeFair for RawLockdep<R> {
     #[inline]
     unsafe fn unlock_upgradable_fair(&self) {
+        note_unlock(&self.map);
         self.release_then(|| {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.unlock_upgradable_fair() }
