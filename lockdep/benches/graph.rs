@@ -181,9 +181,13 @@ fn stall_during_dump(c: &mut Criterion) {
                     }
                 });
             }
-            let name = if dumping { "lockdep-notrace-while-dumping" } else { "lockdep-notrace" };
+            let (base, name) = if dumping {
+                ("parking_lot-while-dumping", "lockdep-notrace-while-dumping")
+            } else {
+                ("parking_lot", "lockdep-notrace")
+            };
             v.scope(|| {
-                g.bench_function("parking_lot", |b| b.iter(|| churn_once(&outer, &raw_outer, false)));
+                g.bench_function(base, |b| b.iter(|| churn_once(&outer, &raw_outer, false)));
                 g.bench_function(name, |b| b.iter(|| churn_once(&outer, &raw_outer, true)));
             });
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
