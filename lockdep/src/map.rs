@@ -185,7 +185,7 @@ pub(crate) const EPOCH_MASK: u64 = (1 << 32) - 1;
 impl Drop for LockdepMap {
     fn drop(&mut self) {
         if crate::ENABLED {
-            crate::engine::map_freed(self);
+            crate::engine::debug_check_no_locks_freed(self);
         }
     }
 }

@@ -4,19 +4,21 @@
 //! ([`HeldAnnotation`], [`reacquire`]: condvar waits, `*Guard::unlocked`).
 //!
 //! The verdict comes from the same held-lock lookup as `lock_is_held_type`
-//! (`validate::is_held`); an unknown answer (validator off, re-entry) passes,
+//! (`entry::is_held`); an unknown answer (validator off, re-entry) passes,
 //! as in the kernel. A failure is an `AssertionFailed` report in the current
 //! validator, once per asserting location; it does not switch the validator
 //! off.
 
 use std::panic::Location;
 
+use super::ctx::Ctx;
+use super::emit::{lock_info, map_info};
+use super::entry::{held_as, held_mode, is_held};
 use super::graph::Graph;
 use super::held::HeldLock;
 use super::inner::lock;
 use super::signature::{Signature, Site};
-use super::thread::{Ctx, with_ctx};
-use super::validate::{held_as, held_mode, is_held, lock_info, map_info};
+use super::thread::with_ctx;
 use crate::class::Read;
 use crate::map::LockdepMap;
 use crate::report::{LockInfo, Report, ReportKind, ThreadInfo};
@@ -211,7 +213,7 @@ pub(crate) fn unlock_annotations(map: &LockdepMap) -> Option<(Option<HeldAnnotat
 /// acquisition, at `loc`.
 pub(crate) fn reacquire(map: &LockdepMap, held: HeldAnnotation, read: Read, loc: Loc) {
     let Some(nest) = held.nest else {
-        super::validate::acquire(map, held.subclass, false, read, true, None, loc);
+        super::entry::acquire(map, held.subclass, false, read, true, None, loc);
         return;
     };
     // The nest lock is known by address and name only: the acquisition is

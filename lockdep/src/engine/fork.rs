@@ -71,11 +71,11 @@ pub(crate) fn in_forked_child_quiet() -> bool {
     IN_CHILD.load(Ordering::Relaxed)
 }
 
-/// Removes a key's classes (see `validate::unregister_key`), except in a
+/// Removes a key's classes (see `release::lockdep_unregister_key`), except in a
 /// forked child, where the registry and graph locks may be held forever.
 pub(crate) fn unregister_key(key: &crate::class::LockClassKey, maps_may_remain: bool) {
     if !in_forked_child() {
-        super::validate::unregister_key(key, maps_may_remain);
+        super::release::lockdep_unregister_key(key, maps_may_remain);
     }
 }
 

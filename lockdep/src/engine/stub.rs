@@ -77,7 +77,7 @@ pub(crate) fn might_lock(_: &LockdepMap, _: Read, _: &'static Location<'static>)
 #[inline(always)]
 pub(crate) fn might_lock_nested(_: &LockdepMap, _: u32, _: &'static Location<'static>) {}
 #[inline(always)]
-pub(crate) fn map_freed(_: &LockdepMap) {}
+pub(crate) fn debug_check_no_locks_freed(_: &LockdepMap) {}
 #[inline(always)]
 pub(crate) fn unregister_key(_: &LockClassKey, _: bool) {}
 

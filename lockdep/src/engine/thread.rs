@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::chain::ThreadChainCache;
+use super::ctx::Ctx;
 use super::held::HeldStack;
 use super::inner::{Inner, global};
 use super::signature::Signature;
@@ -136,16 +137,6 @@ impl Drop for Busy<'_> {
     fn drop(&mut self) {
         self.0.set(false);
     }
-}
-
-/// The per-thread context a hook runs in.
-pub(crate) struct Ctx<'a> {
-    pub(crate) inner: &'a Inner,
-    pub(crate) pv: &'a mut PerValidator,
-    pub(crate) thread: &'a ThreadInfo,
-    pub(crate) thread_num: u64,
-    /// Reports found by this hook, dispatched after every engine lock is released.
-    pub(crate) out: &'a mut Vec<Report>,
 }
 
 /// Runs `f` in the current thread's context for its current validator.
@@ -312,7 +303,7 @@ impl Drop for ThreadState {
                 continue;
             }
             let mut shared = super::inner::lock(&inner.shared);
-            let held = super::validate::held_infos(&shared.graph, &pv.held);
+            let held = super::emit::held_infos(&shared.graph, &pv.held);
             // Once per distinct set of held classes, as for every other kind
             // (a one-shot validator has one report in all).
             let classes = pv.held.locks.iter().map(|h| h.class).collect();
@@ -356,7 +347,7 @@ pub(crate) fn held_text(inner: &Arc<Inner>) -> String {
             let data = slot.as_ref()?;
             let pv = data.validators.iter().find(|p| p.is_for(inner))?;
             let sh = super::inner::lock(&inner.shared);
-            let held = super::validate::held_infos(&sh.graph, &pv.held);
+            let held = super::emit::held_infos(&sh.graph, &pv.held);
             let mut out = String::new();
             let _ = crate::report::write_held(&mut out, &held, &data.info);
             Some(out)

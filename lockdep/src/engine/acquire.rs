@@ -1,0 +1,182 @@
+//! The acquisition (kernel `__lock_acquire` and `register_lock_class`): the
+//! class lookup, the depth limit, nest-lock merging, and the hand-over to
+//! `validate_chain` for chains the thread has not validated before.
+
+use std::panic::Location;
+
+use super::ctx::Ctx;
+use super::emit::{lock_info, map_info, named_info};
+use super::graph::ClassId;
+use super::held::{HeldLock, NO_NODE, link};
+use super::inner::lock;
+use super::signature::{Signature, Site};
+use crate::class::{MAX_SUBCLASSES, Read};
+use crate::map::LockdepMap;
+use crate::report::ReportKind;
+
+type Loc = &'static Location<'static>;
+
+/// A nest lock as an acquire names it: address and name.
+pub(crate) type Nest = Option<(usize, &'static str)>;
+
+impl Ctx<'_> {
+    pub(crate) fn cached_class(&self, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
+        super::entry::cached_class(self.inner, map, subclass)
+    }
+
+    /// Kernel `register_lock_class`: the class of `map` for `subclass`,
+    /// registered if new (`None` once the class limit is exhausted).
+    pub(crate) fn register_lock_class(
+        &mut self,
+        map: &LockdepMap,
+        subclass: u32,
+        read: Read,
+        loc: Loc,
+    ) -> Option<ClassId> {
+        if let Some(c) = self.cached_class(map, subclass) {
+            return Some(c);
+        }
+        let inner = self.inner;
+        let mut sh = lock(&inner.shared);
+        let key = map.key.id();
+        match sh.graph.register(key, subclass, map.name(), inner.config.max_classes) {
+            Some(c) => {
+                map.set_cached_class(inner.epoch(), subclass, c.raw());
+                Some(c)
+            }
+            None => {
+                self.limit(
+                    &mut sh,
+                    "max_classes",
+                    "Config::max_classes or LOCKDEP_MAX_CLASSES",
+                    Some(map_info(map, subclass, read, false, loc)),
+                    loc,
+                );
+                None
+            }
+        }
+    }
+
+    /// The class of `map` for `subclass` if it exists already (nothing is
+    /// registered once learning stopped).
+    fn known_class(&mut self, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
+        if let Some(c) = self.cached_class(map, subclass) {
+            return Some(c);
+        }
+        let inner = self.inner;
+        let c = lock(&inner.shared).graph.lookup(map.key.id(), subclass)?;
+        map.set_cached_class(inner.epoch(), subclass, c.raw());
+        Some(c)
+    }
+
+    /// Kernel `__lock_acquire`: the acquisition of `map` by this thread.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn acquire(
+        &mut self,
+        map: &LockdepMap,
+        mut subclass: u32,
+        trylock: bool,
+        read: Read,
+        check: bool,
+        nest: Nest,
+        loc: Loc,
+    ) {
+        if subclass >= MAX_SUBCLASSES {
+            self.invalid_subclass(map_info(map, subclass, read, trylock, loc));
+            if !self.inner.is_validating() {
+                return;
+            }
+            subclass = 0; // keep tracking the lock so that its release balances
+        }
+        let class = if self.inner.is_learning() {
+            self.register_lock_class(map, subclass, read, loc)
+        } else {
+            self.known_class(map, subclass)
+        };
+        let entry = HeldLock {
+            instance: map.addr(),
+            class: class.unwrap_or(ClassId::UNTRACKED),
+            node: NO_NODE,
+            name: map.name(),
+            location: loc,
+            nest: nest.map(Box::new),
+            references: 0,
+            subclass: subclass as u8,
+            read,
+            trylock,
+            check: check && class.is_some(),
+        };
+        self.push(entry, 0, loc);
+    }
+
+    /// Pushes `entry` through the acquire path (kernel `__lock_acquire` from
+    /// the depth check on). `references`: the entry's merge count (replay).
+    pub(crate) fn push(&mut self, mut entry: HeldLock, references: u32, loc: Loc) {
+        if self.pv.held.depth() >= self.inner.config.max_depth && self.inner.is_learning() {
+            self.depth_limit(&entry, loc);
+        }
+        if entry.nest.is_some() && self.merge_nested(&entry, references) {
+            return;
+        }
+        entry.references = references;
+        if entry.nest.is_some() && !self.nest_lock_held(&entry, loc) && !self.inner.is_validating() {
+            return;
+        }
+        let parent = self.pv.held.curr_node();
+        let elem = entry.elem();
+        let cached = match elem {
+            Some(e) if parent != NO_NODE => self.pv.cache.get(link(parent, e)),
+            _ => None,
+        };
+        match cached {
+            Some(node) => entry.node = node,
+            None => {
+                if !self.validate_chain(&mut entry, parent, elem) && !self.inner.is_validating() {
+                    return;
+                }
+            }
+        }
+        self.pv.held.locks.push(entry);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn depth_limit(&mut self, entry: &HeldLock, loc: Loc) {
+        let inner = self.inner;
+        let mut sh = lock(&inner.shared);
+        let info = lock_info(&sh.graph, entry);
+        let what = format!("max_depth ({} held locks)", inner.config.max_depth);
+        self.limit(&mut sh, &what, "Config::max_depth or LOCKDEP_MAX_DEPTH", Some(info), loc);
+    }
+
+    /// The nest merge: a same-class entry on top under a nest lock takes
+    /// this acquisition as one more reference.
+    fn merge_nested(&mut self, entry: &HeldLock, references: u32) -> bool {
+        match self.pv.held.locks.last_mut() {
+            Some(top) if top.class == entry.class => {
+                top.references = top.references.max(1) + references.max(1);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Reports a nest lock that is not held; false when it is not.
+    #[cold]
+    #[inline(never)]
+    fn nest_lock_held(&mut self, entry: &HeldLock, loc: Loc) -> bool {
+        let Some((nest_addr, nest_name)) = entry.nest.as_deref().copied() else { return true };
+        if self.pv.held.holds_instance(nest_addr) {
+            return true;
+        }
+        let inner = self.inner;
+        let mut sh = lock(&inner.shared);
+        let info = lock_info(&sh.graph, entry);
+        let other = named_info(nest_name, nest_addr, 0, Read::Exclusive, false, loc);
+        let msg = format!("{} is taken under nest lock {nest_name}, which this thread does not hold", entry.name);
+        let report =
+            self.new_report(&sh.graph, ReportKind::NestLockNotHeld, loc, Some(info), Some(other), Vec::new(), msg);
+        self.emit(&mut sh, Signature::NestLockNotHeld { class: entry.class, site: Site::of(loc) }, report);
+        false
+    }
+}

@@ -1,0 +1,258 @@
+//! The engine's entry points, called by the hooks (kernel `lock_acquire`,
+//! `lock_release`, `lock_downgrade`, `lock_set_class`, `lock_contended`,
+//! `lock_acquired`, `lock_is_held_type`, `might_lock`), and the steady-state
+//! fast path in front of them.
+//!
+//! An acquire or release first tries the fast path: no re-entrancy guard, no
+//! report context, nothing outside the engine is called — the class is cached
+//! in the map and the chain in the thread's cache. Anything else takes the
+//! full path through `with_ctx` into the algorithms of `acquire`, `validate`
+//! and `release`.
+
+use std::panic::Location;
+
+use super::graph::ClassId;
+use super::held::{HEAD, HeldLock, elem_unchecked, link};
+use super::inner::{Inner, lock};
+use super::thread::{fast, fast_inner, with_ctx};
+use crate::class::{MAX_SUBCLASSES, Read};
+use crate::map::LockdepMap;
+use crate::validator::Hook;
+
+type Loc = &'static Location<'static>;
+
+#[inline(always)]
+pub(crate) fn acquire(
+    map: &LockdepMap,
+    subclass: u32,
+    trylock: bool,
+    read: Read,
+    check: bool,
+    nest: Option<&LockdepMap>,
+    loc: Loc,
+) {
+    if !(nest.is_none() && fast_acquire(map, subclass, trylock, read, check, loc)) {
+        acquire_slow(map, subclass, trylock, read, check, nest, loc);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn acquire_slow(
+    map: &LockdepMap,
+    subclass: u32,
+    trylock: bool,
+    read: Read,
+    check: bool,
+    nest: Option<&LockdepMap>,
+    loc: Loc,
+) {
+    with_ctx(|ctx| {
+        if ctx.inner.config.record_events {
+            let nest_lock = nest.map(LockdepMap::addr);
+            ctx.event(map, Hook::Acquire { subclass, trylock, read, check, nest_lock }, loc);
+        }
+        if !ctx.inner.is_validating() {
+            return;
+        }
+        let nest = nest.map(|n| (n.addr(), n.name()));
+        ctx.acquire(map, subclass, trylock, read, check, nest, loc);
+        // The hook's business, not the algorithm's (`might_lock` runs the
+        // algorithm without taking the lock).
+        if ctx.inner.is_validating() {
+            map.note_acquire(ctx.thread_num);
+        }
+    });
+}
+
+#[inline(always)]
+pub(crate) fn release(map: &LockdepMap, loc: Loc) {
+    if !fast_release(map) {
+        release_slow(map, loc);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn release_slow(map: &LockdepMap, loc: Loc) {
+    with_ctx(|ctx| {
+        map.note_release(ctx.thread_num);
+        ctx.event(map, Hook::Release, loc);
+        if ctx.inner.is_validating() {
+            ctx.release(map, loc);
+        }
+    });
+}
+
+pub(crate) fn downgrade(map: &LockdepMap, loc: Loc) {
+    with_ctx(|ctx| {
+        ctx.event(map, Hook::Downgrade, loc);
+        if ctx.inner.is_validating() {
+            ctx.downgrade(map, loc);
+        }
+    });
+}
+
+pub(crate) fn set_subclass(map: &LockdepMap, subclass: u32, loc: Loc) {
+    with_ctx(|ctx| {
+        ctx.event(map, Hook::SetSubclass { subclass }, loc);
+        if ctx.inner.is_validating() {
+            ctx.set_subclass(map, subclass, loc);
+        }
+    });
+}
+
+/// The statistics hooks only record events (when some validator records
+/// them): skip the thread-local lookup entirely otherwise.
+#[inline(always)]
+pub(crate) fn contended(map: &LockdepMap, loc: Loc) {
+    if super::inner::any_records_events() {
+        record(map, Hook::Contended, loc);
+    }
+}
+
+#[inline(always)]
+pub(crate) fn acquired(map: &LockdepMap, loc: Loc) {
+    if super::inner::any_records_events() {
+        record(map, Hook::Acquired, loc);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn record(map: &LockdepMap, hook: Hook, loc: Loc) {
+    with_ctx(|ctx| ctx.event(map, hook, loc));
+}
+
+/// `Some(held)` when known; `None` when unknown (validation off, re-entry,
+/// thread-local teardown).
+pub(crate) fn is_held(map: &LockdepMap, read: Option<Read>) -> Option<bool> {
+    held_mode(map).map(|mode| held_as(mode, read))
+}
+
+/// The mode the current thread holds `map` in: `Some(None)` when it does
+/// not hold it, `None` when unknown (as for [`is_held`]).
+pub(crate) fn held_mode(map: &LockdepMap) -> Option<Option<Read>> {
+    with_ctx(|ctx| ctx.inner.is_validating().then(|| ctx.find(map).map(|i| ctx.pv.held.locks[i].read))).flatten()
+}
+
+/// Whether holding in `mode` is holding as `read` asks: `None` any mode,
+/// `Some(Read::Exclusive)` for write, `Some(_)` for read.
+pub(crate) fn held_as(mode: Option<Read>, read: Option<Read>) -> bool {
+    match (mode, read) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(m), Some(Read::Exclusive)) => m == Read::Exclusive,
+        (Some(m), Some(_)) => m != Read::Exclusive,
+    }
+}
+
+pub(crate) fn might_lock(map: &LockdepMap, read: Read, loc: Loc) {
+    might(map, 0, read, loc);
+}
+
+pub(crate) fn might_lock_nested(map: &LockdepMap, subclass: u32, loc: Loc) {
+    might(map, subclass, Read::Exclusive, loc);
+}
+
+fn might(map: &LockdepMap, subclass: u32, read: Read, loc: Loc) {
+    with_ctx(|ctx| {
+        if !ctx.inner.is_validating() {
+            return;
+        }
+        let depth = ctx.pv.held.depth();
+        ctx.acquire(map, subclass, false, read, true, None, loc);
+        if ctx.pv.held.depth() > depth && ctx.pv.held.locks.last().is_some_and(|h| h.instance == map.addr()) {
+            ctx.pv.held.locks.pop();
+        }
+    });
+}
+
+/// Another live thread that holds `map`, as far as the map's holder word
+/// knows (the last acquirer, until it releases).
+pub(crate) fn other_holder(map: &LockdepMap) -> Option<crate::report::ThreadInfo> {
+    let holder = map.holder();
+    if holder == 0 || super::thread::current_num() == Some(holder) {
+        return None;
+    }
+    lock(super::thread::live_threads()).get(&holder).cloned()
+}
+
+// ---------------------------------------------------------------------------
+// The steady state, without the re-entrancy guard or a report context (it
+// calls nothing outside the engine and reports nothing).
+
+pub(crate) fn cached_class(inner: &Inner, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
+    map.cached_class(inner.epoch(), subclass).map(ClassId::from_raw)
+}
+
+/// An acquisition whose class is cached in the map and whose chain this
+/// thread may push without validation (a chain head, or a chain found in the
+/// thread's cache — which holds validated chains, and trylock and unchecked
+/// ones, which need no validation): push it. False sends it down the full
+/// path.
+#[inline(always)]
+fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, check: bool, loc: Loc) -> bool {
+    // SAFETY: the borrow ends with this function, which calls nothing
+    // outside the engine.
+    let Some(pv) = (unsafe { fast() }) else { return false };
+    // SAFETY: `pv` comes from `fast` in this hook.
+    let inner = unsafe { fast_inner(pv) };
+    let depth = pv.held.locks.len();
+    // (A full stack goes the full path, which grows it: no call from here.)
+    if inner.hot() != pv.hot || subclass >= MAX_SUBCLASSES || depth >= pv.fast_depth {
+        return false;
+    }
+    let Some(class) = map.cached_class(pv.hot >> 2, subclass) else { return false };
+    let class = ClassId::from_raw(class);
+    let elem = elem_unchecked(class, read, trylock, check);
+    let node = match pv.held.locks.last() {
+        // A chain head has nothing to be validated against (the full path
+        // records it, for the statistics, when the map's class is looked up).
+        None => HEAD | elem,
+        // (A parent without an id, NO_NODE, is never cached: it misses.)
+        Some(top) => match pv.cache.get_front(link(top.node, elem)) {
+            Some(node) => node,
+            None => return false,
+        },
+    };
+    let entry = HeldLock {
+        instance: map.addr(),
+        class,
+        node,
+        name: map.name(),
+        location: loc,
+        nest: None,
+        references: 0,
+        subclass: subclass as u8,
+        read,
+        trylock,
+        check,
+    };
+    // SAFETY: `depth < fast_depth <= capacity` (see `PerValidator`), so the
+    // slot is allocated, and it is initialised before the length covers it.
+    unsafe {
+        pv.held.locks.as_mut_ptr().add(depth).write(entry);
+        pv.held.locks.set_len(depth + 1);
+    }
+    map.note_acquire(pv.thread_num);
+    true
+}
+
+/// The release of the top entry, when it is a plain one.
+#[inline(always)]
+fn fast_release(map: &LockdepMap) -> bool {
+    // SAFETY: the borrow ends with this function, which calls nothing
+    // outside the engine.
+    let Some(pv) = (unsafe { fast() }) else { return false };
+    let depth = pv.held.locks.len();
+    match pv.held.locks.last() {
+        Some(top) if top.instance == map.addr() && top.references == 0 && top.nest.is_none() => {}
+        _ => return false,
+    }
+    // SAFETY: the top entry owns nothing (no nest box), so forgetting it
+    // instead of dropping it leaks nothing.
+    unsafe { pv.held.locks.set_len(depth - 1) };
+    map.note_release(pv.thread_num);
+    true
+}
