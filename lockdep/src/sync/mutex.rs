@@ -43,13 +43,15 @@ pub struct GenericMutex<R, T: ?Sized> {
 /// The guard of a [`Mutex`]: `lock_api`'s guard over the instrumented raw
 /// lock. `#[must_use]`, never `Send`; dropping it releases the lock (release
 /// hook first).
-pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawLockdep<parking_lot::RawMutex>, T>;
+pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawLockdep<super::DefaultRawMutex>, T>;
 
 /// A [`MutexGuard`] mapped to a part of the data (`MutexGuard::map`).
-pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawLockdep<parking_lot::RawMutex>, T>;
+pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawLockdep<super::DefaultRawMutex>, T>;
 
-/// An instrumented mutex over parking_lot's raw mutex: see [`GenericMutex`].
-pub type Mutex<T> = GenericMutex<parking_lot::RawMutex, T>;
+/// An instrumented mutex over parking_lot's raw mutex (lockdep's own
+/// [`park::RawMutex`](super::park::RawMutex) without the `parking_lot` feature):
+/// see [`GenericMutex`].
+pub type Mutex<T> = GenericMutex<super::DefaultRawMutex, T>;
 
 impl<T, R: RawMutex> GenericMutex<R, T> {
     /// A new mutex whose class is this call site (see the type docs).
