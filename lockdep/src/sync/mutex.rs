@@ -36,6 +36,7 @@ use crate::map::LockdepMap;
 /// *m.lock() += 1;
 /// assert_eq!(*m.lock(), 2);
 /// ```
+#[repr(transparent)]
 pub struct GenericMutex<R, T: ?Sized> {
     inner: lock_api::Mutex<RawLockdep<R>, T>,
 }

@@ -29,6 +29,7 @@ use crate::{ENABLED, hooks};
 /// let b = m.lock(); // the owner may lock again
 /// assert_eq!(*a + *b, 10);
 /// ```
+#[repr(transparent)]
 pub struct GenericReentrantMutex<R, G, T: ?Sized> {
     inner: lock_api::ReentrantMutex<RawLockdep<R>, G, T>,
 }

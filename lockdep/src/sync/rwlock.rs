@@ -38,6 +38,7 @@ use crate::map::LockdepMap;
 /// let r = RwLockWriteGuard::downgrade(w);
 /// assert_eq!(r.len(), 3);
 /// ```
+#[repr(transparent)]
 pub struct GenericRwLock<R, T: ?Sized> {
     inner: lock_api::RwLock<RawLockdep<R>, T>,
 }
