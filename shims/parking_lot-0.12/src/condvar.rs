@@ -105,7 +105,7 @@ impl Condvar {
     }
 
     /// Waits while `condition` holds, until `timeout` (an instant); the
-    /// result says whether it gave up with the condition still holding.
+    /// result says whether the last wait timed out.
     #[track_caller]
     pub fn wait_while_until<T, F>(
         &self,
@@ -117,12 +117,13 @@ impl Condvar {
         T: ?Sized,
         F: FnMut(&mut T) -> bool,
     {
-        while condition(&mut *mutex_guard) {
-            if self.wait_until(mutex_guard, timeout).timed_out() {
-                return WaitTimeoutResult(condition(&mut *mutex_guard));
-            }
+        // As parking_lot: once the wait timed out the condition is not
+        // evaluated again.
+        let mut result = WaitTimeoutResult(false);
+        while !result.timed_out() && condition(&mut *mutex_guard) {
+            result = self.wait_until(mutex_guard, timeout);
         }
-        WaitTimeoutResult(false)
+        result
     }
 
     /// Waits while `condition` holds, for at most `timeout`.

@@ -233,6 +233,12 @@ impl<R: RawMutexTimed, T: ?Sized> GenericMutex<RawLockdep<R>, T> {
     }
 }
 
+impl<R: lock_api::RawMutex, T: ?Sized> lockdep::AsLockdepMap for GenericMutex<RawLockdep<R>, T> {
+    fn as_lockdep_map(&self) -> &lockdep::LockdepMap {
+        self.raw_lock().map()
+    }
+}
+
 impl<R: lock_api::RawMutex, T: Default> Default for GenericMutex<RawLockdep<R>, T> {
     #[track_caller]
     fn default() -> Self {

@@ -207,6 +207,12 @@ mod arc {
     }
 }
 
+impl<T: ?Sized> lockdep::AsLockdepMap for ReentrantMutex<T> {
+    fn as_lockdep_map(&self) -> &lockdep::LockdepMap {
+        self.inner.lockdep_map()
+    }
+}
+
 impl<T: Default> Default for ReentrantMutex<T> {
     #[track_caller]
     fn default() -> ReentrantMutex<T> {

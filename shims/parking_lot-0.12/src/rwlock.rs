@@ -444,6 +444,12 @@ mod arc {
     }
 }
 
+impl<T: ?Sized> lockdep::AsLockdepMap for RwLock<T> {
+    fn as_lockdep_map(&self) -> &lockdep::LockdepMap {
+        self.raw_lock().map()
+    }
+}
+
 impl<T: Default> Default for RwLock<T> {
     #[track_caller]
     fn default() -> RwLock<T> {
