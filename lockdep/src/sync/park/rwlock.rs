@@ -30,7 +30,7 @@ fn readers(state: usize) -> usize {
 /// A raw reader-writer lock of one word.
 ///
 /// * Readers enter while no writer holds or waits: a writer that has claimed
-///   the lock ([`WRITER`] set) keeps new readers out while it waits for the
+///   the lock (its `WRITER` bit set) keeps new readers out while it waits for the
 ///   present ones to leave, so writers do not starve. A *recursive* reader
 ///   also enters while a writer only waits (there are readers already), so a
 ///   thread that holds a read lock can always read-lock again.
