@@ -43,5 +43,8 @@ pub mod comparison {}
 #[doc = include_str!("11-reliability.md")]
 pub mod reliability {}
 
-#[doc = include_str!("12-std-facade.md")]
+#[doc = include_str!("12-whole-tree.md")]
+pub mod whole_tree {}
+
+#[doc = include_str!("13-std-facade.md")]
 pub mod std_facade {}

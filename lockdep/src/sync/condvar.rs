@@ -21,8 +21,9 @@ use super::raw::RawLockdep;
 /// what it was to the validator.
 ///
 /// `parking_lot::Condvar` only accepts parking_lot's own guard type, so this
-/// condvar is built from a plain (uninstrumented) parking_lot mutex and
-/// condvar; `notify_*` with no waiter costs one atomic load.
+/// condvar is built from a plain (uninstrumented) mutex and condvar of
+/// lockdep's own ([`park`](super::park)); `notify_*` with no waiter costs one
+/// atomic load.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -42,8 +43,8 @@ pub struct Condvar {
     /// Threads between announcing a wait and waking up.
     waiters: AtomicUsize,
     /// Closes the window between releasing the user's mutex and sleeping.
-    lock: parking_lot::Mutex<()>,
-    cv: parking_lot::Condvar,
+    lock: lock_api::Mutex<super::park::RawMutex, ()>,
+    cv: super::park::Condvar,
 }
 
 /// Whether a timed wait timed out.
@@ -60,7 +61,7 @@ impl WaitTimeoutResult {
 impl Condvar {
     /// A new condition variable.
     pub const fn new() -> Self {
-        Condvar { waiters: AtomicUsize::new(0), lock: parking_lot::Mutex::new(()), cv: parking_lot::Condvar::new() }
+        Condvar { waiters: AtomicUsize::new(0), lock: lock_api::Mutex::new(()), cv: super::park::Condvar::new() }
     }
 
     /// Blocks until notified (or woken spuriously), releasing the guard's

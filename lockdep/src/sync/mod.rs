@@ -85,6 +85,7 @@ use crate::ENABLED;
 
 mod condvar;
 mod mutex;
+pub mod park;
 mod raw;
 mod reentrant;
 mod rwlock;
@@ -99,6 +100,37 @@ pub use rwlock::{
     RwLockWriteGuard,
 };
 pub use std_raw::{StdMutex, StdRawMutex};
+
+/// The raw mutex under [`Mutex<T>`], [`ReentrantMutex<T>`] and their guards:
+/// parking_lot's with the `parking_lot` feature (the default), lockdep's own
+/// [`park::RawMutex`] without it.
+#[cfg(feature = "parking_lot")]
+pub type DefaultRawMutex = parking_lot::RawMutex;
+/// The raw mutex under [`Mutex<T>`], [`ReentrantMutex<T>`] and their guards:
+/// parking_lot's with the `parking_lot` feature (the default), lockdep's own
+/// [`park::RawMutex`] without it.
+#[cfg(not(feature = "parking_lot"))]
+pub type DefaultRawMutex = park::RawMutex;
+
+/// The raw rwlock under [`RwLock<T>`] and its guards: parking_lot's with the
+/// `parking_lot` feature (the default), lockdep's own [`park::RawRwLock`]
+/// without it.
+#[cfg(feature = "parking_lot")]
+pub type DefaultRawRwLock = parking_lot::RawRwLock;
+/// The raw rwlock under [`RwLock<T>`] and its guards: parking_lot's with the
+/// `parking_lot` feature (the default), lockdep's own [`park::RawRwLock`]
+/// without it.
+#[cfg(not(feature = "parking_lot"))]
+pub type DefaultRawRwLock = park::RawRwLock;
+
+/// The thread identity of [`ReentrantMutex<T>`]: parking_lot's with the
+/// `parking_lot` feature (the default), [`park::RawThreadId`] without it.
+#[cfg(feature = "parking_lot")]
+pub type DefaultThreadId = parking_lot::RawThreadId;
+/// The thread identity of [`ReentrantMutex<T>`]: parking_lot's with the
+/// `parking_lot` feature (the default), [`park::RawThreadId`] without it.
+#[cfg(not(feature = "parking_lot"))]
+pub type DefaultThreadId = park::RawThreadId;
 
 /// The subclass for "one level down" (kernel `SINGLE_DEPTH_NESTING`): lock a
 /// parent normally and its child with `lock_nested(SINGLE_DEPTH_NESTING)`.
@@ -185,7 +217,7 @@ macro_rules! new_rwlock {
 // ---------------------------------------------------------------------------
 // Zero cost when compiled out: the same sizes as parking_lot's types.
 
-#[cfg(not(lockdep_on))]
+#[cfg(all(not(lockdep_on), feature = "parking_lot"))]
 const _: () = {
     use std::mem::size_of;
     assert!(size_of::<crate::LockdepMap>() == 0);

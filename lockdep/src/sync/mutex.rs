@@ -36,6 +36,7 @@ use crate::map::LockdepMap;
 /// *m.lock() += 1;
 /// assert_eq!(*m.lock(), 2);
 /// ```
+#[repr(transparent)]
 pub struct GenericMutex<R, T: ?Sized> {
     inner: lock_api::Mutex<RawLockdep<R>, T>,
 }
@@ -45,13 +46,15 @@ pub struct GenericMutex<R, T: ?Sized> {
 /// hook first). `MutexGuard::unlocked` (and `unlocked_fair`) re-acquire the
 /// lock with the subclass and nest lock the guard was taken with, like a
 /// [`Condvar`](super::Condvar) wait.
-pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawLockdep<parking_lot::RawMutex>, T>;
+pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawLockdep<super::DefaultRawMutex>, T>;
 
 /// A [`MutexGuard`] mapped to a part of the data (`MutexGuard::map`).
-pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawLockdep<parking_lot::RawMutex>, T>;
+pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawLockdep<super::DefaultRawMutex>, T>;
 
-/// An instrumented mutex over parking_lot's raw mutex: see [`GenericMutex`].
-pub type Mutex<T> = GenericMutex<parking_lot::RawMutex, T>;
+/// An instrumented mutex over parking_lot's raw mutex (lockdep's own
+/// [`park::RawMutex`](super::park::RawMutex) without the `parking_lot` feature):
+/// see [`GenericMutex`].
+pub type Mutex<T> = GenericMutex<super::DefaultRawMutex, T>;
 
 impl<T, R: RawMutex> GenericMutex<R, T> {
     /// A new mutex whose class is this call site (see the type docs).

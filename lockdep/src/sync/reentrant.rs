@@ -29,16 +29,17 @@ use crate::{ENABLED, hooks};
 /// let b = m.lock(); // the owner may lock again
 /// assert_eq!(*a + *b, 10);
 /// ```
+#[repr(transparent)]
 pub struct GenericReentrantMutex<R, G, T: ?Sized> {
     inner: lock_api::ReentrantMutex<RawLockdep<R>, G, T>,
 }
 
 /// The guard of a [`ReentrantMutex`] (`#[must_use]`, never `Send`).
 pub type ReentrantMutexGuard<'a, T> =
-    lock_api::ReentrantMutexGuard<'a, RawLockdep<parking_lot::RawMutex>, parking_lot::RawThreadId, T>;
+    lock_api::ReentrantMutexGuard<'a, RawLockdep<super::DefaultRawMutex>, super::DefaultThreadId, T>;
 
 /// An instrumented reentrant mutex over parking_lot's raw mutex: see [`GenericReentrantMutex`].
-pub type ReentrantMutex<T> = GenericReentrantMutex<parking_lot::RawMutex, parking_lot::RawThreadId, T>;
+pub type ReentrantMutex<T> = GenericReentrantMutex<super::DefaultRawMutex, super::DefaultThreadId, T>;
 
 impl<T, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
     /// A new reentrant mutex whose class is this call site.

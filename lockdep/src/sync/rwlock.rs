@@ -38,23 +38,26 @@ use crate::map::LockdepMap;
 /// let r = RwLockWriteGuard::downgrade(w);
 /// assert_eq!(r.len(), 3);
 /// ```
+#[repr(transparent)]
 pub struct GenericRwLock<R, T: ?Sized> {
     inner: lock_api::RwLock<RawLockdep<R>, T>,
 }
 
 /// Read guard of an [`RwLock`] (`#[must_use]`, never `Send`).
-pub type RwLockReadGuard<'a, T> = lock_api::RwLockReadGuard<'a, RawLockdep<parking_lot::RawRwLock>, T>;
+pub type RwLockReadGuard<'a, T> = lock_api::RwLockReadGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
 /// Write guard of an [`RwLock`] (`#[must_use]`, never `Send`).
-pub type RwLockWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, RawLockdep<parking_lot::RawRwLock>, T>;
+pub type RwLockWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
 /// Upgradable read guard of an [`RwLock`] (`#[must_use]`, never `Send`).
 pub type RwLockUpgradableReadGuard<'a, T> =
-    lock_api::RwLockUpgradableReadGuard<'a, RawLockdep<parking_lot::RawRwLock>, T>;
+    lock_api::RwLockUpgradableReadGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
 /// A mapped read guard.
-pub type MappedRwLockReadGuard<'a, T> = lock_api::MappedRwLockReadGuard<'a, RawLockdep<parking_lot::RawRwLock>, T>;
-/// An instrumented rwlock over parking_lot's raw rwlock: see [`GenericRwLock`].
-pub type RwLock<T> = GenericRwLock<parking_lot::RawRwLock, T>;
+pub type MappedRwLockReadGuard<'a, T> = lock_api::MappedRwLockReadGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
+/// An instrumented rwlock over parking_lot's raw rwlock (lockdep's own
+/// [`park::RawRwLock`](super::park::RawRwLock) without the `parking_lot`
+/// feature): see [`GenericRwLock`].
+pub type RwLock<T> = GenericRwLock<super::DefaultRawRwLock, T>;
 /// A mapped write guard.
-pub type MappedRwLockWriteGuard<'a, T> = lock_api::MappedRwLockWriteGuard<'a, RawLockdep<parking_lot::RawRwLock>, T>;
+pub type MappedRwLockWriteGuard<'a, T> = lock_api::MappedRwLockWriteGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
 
 impl<T, R: RawRwLock> GenericRwLock<R, T> {
     /// A new rwlock whose class is this call site.
