@@ -12,8 +12,13 @@ run cargo test --workspace
 run cargo test -p lockdep
 run cargo test -p lockdep --features enabled
 run cargo test -p lockdep --release --features enabled-in-release
+run cargo test -p lockdep --no-default-features --features enabled
 run cargo test -p vmalock
 run cargo test -p vmalock --features lockdep
+# The parking_lot 0.13 shim is a workspace of its own (cargo allows one
+# member named parking_lot per workspace); it builds under target/ too.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/shim-0.13" \
+  run cargo test --manifest-path shims/parking_lot-0.13/Cargo.toml
 if [ -f vmalock/tests/loom.rs ]; then
   # loom needs its own cfg, hence its own target directory (under the one in use).
   LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom" \
