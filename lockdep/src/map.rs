@@ -142,7 +142,7 @@ impl LockdepMap {
     /// The cached class for `subclass` in `epoch` (the validator's, see
     /// `Inner::epoch`). Slot 0 caches subclass 0, slot
     /// 1 the last non-zero subclass used. Layout:
-    /// `epoch << 32 | subclass << 29 | class + 1`; a slot filled in another
+    /// `epoch << 30 | subclass << 27 | class + 1`; a slot filled in another
     /// validator, or before a zap, carries another epoch and never matches.
     #[cfg(lockdep_on)]
     #[inline(always)]
@@ -171,14 +171,16 @@ impl LockdepMap {
 }
 
 /// Bits of a class-cache slot holding the class id (+ 1): classes past
-/// 2^29 - 2 are not cached (they take the slow path). Class ids are never
-/// reused, so a program that creates that many classes in one run degrades
-/// to the slow path rather than to wrong answers.
+/// 2^27 - 3 are not cached (they take the slow path). The bound matches the
+/// class bits of a chain element, which the fast path builds from a cached
+/// class without checking. Class ids are never reused, so a program that
+/// creates that many classes in one run degrades to the slow path rather
+/// than to wrong answers.
 #[cfg(lockdep_on)]
-const CLASS_BITS: u32 = 29;
+const CLASS_BITS: u32 = 27;
 #[cfg(lockdep_on)]
 const CLASS_MASK: u64 = (1 << CLASS_BITS) - 1;
-/// Epochs are kept to 32 bits (a slot has 64 - 3 - 29 left).
+/// Epochs are kept to 32 bits (a slot has 64 - 3 - 27 left).
 #[cfg(lockdep_on)]
 pub(crate) const EPOCH_MASK: u64 = (1 << 32) - 1;
 

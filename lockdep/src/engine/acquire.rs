@@ -7,7 +7,7 @@ use std::panic::Location;
 use super::ctx::Ctx;
 use super::emit::{lock_info, map_info, named_info};
 use super::graph::ClassId;
-use super::held::{HeldLock, NO_NODE, link};
+use super::held::{ChainKey, ChainNode, HeldLock};
 use super::inner::lock;
 use super::signature::{Signature, Site};
 use crate::class::{MAX_SUBCLASSES, Read};
@@ -96,7 +96,7 @@ impl Ctx<'_> {
         let entry = HeldLock {
             instance: map.addr(),
             class: class.unwrap_or(ClassId::UNTRACKED),
-            node: NO_NODE,
+            node: ChainNode::NONE,
             name: map.name(),
             location: loc,
             nest: nest.map(Box::new),
@@ -125,7 +125,7 @@ impl Ctx<'_> {
         let parent = self.pv.held.curr_node();
         let elem = entry.elem();
         let cached = match elem {
-            Some(e) if parent != NO_NODE => self.pv.cache.get(link(parent, e)),
+            Some(e) if parent != ChainNode::NONE => self.pv.cache.get(ChainKey::new(parent, e)),
             _ => None,
         };
         match cached {

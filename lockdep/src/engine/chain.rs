@@ -3,7 +3,7 @@
 //!
 //! A chain is named by a node id, interned per validator from (the node of
 //! the chain below, the new entry's element); a chain of one entry needs no
-//! interning (its node is [`HEAD`] | element). Two levels:
+//! interning (its node is [`ChainNode::head`] of the element). Two levels:
 //!
 //! * the validator's [`ChainStore`] (under the graph lock) interns nodes and
 //!   knows which chains were validated;
@@ -14,7 +14,8 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::held::{ELEM_CLASS_SHIFT, HEAD, NO_NODE, ROOT, elem_class, link};
+use super::graph::ClassId;
+use super::held::{ChainKey, ChainNode, Elem};
 
 /// A multiplicative hasher for keys that are already ids (two `u32`s).
 #[derive(Default)]
@@ -47,16 +48,16 @@ const FRONT: usize = 2 << SET_BITS;
 /// The first slot of `key`'s set (the second is the next one, in the same
 /// cache line).
 #[inline(always)]
-fn front_set(key: u64) -> usize {
-    ((key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SET_BITS)) as usize) * 2
+fn front_set(key: ChainKey) -> usize {
+    ((key.mix() >> (64 - SET_BITS)) as usize) * 2
 }
 
 /// Most chains one thread's cache map keeps (1 MiB or so).
 const MAP_CAP: usize = 1 << 16;
 
 /// Whether `key` names a chain head (its parent is the empty stack).
-fn is_head(key: u64) -> bool {
-    key >> 32 == u64::from(ROOT)
+fn is_head(key: ChainKey) -> bool {
+    key.parent() == ChainNode::ROOT
 }
 
 /// Per-thread cache of chains that need no validation when pushed: a small
@@ -65,26 +66,26 @@ fn is_head(key: u64) -> bool {
 /// front only; a miss there takes the full path, which reads the map and
 /// refills the front, so two chains that share a set never evict each other.
 pub(crate) struct ThreadChainCache {
-    /// `(link(parent, elem), node)`, most recently filled way first. Chain
-    /// heads (parent [`ROOT`]) live in the map only: the fast path never
-    /// looks them up, and this way key 0 never fills a slot, so an empty
+    /// `(key, node)`, most recently filled way first. Chain
+    /// heads (parent [`ChainNode::ROOT`]) live in the map only: the fast path never
+    /// looks them up, and this way the empty key never fills a slot, so an empty
     /// slot never matches.
-    front: Box<[(u64, u32); FRONT]>,
-    map: IdMap<u64, u32>,
+    front: Box<[(ChainKey, ChainNode); FRONT]>,
+    map: IdMap<ChainKey, ChainNode>,
     /// The validator epoch the cache is valid for (a zap starts a new one).
     pub(crate) epoch: u64,
 }
 
 impl Default for ThreadChainCache {
     fn default() -> Self {
-        ThreadChainCache { front: Box::new([(0, 0); FRONT]), map: IdMap::default(), epoch: 0 }
+        ThreadChainCache { front: Box::new([Default::default(); FRONT]), map: IdMap::default(), epoch: 0 }
     }
 }
 
 impl ThreadChainCache {
     /// The front alone (the fast path).
     #[inline(always)]
-    pub(crate) fn get_front(&self, key: u64) -> Option<u32> {
+    pub(crate) fn get_front(&self, key: ChainKey) -> Option<ChainNode> {
         let set = front_set(key);
         let [a, b] = [&self.front[set], &self.front[set + 1]];
         if a.0 == key {
@@ -98,7 +99,7 @@ impl ThreadChainCache {
 
     /// The node of the chain `key` names, if this thread may push it without
     /// validation (front, then map; a map hit refills the front).
-    pub(crate) fn get(&mut self, key: u64) -> Option<u32> {
+    pub(crate) fn get(&mut self, key: ChainKey) -> Option<ChainNode> {
         if !is_head(key) {
             if let Some(node) = self.get_front(key) {
                 return Some(node);
@@ -111,7 +112,7 @@ impl ThreadChainCache {
 
     /// Puts `key` in the first way of its set, the previous first way in
     /// the second (chain heads stay out, see `front`).
-    fn fill(&mut self, key: u64, node: u32) {
+    fn fill(&mut self, key: ChainKey, node: ChainNode) {
         let set = front_set(key);
         if !is_head(key) && self.front[set].0 != key {
             self.front[set + 1] = self.front[set];
@@ -119,9 +120,9 @@ impl ThreadChainCache {
         }
     }
 
-    pub(crate) fn insert(&mut self, key: u64, node: u32) {
+    pub(crate) fn insert(&mut self, key: ChainKey, node: ChainNode) {
         // The fast path relies on it: a parent without an id always misses.
-        debug_assert!(key >> 32 != u64::from(NO_NODE));
+        debug_assert!(key.parent() != ChainNode::NONE);
         if self.map.len() >= MAP_CAP {
             // Chains of removed classes are never met again but stay here
             // until the map is emptied: start over (the validator's store
@@ -135,7 +136,7 @@ impl ThreadChainCache {
     /// Empties the cache for `epoch`.
     pub(crate) fn reset(&mut self, epoch: u64) {
         self.map.clear();
-        self.front.iter_mut().for_each(|s| *s = (0, 0));
+        self.front.iter_mut().for_each(|s| *s = Default::default());
         self.epoch = epoch;
     }
 }
@@ -143,8 +144,8 @@ impl ThreadChainCache {
 /// One interned chain: the chain below it and its top element.
 #[derive(Clone, Copy)]
 struct Node {
-    parent: u32,
-    elem: u32,
+    parent: ChainNode,
+    elem: Elem,
     /// Entries in the chain.
     len: u32,
     validated: bool,
@@ -165,17 +166,17 @@ struct Node {
 /// element, so removing a class visits exactly the chains that contain it.
 #[derive(Default)]
 pub(crate) struct ChainStore {
-    nodes: IdMap<u32, Node>,
-    index: IdMap<u64, u32>,
+    nodes: IdMap<ChainNode, Node>,
+    index: IdMap<ChainKey, ChainNode>,
     /// The nodes extending each node (chain heads included, by their
-    /// `HEAD | elem` id).
-    children: IdMap<u32, Vec<u32>>,
+    /// [`ChainNode::head`] id).
+    children: IdMap<ChainNode, Vec<ChainNode>>,
     /// The nodes whose top element is of each class.
-    by_class: IdMap<u32, Vec<u32>>,
-    /// The last id handed out (ids start at 1; 0 is [`ROOT`]).
+    by_class: IdMap<ClassId, Vec<ChainNode>>,
+    /// The last id handed out (ids start at 1; 0 is [`ChainNode::ROOT`]).
     last: u32,
     /// Chain heads (chains of one entry) recorded as validated, by element.
-    heads: HashSet<u32, BuildHasherDefault<IdHasher>>,
+    heads: HashSet<Elem, BuildHasherDefault<IdHasher>>,
     /// Validated chains.
     pub(crate) count: usize,
     /// Entries over all validated chains.
@@ -183,41 +184,35 @@ pub(crate) struct ChainStore {
     pub(crate) zapped: usize,
 }
 
-/// Every element a class can appear as (read mode, trylock and unchecked
-/// bits below the class).
-fn elems_of_class(class: u32) -> impl Iterator<Item = u32> {
-    (0..1u32 << ELEM_CLASS_SHIFT).map(move |low| (class << ELEM_CLASS_SHIFT) | low)
-}
-
 impl ChainStore {
     /// The node of `parent` followed by `elem`, interning it if new; `None`
     /// when `limit` interned chains exist already, when `parent` is a chain
     /// that was removed (a stale entry: nothing above it is cached), or,
     /// after 2^31 chains, when ids ran out.
-    pub(crate) fn intern(&mut self, parent: u32, elem: u32, limit: usize) -> Option<u32> {
-        if parent == NO_NODE {
+    pub(crate) fn intern(&mut self, parent: ChainNode, elem: Elem, limit: usize) -> Option<ChainNode> {
+        if parent == ChainNode::NONE {
             return None;
         }
-        if parent == ROOT {
-            return Some(HEAD | elem);
+        if parent == ChainNode::ROOT {
+            return Some(ChainNode::head(elem));
         }
-        let key = link(parent, elem);
+        let key = ChainKey::new(parent, elem);
         if let Some(&n) = self.index.get(&key) {
             return Some(n);
         }
-        if parent & HEAD == 0 && !self.nodes.contains_key(&parent) {
+        if parent.is_interned() && !self.nodes.contains_key(&parent) {
             return None;
         }
-        if self.index.len() >= limit || self.last + 1 >= HEAD {
+        if self.index.len() >= limit {
             return None;
         }
+        let id = ChainNode::interned(self.last + 1)?;
         self.last += 1;
-        let id = self.last;
         let len = self.len_of(parent) + 1;
         let siblings = self.children.entry(parent).or_default();
         let at_parent = siblings.len() as u32;
         siblings.push(id);
-        let same_class = self.by_class.entry(elem_class(elem)).or_default();
+        let same_class = self.by_class.entry(elem.class()).or_default();
         let at_class = same_class.len() as u32;
         same_class.push(id);
         self.nodes.insert(id, Node { parent, elem, len, validated: false, at_parent, at_class });
@@ -225,22 +220,22 @@ impl ChainStore {
         Some(id)
     }
 
-    fn len_of(&self, node: u32) -> u32 {
-        if node & HEAD != 0 { 1 } else { self.nodes.get(&node).map_or(0, |n| n.len) }
+    fn len_of(&self, node: ChainNode) -> u32 {
+        if node.head_elem().is_some() { 1 } else { self.nodes.get(&node).map_or(0, |n| n.len) }
     }
 
-    pub(crate) fn is_validated(&self, node: u32) -> bool {
-        if node & HEAD != 0 {
-            self.heads.contains(&(node & !HEAD))
+    pub(crate) fn is_validated(&self, node: ChainNode) -> bool {
+        if let Some(e) = node.head_elem() {
+            self.heads.contains(&e)
         } else {
             self.nodes.get(&node).is_some_and(|n| n.validated)
         }
     }
 
     /// Records that the chain `node` was validated.
-    pub(crate) fn set_validated(&mut self, node: u32) {
-        let newly = if node & HEAD != 0 {
-            self.heads.insert(node & !HEAD)
+    pub(crate) fn set_validated(&mut self, node: ChainNode) {
+        let newly = if let Some(e) = node.head_elem() {
+            self.heads.insert(e)
         } else {
             match self.nodes.get_mut(&node) {
                 Some(n) if !n.validated => {
@@ -257,11 +252,11 @@ impl ChainStore {
     }
 
     /// The elements of chain `node`, bottom first (empty for a zapped one).
-    pub(crate) fn elems(&self, mut node: u32) -> Vec<u32> {
+    pub(crate) fn elems(&self, mut node: ChainNode) -> Vec<Elem> {
         let mut out = Vec::new();
         loop {
-            if node & HEAD != 0 {
-                out.push(node & !HEAD);
+            if let Some(e) = node.head_elem() {
+                out.push(e);
                 break;
             }
             match self.nodes.get(&node) {
@@ -278,19 +273,19 @@ impl ChainStore {
 
     /// Removes every chain containing `class` (the kernel's
     /// `remove_class_from_lock_chains`), in time proportional to those chains.
-    pub(crate) fn zap_class(&mut self, class: u32) {
+    pub(crate) fn zap_class(&mut self, class: ClassId) {
         let mut doomed = self.by_class.remove(&class).unwrap_or_default();
-        for e in elems_of_class(class) {
+        for e in Elem::all_of(class) {
             if self.heads.remove(&e) {
                 self.count -= 1;
                 self.hlocks -= 1;
                 self.zapped += 1;
             }
-            doomed.extend(self.children.remove(&(HEAD | e)).unwrap_or_default());
+            doomed.extend(self.children.remove(&ChainNode::head(e)).unwrap_or_default());
         }
         while let Some(id) = doomed.pop() {
             let Some(n) = self.nodes.remove(&id) else { continue };
-            self.index.remove(&link(n.parent, n.elem));
+            self.index.remove(&ChainKey::new(n.parent, n.elem));
             self.unlist(n);
             if n.validated {
                 self.count -= 1;
@@ -315,7 +310,7 @@ impl ChainStore {
                 self.children.remove(&n.parent);
             }
         }
-        let class = elem_class(n.elem);
+        let class = n.elem.class();
         if let Some(list) = self.by_class.get_mut(&class) {
             list.swap_remove(n.at_class as usize);
             if let Some(&moved) = list.get(n.at_class as usize) {
@@ -330,8 +325,8 @@ impl ChainStore {
     }
 
     /// Every validated chain, as its elements (bottom first).
-    pub(crate) fn validated(&self) -> Vec<Vec<u32>> {
-        let mut out: Vec<Vec<u32>> = self.heads.iter().map(|e| vec![*e]).collect();
+    pub(crate) fn validated(&self) -> Vec<Vec<Elem>> {
+        let mut out: Vec<Vec<Elem>> = self.heads.iter().map(|e| vec![*e]).collect();
         for (id, n) in &self.nodes {
             if n.validated {
                 out.push(self.elems(*id));
@@ -355,7 +350,7 @@ impl ChainStore {
             && by_class == self.nodes.len()
             && self.nodes.iter().all(|(id, n)| {
                 self.children.get(&n.parent).and_then(|l| l.get(n.at_parent as usize)) == Some(id)
-                    && self.by_class.get(&elem_class(n.elem)).and_then(|l| l.get(n.at_class as usize)) == Some(id)
+                    && self.by_class.get(&n.elem.class()).and_then(|l| l.get(n.at_class as usize)) == Some(id)
             })
     }
 }
@@ -363,43 +358,53 @@ impl ChainStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::class::Read;
+
+    /// The element of class `c` (exclusive, blocking, checked).
+    fn el(c: u32) -> Elem {
+        Elem::new(ClassId::from_raw(c), Read::Exclusive, false, true).unwrap()
+    }
+
+    fn cls(c: u32) -> ClassId {
+        ClassId::from_raw(c)
+    }
 
     #[test]
     fn interning_is_exact_and_zap_never_reuses_ids() {
         let mut s = ChainStore::default();
-        let a = s.intern(ROOT, 10 << 4, 100).unwrap();
-        assert_eq!(a, HEAD | 10 << 4);
-        let ab = s.intern(a, 11 << 4, 100).unwrap();
-        let abc = s.intern(ab, 12 << 4, 100).unwrap();
-        assert_eq!(s.intern(a, 11 << 4, 100), Some(ab));
-        assert_ne!(s.intern(a, 12 << 4, 100), Some(ab));
-        assert_eq!(s.elems(abc), vec![10 << 4, 11 << 4, 12 << 4]);
+        let a = s.intern(ChainNode::ROOT, el(10), 100).unwrap();
+        assert_eq!(a, ChainNode::head(el(10)));
+        let ab = s.intern(a, el(11), 100).unwrap();
+        let abc = s.intern(ab, el(12), 100).unwrap();
+        assert_eq!(s.intern(a, el(11), 100), Some(ab));
+        assert_ne!(s.intern(a, el(12), 100), Some(ab));
+        assert_eq!(s.elems(abc), vec![el(10), el(11), el(12)]);
         s.set_validated(a);
         s.set_validated(abc);
         s.set_validated(abc);
         assert_eq!((s.count, s.hlocks), (2, 4));
         assert!(s.is_validated(abc) && !s.is_validated(ab));
         // Class 11 dies: every chain through it goes.
-        s.zap_class(11);
+        s.zap_class(cls(11));
         assert!(s.lists_are_consistent());
         assert_eq!((s.count, s.hlocks, s.zapped), (1, 1, 1));
         assert!(!s.is_validated(abc));
-        assert_eq!(s.elems(abc), Vec::<u32>::new());
+        assert_eq!(s.elems(abc), Vec::<Elem>::new());
         assert_eq!(s.interned(), 1); // a -> 12
         // New chains get new ids: a stale id held somewhere names nothing.
-        let ad = s.intern(a, 13 << 4, 100).unwrap();
+        let ad = s.intern(a, el(13), 100).unwrap();
         assert!(ad != ab && ad != abc);
-        assert_eq!(s.elems(ad), vec![10 << 4, 13 << 4]);
-        assert_eq!(s.intern(ab, 14 << 4, 100), None, "nothing is interned above a removed chain");
+        assert_eq!(s.elems(ad), vec![el(10), el(13)]);
+        assert_eq!(s.intern(ab, el(14), 100), None, "nothing is interned above a removed chain");
         // The head of a chain dies: the whole chain goes.
-        s.zap_class(10);
+        s.zap_class(cls(10));
         assert!(s.lists_are_consistent());
         assert_eq!((s.interned(), s.count, s.hlocks), (0, 0, 0));
         // The limit.
-        let b = s.intern(ROOT, 20 << 4, 100).unwrap();
-        assert!(s.intern(b, 21 << 4, 1).is_some());
-        assert_eq!(s.intern(b, 22 << 4, 1), None);
-        assert_eq!(s.intern(NO_NODE, 15 << 4, 100), None);
+        let b = s.intern(ChainNode::ROOT, el(20), 100).unwrap();
+        assert!(s.intern(b, el(21), 1).is_some());
+        assert_eq!(s.intern(b, el(22), 1), None);
+        assert_eq!(s.intern(ChainNode::NONE, el(15), 100), None);
     }
 
     #[test]
@@ -407,19 +412,20 @@ mod tests {
         // A long-lived head with many short-lived classes above it, some
         // with a chain of their own on top.
         let mut s = ChainStore::default();
-        let head = s.intern(ROOT, 1 << 4, usize::MAX).unwrap();
+        let head = s.intern(ChainNode::ROOT, el(1), usize::MAX).unwrap();
         s.set_validated(head);
+        let top = Elem::new(cls(1000), Read::Shared, false, true).unwrap();
         let mut tops = Vec::new();
         for c in 2..500u32 {
-            let n = s.intern(head, c << 4, usize::MAX).unwrap();
+            let n = s.intern(head, el(c), usize::MAX).unwrap();
             s.set_validated(n);
-            let m = s.intern(n, 1000 << 4 | 1, usize::MAX).unwrap();
+            let m = s.intern(n, top, usize::MAX).unwrap();
             s.set_validated(m);
             tops.push((c, n, m));
         }
         assert_eq!(s.count, 1 + 2 * 498);
         for &(c, _, _) in tops.iter().filter(|(c, _, _)| c % 3 == 0) {
-            s.zap_class(c);
+            s.zap_class(cls(c));
             assert!(s.lists_are_consistent());
         }
         for &(c, n, m) in &tops {
@@ -427,7 +433,7 @@ mod tests {
             assert_eq!(s.is_validated(m), c % 3 != 0);
         }
         // The shared top class goes from under every chain at once.
-        s.zap_class(1000);
+        s.zap_class(cls(1000));
         assert!(s.lists_are_consistent());
         assert!(tops.iter().all(|&(_, _, m)| !s.is_validated(m)));
         assert!(s.is_validated(head));
@@ -436,46 +442,52 @@ mod tests {
     #[test]
     fn thread_cache_map_is_bounded() {
         let mut c = ThreadChainCache::default();
+        let parent = ChainNode::head(el(3));
+        let node = |i: u32| ChainNode::interned(i + 1).unwrap();
         for i in 0..(MAP_CAP as u32 + 10) {
-            c.insert(link(HEAD | 3, i), i + 1);
+            c.insert(ChainKey::new(parent, el(i)), node(i));
         }
         assert!(c.map.len() <= MAP_CAP);
         let last = MAP_CAP as u32 + 9;
-        assert_eq!(c.get(link(HEAD | 3, last)), Some(last + 1));
+        assert_eq!(c.get(ChainKey::new(parent, el(last))), Some(node(last)));
     }
 
     #[test]
     fn thread_cache_front_and_back() {
         let mut c = ThreadChainCache::default();
-        assert_eq!(c.get(link(5, 7)), None);
-        c.insert(link(5, 7), 9);
-        assert_eq!(c.get(link(5, 7)), Some(9));
-        assert_eq!(c.get_front(link(5, 7)), Some(9));
+        let p = ChainNode::interned(5).unwrap();
+        let n = |i: u32| ChainNode::interned(i).unwrap();
+        let k7 = ChainKey::new(p, el(7));
+        assert_eq!(c.get(k7), None);
+        c.insert(k7, n(9));
+        assert_eq!(c.get(k7), Some(n(9)));
+        assert_eq!(c.get_front(k7), Some(n(9)));
         // Two keys of one set both stay in the front; a third evicts the
         // older, which the map still knows (and `get` puts back).
-        let set = front_set(link(5, 7));
-        let same: Vec<u64> = (8..100_000u32).map(|e| link(5, e)).filter(|k| front_set(*k) == set).take(2).collect();
-        c.insert(same[0], 10);
-        assert_eq!((c.get_front(link(5, 7)), c.get_front(same[0])), (Some(9), Some(10)));
-        c.insert(same[1], 11);
-        assert_eq!((c.get_front(link(5, 7)), c.get_front(same[0]), c.get_front(same[1])), (None, Some(10), Some(11)));
-        assert_eq!(c.get(link(5, 7)), Some(9));
-        assert_eq!(c.get_front(link(5, 7)), Some(9));
+        let set = front_set(k7);
+        let same: Vec<ChainKey> =
+            (8..100_000u32).map(|e| ChainKey::new(p, el(e))).filter(|k| front_set(*k) == set).take(2).collect();
+        c.insert(same[0], n(10));
+        assert_eq!((c.get_front(k7), c.get_front(same[0])), (Some(n(9)), Some(n(10))));
+        c.insert(same[1], n(11));
+        assert_eq!((c.get_front(k7), c.get_front(same[0]), c.get_front(same[1])), (None, Some(n(10)), Some(n(11))));
+        assert_eq!(c.get(k7), Some(n(9)));
+        assert_eq!(c.get_front(k7), Some(n(9)));
         // Many keys: some share front slots, all are found through the map.
         for i in 0..2000u32 {
-            c.insert(link(HEAD | i, i), i + 1);
+            c.insert(ChainKey::new(ChainNode::head(el(i)), el(i)), n(i + 1));
         }
         for i in 0..2000u32 {
-            assert_eq!(c.get(link(HEAD | i, i)), Some(i + 1));
+            assert_eq!(c.get(ChainKey::new(ChainNode::head(el(i)), el(i))), Some(n(i + 1)));
         }
-        // Chain heads are kept in the map only: an empty front slot (key 0)
-        // must never answer for the head of class 0.
-        let head = link(ROOT, 0);
+        // Chain heads are kept in the map only: an empty front slot must
+        // never answer for the head of class 0.
+        let head = ChainKey::new(ChainNode::ROOT, el(0));
         assert_eq!(c.get(head), None);
-        c.insert(head, HEAD);
-        assert_eq!(c.get(head), Some(HEAD));
-        assert!(c.front.iter().all(|s| s.0 != head || s.1 == 0));
+        c.insert(head, ChainNode::head(el(0)));
+        assert_eq!(c.get(head), Some(ChainNode::head(el(0))));
+        assert!(c.front.iter().all(|s| s.0 != head || s.1 == ChainNode::default()));
         c.reset(3);
-        assert_eq!((c.get(link(5, 7)), c.get(head), c.epoch), (None, None, 3));
+        assert_eq!((c.get(k7), c.get(head), c.epoch), (None, None, 3));
     }
 }

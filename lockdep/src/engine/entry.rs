@@ -12,7 +12,7 @@
 use std::panic::Location;
 
 use super::graph::ClassId;
-use super::held::{HEAD, HeldLock, elem_unchecked, link};
+use super::held::{ChainKey, ChainNode, Elem, HeldLock};
 use super::inner::{Inner, lock};
 use super::thread::{fast, fast_inner, with_ctx};
 use crate::class::{MAX_SUBCLASSES, Read};
@@ -205,13 +205,13 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, chec
     }
     let Some(class) = map.cached_class(pv.hot >> 2, subclass) else { return false };
     let class = ClassId::from_raw(class);
-    let elem = elem_unchecked(class, read, trylock, check);
+    let elem = Elem::new_unchecked(class, read, trylock, check);
     let node = match pv.held.locks.last() {
         // A chain head has nothing to be validated against (the full path
         // records it, for the statistics, when the map's class is looked up).
-        None => HEAD | elem,
-        // (A parent without an id, NO_NODE, is never cached: it misses.)
-        Some(top) => match pv.cache.get_front(link(top.node, elem)) {
+        None => ChainNode::head(elem),
+        // (A parent without an id, `ChainNode::NONE`, is never cached: it misses.)
+        Some(top) => match pv.cache.get_front(ChainKey::new(top.node, elem)) {
             Some(node) => node,
             None => return false,
         },

@@ -11,23 +11,49 @@ use std::panic::Location;
 use super::graph::ClassId;
 use crate::class::Read;
 
-/// The node of a stack entry whose chain has no id (learning stopped, or
-/// an untracked class): locks above it always take the full path.
-pub(crate) const NO_NODE: u32 = u32::MAX;
-/// The parent of a chain head (the empty stack).
-pub(crate) const ROOT: u32 = 0;
-/// Chains of one entry are not interned: their node is this bit and the
-/// entry's element.
-pub(crate) const HEAD: u32 = 1 << 31;
+/// The id of a chain of held locks (see the module docs). Interned chains
+/// are numbered from 1 by the validator's chain store; a chain of one entry
+/// is not interned: its id is a flag bit and the entry's [`Elem`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, Default)]
+#[repr(transparent)]
+pub(crate) struct ChainNode(u32);
 
-/// Bits of an element below the class index.
-pub(crate) const ELEM_CLASS_SHIFT: u32 = 4;
-/// Largest class index an element can hold (the rest are untracked here).
-const ELEM_MAX_CLASS: u32 = (HEAD >> ELEM_CLASS_SHIFT) - 2;
+impl ChainNode {
+    /// The chain of an entry that has no id (learning stopped, an untracked
+    /// class, a class removed below it): locks above it always take the
+    /// full path.
+    pub(crate) const NONE: ChainNode = ChainNode(u32::MAX);
+    /// The parent of a chain head (the empty stack).
+    pub(crate) const ROOT: ChainNode = ChainNode(0);
+    /// Set in the id of a chain of one entry.
+    const HEAD: u32 = 1 << 31;
+
+    /// The chain of the one entry `e`.
+    #[inline(always)]
+    pub(crate) fn head(e: Elem) -> ChainNode {
+        ChainNode(Self::HEAD | e.0)
+    }
+
+    /// The `n`-th interned chain (`None` once ids run out).
+    pub(crate) fn interned(n: u32) -> Option<ChainNode> {
+        (n != 0 && n < Self::HEAD).then_some(ChainNode(n))
+    }
+
+    /// The element of a chain of one entry; `None` for an interned chain
+    /// (and for [`ChainNode::NONE`]).
+    pub(crate) fn head_elem(self) -> Option<Elem> {
+        (self.0 & Self::HEAD != 0 && self != Self::NONE).then_some(Elem(self.0 & !Self::HEAD))
+    }
+
+    /// Whether this is an interned chain (neither a head, the root, nor none).
+    pub(crate) fn is_interned(self) -> bool {
+        self.0 != 0 && self.0 & Self::HEAD == 0
+    }
+}
 
 /// What a chain records of one entry: the class, the read mode, whether it
-/// was a trylock and whether it was taken without checking. `None` for
-/// classes that cannot be encoded (the untracked class).
+/// was a trylock and whether it was taken without checking (bits, low to
+/// high: read mode (2), trylock, unchecked, then the class).
 ///
 /// The trylock bit is kept, unlike the kernel's chain key: caching a chain
 /// with a blocking entry makes a later identical chain with a *trylock* entry
@@ -35,33 +61,75 @@ const ELEM_MAX_CLASS: u32 = (HEAD >> ELEM_CLASS_SHIFT) - 2;
 /// dependencies from the locks below it that the blocking version never
 /// needed, so a real deadlock could go unreported (found by the property test
 /// against a brute-force oracle). Keeping the bit costs a few more chains.
-#[inline(always)]
-pub(crate) fn elem(class: ClassId, read: Read, trylock: bool, check: bool) -> Option<u32> {
-    (class.raw() <= ELEM_MAX_CLASS).then(|| elem_unchecked(class, read, trylock, check))
-}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+#[repr(transparent)]
+pub(crate) struct Elem(u32);
 
-/// [`elem`] for a class known to fit (cached classes always do).
-#[inline(always)]
-pub(crate) fn elem_unchecked(class: ClassId, read: Read, trylock: bool, check: bool) -> u32 {
-    (class.raw() << ELEM_CLASS_SHIFT) | ((!check as u32) << 3) | ((trylock as u32) << 2) | read.as_kernel() as u32
-}
+impl Elem {
+    /// Bits of an element below the class.
+    pub(crate) const CLASS_SHIFT: u32 = 4;
+    /// Largest class an element can hold (a head's id keeps the top bit):
+    /// larger classes are validated on every acquisition, never cached.
+    pub(crate) const MAX_CLASS: u32 = (ChainNode::HEAD >> Self::CLASS_SHIFT) - 2;
 
-/// The parts of an element: class, read mode, trylock.
-pub(crate) fn elem_parts(e: u32) -> (ClassId, Read, bool) {
-    let read = Read::from_kernel((e & 3) as u8).unwrap_or(Read::Exclusive);
-    (ClassId::from_raw(e >> ELEM_CLASS_SHIFT), read, e & 4 != 0)
-}
+    /// The element of an entry; `None` for classes that cannot be encoded
+    /// (the untracked class, or past [`Elem::MAX_CLASS`]).
+    #[inline(always)]
+    pub(crate) fn new(class: ClassId, read: Read, trylock: bool, check: bool) -> Option<Elem> {
+        (class.raw() <= Self::MAX_CLASS).then(|| Self::new_unchecked(class, read, trylock, check))
+    }
 
-/// The class of an element.
-pub(crate) fn elem_class(e: u32) -> u32 {
-    e >> ELEM_CLASS_SHIFT
+    /// [`Elem::new`] for a class known to fit (a map's class cache only
+    /// holds classes that do).
+    #[inline(always)]
+    pub(crate) fn new_unchecked(class: ClassId, read: Read, trylock: bool, check: bool) -> Elem {
+        Elem(
+            (class.raw() << Self::CLASS_SHIFT)
+                | ((!check as u32) << 3)
+                | ((trylock as u32) << 2)
+                | read.as_kernel() as u32,
+        )
+    }
+
+    /// Every element of `class` (each mode, trylock and unchecked bit).
+    pub(crate) fn all_of(class: ClassId) -> impl Iterator<Item = Elem> {
+        (0..1u32 << Self::CLASS_SHIFT).map(move |low| Elem((class.raw() << Self::CLASS_SHIFT) | low))
+    }
+
+    /// The parts of an element: class, read mode, trylock.
+    pub(crate) fn parts(self) -> (ClassId, Read, bool) {
+        let read = Read::from_kernel((self.0 & 3) as u8).unwrap_or(Read::Exclusive);
+        (self.class(), read, self.0 & 4 != 0)
+    }
+
+    /// The class of an element.
+    pub(crate) fn class(self) -> ClassId {
+        ClassId::from_raw(self.0 >> Self::CLASS_SHIFT)
+    }
 }
 
 /// The key of the chain `parent` followed by `elem`, as the chain caches
 /// look it up: exact, both halves are ids.
-#[inline(always)]
-pub(crate) fn link(parent: u32, elem: u32) -> u64 {
-    (u64::from(parent) << 32) | u64::from(elem)
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[repr(transparent)]
+pub(crate) struct ChainKey(u64);
+
+impl ChainKey {
+    #[inline(always)]
+    pub(crate) fn new(parent: ChainNode, elem: Elem) -> ChainKey {
+        ChainKey((u64::from(parent.0) << 32) | u64::from(elem.0))
+    }
+
+    /// The chain the key extends.
+    pub(crate) fn parent(self) -> ChainNode {
+        ChainNode((self.0 >> 32) as u32)
+    }
+
+    /// A well-mixed hash of the key (the front of the thread's cache).
+    #[inline(always)]
+    pub(crate) fn mix(self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
 }
 
 /// One held lock (the kernel's `struct held_lock`).
@@ -82,7 +150,7 @@ pub(crate) struct HeldLock {
     /// rare, and it keeps the entry small).
     pub(crate) nest: Option<Box<(usize, &'static str)>>,
     /// The id of the chain ending at this entry (see the module docs).
-    pub(crate) node: u32,
+    pub(crate) node: ChainNode,
     /// Merged same-class nest entries (0: a plain entry).
     pub(crate) references: u32,
     pub(crate) class: ClassId,
@@ -94,8 +162,8 @@ pub(crate) struct HeldLock {
 
 impl HeldLock {
     /// The element this entry adds to a chain.
-    pub(crate) fn elem(&self) -> Option<u32> {
-        elem(self.class, self.read, self.trylock, self.check)
+    pub(crate) fn elem(&self) -> Option<Elem> {
+        Elem::new(self.class, self.read, self.trylock, self.check)
     }
 
     pub(crate) fn nest_addr(&self) -> Option<usize> {
@@ -110,8 +178,8 @@ pub(crate) struct HeldStack {
 
 impl HeldStack {
     /// The node a new entry's chain extends.
-    pub(crate) fn curr_node(&self) -> u32 {
-        self.locks.last().map_or(ROOT, |h| h.node)
+    pub(crate) fn curr_node(&self) -> ChainNode {
+        self.locks.last().map_or(ChainNode::ROOT, |h| h.node)
     }
 
     pub(crate) fn depth(&self) -> usize {
@@ -140,15 +208,20 @@ mod tests {
         for read in [Read::Exclusive, Read::Shared, Read::SharedRecursive] {
             for trylock in [false, true] {
                 for check in [false, true] {
-                    let e = elem(c, read, trylock, check).unwrap();
-                    assert_eq!(elem_parts(e), (c, read, trylock));
-                    assert_eq!(elem_class(e), 12345);
-                    assert!(e < HEAD);
+                    let e = Elem::new(c, read, trylock, check).unwrap();
+                    assert_eq!(e.parts(), (c, read, trylock));
+                    assert_eq!(e.class(), c);
+                    assert!(Elem::all_of(c).any(|x| x == e));
+                    assert_eq!(ChainNode::head(e).head_elem(), Some(e));
+                    assert!(!ChainNode::head(e).is_interned());
                     assert!(seen.insert(e), "two entries share an element");
                 }
             }
         }
-        assert_eq!(elem(ClassId::UNTRACKED, Read::Exclusive, false, true), None);
-        assert!(elem(ClassId::from_raw(ELEM_MAX_CLASS), Read::SharedRecursive, true, false).unwrap() | HEAD != NO_NODE);
+        assert_eq!(Elem::new(ClassId::UNTRACKED, Read::Exclusive, false, true), None);
+        let top = Elem::new(ClassId::from_raw(Elem::MAX_CLASS), Read::SharedRecursive, true, false).unwrap();
+        assert_ne!(ChainNode::head(top), ChainNode::NONE);
+        assert_eq!(ChainNode::NONE.head_elem(), None);
+        assert_eq!(ChainKey::new(ChainNode::head(top), top).parent(), ChainNode::head(top));
     }
 }

@@ -73,7 +73,7 @@ pub(crate) fn lockdep_unregister_key(key: &LockClassKey, maps_may_remain: bool) 
         }
         for c in dead {
             sh.graph.zap(c);
-            sh.chains.zap_class(c.raw());
+            sh.chains.zap_class(c);
         }
         if maps_may_remain {
             inner.bump_epoch();

@@ -96,7 +96,7 @@ impl Snapshot {
                 .map(|ids| {
                     ids.into_iter()
                         .map(|e| {
-                            let (c, read, trylock) = super::held::elem_parts(e);
+                            let (c, read, trylock) = e.parts();
                             (index.get(&c.raw()).copied(), read, trylock)
                         })
                         .collect()

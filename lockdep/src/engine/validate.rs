@@ -7,7 +7,7 @@
 use super::ctx::Ctx;
 use super::emit::lock_info;
 use super::graph::{ClassId, EdgeOrigin, Plain};
-use super::held::{HeldLock, NO_NODE, link};
+use super::held::{ChainKey, ChainNode, Elem, HeldLock};
 use super::inner::{Shared, lock};
 use super::signature::Signature;
 use crate::class::Read;
@@ -21,7 +21,7 @@ impl Ctx<'_> {
     /// report fired.
     #[cold]
     #[inline(never)]
-    pub(crate) fn validate_chain(&mut self, next: &mut HeldLock, parent: u32, elem: Option<u32>) -> bool {
+    pub(crate) fn validate_chain(&mut self, next: &mut HeldLock, parent: ChainNode, elem: Option<Elem>) -> bool {
         let inner = self.inner;
         // Once a limit stopped learning, known chains are still found (and
         // cached) and new ones still checked against the learned
@@ -31,12 +31,13 @@ impl Ctx<'_> {
         let limit = if learning { inner.config.max_chains.saturating_mul(2) } else { 0 };
         // Nothing is cached above an entry whose class was removed while held.
         let parent_alive = self.pv.held.locks.last().is_none_or(|t| sh.graph.is_alive(t.class));
-        let node = elem.filter(|_| parent_alive).and_then(|e| sh.chains.intern(parent, e, limit)).unwrap_or(NO_NODE);
+        let node =
+            elem.filter(|_| parent_alive).and_then(|e| sh.chains.intern(parent, e, limit)).unwrap_or(ChainNode::NONE);
         next.node = node;
-        let key = elem.map(|e| link(parent, e));
+        let key = elem.map(|e| ChainKey::new(parent, e));
         // Cacheable: a node the thread may push again without validation.
         let cache = |ctx: &mut Self| {
-            if let Some(key) = key.filter(|_| node != NO_NODE) {
+            if let Some(key) = key.filter(|_| node != ChainNode::NONE) {
                 ctx.pv.cache.insert(key, node);
             }
         };
@@ -59,7 +60,7 @@ impl Ctx<'_> {
             Deadlock::NestProtected => true,
             Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next),
         };
-        if !ok || !inner.is_validating() || node == NO_NODE || !inner.is_learning() {
+        if !ok || !inner.is_validating() || node == ChainNode::NONE || !inner.is_learning() {
             return ok;
         }
         if sh.chains.count >= inner.config.max_chains {
