@@ -39,3 +39,6 @@ pub mod performance {}
 
 #[doc = include_str!("10-comparison.md")]
 pub mod comparison {}
+
+#[doc = include_str!("13-contributing.md")]
+pub mod contributing {}
