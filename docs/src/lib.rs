@@ -48,3 +48,6 @@ pub mod whole_tree {}
 
 #[doc = include_str!("13-std-facade.md")]
 pub mod std_facade {}
+
+#[doc = include_str!("14-contributing.md")]
+pub mod contributing {}

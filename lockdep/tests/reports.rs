@@ -1,7 +1,9 @@
 //! Golden-text tests of every report kind, and the graph dump parsed back.
 //!
 //! Addresses, thread ids and line:column numbers are normalised. Regenerate
-//! the golden files with `UPDATE_GOLDEN=1 cargo test -p lockdep --features enabled --test reports`.
+//! the golden files with `UPDATE_GOLDEN=1 cargo test -p lockdep --features enabled --test reports`
+//! (exactly `1`: any other value is an error, so that `UPDATE_GOLDEN=0` can
+//! never rewrite them and pass; CI fails when the variable is set at all).
 
 use std::path::PathBuf;
 
@@ -45,16 +47,39 @@ fn normalise(s: &str) -> String {
     out
 }
 
+/// Whether `UPDATE_GOLDEN` (its value, if set) asks to rewrite the golden
+/// files: only `1` does; unset compares; anything else is an error.
+fn update_requested(value: Option<&std::ffi::OsStr>) -> Result<bool, String> {
+    match value.map(|v| v.to_str()) {
+        None => Ok(false),
+        Some(Some("1")) => Ok(true),
+        Some(v) => Err(format!(
+            "UPDATE_GOLDEN={v:?}: only UPDATE_GOLDEN=1 rewrites the golden files; unset it to compare with them"
+        )),
+    }
+}
+
 fn golden(name: &str, report: &Report) {
     let text = normalise(&report.to_string());
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.txt"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if update_requested(std::env::var_os("UPDATE_GOLDEN").as_deref()).unwrap_or_else(|e| panic!("{e}")) {
         std::fs::write(&path, &text).unwrap();
         return;
     }
     let want =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
     assert_eq!(text, want, "report text differs from {}", path.display());
+}
+
+#[test]
+fn golden_files_are_rewritten_only_with_update_golden_1() {
+    use std::ffi::OsStr;
+    assert_eq!(update_requested(None), Ok(false));
+    assert_eq!(update_requested(Some(OsStr::new("1"))), Ok(true));
+    for other in ["0", "", "true", "yes", " 1", "2"] {
+        let err = update_requested(Some(OsStr::new(other))).unwrap_err();
+        assert!(err.contains("only UPDATE_GOLDEN=1"), "{other:?}: {err}");
+    }
 }
 
 fn validator() -> Validator {
@@ -237,6 +262,27 @@ fn held_locks_at_thread_exit() {
         .join()
         .unwrap();
     golden("held_locks_at_thread_exit", &only(&v, ReportKind::HeldLocksAtThreadExit));
+}
+
+#[test]
+fn assertion_failed() {
+    if !ENABLED {
+        return;
+    }
+    keys!(KA, KB);
+    let (a, b) = (LockdepMap::new("A", &KA), LockdepMap::new("B", &KB));
+    let v = validator();
+    named(|| {
+        v.scope(|| {
+            mutex_acquire(&b, 0, false);
+            lockdep_assert_held!(a); // B is held, A is not
+            mutex_release(&b);
+        });
+    });
+    let r = only(&v, ReportKind::AssertionFailed);
+    assert_eq!(r.lock().unwrap().instance(), "A");
+    assert_eq!(r.held().iter().map(LockInfo::instance).collect::<Vec<_>>(), ["B"]);
+    golden("assertion_failed", &r);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
 
 use lockdep::sync::{Mutex, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
-use lockdep::{Config, Hook, Read, Report, ReportKind, Validator};
+use lockdep::{AsLockdepMap, Config, Hook, Read, Report, ReportKind, Validator};
 
 fn collect() -> Validator {
     Validator::new(Config::collect())
@@ -145,14 +145,49 @@ fn recursive_read_through_read_recursive_is_silent() {
 
 #[test]
 fn try_read_under_write_of_the_same_lock_is_not_reported() {
+    // A real `try_read` of a lock this thread write-locked fails before any
+    // hook runs, so the validator's rule is tested at the hook level: a
+    // read trylock that *succeeded* on the held lock's own map (as a lock
+    // with recursive readers would let it) is tracked, never validated.
     let v = collect();
-    let l = RwLock::new(0);
+    let l = RwLock::named(0, "l");
+    let map = l.as_lockdep_map();
     v.scope(|| {
         let _w = l.write();
-        let r = l.try_read(); // a trylock: never reported (and it fails)
-        assert!(r.is_none());
+        assert!(l.try_read().is_none());
+        lockdep::rwlock_acquire_read(map, 0, true);
+        lockdep::lockdep_assert_held_read!(map); // the try's entry is on top
+        lockdep::rwlock_release(map);
+        lockdep::lockdep_assert_held_write!(map);
     });
     expect(&v, &[]);
+    // The same acquisition, blocking, is recursive locking.
+    v.scope(|| {
+        let _w = l.write();
+        lockdep::rwlock_acquire_read(map, 0, false);
+        lockdep::rwlock_release(map);
+    });
+    expect(&v, &[ReportKind::RecursiveLocking]);
+}
+
+#[test]
+fn try_read_under_write_of_the_same_class_is_not_reported() {
+    // Two locks of one class (one construction site): the try succeeds for
+    // real, and is not validated; a blocking read in its place is reported.
+    let v = collect();
+    let locks: Vec<RwLock<u32>> = (0..2).map(|_| RwLock::new(0)).collect();
+    v.scope(|| {
+        let _w = locks[0].write();
+        let r = locks[1].try_read();
+        assert!(r.is_some(), "the other lock is free");
+        lockdep::lockdep_assert_held_read!(locks[1]);
+    });
+    expect(&v, &[]);
+    v.scope(|| {
+        let _w = locks[0].write();
+        let _r = locks[1].read();
+    });
+    expect(&v, &[ReportKind::RecursiveLocking]);
 }
 
 // ---------------------------------------------------------------------------
