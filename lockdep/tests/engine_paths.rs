@@ -10,9 +10,8 @@
 //! | `lock_downgrade` with locks held above | [`downgrade_keeps_and_revalidates_the_locks_above`] |
 //! | freeing a held map with locks above, continue mode | [`freeing_a_held_map_keeps_the_locks_above`] |
 //!
-//! The file also keeps, `#[ignore]`d, the engine bugs the widened oracle
-//! found (see `tests/oracle.rs`): each test states the correct behaviour and
-//! fails on the engine as it is; run them with `--ignored`.
+//! The file also keeps regression tests for the engine bugs the widened
+//! oracle found (see `tests/oracle.rs`), each stating the correct behaviour.
 //!
 //! Needs validation compiled in (`required-features = ["enabled"]`).
 
@@ -238,15 +237,14 @@ fn freeing_a_held_map_keeps_the_locks_above() {
 // Engine bugs found by the oracle, kept out of its generator (see
 // `tests/oracle.rs`). Each asserts the correct behaviour.
 
-/// A merged nest-lock member is found by its class through the map's class
-/// cache only: after *any* key with classes in this validator is
-/// unregistered (a new epoch), releasing the member is reported as an
-/// unlock imbalance (then its nest lock's release replays the merged entry
+/// A merged nest-lock member was found by its class through the map's class
+/// cache only: after *any* key with classes in this validator was
+/// unregistered (a new epoch), releasing the member was reported as an
+/// unlock imbalance (then its nest lock's release replayed the merged entry
 /// without its nest lock: "nest lock not held"). Expected: no report (the
 /// kernel looks the subclass-0 class up when the cache is empty).
 #[test]
-#[ignore = "engine bug: merged nest member not found after an unrelated key's unregister (validate.rs find)"]
-fn bug_merged_nest_member_release_after_unrelated_unregister() {
+fn merged_nest_member_release_after_unrelated_unregister() {
     keys!(KP, KY, KZ);
     let p = LockdepMap::new("P", &KP);
     let (y1, y2) = (LockdepMap::new("Y", &KY), LockdepMap::new("Y", &KY));
@@ -267,12 +265,12 @@ fn bug_merged_nest_member_release_after_unrelated_unregister() {
 }
 
 /// Continue mode reports "each distinct problem once", keyed by class ids;
-/// a zapped class's id is reused by the next new class, and the old key is
-/// still remembered, so a *different* problem on the new class is dropped.
-/// Expected: two recursive-locking reports, one for A and one for B.
+/// a zapped class's id was reused by the next new class, and the old key
+/// still remembered, so a *different* problem on the new class was dropped
+/// (class ids are never reused now). Expected: two recursive-locking
+/// reports, one for A and one for B.
 #[test]
-#[ignore = "engine bug: continue-mode dedup keys reuse the ids of zapped classes (validate.rs emit signatures)"]
-fn bug_report_dedup_survives_class_id_reuse_after_unregister() {
+fn report_dedup_survives_class_removal() {
     keys!(KA, KB);
     let (a1, a2) = (LockdepMap::new("A", &KA), LockdepMap::new("A", &KA));
     let (b1, b2) = (LockdepMap::new("B", &KB), LockdepMap::new("B", &KB));
