@@ -21,6 +21,8 @@ mod graph;
 #[cfg(lockdep_on)]
 mod held;
 #[cfg(lockdep_on)]
+mod held_query;
+#[cfg(lockdep_on)]
 mod inner;
 #[cfg(lockdep_on)]
 mod signature;
@@ -35,6 +37,8 @@ mod validate;
 
 #[cfg(lockdep_on)]
 pub(crate) use assert::{assert_held, assert_none_held, assert_not_held};
+#[cfg(lockdep_on)]
+pub(crate) use held_query::{held_locks, held_locks_in};
 #[cfg(lockdep_on)]
 pub(crate) use inner::{Inner, global};
 #[cfg(lockdep_on)]
