@@ -32,7 +32,7 @@ fn slot(i: u64) -> (u64, u64) {
 /// A read-locked VMA must belong to `mm`, must not be write-locked and
 /// must stay attached until released.
 fn check_read_locked(mm: &Arc<Mm>, v: &Vma) {
-    assert!(Arc::ptr_eq(&v.vm_mm(), mm));
+    assert!(v.vm_mm().is_some_and(|m| Arc::ptr_eq(&m, mm)));
     assert!(v.vm_refcnt() >= 2, "{:#x}", v.vm_refcnt());
     assert_ne!(v.vm_lock_seq(), mm.mm_lock_seq(), "read-locked VMA is write-locked");
 }
@@ -44,11 +44,11 @@ fn readers_writer_detach_recycle() {
     let mm = Mm::new(&k);
     let other = Mm::new(&k);
     v.scope(|| {
-        mmap_write_lock(&mm);
+        mmap_write_lock(&mm).unwrap();
         for i in 0..SLOTS {
             let (s, e) = slot(i);
             let x = Vma::new(&mm, s, e);
-            vma_start_write(&x);
+            vma_start_write(&x).unwrap();
             vma_mark_attached(&x);
             mm.insert_vma(&x);
         }
@@ -92,13 +92,13 @@ fn readers_writer_detach_recycle() {
                 let mut rng = Rng(0xDEAD_BEEF);
                 let mut spare: Vec<Arc<Vma>> = Vec::new();
                 for _ in 0..iterations {
-                    mmap_write_lock(mm);
+                    mmap_write_lock(mm).unwrap();
                     let i = rng.below(SLOTS);
                     let (s, e) = slot(i);
                     let old = mm.vma_lookup(s).expect("every slot is mapped");
                     match rng.below(3) {
                         0 => {
-                            vma_start_write(&old);
+                            vma_start_write(&old).unwrap();
                             vma_assert_write_locked(&old);
                         }
                         _ => {
@@ -110,11 +110,11 @@ fn readers_writer_detach_recycle() {
                                 }
                                 None => Vma::new(mm, s, e),
                             };
-                            vma_start_write(&old);
-                            vma_start_write(&new);
+                            vma_start_write(&old).unwrap();
+                            vma_start_write(&new).unwrap();
                             vma_mark_attached(&new);
                             mm.insert_vma(&new);
-                            vma_mark_detached(&old);
+                            vma_mark_detached(&old).unwrap();
                             assert_eq!(old.vm_refcnt(), 0);
                             // Sometimes it goes to the other mm first.
                             if rng.below(4) == 0 {
