@@ -27,8 +27,10 @@
 //! exclude-readers waiter is abandoned (as if a fatal signal arrived), since
 //! that is the only wait in the scheme with an error path. In a cycle of
 //! rwsem waits alone, a reader held back only by a queued writer is let in
-//! (writer preference is a "may" in §2.0); otherwise a killable waiter gets
-//! `-EINTR` and any other panics with the cycle (the kernel would hang).
+//! (writer preference is a "may" in §2.0); otherwise the waiter's own wait
+//! is abandoned too: `-EINTR` if killable, a
+//! [`WouldHang`](crate::WouldHang) with the cycle otherwise (the kernel
+//! would hang). Either way the caller is told.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
