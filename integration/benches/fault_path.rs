@@ -22,7 +22,7 @@ fn per_vma(world: &World, addr: u64) {
 }
 
 fn mmap_path(world: &World, addr: u64) {
-    mmap_read_lock(&world.mm);
+    mmap_read_lock(&world.mm).expect("never a wait-for cycle here");
     black_box(world.mm.vma_lookup(addr).map(|v| v.vm_start()));
     mmap_read_unlock(&world.mm);
 }
@@ -38,9 +38,9 @@ fn faults(iters: u64, writer: bool, op: fn(&World, u64)) -> Duration {
             s.spawn(|| {
                 v.scope(|| {
                     while !stop.load(Ordering::Relaxed) {
-                        mmap_write_lock(&world.mm);
+                        mmap_write_lock(&world.mm).expect("never a wait-for cycle here");
                         if let Some(vma) = world.mm.vma_lookup(BASE + VMA_SIZE) {
-                            vma_start_write(&vma);
+                            vma_start_write(&vma).expect("never a wait-for cycle here");
                             vma.set_flags(vma.flags() ^ 1);
                             // Hold the mmap write lock for a while, as mprotect does.
                             let t = Instant::now();

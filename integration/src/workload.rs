@@ -135,7 +135,7 @@ impl World {
     pub fn new(vmas: usize) -> World {
         let kernel = Kernel::new(VmConfig::default());
         let mm = Mm::new(&kernel);
-        mmap_write_lock(&mm);
+        mmap_write_lock(&mm).expect("a new mm is not contended");
         for i in 0..vmas as u64 {
             map_vma(&mm, BASE + i * VMA_SIZE);
         }
@@ -151,7 +151,7 @@ impl World {
 /// Maps a fresh VMA at `start` (the caller holds the mmap write lock).
 fn map_vma(mm: &Arc<Mm>, start: u64) -> Arc<Vma> {
     let vma = Vma::new(mm, start, start + VMA_SIZE);
-    vma_start_write(&vma);
+    vma_start_write(&vma).expect("a detached VMA never waits");
     vma_mark_attached(&vma);
     mm.insert_vma(&vma);
     vma
@@ -179,16 +179,18 @@ pub fn handle_fault(world: &World, addr: u64, p: &Progress, buggy: bool) {
         if buggy {
             // "Just peek at the neighbouring mapping": takes the mmap lock
             // while holding a VMA read lock. Can deadlock against a writer
-            // that holds the mmap lock and waits for this VMA's readers.
-            mmap_read_lock(mm);
-            check(p, mm.find_vma(addr).is_some());
-            mmap_read_unlock(mm);
+            // that holds the mmap lock and waits for this VMA's readers (the
+            // model then abandons one of the two waits instead of hanging).
+            if mmap_read_lock(mm).is_ok() {
+                check(p, mm.find_vma(addr).is_some());
+                mmap_read_unlock(mm);
+            }
         }
         vma_end_read(&vma);
         p.per_vma.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    mmap_read_lock(mm);
+    mmap_read_lock(mm).expect("a fault handler holding no lock cannot close a wait-for cycle");
     if let Some(vma) = mm.vma_lookup(addr) {
         vma_assert_stabilised(&vma);
         check(p, vma.contains(addr));
@@ -201,12 +203,14 @@ pub fn handle_fault(world: &World, addr: u64, p: &Progress, buggy: bool) {
 pub fn writer_op(world: &World, rng: &mut Rng, p: &Progress) {
     let mm = &world.mm;
     let addr = world.random_addr(rng);
-    mmap_write_lock(mm);
+    mmap_write_lock(mm).expect("a writer holding no lock cannot close a wait-for cycle");
     if let Some(vma) = mm.vma_lookup(addr) {
-        vma_start_write(&vma);
-        // Write-locked, and no reader gets in (transient readers may still be
-        // counted while they back off, but never the flag).
-        check(p, __is_vma_write_locked(&vma) && vma.vm_refcnt() < VM_REFCNT_EXCLUDE_READERS_FLAG);
+        // Write-locked (the wait cannot be abandoned: no fault handler takes
+        // the mmap lock while it holds a VMA read lock), and no reader gets
+        // in (transient readers may still be counted while they back off,
+        // but never the flag).
+        let locked = vma_start_write(&vma).is_ok();
+        check(p, locked && __is_vma_write_locked(&vma) && vma.vm_refcnt() < VM_REFCNT_EXCLUDE_READERS_FLAG);
         if rng.below(2) == 0 {
             // mprotect: change the protection bits under the VMA write lock.
             vma.set_flags(vma.flags() ^ 0b10);
@@ -214,8 +218,7 @@ pub fn writer_op(world: &World, rng: &mut Rng, p: &Progress) {
             // munmap + mmap: unlink, detach (waits out stale readers), map anew.
             let start = vma.vm_start();
             check(p, mm.remove_vma(&vma));
-            vma_mark_detached(&vma);
-            check(p, vma.vm_refcnt() == 0);
+            check(p, vma_mark_detached(&vma).is_ok() && vma.vm_refcnt() == 0);
             map_vma(mm, start);
             p.replaced.fetch_add(1, Ordering::Relaxed);
         }

@@ -100,6 +100,37 @@ pub fn lock_is_held_type(map: &LockdepMap, read: Option<Read>) -> bool {
     if ENABLED { engine::is_held(map, read).unwrap_or(true) } else { true }
 }
 
+/// The current thread's held-lock stack in its current validator (the
+/// innermost [`Validator::scope`](crate::Validator::scope)'s, or the global
+/// one), bottom first: the data behind the kernel's
+/// `lockdep_print_held_locks(current)`, one [`LockInfo`](crate::LockInfo)
+/// per entry (instance name and address, class, subclass, read mode,
+/// trylock, acquire site). Empty when validation is compiled out; see
+/// [`Validator::held_locks`](crate::Validator::held_locks) for a given
+/// validator and for what a validator that stopped validating answers.
+///
+/// ```
+/// use lockdep::{LockClassKey, LockdepMap, Read};
+///
+/// static KEY: LockClassKey = LockClassKey::new();
+/// let (a, b) = (LockdepMap::new("a", &KEY), LockdepMap::new("b", &KEY));
+/// lockdep::rwsem_acquire(&a, 0, false);
+/// lockdep::rwsem_acquire_read(&b, 1, true);
+/// let held = lockdep::held_locks();
+/// if lockdep::ENABLED {
+///     let names: Vec<_> = held.iter().map(|l| (l.instance(), l.read(), l.subclass())).collect();
+///     assert_eq!(names, [("a", Read::Exclusive, 0), ("b", Read::Shared, 1)]);
+/// } else {
+///     assert!(held.is_empty());
+/// }
+/// lockdep::rwsem_release(&b);
+/// lockdep::rwsem_release(&a);
+/// assert!(lockdep::held_locks().is_empty());
+/// ```
+pub fn held_locks() -> Vec<crate::LockInfo> {
+    if ENABLED { engine::held_locks() } else { Vec::new() }
+}
+
 /// Lock statistics: the current thread is about to wait for `map`.
 #[inline]
 #[track_caller]

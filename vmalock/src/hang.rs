@@ -5,8 +5,11 @@
 //! here before it first sleeps. The registry serves three purposes:
 //!
 //! * fatal signals wake the thread they are sent to;
-//! * tests can block until a thread is asleep
-//!   ([`Kernel::wait_until_blocked`](crate::Kernel::wait_until_blocked));
+//! * tests can ask where a thread is blocked and block until it is
+//!   ([`Kernel::blocked_on`](crate::Kernel::blocked_on),
+//!   [`Kernel::wait_until_blocked`](crate::Kernel::wait_until_blocked));
+//!   threads parked at a pause point are registered too, as waits nobody
+//!   but the test can end (never part of a cycle);
 //! * the hang detector. Before sleeping, a thread checks whether it would
 //!   close a wait-for cycle: it waits for the holders of a resource (the
 //!   rwsem's owners and, for a reader, queued writers; or the owners of the
@@ -24,45 +27,71 @@
 //! exclude-readers waiter is abandoned (as if a fatal signal arrived), since
 //! that is the only wait in the scheme with an error path. In a cycle of
 //! rwsem waits alone, a reader held back only by a queued writer is let in
-//! (writer preference is a "may" in §2.0); otherwise a killable waiter gets
-//! `-EINTR` and any other panics with the cycle (the kernel would hang).
+//! (writer preference is a "may" in §2.0); otherwise the waiter's own wait
+//! is abandoned too: `-EINTR` if killable, a
+//! [`WouldHang`](crate::WouldHang) with the cycle otherwise (the kernel
+//! would hang). Either way the caller is told.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
 use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
+use crate::events::BlockedOn;
 use crate::mm::Mm;
-use crate::sync::{Condvar, Mutex, Tid, lock, wait};
+use crate::pause::PausePoint;
+use crate::sync::{Condvar, Mutex, Tid, lock, wait_timeout};
 
 /// What a sleeping thread waits for.
 pub(crate) enum WaitOn {
     /// The mmap rwsem of `mm`, for write or read.
-    Rwsem { mm: Weak<Mm>, write: bool },
-    /// The readers of VMA `vma` of `mm` to leave (exclude-readers wait).
-    /// `attributed`: every reader reference of the VMA was released by the
-    /// thread that took it so far, so the per-thread lists are complete.
-    /// Otherwise the detector does not guess (no edges: no false reports).
-    Exclusion { mm: Weak<Mm>, vma: u64, attributed: bool },
+    Rwsem { mm: Weak<Mm>, mm_id: u64, write: bool },
+    /// The readers of VMA `vma` to leave (exclude-readers wait in `mm`'s
+    /// slot, until `vm_refcnt == target`). `attributed`: every reader
+    /// reference of the VMA was released by the thread that took it so far,
+    /// so the per-thread lists are complete. Otherwise the detector does
+    /// not guess (no edges: no false reports).
+    Exclusion { mm: Weak<Mm>, mm_id: u64, vma: u64, target: i32, attributed: bool },
+    /// Parked at a pause point: only the test ends it, so it waits for
+    /// nobody (a dead end for the cycle search, never part of a cycle).
+    Pause { point: PausePoint, vma: u64 },
+}
+
+impl WaitOn {
+    /// The public description.
+    pub(crate) fn blocked_on(&self) -> BlockedOn {
+        match *self {
+            WaitOn::Rwsem { mm_id, write, .. } => BlockedOn::MmapLock { mm: mm_id, write },
+            WaitOn::Exclusion { mm_id, vma, target, .. } => BlockedOn::ExcludeReaders { mm: mm_id, vma, target },
+            WaitOn::Pause { point, vma } => BlockedOn::Pause { point, vma },
+        }
+    }
 }
 
 pub(crate) struct WaitRecord {
     pub(crate) tid: Tid,
     pub(crate) thread: ThreadId,
+    thread_name: Option<String>,
     pub(crate) on: WaitOn,
     /// The VMA reader references the thread held when it went to sleep.
     refs: Vec<u64>,
     /// Set by another thread's hang detector: give up the wait.
     pub(crate) aborted: AtomicBool,
+    /// Why (the cycle the other thread found), set before `aborted`.
+    abort_reason: parking_lot::Mutex<Option<String>>,
 }
 
 impl WaitRecord {
     pub(crate) fn new(on: WaitOn) -> WaitRecord {
+        let me = std::thread::current();
         WaitRecord {
             tid: crate::sync::current_tid(),
-            thread: std::thread::current().id(),
+            thread: me.id(),
+            thread_name: me.name().map(str::to_owned),
             on,
             refs: crate::sync::vma_refs(),
             aborted: AtomicBool::new(false),
+            abort_reason: parking_lot::Mutex::new(None),
         }
     }
 
@@ -70,20 +99,25 @@ impl WaitRecord {
         self.aborted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Why another thread aborted this wait.
+    pub(crate) fn abort_reason(&self) -> String {
+        self.abort_reason.lock().clone().unwrap_or_else(|| "aborted by the hang detector".to_owned())
+    }
+
+    /// The thread, by name when it has one.
+    fn who(&self) -> String {
+        match &self.thread_name {
+            Some(n) => format!("\"{n}\" ({:?})", self.thread),
+            None => format!("{:?}", self.thread),
+        }
+    }
+
     fn is_exclusion(&self) -> bool {
         matches!(self.on, WaitOn::Exclusion { .. })
     }
 
     fn describe(&self) -> String {
-        match &self.on {
-            WaitOn::Rwsem { mm, write } => format!(
-                "{:?} waits for mmap_lock of mm {} ({})",
-                self.thread,
-                mm.upgrade().map_or(0, |m| m.id()),
-                if *write { "write" } else { "read" }
-            ),
-            WaitOn::Exclusion { vma, .. } => format!("{:?} waits for the readers of VMA {vma} to leave", self.thread),
-        }
+        format!("{} waits for {}", self.who(), self.on.blocked_on())
     }
 
     /// Wakes the thread so that it re-checks its condition.
@@ -99,6 +133,8 @@ impl WaitRecord {
                     mm.vma_writer_wait.wake_all();
                 }
             }
+            // Only the test resumes a pause.
+            WaitOn::Pause { .. } => {}
         }
     }
 }
@@ -114,6 +150,7 @@ pub(crate) struct Broken {
 impl Broken {
     /// Tells the victim to give up its wait, and wakes it.
     pub(crate) fn abort(self) {
+        *self.victim.abort_reason.lock() = Some(self.desc);
         self.victim.aborted.store(true, std::sync::atomic::Ordering::SeqCst);
         self.victim.wake();
     }
@@ -147,7 +184,7 @@ impl Registry {
         let rec = WaitRecord::new(on);
         let mut recs = lock(&self.recs);
         let mut broke = None;
-        if detect {
+        if detect && !matches!(rec.on, WaitOn::Pause { .. }) {
             if let Some(cycle) = find_cycle(&recs.0, &rec) {
                 let desc = cycle.iter().map(|r| r.describe()).collect::<Vec<_>>().join(", ");
                 let me_first = std::iter::once(&rec);
@@ -186,14 +223,40 @@ impl Registry {
         }
     }
 
-    pub(crate) fn is_blocked(&self, thread: ThreadId) -> bool {
-        lock(&self.recs).0.iter().any(|r| r.thread == thread)
+    /// Registers the current thread as parked at a pause point.
+    pub(crate) fn register(&self, on: WaitOn) -> Arc<WaitRecord> {
+        match self.block(on, false) {
+            Verdict::Sleep { rec, .. } => rec,
+            Verdict::Abandon(_) => unreachable!("no detection, no verdict"),
+        }
     }
 
-    pub(crate) fn wait_until_blocked(&self, thread: ThreadId) {
+    /// Where `thread` is blocked now (a thread is in at most one wait).
+    pub(crate) fn blocked_on(&self, thread: ThreadId) -> Option<BlockedOn> {
+        lock(&self.recs).0.iter().find(|r| r.thread == thread).map(|r| r.on.blocked_on())
+    }
+
+    /// Blocks until `thread` is blocked; where. Panics after `timeout`,
+    /// naming the thread and every blocked thread.
+    #[track_caller]
+    pub(crate) fn wait_until_blocked(&self, thread: ThreadId, timeout: Duration) -> BlockedOn {
+        let deadline = Instant::now() + timeout;
         let mut recs = lock(&self.recs);
-        while !recs.0.iter().any(|r| r.thread == thread) {
-            recs = wait(&self.changed, recs);
+        loop {
+            if let Some(r) = recs.0.iter().find(|r| r.thread == thread) {
+                return r.on.blocked_on();
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let others: Vec<String> = recs.0.iter().map(|r| r.describe()).collect();
+                drop(recs);
+                panic!(
+                    "vmalock: {thread:?} did not block (in a model wait or at a pause point) within {timeout:?}; \
+                     blocked now: [{}]",
+                    others.join(", ")
+                );
+            }
+            recs = wait_timeout(&self.changed, recs, deadline - now);
         }
     }
 }
@@ -201,7 +264,7 @@ impl Registry {
 /// The threads whose progress `rec`'s wait depends on.
 fn blockers(all: &[Arc<WaitRecord>], me: &WaitRecord, rec: &WaitRecord) -> Vec<Tid> {
     match &rec.on {
-        WaitOn::Rwsem { mm, write } => mm
+        WaitOn::Rwsem { mm, write, .. } => mm
             .upgrade()
             // A waiter already granted the lock (still registered until it
             // wakes up) is not blocked by anybody.
@@ -214,6 +277,7 @@ fn blockers(all: &[Arc<WaitRecord>], me: &WaitRecord, rec: &WaitRecord) -> Vec<T
             .filter(|r| r.refs.contains(vma))
             .map(|r| r.tid)
             .collect(),
+        WaitOn::Pause { .. } => Vec::new(),
     }
 }
 

@@ -1,14 +1,18 @@
 //! [`Kernel`]: one simulated kernel — its configuration knobs, warning log,
-//! per-thread fatal-signal flags, blocked-thread registry, pause points and
-//! VMA-lock event counters. Every [`Mm`](crate::Mm) belongs to one.
+//! per-thread fatal signals, blocked-thread registry, wait-event log, pause
+//! points and VMA-lock event counters. Every [`Mm`](crate::Mm) belongs to
+//! one. Also the outcome types of the model's waits: [`Errno`] for the
+//! kernel's error returns and [`WouldHang`] for a wait the model abandoned.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::ThreadId;
+use std::time::Duration;
 
+use crate::events::{BlockedOn, EventLog, WaitEvent, WaitEventKind};
 use crate::hang;
 use crate::pause::{self, PauseHandle, PauseHook, PausePoint};
 use crate::vma::Vma;
@@ -47,6 +51,16 @@ pub struct VmConfig {
     /// How many times in a row the RCU lookups may find the *same* detached
     /// VMA (`-EAGAIN`) before giving up with [`WarningId::EagainLoop`].
     pub eagain_retry_limit: u32,
+    /// How long the test-side waits ([`Kernel::wait_until_blocked`],
+    /// [`PauseHandle::wait_reached`], [`Kernel::wait_for_wait_events`]) wait
+    /// before they panic naming what they waited for. Default 30 s: far
+    /// beyond any legitimate step of a scenario, short enough that one
+    /// wrong step fails its test instead of hanging the test binary.
+    pub wait_deadline: Duration,
+    /// How many events the wait-event log ([`Kernel::wait_events`]) keeps;
+    /// older ones are dropped and counted ([`Kernel::wait_events_dropped`]).
+    /// 0 turns the log off. Default 10 000.
+    pub wait_log_limit: usize,
 }
 
 impl Default for VmConfig {
@@ -60,6 +74,8 @@ impl Default for VmConfig {
             per_vma_lock: true,
             check_invariants: cfg!(debug_assertions),
             eagain_retry_limit: 4,
+            wait_deadline: Duration::from_secs(30),
+            wait_log_limit: 10_000,
         }
     }
 }
@@ -88,6 +104,16 @@ impl VmConfig {
     /// Sets [`VmConfig::detect_hangs`].
     pub fn with_detect_hangs(mut self, on: bool) -> Self {
         self.detect_hangs = on;
+        self
+    }
+    /// Sets [`VmConfig::wait_deadline`].
+    pub fn with_wait_deadline(mut self, deadline: Duration) -> Self {
+        self.wait_deadline = deadline;
+        self
+    }
+    /// Sets [`VmConfig::wait_log_limit`].
+    pub fn with_wait_log_limit(mut self, limit: usize) -> Self {
+        self.wait_log_limit = limit;
         self
     }
 }
@@ -124,6 +150,124 @@ impl fmt::Display for Errno {
 
 impl std::error::Error for Errno {}
 
+impl From<WouldHang> for Errno {
+    /// A killable operation reports an abandoned wait as `-EINTR`, as if a
+    /// fatal signal had ended it.
+    fn from(_: WouldHang) -> Errno {
+        Errno::EINTR
+    }
+}
+
+/// A wait the model abandoned because it could never end — where the
+/// kernel would hang. The operation did not happen (the VMA is not
+/// write-locked, not detached; the mmap lock is not held), the lockdep
+/// entry of the attempt was released, and the kernel's warning log has the
+/// matching [`WarningId::WaitWouldHang`] with the same reason.
+///
+/// Returned by the operations whose wait cannot be interrupted:
+/// [`vma_start_write`](crate::vma_start_write),
+/// [`vma_mark_detached`](crate::vma_mark_detached),
+/// [`mmap_read_lock`](crate::mmap_read_lock),
+/// [`mmap_write_lock`](crate::mmap_write_lock) and their relatives. The
+/// killable ones report it as [`Errno::EINTR`] (their kernel contract),
+/// with the same warning.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WouldHang(Box<WouldHangInner>);
+
+#[derive(Clone, PartialEq, Eq)]
+struct WouldHangInner {
+    wait: BlockedOn,
+    reason: String,
+}
+
+impl WouldHang {
+    pub(crate) fn new(wait: BlockedOn, reason: String) -> WouldHang {
+        WouldHang(Box::new(WouldHangInner { wait, reason }))
+    }
+
+    /// The wait that was abandoned.
+    pub fn wait(&self) -> BlockedOn {
+        self.0.wait
+    }
+
+    /// Why it could never end: the wait-for cycle (each thread and what it
+    /// waits for), or the poisoned count.
+    pub fn reason(&self) -> &str {
+        &self.0.reason
+    }
+}
+
+impl fmt::Debug for WouldHang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WouldHang").field("wait", &self.0.wait).field("reason", &self.0.reason).finish()
+    }
+}
+
+impl fmt::Display for WouldHang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "abandoned the wait for {} (it could never end: {})", self.0.wait, self.0.reason)
+    }
+}
+
+impl std::error::Error for WouldHang {}
+
+/// How a model wait failed (internal: the public functions return
+/// [`Errno`] or [`WouldHang`]).
+pub(crate) enum WaitError {
+    /// A fatal signal (killable waits only).
+    Interrupted,
+    /// Abandoned: it could never end.
+    WouldHang(WouldHang),
+}
+
+impl From<WaitError> for Errno {
+    fn from(_: WaitError) -> Errno {
+        Errno::EINTR
+    }
+}
+
+/// A fatal signal pending on a thread, from
+/// [`Kernel::send_fatal_signal`] until this guard is dropped (or
+/// [`cleared`](FatalSignal::clear)).
+///
+/// As in the kernel, a fatal signal is sticky: while it is pending, every
+/// killable wait of the thread fails with `-EINTR` unless its condition is
+/// already true — the one it interrupted and every later one. The guard
+/// makes that span visible in the test: it is exactly the guard's scope.
+#[must_use = "the signal is withdrawn when the guard is dropped"]
+pub struct FatalSignal<'k> {
+    kernel: &'k Kernel,
+    thread: ThreadId,
+}
+
+impl FatalSignal<'_> {
+    /// The thread the signal is pending on.
+    pub fn thread(&self) -> ThreadId {
+        self.thread
+    }
+
+    /// Withdraws the signal now (the same as dropping the guard).
+    pub fn clear(self) {}
+}
+
+impl Drop for FatalSignal<'_> {
+    fn drop(&mut self) {
+        let mut signals = self.kernel.signals.lock();
+        if let Some(n) = signals.get_mut(&self.thread) {
+            *n -= 1;
+            if *n == 0 {
+                signals.remove(&self.thread);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for FatalSignal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FatalSignal").field("thread", &self.thread).finish()
+    }
+}
+
 /// A broken §1.5 invariant, as recorded by [`Kernel::invariant_violations`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvariantViolation {
@@ -152,7 +296,9 @@ pub struct VmaLockEvents {
 pub struct Kernel {
     pub(crate) cfg: VmConfig,
     log: WarnLog,
-    signals: parking_lot::Mutex<HashSet<ThreadId>>,
+    events: EventLog,
+    /// Pending fatal signals: the number of live [`FatalSignal`] guards per thread.
+    signals: parking_lot::Mutex<HashMap<ThreadId, usize>>,
     invariants: parking_lot::Mutex<Vec<InvariantViolation>>,
     pub(crate) waits: hang::Registry,
     pauses: Arc<pause::Registry>,
@@ -175,12 +321,13 @@ impl Kernel {
 
     fn with_config(cfg: VmConfig) -> Kernel {
         Kernel {
-            cfg,
             log: WarnLog::default(),
-            signals: parking_lot::Mutex::new(HashSet::new()),
+            events: EventLog::new(cfg.wait_log_limit),
+            signals: parking_lot::Mutex::new(HashMap::new()),
             invariants: parking_lot::Mutex::new(Vec::new()),
             waits: hang::Registry::new(),
-            pauses: Arc::new(pause::Registry::default()),
+            pauses: Arc::new(pause::Registry::new(cfg.wait_deadline)),
+            cfg,
             abort: AtomicU64::new(0),
             miss: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
@@ -265,37 +412,129 @@ impl Kernel {
 
     // -- fatal signals -----------------------------------------------------
 
-    /// Delivers a fatal signal to `thread` (it stays pending until
-    /// [`Kernel::clear_fatal_signal`]). A killable wait of that thread is woken
-    /// and fails with `-EINTR` if its condition is still false.
-    pub fn send_fatal_signal(&self, thread: ThreadId) {
-        self.signals.lock().insert(thread);
+    /// Delivers a fatal signal to `thread`. It stays pending — sticky, as in
+    /// the kernel — until the returned guard is dropped: a killable wait of
+    /// that thread is woken and fails with `-EINTR` if its condition is
+    /// still false, and so does every killable wait it enters while the
+    /// guard lives (a wait whose condition is already true succeeds: the
+    /// condition is checked first). Non-killable waits ignore it.
+    ///
+    /// ```
+    /// # use vmalock::*;
+    /// let kernel = Kernel::new(VmConfig::default());
+    /// let me = std::thread::current().id();
+    /// {
+    ///     let _signal = kernel.send_fatal_signal(me);
+    ///     assert!(kernel.fatal_signal_pending());
+    /// }
+    /// assert!(!kernel.fatal_signal_pending()); // withdrawn with the guard
+    /// ```
+    pub fn send_fatal_signal(&self, thread: ThreadId) -> FatalSignal<'_> {
+        *self.signals.lock().entry(thread).or_insert(0) += 1;
         self.waits.wake_thread(thread);
-    }
-
-    /// Clears a pending fatal signal of `thread`.
-    pub fn clear_fatal_signal(&self, thread: ThreadId) {
-        self.signals.lock().remove(&thread);
+        FatalSignal { kernel: self, thread }
     }
 
     /// Whether the current thread has a fatal signal pending
     /// (`fatal_signal_pending(current)`).
     pub fn fatal_signal_pending(&self) -> bool {
-        let me = std::thread::current().id();
-        self.signals.lock().contains(&me)
+        self.fatal_signal_pending_for(std::thread::current().id())
+    }
+
+    /// Whether `thread` has a fatal signal pending.
+    pub fn fatal_signal_pending_for(&self, thread: ThreadId) -> bool {
+        self.signals.lock().contains_key(&thread)
     }
 
     // -- blocked threads ---------------------------------------------------
 
-    /// Blocks until `thread` is asleep in a model wait (the mmap rwsem or an
-    /// exclude-readers wait). Tests use it to order steps without sleeping.
-    pub fn wait_until_blocked(&self, thread: ThreadId) {
-        self.waits.wait_until_blocked(thread)
+    /// Where `thread` is blocked now: asleep in a model wait (the mmap
+    /// rwsem, an exclude-readers wait) or parked at a pause point; `None`
+    /// while it runs. A thread counts as in its model wait from just before
+    /// its first sleep to the end of the wait, including the moments it is
+    /// awake re-checking the condition (the wait-event log,
+    /// [`Kernel::wait_events`], has each sleep and wake-up).
+    pub fn blocked_on(&self, thread: ThreadId) -> Option<BlockedOn> {
+        self.waits.blocked_on(thread)
     }
 
-    /// Whether `thread` is asleep in a model wait now.
+    /// Whether `thread` is blocked ([`Kernel::blocked_on`] is `Some`).
     pub fn is_blocked(&self, thread: ThreadId) -> bool {
-        self.waits.is_blocked(thread)
+        self.blocked_on(thread).is_some()
+    }
+
+    /// Blocks until `thread` is blocked (see [`Kernel::blocked_on`]) and
+    /// says where. Tests use it to order steps without sleeping.
+    ///
+    /// # Panics
+    ///
+    /// After [`VmConfig::wait_deadline`], naming the thread and every
+    /// thread blocked then.
+    #[track_caller]
+    pub fn wait_until_blocked(&self, thread: ThreadId) -> BlockedOn {
+        self.wait_until_blocked_timeout(thread, self.cfg.wait_deadline)
+    }
+
+    /// [`Kernel::wait_until_blocked`] with its own deadline.
+    ///
+    /// # Panics
+    ///
+    /// After `timeout`, naming the thread and every thread blocked then.
+    #[track_caller]
+    pub fn wait_until_blocked_timeout(&self, thread: ThreadId, timeout: Duration) -> BlockedOn {
+        self.waits.wait_until_blocked(thread, timeout)
+    }
+
+    // -- the wait-event log --------------------------------------------------
+
+    /// Logs a wait event of the current thread.
+    pub(crate) fn wait_event(&self, kind: WaitEventKind) {
+        self.events.push(kind);
+    }
+
+    /// Every wait event so far, oldest first (at most
+    /// [`VmConfig::wait_log_limit`]): each `rcuwait_wake_up` call and the
+    /// thread it targets, each sleep and each wake-up in a model wait. See
+    /// [`WaitEvent`].
+    pub fn wait_events(&self) -> Vec<WaitEvent> {
+        self.events.all()
+    }
+
+    /// Removes and returns every wait event so far.
+    pub fn take_wait_events(&self) -> Vec<WaitEvent> {
+        self.events.take()
+    }
+
+    /// How many events the log dropped to stay within
+    /// [`VmConfig::wait_log_limit`].
+    pub fn wait_events_dropped(&self) -> u64 {
+        self.events.dropped()
+    }
+
+    /// Blocks until `pred` holds for the wait-event log (checked now and
+    /// after every new event) and returns the log then — e.g. until a
+    /// thread went back to sleep after a wake-up.
+    ///
+    /// # Panics
+    ///
+    /// After [`VmConfig::wait_deadline`], with the log.
+    #[track_caller]
+    pub fn wait_for_wait_events(&self, pred: impl FnMut(&[WaitEvent]) -> bool) -> Vec<WaitEvent> {
+        self.events.wait_for(self.cfg.wait_deadline, pred)
+    }
+
+    /// [`Kernel::wait_for_wait_events`] with its own deadline.
+    ///
+    /// # Panics
+    ///
+    /// After `timeout`, with the log.
+    #[track_caller]
+    pub fn wait_for_wait_events_timeout(
+        &self,
+        timeout: Duration,
+        pred: impl FnMut(&[WaitEvent]) -> bool,
+    ) -> Vec<WaitEvent> {
+        self.events.wait_for(timeout, pred)
     }
 
     // -- pause points ------------------------------------------------------
@@ -321,9 +560,15 @@ impl Kernel {
         self.pauses.set_hook(hook)
     }
 
+    /// Runs the hook and parks at a matching armed pause, registered as
+    /// blocked there meanwhile.
     #[inline]
     pub(crate) fn pause_point(&self, point: PausePoint, vma: &Vma) {
-        self.pauses.point(point, vma)
+        if let Some(pause) = self.pauses.point(point, vma) {
+            let rec = self.waits.register(hang::WaitOn::Pause { point, vma: vma.id() });
+            pause.park();
+            self.waits.unblock(&rec);
+        }
     }
 
     // -- counters ----------------------------------------------------------

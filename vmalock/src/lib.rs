@@ -12,9 +12,11 @@
 //!
 //! * [`Kernel`] — one simulated kernel: the [`VmConfig`] knobs (DEBUG_VM,
 //!   "once" warnings, LOCK_STAT, …), the typed warning log ([`Warning`],
-//!   [`WarningId`]), per-thread fatal signals, the pause points
-//!   ([`PausePoint`], [`PauseHandle`]) and the VMA-lock event counters.
-//!   Use one per test scenario.
+//!   [`WarningId`]), per-thread fatal signals ([`FatalSignal`]), the pause
+//!   points ([`PausePoint`], [`PauseHandle`]), where each thread is blocked
+//!   ([`BlockedOn`]), the wait-event log ([`WaitEvent`]: every
+//!   `rcuwait_wake_up` and whom it wakes, every sleep and wake-up) and the
+//!   VMA-lock event counters. Use one per test scenario.
 //! * [`Mm`] — an address space: the mmap lock (a real reader/writer
 //!   semaphore with writer preference and lockdep map `M`), `mm_lock_seq`,
 //!   the single-waiter `vma_writer_wait` slot and the VMA tree, whose
@@ -36,10 +38,16 @@
 //! `debug_locks` is that validator's [`is_validating`](lockdep::Validator::is_validating).
 //!
 //! Where the kernel would hang on misuse — waiting in exclusion for a read
-//! lock the caller holds itself, detaching a detached VMA, retrying forever
-//! on a VMA an unbalanced [`vma_end_read`] made look detached — the model
-//! reports ([`WarningId::WaitWouldHang`], [`WarningId::EagainLoop`]) and
-//! returns instead.
+//! lock the caller holds itself, detaching a detached VMA, a read of the
+//! mmap lock under one's own write hold, retrying forever on a VMA an
+//! unbalanced [`vma_end_read`] made look detached — the model reports
+//! ([`WarningId::WaitWouldHang`], [`WarningId::EagainLoop`]) and returns
+//! instead, and the caller cannot miss it: the operations whose wait cannot
+//! be interrupted ([`vma_start_write`], [`vma_mark_detached`],
+//! [`mmap_read_lock`], [`mmap_write_lock`]) return a `#[must_use]`
+//! `Result<(), `[`WouldHang`]`>`, `Err` when the operation did not happen;
+//! the killable ones return their kernel `Err(`[`Errno::EINTR`]`)`; the RCU
+//! lookups fall back (`None`) as the kernel's callers do on any failure.
 //!
 //! ## Example
 //!
@@ -49,10 +57,11 @@
 //! let kernel = Kernel::new(VmConfig::default());
 //! let mm = Mm::new(&kernel);
 //!
-//! // Map a VMA: write-lock it while detached, attach it, publish it.
-//! mmap_write_lock(&mm);
+//! // Map a VMA: write-lock it while detached, attach it, publish it. The
+//! // waits return an error only where the kernel would hang (see below).
+//! mmap_write_lock(&mm).unwrap();
 //! let vma = Vma::new(&mm, 0x1000, 0x2000);
-//! vma_start_write(&vma);
+//! vma_start_write(&vma).unwrap();
 //! vma_mark_attached(&vma);
 //! mm.insert_vma(&vma);
 //! mmap_write_unlock(&mm);
@@ -120,8 +129,11 @@
 //! | `find_vma` / `vma_lookup` | [`Mm::find_vma`], [`Mm::vma_lookup`] | |
 //! | `lock_mm_and_find_vma` | [`lock_mm_and_find_vma`] | |
 //! | `vm_area_alloc` | [`Vma::new`] | detached, seq `UINT_MAX` |
-//! | `fatal_signal_pending` / a fatal signal | [`Kernel::fatal_signal_pending`] / [`Kernel::send_fatal_signal`] | |
+//! | `fatal_signal_pending` / a fatal signal | [`Kernel::fatal_signal_pending`] / [`Kernel::send_fatal_signal`] | pending while the [`FatalSignal`] guard lives |
+//! | `rcuwait_wake_up(&mm->vma_writer_wait)` | inside [`vma_end_read`] | logged: [`WaitEventKind::WakeUp`] with its target |
+//! | `rcuwait_wait_event` (the exclude-readers wait) | inside [`__vma_start_exclude_readers`] | logged: [`WaitEventKind::Sleep`] / [`WaitEventKind::Woken`]; [`BlockedOn::ExcludeReaders`] |
 //! | `WARN*` / `VM_WARN_ON_ONCE*` | [`Kernel::warnings`] | typed log |
+//! | `lockdep_print_held_locks(current)` | [`lockdep::held_locks`] (data), [`lockdep::Validator::dump_held`] (text) | the §1.5 invariant 7 view, per thread |
 //!
 //! ## Configurations and test hooks
 //!
@@ -136,11 +148,25 @@
 //! | §1.5 invariant checks | [`VmConfig::check_invariants`], [`Kernel::invariant_violations`] |
 //!
 //! Test hooks (§5.0): [`Kernel::pause_at`] (P0–P4) and
-//! [`Kernel::set_pause_hook`]; [`Kernel::wait_until_blocked`] to order steps
-//! without sleeping; [`Kernel::send_fatal_signal`]; the raw state setters
-//! [`Vma::set_vm_refcnt`], [`Vma::set_vm_lock_seq`], [`Mm::set_mm_lock_seq`];
-//! the tree edits [`Mm::insert_vma`] / [`Mm::remove_vma`];
-//! [`Vma::recycle`]; and fixture F0 ([`testing::F0`]).
+//! [`Kernel::set_pause_hook`]; [`Kernel::send_fatal_signal`]; the raw state
+//! setters [`Vma::set_vm_refcnt`], [`Vma::set_vm_lock_seq`],
+//! [`Mm::set_mm_lock_seq`]; the tree edits [`Mm::insert_vma`] /
+//! [`Mm::remove_vma`]; [`Vma::recycle`]; and fixture F0 ([`testing::F0`]).
+//!
+//! Observing a scenario, without sleeping:
+//!
+//! | to assert | use |
+//! |---|---|
+//! | where a thread is blocked: the mmap rwsem, an exclude-readers wait (with its target), a pause point | [`Kernel::blocked_on`] → [`BlockedOn`]; [`Kernel::wait_until_blocked`] returns it |
+//! | "no wake-up", "woken, re-evaluates, sleeps again", "the wake-up targets N's writer" | [`Kernel::wait_events`] ([`WaitEventKind::WakeUp`] with `mm` and `target`, `Sleep` with the `vm_refcnt` seen, `Woken`); [`Kernel::wait_for_wait_events`] to block until, e.g., the second sleep |
+//! | a thread reached a pause point | [`PauseHandle::wait_reached`] |
+//! | the lockdep entries this thread holds (class, instance, read mode, subclass, site) | [`lockdep::held_locks`] — no parsing of [`dump_held`](lockdep::Validator::dump_held) text |
+//! | an abandoned wait and what it waited for | the [`WouldHang`] error ([`WouldHang::wait`], [`WouldHang::reason`]) |
+//!
+//! Every test-side wait has a deadline ([`VmConfig::wait_deadline`], 30 s;
+//! `*_timeout` variants take their own) after which it panics naming the
+//! pause point or thread it waited for, so one wrong step fails its test
+//! instead of hanging the test binary.
 //!
 //! Waits are real (condition variables), never spins. Before a thread first
 //! sleeps, the model checks whether the sleep can end
@@ -151,7 +177,12 @@
 //! exclude-readers wait as if a fatal signal had arrived. In a cycle of
 //! mmap-lock waits alone, a reader held back only by a queued writer (a
 //! recursive read while a writer waits) is let in past it; any other
-//! hopeless mmap-lock wait gets `-EINTR` if killable and panics otherwise.
+//! hopeless mmap-lock wait is abandoned the same way: [`WouldHang`], or
+//! `-EINTR` if killable.
+//!
+//! A [`Vma`] refers to its [`Mm`] weakly: [`Vma::vm_mm`] is `None` once the
+//! mm was dropped, and an operation that needs the mm panics then (see
+//! [`Vma`]'s contract).
 //!
 //! The loom models of the refcount protocol (`tests/loom.rs`) run with
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p vmalock --release --test loom`.
@@ -160,6 +191,7 @@
 
 #![warn(missing_docs)]
 
+mod events;
 mod hang;
 mod kernel;
 pub mod keys;
@@ -175,7 +207,8 @@ mod vma;
 mod vma_lock;
 mod warn;
 
-pub use kernel::{Errno, InvariantViolation, Kernel, VmConfig, VmaLockEvents};
+pub use events::{BlockedOn, WaitEvent, WaitEventKind};
+pub use kernel::{Errno, FatalSignal, InvariantViolation, Kernel, VmConfig, VmaLockEvents, WouldHang};
 pub use mm::{Mm, VmaIterator};
 pub use mmap_lock::*;
 pub use pause::{PauseHandle, PauseHook, PausePoint};

@@ -4,7 +4,9 @@
 
 use std::fmt;
 use std::sync::{Arc, Weak};
+use std::thread::ThreadId;
 
+use crate::events::WaitEventKind;
 use crate::kernel::Kernel;
 use crate::rwsem::RwSem;
 use crate::sync::{AtomicU32, Condvar, Mutex, Ordering, Tid, lock};
@@ -138,7 +140,7 @@ impl fmt::Debug for Mm {
 /// put two threads here, so the slot keeps a list rather than lose a
 /// wake-up.
 pub(crate) struct WaitSlot {
-    pub(crate) waiter: Mutex<Vec<Tid>>,
+    pub(crate) waiter: Mutex<Vec<(Tid, ThreadId)>>,
     pub(crate) cv: Condvar,
 }
 
@@ -147,9 +149,13 @@ impl WaitSlot {
         WaitSlot { waiter: Mutex::new(Vec::new()), cv: Condvar::new() }
     }
 
-    /// `rcuwait_wake_up`: wakes the registered waiter, if any.
-    pub(crate) fn wake_up(&self) {
+    /// `rcuwait_wake_up` on `mm`'s slot after a put left `vm_refcnt` of
+    /// `vma` at `refcnt`: wakes the registered waiter, if any, and logs the
+    /// call (under the slot's lock, so before the waiter's `Woken`).
+    pub(crate) fn wake_up(&self, mm: &Mm, vma: u64, refcnt: i32) {
         let g = lock(&self.waiter);
+        let target = g.first().map(|&(_, t)| t);
+        mm.kernel.wait_event(WaitEventKind::WakeUp { mm: mm.id, vma, vm_refcnt: refcnt, target });
         if !g.is_empty() {
             self.cv.notify_all();
         }

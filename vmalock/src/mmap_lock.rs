@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use lockdep::Read;
 
-use crate::kernel::Errno;
+use crate::kernel::{Errno, WaitError, WouldHang};
 use crate::mm::Mm;
 use crate::sync::Ordering;
 use crate::vma::{VMA_GROWSDOWN_BIT, Vma};
@@ -50,27 +50,44 @@ fn lock_stat(mm: &Mm) -> bool {
 /// block, `ACQUIRED(M)`. Readers queue behind a waiting writer, so taking it
 /// twice can deadlock (the validator reports `RECURSIVE_LOCKING` first).
 ///
-/// # Panics
-///
-/// If the wait can never end (a wait-for cycle of mmap-lock waits only; the
-/// kernel would hang), after a [`WarningId::WaitWouldHang`] warning.
+/// `Err` only where the kernel would hang: the wait can never end (a
+/// wait-for cycle of mmap-lock waits only, e.g. a read while holding it for
+/// write). The model then logs a [`WarningId::WaitWouldHang`], emits
+/// `REL(M)` (undoing the acquire hook, no `ACQUIRED`) and returns without
+/// the lock. A recursive read held back only by a queued writer is let in
+/// past it instead (`Ok`, with the warning).
 #[track_caller]
-pub fn mmap_read_lock(mm: &Mm) {
+#[must_use = "on Err the mmap lock is not held"]
+pub fn mmap_read_lock(mm: &Mm) -> Result<(), WouldHang> {
     let map = &mm.mmap_lock.dep_map;
     lockdep::rwsem_acquire_read(map, 0, false);
     if !mm.mmap_lock.try_read() {
         if lock_stat(mm) {
             lockdep::lock_contended(map);
         }
-        let _ = mm.mmap_lock.read_slow(mm, false);
+        if let Err(e) = mm.mmap_lock.read_slow(mm, false) {
+            lockdep::rwsem_release(map);
+            return Err(would_hang(e));
+        }
     }
     if lock_stat(mm) {
         lockdep::lock_acquired(map);
     }
+    Ok(())
+}
+
+/// The error of a non-killable wait: it can only have been abandoned.
+fn would_hang(e: WaitError) -> WouldHang {
+    match e {
+        WaitError::WouldHang(h) => h,
+        WaitError::Interrupted => unreachable!("a non-killable wait ignores signals"),
+    }
 }
 
 /// `mmap_read_lock_killable(mm)` (§2.3): as [`mmap_read_lock`], but a fatal
-/// signal aborts the wait: `REL(M)`, no `ACQUIRED`, `Err(EINTR)`.
+/// signal aborts the wait: `REL(M)`, no `ACQUIRED`, `Err(EINTR)`. A wait
+/// that could never end is abandoned the same way (with a
+/// [`WarningId::WaitWouldHang`]).
 #[track_caller]
 pub fn mmap_read_lock_killable(mm: &Mm) -> Result<(), Errno> {
     let map = &mm.mmap_lock.dep_map;
@@ -81,7 +98,7 @@ pub fn mmap_read_lock_killable(mm: &Mm) -> Result<(), Errno> {
         }
         if let Err(e) = mm.mmap_lock.read_slow(mm, true) {
             lockdep::rwsem_release(map);
-            return Err(e);
+            return Err(e.into());
         }
     }
     if lock_stat(mm) {
@@ -118,7 +135,7 @@ pub fn mmap_read_unlock_non_owner(mm: &Mm) {
 // -- write side ---------------------------------------------------------------
 
 #[track_caller]
-fn write_lock(mm: &Mm, subclass: u32, killable: bool) -> Result<(), Errno> {
+fn write_lock(mm: &Mm, subclass: u32, killable: bool) -> Result<(), WaitError> {
     let map = &mm.mmap_lock.dep_map;
     lockdep::rwsem_acquire(map, subclass, false);
     if !mm.mmap_lock.try_write() {
@@ -140,26 +157,29 @@ fn write_lock(mm: &Mm, subclass: u32, killable: bool) -> Result<(), Errno> {
 /// `mmap_write_lock(mm)` (§2.7): `ACQ(M,0,0,0,1)`, `CONTENDED(M)` if it must
 /// block, `ACQUIRED(M)`, then `mm_lock_seq` becomes odd.
 ///
-/// # Panics
-///
-/// As [`mmap_read_lock`], if the wait can never end.
+/// `Err` only where the kernel would hang, as for [`mmap_read_lock`]:
+/// `REL(M)`, the sequence untouched, the lock not held.
 #[track_caller]
-pub fn mmap_write_lock(mm: &Mm) {
-    let _ = write_lock(mm, 0, false);
+#[must_use = "on Err the mmap lock is not held"]
+pub fn mmap_write_lock(mm: &Mm) -> Result<(), WouldHang> {
+    write_lock(mm, 0, false).map_err(would_hang)
 }
 
 /// `mmap_write_lock_nested(mm, subclass)`: as [`mmap_write_lock`] with
 /// `ACQ(M,subclass,0,0,1)`.
 #[track_caller]
-pub fn mmap_write_lock_nested(mm: &Mm, subclass: u32) {
-    let _ = write_lock(mm, subclass, false);
+#[must_use = "on Err the mmap lock is not held"]
+pub fn mmap_write_lock_nested(mm: &Mm, subclass: u32) -> Result<(), WouldHang> {
+    write_lock(mm, subclass, false).map_err(would_hang)
 }
 
 /// `mmap_write_lock_killable(mm)`: on a fatal signal `REL(M)`, no
-/// `ACQUIRED`, the sequence untouched, `Err(EINTR)`.
+/// `ACQUIRED`, the sequence untouched, `Err(EINTR)` — also when the model
+/// abandons a wait that could never end (with a
+/// [`WarningId::WaitWouldHang`]).
 #[track_caller]
 pub fn mmap_write_lock_killable(mm: &Mm) -> Result<(), Errno> {
-    write_lock(mm, 0, true)
+    write_lock(mm, 0, true).map_err(Errno::from)
 }
 
 /// A model extension (the kernel has no `mmap_write_trylock`): on success
@@ -277,11 +297,12 @@ pub struct MmapReadGuard<'a> {
 }
 
 impl<'a> MmapReadGuard<'a> {
-    /// [`mmap_read_lock`] now, [`mmap_read_unlock`] on drop.
+    /// [`mmap_read_lock`] now, [`mmap_read_unlock`] on drop; its error if
+    /// the wait was abandoned.
     #[track_caller]
-    pub fn new(mm: &'a Mm) -> Self {
-        mmap_read_lock(mm);
-        MmapReadGuard { mm, _not_send: PhantomData }
+    pub fn new(mm: &'a Mm) -> Result<Self, WouldHang> {
+        mmap_read_lock(mm)?;
+        Ok(MmapReadGuard { mm, _not_send: PhantomData })
     }
 }
 
@@ -300,11 +321,12 @@ pub struct MmapWriteGuard<'a> {
 }
 
 impl<'a> MmapWriteGuard<'a> {
-    /// [`mmap_write_lock`] now, [`mmap_write_unlock`] on drop.
+    /// [`mmap_write_lock`] now, [`mmap_write_unlock`] on drop; its error if
+    /// the wait was abandoned.
     #[track_caller]
-    pub fn new(mm: &'a Mm) -> Self {
-        mmap_write_lock(mm);
-        MmapWriteGuard { mm, _not_send: PhantomData }
+    pub fn new(mm: &'a Mm) -> Result<Self, WouldHang> {
+        mmap_write_lock(mm)?;
+        Ok(MmapWriteGuard { mm, _not_send: PhantomData })
     }
 }
 
@@ -351,8 +373,12 @@ pub fn lock_mm_and_find_vma(mm: &Mm, addr: u64, may_sleep: bool) -> Option<Arc<V
             mmap_write_unlock(mm);
             return None;
         }
-        // expand_stack_locked: write-lock the VMA, then grow it down.
-        vma_start_write(&vma);
+        // expand_stack_locked: write-lock the VMA, then grow it down (not
+        // if the write lock could never be had: the caller holds the VMA).
+        if vma_start_write(&vma).is_err() {
+            mmap_write_unlock(mm);
+            return None;
+        }
         let page = addr & !0xfff;
         vma.set_range(page, vma.vm_end());
         // Re-storing the VMA under its new range displaces its old slot.

@@ -7,13 +7,19 @@
 //! * [`Kernel::pause_at`](crate::Kernel::pause_at) arms a one-shot
 //!   [`PauseHandle`]: the first matching thread to reach the point parks
 //!   there until the handle is resumed (or dropped). The test blocks on
-//!   [`PauseHandle::wait_reached`] — a real handshake, no sleeps.
+//!   [`PauseHandle::wait_reached`] — a real handshake, no sleeps, with a
+//!   deadline ([`VmConfig::wait_deadline`](crate::VmConfig::wait_deadline),
+//!   or [`PauseHandle::wait_reached_timeout`]'s own) after which it panics
+//!   naming the point. While parked, the thread is blocked on
+//!   [`BlockedOn::Pause`](crate::BlockedOn::Pause) for
+//!   [`Kernel::blocked_on`](crate::Kernel::blocked_on).
 //! * [`Kernel::set_pause_hook`](crate::Kernel::set_pause_hook) installs a
 //!   closure that runs at every point.
 
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
 use crate::vma::Vma;
 
@@ -53,6 +59,18 @@ pub(crate) struct PauseInner {
 }
 
 impl PauseInner {
+    /// "pause point P2 (for ThreadId(3), VMA 7)".
+    fn describe(&self) -> String {
+        let mut s = format!("pause point {:?}", self.point);
+        match (self.thread, self.vma) {
+            (None, None) => {}
+            (Some(t), None) => s += &format!(" (armed for {t:?})"),
+            (None, Some(v)) => s += &format!(" (armed for VMA {v})"),
+            (Some(t), Some(v)) => s += &format!(" (armed for {t:?} on VMA {v})"),
+        }
+        s
+    }
+
     fn matches(&self, point: PausePoint, thread: ThreadId, vma: u64) -> bool {
         self.point == point && self.thread.is_none_or(|t| t == thread) && self.vma.is_none_or(|v| v == vma)
     }
@@ -63,7 +81,8 @@ impl PauseInner {
     }
 
     /// Parks the calling thread until resumed.
-    fn park(&self, me: ThreadId) {
+    pub(crate) fn park(&self) {
+        let me = std::thread::current().id();
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if *st == State::Resumed {
             return;
@@ -88,13 +107,39 @@ pub struct PauseHandle {
 
 impl PauseHandle {
     /// Blocks until a thread is parked at the point; returns that thread.
+    ///
+    /// # Panics
+    ///
+    /// If the pause was resumed before any thread reached it, or after the
+    /// kernel's [`VmConfig::wait_deadline`](crate::VmConfig::wait_deadline)
+    /// with a message naming the point (and the thread and VMA it is armed
+    /// for).
+    #[track_caller]
     pub fn wait_reached(&self) -> ThreadId {
+        self.wait_reached_timeout(self.registry.deadline)
+    }
+
+    /// [`PauseHandle::wait_reached`] with its own deadline.
+    ///
+    /// # Panics
+    ///
+    /// As [`PauseHandle::wait_reached`], after `timeout`.
+    #[track_caller]
+    pub fn wait_reached_timeout(&self, timeout: Duration) -> ThreadId {
+        let deadline = Instant::now() + timeout;
         let mut st = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             match *st {
                 State::Reached(t) => return t,
-                State::Resumed => panic!("pause at {:?} was resumed before any thread reached it", self.inner.point),
-                State::Armed => st = self.inner.cv.wait(st).unwrap_or_else(PoisonError::into_inner),
+                State::Resumed => panic!("vmalock: {} was resumed before any thread reached it", self.inner.describe()),
+                State::Armed => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        drop(st);
+                        panic!("vmalock: no thread reached {} within {timeout:?}", self.inner.describe());
+                    }
+                    st = self.inner.cv.wait_timeout(st, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+                }
             }
         }
     }
@@ -133,14 +178,19 @@ impl fmt::Debug for PauseHandle {
 }
 
 /// Every armed pause and the hook of one kernel.
-#[derive(Default)]
 pub(crate) struct Registry {
     armed: Mutex<Vec<Arc<PauseInner>>>,
     hook: Mutex<Option<PauseHook>>,
     any: std::sync::atomic::AtomicBool,
+    /// The default deadline of [`PauseHandle::wait_reached`].
+    deadline: Duration,
 }
 
 impl Registry {
+    pub(crate) fn new(deadline: Duration) -> Registry {
+        Registry { armed: Mutex::default(), hook: Mutex::default(), any: Default::default(), deadline }
+    }
+
     fn refresh(&self, armed: usize, hook: bool) {
         self.any.store(armed > 0 || hook, std::sync::atomic::Ordering::SeqCst);
     }
@@ -168,31 +218,25 @@ impl Registry {
         self.refresh(armed.len(), h.is_some());
     }
 
-    /// Runs the hook and parks at a matching armed pause, if any.
+    /// Runs the hook; the matching armed pause, if any, now disarmed, for
+    /// the caller to park at.
     #[inline]
-    pub(crate) fn point(&self, point: PausePoint, vma: &Vma) {
-        if self.any.load(std::sync::atomic::Ordering::SeqCst) {
-            self.point_slow(point, vma);
-        }
+    pub(crate) fn point(&self, point: PausePoint, vma: &Vma) -> Option<Arc<PauseInner>> {
+        if self.any.load(std::sync::atomic::Ordering::SeqCst) { self.point_slow(point, vma) } else { None }
     }
 
     #[cold]
-    fn point_slow(&self, point: PausePoint, vma: &Vma) {
+    fn point_slow(&self, point: PausePoint, vma: &Vma) -> Option<Arc<PauseInner>> {
         let hook = self.hook.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if let Some(h) = hook {
             h(point, vma);
         }
         let me = std::thread::current().id();
-        let hit = {
-            let mut armed = self.armed.lock().unwrap_or_else(PoisonError::into_inner);
-            let i = armed.iter().position(|p| p.matches(point, me, vma.id()));
-            let hit = i.map(|i| armed.remove(i));
-            let hook = self.hook.lock().unwrap_or_else(PoisonError::into_inner).is_some();
-            self.refresh(armed.len(), hook);
-            hit
-        };
-        if let Some(p) = hit {
-            p.park(me);
-        }
+        let mut armed = self.armed.lock().unwrap_or_else(PoisonError::into_inner);
+        let i = armed.iter().position(|p| p.matches(point, me, vma.id()));
+        let hit = i.map(|i| armed.remove(i));
+        let hook = self.hook.lock().unwrap_or_else(PoisonError::into_inner).is_some();
+        self.refresh(armed.len(), hook);
+        hit
     }
 }

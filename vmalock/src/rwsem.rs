@@ -3,8 +3,10 @@
 //!
 //! A reader whose wait would close a wait-for cycle only because it queues
 //! behind a waiting writer (a recursive read while a writer waits) is let
-//! in past the writer, with a warning; other hopeless waits return
-//! `-EINTR` if killable and panic otherwise (see [`hang`](crate::hang)).
+//! in past the writer, with a warning; other hopeless waits are abandoned
+//! with a warning and fail ([`WaitError::WouldHang`]; see
+//! [`hang`](crate::hang)). Every sleep and wake-up is logged
+//! ([`WaitEventKind`]).
 //!
 //! Only the blocking behaviour lives here; the lockdep hooks and the
 //! sequence count are added by the `mmap_*` functions in
@@ -14,8 +16,9 @@
 
 use lockdep::LockdepMap;
 
+use crate::events::WaitEventKind;
 use crate::hang::WaitOn;
-use crate::kernel::Errno;
+use crate::kernel::{WaitError, WouldHang};
 use crate::keys::{MMAP_LOCK_KEY, MMAP_LOCK_NAME};
 use crate::mm::Mm;
 use crate::sync::{Condvar, Mutex, Tid, current_tid, lock, wait};
@@ -110,18 +113,18 @@ impl RwSem {
 
     /// The blocking part of `down_read` / `down_read_killable`.
     #[track_caller]
-    pub(crate) fn read_slow(&self, mm: &Mm, killable: bool) -> Result<(), Errno> {
+    pub(crate) fn read_slow(&self, mm: &Mm, killable: bool) -> Result<(), WaitError> {
         self.slow(mm, false, killable)
     }
 
     /// The blocking part of `down_write` / `down_write_killable`.
     #[track_caller]
-    pub(crate) fn write_slow(&self, mm: &Mm, killable: bool) -> Result<(), Errno> {
+    pub(crate) fn write_slow(&self, mm: &Mm, killable: bool) -> Result<(), WaitError> {
         self.slow(mm, true, killable)
     }
 
     #[track_caller]
-    fn slow(&self, mm: &Mm, write: bool, killable: bool) -> Result<(), Errno> {
+    fn slow(&self, mm: &Mm, write: bool, killable: bool) -> Result<(), WaitError> {
         let k = mm.kernel();
         let me = current_tid();
         let mut s = lock(&self.st);
@@ -131,7 +134,9 @@ impl RwSem {
         }
         s.enqueue(write, me);
         drop(s);
-        let rec = match k.block(WaitOn::Rwsem { mm: mm.weak(), write }) {
+        let on = WaitOn::Rwsem { mm: mm.weak(), mm_id: mm.id(), write };
+        let blocked_on = on.blocked_on();
+        let rec = match k.block(on) {
             Ok(rec) => rec,
             Err(desc) => {
                 let mut s = lock(&self.st);
@@ -151,10 +156,7 @@ impl RwSem {
                     return Ok(());
                 }
                 k.warn(WarningId::WaitWouldHang, desc.clone());
-                if killable {
-                    return Err(Errno::EINTR);
-                }
-                panic!("vmalock: {desc}: this mmap_lock wait can never end (the kernel would hang here)");
+                return Err(WaitError::WouldHang(WouldHang::new(blocked_on, desc)));
             }
         };
         let mut s = lock(&self.st);
@@ -166,9 +168,11 @@ impl RwSem {
             }
             if killable && k.fatal_signal_pending() {
                 s.dequeue(write, me);
-                break Err(Errno::EINTR);
+                break Err(WaitError::Interrupted);
             }
+            k.wait_event(WaitEventKind::Sleep { on: blocked_on, vm_refcnt: None });
             s = wait(&self.cv, s);
+            k.wait_event(WaitEventKind::Woken { on: blocked_on });
         };
         drop(s);
         // A writer leaving the queue may let readers in.

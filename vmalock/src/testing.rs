@@ -44,10 +44,10 @@ impl F0 {
     pub fn build(kernel: &Arc<Kernel>) -> F0 {
         let m = Mm::new(kernel);
         let n = Mm::new(kernel);
-        mmap_write_lock(&m);
+        mmap_write_lock(&m).expect("a new mm is not contended");
         let map = |start, end| {
             let v = Vma::new(&m, start, end);
-            vma_start_write(&v);
+            vma_start_write(&v).expect("a detached VMA never waits");
             vma_mark_attached(&v);
             m.insert_vma(&v);
             v

@@ -46,6 +46,20 @@ pub const VMA_ATOMIC_SET_ALLOWED: u64 = 1 << VMA_MAYBE_GUARD_BIT;
 /// address). The `Arc` also models the kernel's type-stable VMA memory: a
 /// stale RCU reader's pointer stays valid, and "free + reallocate" is
 /// [`Vma::recycle`] on the same object.
+///
+/// # The mm must outlive the VMA's use
+///
+/// A VMA refers to its mm weakly (the mm's tree owns its VMAs). In the
+/// kernel an mm is torn down only after all its VMAs are freed, so a VMA
+/// never outlives its mm; here a test could drop the [`Mm`] first.
+/// [`Vma::vm_mm`] answers `None` then, and every operation that needs the
+/// mm — write-locking or detaching the VMA, `vma_start_read_locked*`, the
+/// lock assertions — **panics** with a message naming the VMA: there is no
+/// mm whose lock it could take or check. The reader paths do not need it:
+/// [`vma_end_read`](crate::vma_end_read) finds no writer to wake, and
+/// [`lock_vma_under_rcu`](crate::lock_vma_under_rcu) on a live mm that
+/// finds a VMA recycled into a dropped mm backs off (`None`) as for any
+/// other mm.
 pub struct Vma {
     kernel: Arc<Kernel>,
     id: u64,
@@ -114,15 +128,23 @@ impl Vma {
         self.vm_end.store(end, std::sync::atomic::Ordering::Release);
     }
 
-    /// `vm_mm`: the owning mm. Panics if that mm was dropped while the VMA
-    /// is still used (a bug in the calling test).
-    pub fn vm_mm(&self) -> Arc<Mm> {
-        self.try_vm_mm().expect("vmalock: the VMA's mm was dropped while the VMA is still in use")
+    /// `vm_mm`: the owning mm, or `None` if that mm was dropped while the
+    /// VMA is still in use (see [the contract](Vma#the-mm-must-outlive-the-vmas-use)).
+    pub fn vm_mm(&self) -> Option<Arc<Mm>> {
+        self.vm_mm.load().upgrade()
     }
 
-    /// `vm_mm`, or `None` if that mm was dropped.
-    pub fn try_vm_mm(&self) -> Option<Arc<Mm>> {
-        self.vm_mm.load().upgrade()
+    /// The owning mm, for an operation that needs it.
+    ///
+    /// # Panics
+    ///
+    /// If the mm was dropped (the documented contract of [`Vma`]).
+    #[track_caller]
+    pub(crate) fn mm(&self) -> Arc<Mm> {
+        match self.vm_mm() {
+            Some(mm) => mm,
+            None => panic!("vmalock: VMA {} is used after its mm was dropped (an mm must outlive its VMAs)", self.id),
+        }
     }
 
     /// `vma.vm_mm == mm`, read the way an unstable reader reads it.

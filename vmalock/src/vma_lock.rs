@@ -11,8 +11,9 @@
 
 use std::sync::Arc;
 
+use crate::events::WaitEventKind;
 use crate::hang::{WaitOn, WaitRecord};
-use crate::kernel::Errno;
+use crate::kernel::{Errno, WaitError, WouldHang};
 use crate::mm::{Mm, VmaIterator};
 use crate::mmap_lock::{
     mmap_assert_locked, mmap_assert_write_locked, mmap_lock_held, mmap_lock_speculate_retry,
@@ -106,7 +107,8 @@ pub fn __vma_refcount_put_return(vma: &Vma) -> i32 {
 }
 
 /// `vma_refcount_put(vma)`: drop a reader reference — `REL(V)` *before* the
-/// decrement, then wake the mm's writer if readers may now be excluded.
+/// decrement, then wake the mm's writer if readers may now be excluded
+/// (logged as a [`WaitEventKind::WakeUp`]).
 #[track_caller]
 fn vma_refcount_put(vma: &Vma) {
     // Remember the mm first: once the count drops the VMA may be recycled.
@@ -120,7 +122,7 @@ fn vma_refcount_put(vma: &Vma) {
     let newcnt = vma.refcnt_put_return();
     if newcnt != 0 && __vma_are_readers_excluded(newcnt) {
         if let Some(mm) = mm.upgrade() {
-            mm.vma_writer_wait.wake_up();
+            mm.vma_writer_wait.wake_up(&mm, vma.id(), newcnt);
         }
     }
 }
@@ -164,7 +166,7 @@ fn start_read(mm: &Mm, vma: &Vma) -> Result<bool, Errno> {
     if !vma.is_of(mm) {
         // Recycled into another mm: pin that mm across the put, which may
         // wake its writer.
-        let other = vma.try_vm_mm();
+        let other = vma.vm_mm();
         rcu_read_unlock();
         vma_refcount_put(vma);
         drop(other);
@@ -368,7 +370,7 @@ fn lock_next_vma_under_mmap_lock(mm: &Mm, vmi: &mut VmaIterator, from_addr: u64)
 #[track_caller]
 pub fn vma_start_read_locked_nested(vma: &Vma, subclass: u32) -> bool {
     let _ = subclass;
-    mmap_assert_locked(&vma.vm_mm());
+    mmap_assert_locked(&vma.mm());
     if vma.refcnt_inc_not_zero_limited_acquire(VM_REFCNT_LIMIT).is_err() {
         return false;
     }
@@ -386,8 +388,10 @@ pub fn vma_start_read_locked(vma: &Vma) -> bool {
 
 /// `vma_end_read(vma)` (§2.19): releases a read lock — `REL(V)`, then the
 /// decrement, then a wake-up of the mm's writer if readers may now be
-/// excluded. Without a read lock this is a validator `UNLOCK_IMBALANCE` and
-/// corrupts `vm_refcnt` (as in the kernel). Never blocks.
+/// excluded (`rcuwait_wake_up`, in the wait-event log as a
+/// [`WaitEventKind::WakeUp`] naming the thread it targets). Without a read
+/// lock this is a validator `UNLOCK_IMBALANCE` and corrupts `vm_refcnt` (as
+/// in the kernel). Never blocks.
 #[track_caller]
 pub fn vma_end_read(vma: &Vma) {
     if !per_vma(vma) {
@@ -438,24 +442,28 @@ impl<'a> VmaExcludeReadersState<'a> {
 
 /// The exclude-readers wait (`rcuwait_wait_event` on `vma_writer_wait`
 /// until `vm_refcnt == target`): the condition is checked before the
-/// signal; never a `CONTENDED` hook. Waits that can never end (the caller
-/// holds one of the references itself, a wait-for cycle, a poisoned count)
-/// are abandoned with `Err(EINTR)` and a [`WarningId::WaitWouldHang`].
+/// signal; never a `CONTENDED` hook. Every sleep and wake-up is logged
+/// ([`WaitEventKind::Sleep`], [`WaitEventKind::Woken`]). Waits that can
+/// never end (the caller holds one of the references itself, a wait-for
+/// cycle, a poisoned count) are abandoned with a
+/// [`WarningId::WaitWouldHang`] and [`WaitError::WouldHang`].
 #[track_caller]
-fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Result<(), Errno> {
+fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Result<(), WaitError> {
     enum Outcome {
         Done,
         Signal,
-        Aborted,
+        Aborted(String),
         Poisoned(i32),
         Hang(String),
     }
     let k = mm.kernel();
     let slot = &mm.vma_writer_wait;
     let me = current_tid();
+    let on_of = |attributed| WaitOn::Exclusion { mm: mm.weak(), mm_id: mm.id(), vma: vma.id(), target, attributed };
+    let blocked_on = on_of(true).blocked_on();
     let mut rec: Option<Arc<WaitRecord>> = None;
     let mut g = lock(&slot.waiter);
-    g.push(me);
+    g.push((me, std::thread::current().id()));
     let outcome = loop {
         let c = vma.vm_refcnt.load(Ordering::Acquire);
         if c == target {
@@ -467,18 +475,14 @@ fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Re
         if state == TaskState::Killable && k.fatal_signal_pending() {
             break Outcome::Signal;
         }
-        if rec.as_ref().is_some_and(|r| r.is_aborted()) {
-            break Outcome::Aborted;
+        if let Some(r) = rec.as_ref().filter(|r| r.is_aborted()) {
+            break Outcome::Aborted(r.abort_reason());
         }
         if rec.is_none() {
             // About to sleep for the first time: register, and make sure the
             // sleep can end. Then re-check the condition before sleeping.
             drop(g);
-            let on = WaitOn::Exclusion {
-                mm: mm.weak(),
-                vma: vma.id(),
-                attributed: !vma.unattributed.load(std::sync::atomic::Ordering::Relaxed),
-            };
+            let on = on_of(!vma.unattributed.load(std::sync::atomic::Ordering::Relaxed));
             // (Taken without `slot.waiter`: breaking a cycle wakes the
             // victim, which may take it. An exclusion wait never breaks
             // another's — the detector abandons the exclusion wait itself.)
@@ -492,29 +496,30 @@ fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Re
                 Err(desc) => break Outcome::Hang(desc),
             }
         }
+        // Logged under the slot's lock: a waker logs its wake-up under it
+        // too, so the log reads sleep, wake-up, woken.
+        k.wait_event(WaitEventKind::Sleep { on: blocked_on, vm_refcnt: Some(c) });
         g = wait(&slot.cv, g);
+        k.wait_event(WaitEventKind::Woken { on: blocked_on });
     };
-    if let Some(i) = g.iter().position(|&t| t == me) {
+    if let Some(i) = g.iter().position(|&(t, _)| t == me) {
         g.swap_remove(i);
     }
     drop(g);
     if let Some(r) = &rec {
         k.waits.unblock(r);
     }
+    let hang = |reason: String| {
+        k.warn(WarningId::WaitWouldHang, format!("VMA {}: {reason}", vma.id()));
+        Err(WaitError::WouldHang(WouldHang::new(blocked_on, reason)))
+    };
     match outcome {
         Outcome::Done => Ok(()),
-        Outcome::Signal | Outcome::Aborted => Err(Errno::EINTR),
-        Outcome::Poisoned(c) => {
-            k.warn(
-                WarningId::WaitWouldHang,
-                format!("VMA {}: waiting for vm_refcnt {target:#x} but it is saturated ({c:#x})", vma.id()),
-            );
-            Err(Errno::EINTR)
-        }
-        Outcome::Hang(desc) => {
-            k.warn(WarningId::WaitWouldHang, format!("VMA {}: {desc}", vma.id()));
-            Err(Errno::EINTR)
-        }
+        Outcome::Signal => Err(WaitError::Interrupted),
+        // The thread that found the cycle logged the warning.
+        Outcome::Aborted(reason) => Err(WaitError::WouldHang(WouldHang::new(blocked_on, reason))),
+        Outcome::Poisoned(c) => hang(format!("waiting for vm_refcnt {target:#x} but it is saturated ({c:#x})")),
+        Outcome::Hang(desc) => hang(desc),
     }
 }
 
@@ -523,12 +528,20 @@ fn exclude_readers_wait(mm: &Mm, vma: &Vma, target: i32, state: TaskState) -> Re
 /// count is 0 (then `detached`, no hooks, no wait), `ACQ(V,0,0,0,1)`, waits
 /// until `vm_refcnt` reaches the target, `ACQUIRED(V)`, `exclusive`. On an
 /// interrupted (killable) wait the end function runs and `Err(EINTR)` is
-/// returned with `exclusive` false.
+/// returned with `exclusive` false — also when the model abandoned a wait
+/// that could never end (in either mode), with a
+/// [`WarningId::WaitWouldHang`].
 #[track_caller]
 #[allow(non_snake_case)]
 pub fn __vma_start_exclude_readers(ves: &mut VmaExcludeReadersState<'_>) -> Result<(), Errno> {
+    start_exclude_readers(ves).map_err(Errno::from)
+}
+
+/// [`__vma_start_exclude_readers`] telling a signal from an abandoned wait.
+#[track_caller]
+fn start_exclude_readers(ves: &mut VmaExcludeReadersState<'_>) -> Result<(), WaitError> {
     let vma = ves.vma;
-    let mm = vma.vm_mm();
+    let mm = vma.mm();
     let target = ves.target_refcnt();
     mmap_assert_write_locked(&mm);
     if !vma.refcnt_add_not_zero(F) {
@@ -569,7 +582,7 @@ fn check_write_lock_invariants(vma: &Vma, seq: u32) {
     if seq & 1 == 0 {
         k.invariant(4, format!("VMA {}: vm_lock_seq assigned the even value {seq}", vma.id()));
     }
-    if !vma.vm_mm().mmap_lock.is_write_owner() {
+    if !vma.mm().mmap_lock.is_write_owner() {
         k.invariant(6, format!("VMA {}: write-locked without holding the mmap write lock", vma.id()));
     }
 }
@@ -592,7 +605,7 @@ pub fn __vma_end_exclude_readers(ves: &mut VmaExcludeReadersState<'_>) {
 #[track_caller]
 #[allow(non_snake_case)]
 pub fn __vma_raw_mm_seqnum(vma: &Vma) -> u32 {
-    let mm = vma.vm_mm();
+    let mm = vma.mm();
     mmap_assert_write_locked(&mm);
     mm.mm_lock_seq.load(Ordering::Relaxed)
 }
@@ -608,13 +621,20 @@ pub fn __is_vma_write_locked(vma: &Vma) -> bool {
 
 /// `__vma_start_write(vma, state)` (§2.23): the slow path of
 /// [`vma_start_write`]: excludes readers, stores `vm_lock_seq` (whether or
-/// not the VMA was detached), ends the exclusion.
+/// not the VMA was detached), ends the exclusion. `Err(EINTR)` as for
+/// [`__vma_start_exclude_readers`]: the VMA is not write-locked.
 #[track_caller]
 #[allow(non_snake_case)]
 pub fn __vma_start_write(vma: &Vma, state: TaskState) -> Result<(), Errno> {
+    start_write(vma, state).map_err(Errno::from)
+}
+
+/// [`__vma_start_write`] telling a signal from an abandoned wait.
+#[track_caller]
+fn start_write(vma: &Vma, state: TaskState) -> Result<(), WaitError> {
     let seq = __vma_raw_mm_seqnum(vma);
     let mut ves = VmaExcludeReadersState::new(vma, state, false);
-    if let Err(e) = __vma_start_exclude_readers(&mut ves) {
+    if let Err(e) = start_exclude_readers(&mut ves) {
         if ves.detached {
             vma.kernel().warn(WarningId::StartWriteErrButDetached, format!("VMA {}", vma.id()));
         }
@@ -638,23 +658,31 @@ pub fn __vma_start_write(vma: &Vma, state: TaskState) -> Result<(), Errno> {
 /// the write hold ([`mmap_write_unlock`](crate::mmap_write_unlock) /
 /// [`mmap_write_downgrade`](crate::mmap_write_downgrade)).
 ///
-/// If the wait can never end (the caller holds a read lock on `vma`, or a
-/// wait-for cycle), it is abandoned with a [`WarningId::WaitWouldHang`] and
-/// the VMA is left not write-locked.
+/// `Ok` once the VMA is write-locked. `Err` only where the kernel would
+/// hang: the wait can never end (the caller holds a read lock on `vma`, a
+/// wait-for cycle, a poisoned count). The model then abandons it with a
+/// [`WarningId::WaitWouldHang`], removes the flag, releases `V` (hooks
+/// `ACQ(V,0,0,0,1)`, `REL(V)`) and leaves the VMA **not** write-locked —
+/// which the caller must not miss.
 #[track_caller]
-pub fn vma_start_write(vma: &Vma) {
+#[must_use = "on Err the VMA is not write-locked"]
+pub fn vma_start_write(vma: &Vma) -> Result<(), WouldHang> {
     if !per_vma(vma) {
-        return;
+        return Ok(());
     }
     if __is_vma_write_locked(vma) {
-        return;
+        return Ok(());
     }
-    let _ = __vma_start_write(vma, TaskState::Uninterruptible);
+    start_write(vma, TaskState::Uninterruptible).map_err(|e| match e {
+        WaitError::WouldHang(h) => h,
+        WaitError::Interrupted => unreachable!("an uninterruptible wait ignores signals"),
+    })
 }
 
 /// `vma_start_write_killable(vma)` (§2.25): as [`vma_start_write`], but a
 /// fatal signal while readers remain fails with `Err(EINTR)`, the VMA not
-/// write-locked (hooks `ACQ(V,0,0,0,1)`, `REL(V)`).
+/// write-locked (hooks `ACQ(V,0,0,0,1)`, `REL(V)`). A wait that could never
+/// end fails the same way, with a [`WarningId::WaitWouldHang`].
 #[track_caller]
 #[must_use = "the VMA is not write-locked on error"]
 pub fn vma_start_write_killable(vma: &Vma) -> Result<(), Errno> {
@@ -690,33 +718,47 @@ pub fn vma_mark_attached(vma: &Vma) {
 /// and attached, drops the attach reference (no hook, no wake-up) and, if
 /// transient readers remain, waits for them
 /// ([`__vma_exclude_readers_for_detach`]). Afterwards `vm_refcnt == 0`.
+///
+/// `Err` only where the kernel would hang: the wait for the remaining
+/// readers can never end (the caller holds one of them, a wait-for cycle,
+/// a count poisoned by detaching a detached VMA). It is abandoned with a
+/// [`WarningId::WaitWouldHang`] and a [`WarningId::DetachNotComplete`],
+/// and the VMA is **not** detached.
 #[track_caller]
-pub fn vma_mark_detached(vma: &Vma) {
+#[must_use = "on Err the VMA is not detached"]
+pub fn vma_mark_detached(vma: &Vma) -> Result<(), WouldHang> {
     if !per_vma(vma) {
-        return;
+        return Ok(());
     }
     vma_assert_write_locked(vma);
     vma_assert_attached(vma);
     if vma.refcnt_put_return() == 0 {
-        return;
+        return Ok(());
     }
     vma.kernel().pause_point(PausePoint::P4, vma);
-    __vma_exclude_readers_for_detach(vma);
+    __vma_exclude_readers_for_detach(vma)
 }
 
 /// `__vma_exclude_readers_for_detach(vma)` (§2.28): excludes the remaining
 /// (transient) readers with target `F`, then removes the flag (count 0).
-/// [`WarningId::DetachNotComplete`] if the count did not reach 0.
+/// [`WarningId::DetachNotComplete`] if the count did not reach 0; `Err` if
+/// that is because the wait was abandoned (see [`vma_mark_detached`]).
 #[track_caller]
 #[allow(non_snake_case)]
-pub fn __vma_exclude_readers_for_detach(vma: &Vma) {
+#[must_use = "on Err the VMA is not detached"]
+pub fn __vma_exclude_readers_for_detach(vma: &Vma) -> Result<(), WouldHang> {
     let mut ves = VmaExcludeReadersState::new(vma, TaskState::Uninterruptible, true);
-    let r = __vma_start_exclude_readers(&mut ves);
+    let r = start_exclude_readers(&mut ves);
     if r.is_ok() && ves.exclusive {
         __vma_end_exclude_readers(&mut ves);
     }
     if !ves.detached {
         vma.kernel().warn(WarningId::DetachNotComplete, format!("VMA {}: vm_refcnt {:#x}", vma.id(), vma.vm_refcnt()));
+    }
+    match r {
+        Ok(()) => Ok(()),
+        Err(WaitError::WouldHang(h)) => Err(h),
+        Err(WaitError::Interrupted) => unreachable!("an uninterruptible wait ignores signals"),
     }
 }
 
@@ -755,14 +797,14 @@ pub fn vma_assert_detached(vma: &Vma) {
 pub fn vma_assert_write_locked(vma: &Vma) {
     if !per_vma(vma) {
         // The !PER_VMA_LOCK stub: the mmap write assertion, ungated.
-        mmap_assert_write_locked(&vma.vm_mm());
+        mmap_assert_write_locked(&vma.mm());
         return;
     }
     if !vma.kernel().cfg.debug_vm {
         return;
     }
     if !__is_vma_write_locked(vma) {
-        let mm_seq = vma.try_vm_mm().map(|m| m.mm_lock_seq());
+        let mm_seq = vma.vm_mm().map(|m| m.mm_lock_seq());
         vma.kernel().warn(
             WarningId::VmaNotWriteLocked,
             format!("VMA {}: vm_lock_seq {} != mm_lock_seq {:?}", vma.id(), vma.vm_lock_seq(), mm_seq),
@@ -781,7 +823,7 @@ pub fn vma_assert_write_locked(vma: &Vma) {
 #[track_caller]
 pub fn vma_assert_locked(vma: &Vma) {
     if !per_vma(vma) {
-        mmap_assert_locked(&vma.vm_mm());
+        mmap_assert_locked(&vma.mm());
         return;
     }
     if lockdep::ENABLED {
@@ -812,10 +854,10 @@ pub fn vma_assert_locked(vma: &Vma) {
 #[track_caller]
 pub fn vma_assert_stabilised(vma: &Vma) {
     if !per_vma(vma) {
-        mmap_assert_locked(&vma.vm_mm());
+        mmap_assert_locked(&vma.mm());
         return;
     }
-    if mmap_lock_held(&vma.vm_mm()) {
+    if mmap_lock_held(&vma.mm()) {
         return;
     }
     vma_assert_locked(vma);

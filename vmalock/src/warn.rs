@@ -52,6 +52,8 @@ pub enum WarningId {
     /// Model: a wait that could never end (a thread waiting for references
     /// it holds itself, a wait-for cycle between threads, a poisoned
     /// refcount) was abandoned instead of hanging like the kernel would.
+    /// The abandoned operation also fails: [`WouldHang`](crate::WouldHang)
+    /// or `-EINTR`.
     WaitWouldHang,
     /// Model: `lock_vma_under_rcu` / `lock_next_vma` kept finding the same
     /// detached VMA (the kernel would retry forever).

@@ -11,7 +11,7 @@ fn s44_mmap_read_lock_is_not_a_vma_lock() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
-        t1.run(|| mmap_read_lock(&fx.m));
+        t1.run(|| mmap_read_lock(&fx.m).unwrap());
         t1.run(|| vma_assert_locked(&fx.a));
         fx.expect_warnings(&[("T1", MmapNotWriteHeld), ("T1", VmaNotWriteLocked)]);
         t1.run(|| vma_assert_stabilised(&fx.a));
@@ -28,8 +28,8 @@ fn s45_vma_write_lock_satisfies_everything() {
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
         t1.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap();
             vma_assert_write_locked(&fx.a);
             vma_assert_locked(&fx.a);
             vma_assert_stabilised(&fx.a);
@@ -46,7 +46,7 @@ fn s46_mmap_write_lock_alone() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
-        t1.run(|| mmap_write_lock(&fx.m));
+        t1.run(|| mmap_write_lock(&fx.m).unwrap());
         t1.run(|| vma_assert_stabilised(&fx.a));
         fx.expect_no_warnings();
         t1.run(|| vma_assert_locked(&fx.a));
@@ -91,7 +91,7 @@ fn s50_race_2_benign_form() {
         std::thread::scope(|s| {
             let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
             let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).unwrap();
-            t2.run(|| mmap_read_lock(&fx.m));
+            t2.run(|| mmap_read_lock(&fx.m).unwrap());
             t1.run(|| vma_assert_stabilised(&fx.a));
             fx.expect_no_warnings();
             t2.run(|| mmap_read_unlock(&fx.m));
@@ -107,7 +107,7 @@ fn s50_race_2_false_negative_without_lockdep() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t2.run(|| mmap_read_lock(&fx.m));
+        t2.run(|| mmap_read_lock(&fx.m).unwrap());
         t1.run(|| vma_assert_stabilised(&fx.a));
         if lockdep::ENABLED {
             fx.expect_warnings(&[("T1", MmapNotWriteHeld), ("T1", VmaNotWriteLocked)]);
@@ -123,7 +123,7 @@ fn s51_race_1_why_the_vma_check_cannot_come_first() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let (t1, t3) = (fx.actor(s, "T1"), fx.actor(s, "T3"));
-        t1.run(|| mmap_read_lock(&fx.m));
+        t1.run(|| mmap_read_lock(&fx.m).unwrap());
         let a = t3.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).unwrap();
         assert_eq!(fx.a.vm_refcnt(), 2);
         t1.run(|| vma_assert_locked(&fx.a));
@@ -180,8 +180,8 @@ fn s51_another_threads_write_lock_hides_a_missing_lock_without_lockdep() {
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         t2.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap();
         });
         t1.run(|| {
             vma_assert_write_locked(&fx.a);
@@ -203,8 +203,8 @@ fn s51_detached_in_locked_assert_without_lockdep() {
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
         t1.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&d);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&d).unwrap();
             // Detached and write-locked.
             vma_assert_locked(&d);
             mmap_write_unlock(&fx.m);
@@ -285,7 +285,7 @@ fn s56_callers_of_the_new_assertion() {
 
         // A bit outside the atomic set: a warning, no change.
         t2.run(|| {
-            mmap_read_lock(&fx.m);
+            mmap_read_lock(&fx.m).unwrap();
             vma_flag_set_atomic(&fx.a, VMA_GROWSDOWN_BIT);
             mmap_read_unlock(&fx.m);
         });
@@ -311,7 +311,7 @@ fn assertions_ask_about_the_vmas_own_mm() {
     // Holding another mm's lock does not stabilise a VMA of M.
     let fx = Fix::new();
     fx.main(|| {
-        mmap_read_lock(&fx.n);
+        mmap_read_lock(&fx.n).unwrap();
         vma_assert_stabilised(&fx.a);
         mmap_read_unlock(&fx.n);
     });
@@ -346,7 +346,7 @@ fn wrapped_sequence_collides_with_a_fresh_vma() {
     fx.m.set_mm_lock_seq(u32::MAX - 1);
     let d = fx.new_vma(0x8000, 0x9000, "VD");
     fx.main(|| {
-        mmap_write_lock(&fx.m);
+        mmap_write_lock(&fx.m).unwrap();
         assert_eq!(fx.m.mm_lock_seq(), u32::MAX);
         vma_assert_write_locked(&d);
         mmap_write_unlock(&fx.m);

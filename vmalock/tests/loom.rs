@@ -15,6 +15,8 @@
 #![cfg(loom)]
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
+#[path = "../src/events.rs"]
+mod events;
 #[path = "../src/hang.rs"]
 mod hang;
 #[path = "../src/kernel.rs"]
@@ -70,9 +72,9 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 fn setup() -> (Arc<Kernel>, Arc<Mm>, Arc<Vma>) {
     let k = Kernel::new(VmConfig::default());
     let mm = Mm::new(&k);
-    mmap_write_lock(&mm);
+    mmap_write_lock(&mm).unwrap();
     let a = Vma::new(&mm, 0x1000, 0x2000);
-    vma_start_write(&a);
+    vma_start_write(&a).unwrap();
     vma_mark_attached(&a);
     mm.insert_vma(&a);
     mmap_write_unlock(&mm);
@@ -130,8 +132,8 @@ fn reader_vs_writer() {
             let (mm, a, x) = (mm.clone(), a.clone(), x.clone());
             thread::spawn(move || reader(&mm, &a, &x))
         };
-        mmap_write_lock(&mm);
-        vma_start_write(&a);
+        mmap_write_lock(&mm).unwrap();
+        vma_start_write(&a).unwrap();
         x.writer_enter();
         assert_eq!(a.vm_lock_seq(), mm.mm_lock_seq());
         x.writer_leave();
@@ -152,11 +154,11 @@ fn reader_vs_detach() {
             let (mm, a, x) = (mm.clone(), a.clone(), x.clone());
             thread::spawn(move || reader(&mm, &a, &x))
         };
-        mmap_write_lock(&mm);
-        vma_start_write(&a);
+        mmap_write_lock(&mm).unwrap();
+        vma_start_write(&a).unwrap();
         x.writer_enter();
         mm.remove_vma(&a);
-        vma_mark_detached(&a);
+        vma_mark_detached(&a).unwrap();
         assert_eq!(a.vm_refcnt(), 0);
         x.writer_leave();
         mmap_write_unlock(&mm);
@@ -181,19 +183,19 @@ fn stale_reader_vs_recycle_into_another_mm() {
                 rcu_read_lock();
                 if let Ok(Some(v)) = vma_start_read(&m, &a) {
                     rcu_read_unlock();
-                    assert!(Arc::ptr_eq(&v.vm_mm(), &m), "read-locked as a VMA of another mm");
+                    assert!(v.vm_mm().is_some_and(|vm| Arc::ptr_eq(&vm, &m)), "read-locked as a VMA of another mm");
                     vma_end_read(&v);
                 }
             })
         };
-        mmap_write_lock(&m);
-        vma_start_write(&a);
+        mmap_write_lock(&m).unwrap();
+        vma_start_write(&a).unwrap();
         m.remove_vma(&a);
-        vma_mark_detached(&a);
+        vma_mark_detached(&a).unwrap();
         mmap_write_unlock(&m);
-        mmap_write_lock(&n);
+        mmap_write_lock(&n).unwrap();
         a.recycle(&n, 0x1000, 0x2000);
-        vma_start_write(&a);
+        vma_start_write(&a).unwrap();
         vma_mark_attached(&a);
         n.insert_vma(&a);
         mmap_write_unlock(&n);
@@ -214,8 +216,8 @@ fn two_readers_vs_writer() {
                 thread::spawn(move || reader(&mm, &a, &x))
             })
             .collect();
-        mmap_write_lock(&mm);
-        vma_start_write(&a);
+        mmap_write_lock(&mm).unwrap();
+        vma_start_write(&a).unwrap();
         x.writer_enter();
         x.writer_leave();
         mmap_write_unlock(&mm);
@@ -241,8 +243,8 @@ fn killable_writer_vs_reader_and_signal() {
         let w = {
             let (k, mm, a) = (k.clone(), mm.clone(), a.clone());
             thread::spawn(move || {
-                k.send_fatal_signal(std::thread::current().id());
-                mmap_write_lock(&mm);
+                let _signal = k.send_fatal_signal(std::thread::current().id());
+                mmap_write_lock(&mm).unwrap();
                 let r = vma_start_write_killable(&a);
                 mmap_write_unlock(&mm);
                 r

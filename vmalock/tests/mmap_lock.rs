@@ -13,7 +13,7 @@ fn s01_read_lock_round_trip() {
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
         t1.run(|| {
-            mmap_read_lock(&fx.m);
+            mmap_read_lock(&fx.m).unwrap();
             mmap_read_unlock(&fx.m);
         });
     });
@@ -42,7 +42,7 @@ fn s02_read_trylock() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t2.run(|| mmap_write_lock(&fx.m));
+        t2.run(|| mmap_write_lock(&fx.m).unwrap());
         assert_eq!(fx.m.mm_lock_seq(), 3);
         fx.v.clear_events();
         assert!(!t1.run(|| mmap_read_trylock(&fx.m)));
@@ -64,7 +64,7 @@ fn s03_write_lock_unlock_and_the_sequence() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
-        t1.run(|| mmap_write_lock(&fx.m));
+        t1.run(|| mmap_write_lock(&fx.m).unwrap());
         fx.expect_events(&["T1 ACQ(M,0,0,0,1)", "T1 ACQUIRED(M)"]);
         assert_eq!(fx.m.mm_lock_seq(), 3);
         // The sequence is incremented before REL(M): a reader of the seq
@@ -73,7 +73,7 @@ fn s03_write_lock_unlock_and_the_sequence() {
         assert_eq!(fx.m.mm_lock_seq(), 4);
         fx.expect_events(&["T1 REL(M)"]);
         // Variant: nested.
-        t1.run(|| mmap_write_lock_nested(&fx.m, 1));
+        t1.run(|| mmap_write_lock_nested(&fx.m, 1).unwrap());
         fx.expect_events(&["T1 ACQ(M,1,0,0,1)", "T1 ACQUIRED(M)"]);
         assert_eq!(fx.m.mm_lock_seq(), 5);
         t1.run(|| mmap_write_unlock(&fx.m));
@@ -88,9 +88,9 @@ fn s04_contended_write_lock() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t2.run(|| mmap_read_lock(&fx.m));
+        t2.run(|| mmap_read_lock(&fx.m).unwrap());
         fx.v.clear_events();
-        let w = t1.start(|| mmap_write_lock(&fx.m));
+        let w = t1.start(|| mmap_write_lock(&fx.m).unwrap());
         fx.k.wait_until_blocked(t1.id());
         fx.expect_events(&["T1 ACQ(M,0,0,0,1)", "T1 CONTENDED(M)"]);
         assert_eq!(fx.m.mm_lock_seq(), 2);
@@ -111,16 +111,16 @@ fn s04_killable_write_lock_interrupted() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t2.run(|| mmap_read_lock(&fx.m));
+        t2.run(|| mmap_read_lock(&fx.m).unwrap());
         fx.v.clear_events();
         let w = t1.start(|| mmap_write_lock_killable(&fx.m));
         fx.k.wait_until_blocked(t1.id());
-        fx.k.send_fatal_signal(t1.id());
+        let signal = fx.k.send_fatal_signal(t1.id());
         assert_eq!(w.wait(), Err(Errno::EINTR));
         fx.expect_events(&["T1 ACQ(M,0,0,0,1)", "T1 CONTENDED(M)", "T1 REL(M)"]);
         assert_eq!(fx.m.mm_lock_seq(), 2);
         assert!(!mmap_lock_is_contended(&fx.m));
-        fx.k.clear_fatal_signal(t1.id());
+        signal.clear();
         t2.run(|| mmap_read_unlock(&fx.m));
     });
     fx.expect_no_warnings();
@@ -133,12 +133,13 @@ fn s04_killable_read_lock_interrupted() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t2.run(|| mmap_write_lock(&fx.m));
+        t2.run(|| mmap_write_lock(&fx.m).unwrap());
         fx.v.clear_events();
         let w = t1.start(|| mmap_read_lock_killable(&fx.m));
         fx.k.wait_until_blocked(t1.id());
-        fx.k.send_fatal_signal(t1.id());
+        let signal = fx.k.send_fatal_signal(t1.id());
         assert_eq!(w.wait(), Err(Errno::EINTR));
+        signal.clear();
         fx.expect_events(&["T1 ACQ(M,0,0,1,1)", "T1 CONTENDED(M)", "T1 REL(M)"]);
         t2.run(|| mmap_write_unlock(&fx.m));
     });
@@ -156,8 +157,8 @@ fn s06_recursive_mmap_read_lock_is_flagged() {
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
         t1.run(|| {
-            mmap_read_lock(&fx.m);
-            mmap_read_lock(&fx.m); // no writer queued: does not block
+            mmap_read_lock(&fx.m).unwrap();
+            mmap_read_lock(&fx.m).unwrap(); // no writer queued: does not block
         });
         fx.expect_reports(&[ReportKind::RecursiveLocking]);
         assert!(!fx.v.is_validating(), "debug_locks is off after the first report");
@@ -175,8 +176,8 @@ fn s07_downgrade_releases_vma_write_locks() {
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         t1.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap();
         });
         assert_eq!((fx.m.mm_lock_seq(), fx.a.vm_lock_seq()), (3, 3));
         fx.v.clear_events();
@@ -206,9 +207,9 @@ fn s08_write_lock_two_vmas_unlock_all() {
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         t1.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a);
-            vma_start_write(&fx.b);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap();
+            vma_start_write(&fx.b).unwrap();
         });
         fx.v.clear_events();
         let before = fx.k.vma_lock_events();
@@ -238,8 +239,8 @@ fn s10_manual_vma_end_write_all() {
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         t1.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap();
             vma_end_write_all(&fx.m);
         });
         assert_eq!(fx.m.mm_lock_seq(), 4);
@@ -264,7 +265,7 @@ fn speculation_sees_write_holds() {
     fx.main(|| {
         let seq = mmap_lock_speculate_try_begin(&fx.m).expect("even");
         assert!(!mmap_lock_speculate_retry(&fx.m, seq));
-        mmap_write_lock(&fx.m);
+        mmap_write_lock(&fx.m).unwrap();
         assert_eq!(mmap_lock_speculate_try_begin(&fx.m), None);
         assert!(mmap_lock_speculate_retry(&fx.m, seq));
         mmap_write_unlock(&fx.m);
@@ -277,7 +278,7 @@ fn write_trylock_extension() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t2.run(|| mmap_read_lock(&fx.m));
+        t2.run(|| mmap_read_lock(&fx.m).unwrap());
         fx.v.clear_events();
         assert!(!t1.run(|| mmap_write_trylock(&fx.m)));
         fx.expect_events(&[]);
@@ -296,12 +297,12 @@ fn writer_preference_queues_new_readers() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let (t1, t2, t3) = (fx.actor(s, "T1"), fx.actor(s, "T2"), fx.actor(s, "T3"));
-        t1.run(|| mmap_read_lock(&fx.m));
-        let w = t2.start(|| mmap_write_lock(&fx.m));
+        t1.run(|| mmap_read_lock(&fx.m).unwrap());
+        let w = t2.start(|| mmap_write_lock(&fx.m).unwrap());
         fx.k.wait_until_blocked(t2.id());
         // A queued writer makes the trylock fail and new readers wait.
         assert!(!t3.run(|| mmap_read_trylock(&fx.m)));
-        let r = t3.start(|| mmap_read_lock(&fx.m));
+        let r = t3.start(|| mmap_read_lock(&fx.m).unwrap());
         fx.k.wait_until_blocked(t3.id());
         t1.run(|| mmap_read_unlock(&fx.m));
         w.wait();
@@ -336,10 +337,10 @@ fn s03_sequence_moves_before_rel_and_downgrade() {
     let releaser = lockdep::Validator::new(lockdep::Config::collect().with_action(cb));
     std::thread::scope(|s| {
         s.spawn(|| {
-            acquirer.scope(|| mmap_write_lock(&m));
+            acquirer.scope(|| mmap_write_lock(&m).unwrap());
             assert_eq!(m.mm_lock_seq(), 1);
             releaser.scope(|| mmap_write_unlock(&m));
-            acquirer.scope(|| mmap_write_lock(&m));
+            acquirer.scope(|| mmap_write_lock(&m).unwrap());
             assert_eq!(m.mm_lock_seq(), 3);
             releaser.scope(|| mmap_write_downgrade(&m));
             acquirer.scope(|| mmap_read_unlock(&m));

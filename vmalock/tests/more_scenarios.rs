@@ -15,8 +15,8 @@ use vmalock::*;
 fn attaching_an_attached_vma() {
     let fx = &Fix::new();
     fx.main(|| {
-        mmap_write_lock(&fx.m);
-        vma_start_write(&fx.a);
+        mmap_write_lock(&fx.m).unwrap();
+        vma_start_write(&fx.a).unwrap();
         vma_mark_attached(&fx.a);
         mmap_write_unlock(&fx.m);
     });
@@ -30,8 +30,8 @@ fn read_locked_conversion_under_the_write_lock_on_a_write_locked_vma() {
     // has write-locked.
     let fx = &Fix::new();
     fx.main(|| {
-        mmap_write_lock(&fx.m);
-        vma_start_write(&fx.a);
+        mmap_write_lock(&fx.m).unwrap();
+        vma_start_write(&fx.a).unwrap();
         fx.v.clear_events();
         assert!(vma_start_read_locked(&fx.a));
         assert_eq!(fx.a.vm_refcnt(), 2);
@@ -49,10 +49,10 @@ fn lookup_during_an_exclusion_is_refused_not_retried() {
     let fx = &Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t1.run(|| mmap_write_lock(&fx.m));
+        t1.run(|| mmap_write_lock(&fx.m).unwrap());
         // Pause the writer right after the flag add.
         let p3 = fx.k.pause_thread_at(PausePoint::P3, t1.id());
-        let w = t1.start(|| vma_start_write(&fx.a));
+        let w = t1.start(|| vma_start_write(&fx.a).unwrap());
         p3.wait_reached();
         assert_eq!(fx.a.vm_refcnt(), F + 1);
         let before = fx.k.vma_lock_events();
@@ -84,12 +84,12 @@ fn lock_next_vma_retries_after_a_replacement() {
         });
         p1.wait_reached();
         t1.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.b);
-            vma_start_write(&b2);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.b).unwrap();
+            vma_start_write(&b2).unwrap();
             vma_mark_attached(&b2);
             fx.m.insert_vma(&b2);
-            vma_mark_detached(&fx.b);
+            vma_mark_detached(&fx.b).unwrap();
             mmap_write_unlock(&fx.m);
         });
         fx.v.clear_events();
@@ -143,8 +143,8 @@ fn lock_next_vma_fallback_interrupted() {
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         t2.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap();
         });
         let r = t1.start(|| {
             rcu_read_lock();
@@ -155,11 +155,11 @@ fn lock_next_vma_fallback_interrupted() {
             (r, held)
         });
         fx.k.wait_until_blocked(t1.id());
-        fx.k.send_fatal_signal(t1.id());
+        let signal = fx.k.send_fatal_signal(t1.id());
         let (r, held) = r.wait();
         assert_eq!(r.unwrap_err(), Errno::EINTR);
         assert!(held, "RCU re-entered on every return");
-        fx.k.clear_fatal_signal(t1.id());
+        signal.clear();
         t2.run(|| mmap_write_unlock(&fx.m));
     });
     fx.expect_no_warnings();
@@ -174,15 +174,15 @@ fn start_write_error_but_detached() {
     std::thread::scope(|s| {
         let (t1, t3) = (fx.actor(s, "T1"), fx.actor(s, "T3"));
         assert!(t3.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).is_some());
-        t1.run(|| mmap_write_lock(&fx.m));
+        t1.run(|| mmap_write_lock(&fx.m).unwrap());
         let w = t1.start(|| vma_start_write_killable(&fx.a));
         fx.k.wait_until_blocked(t1.id());
         assert_eq!(fx.a.vm_refcnt(), F + 2);
         fx.a.set_vm_refcnt(F);
-        fx.k.send_fatal_signal(t1.id());
+        let signal = fx.k.send_fatal_signal(t1.id());
         assert_eq!(w.wait(), Err(Errno::EINTR));
         assert_eq!(fx.a.vm_refcnt(), 0);
-        fx.k.clear_fatal_signal(t1.id());
+        signal.clear();
         t1.run(|| mmap_write_unlock(&fx.m));
     });
     fx.expect_warnings(&[("T1", StartWriteErrButDetached)]);
@@ -192,7 +192,7 @@ fn start_write_error_but_detached() {
 fn end_exclude_with_detached_already_set() {
     let fx = &Fix::new();
     fx.main(|| {
-        mmap_write_lock(&fx.m);
+        mmap_write_lock(&fx.m).unwrap();
         let mut ves = VmaExcludeReadersState::new(&fx.a, TaskState::Uninterruptible, false);
         __vma_start_exclude_readers(&mut ves).unwrap();
         assert!(ves.exclusive && !ves.detached);
@@ -213,8 +213,8 @@ fn exclusion_in_progress_counts_as_locked_without_lockdep() {
     std::thread::scope(|s| {
         let (t1, t2, t3) = (fx.actor(s, "T1"), fx.actor(s, "T2"), fx.actor(s, "T3"));
         let a = t3.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).unwrap();
-        t1.run(|| mmap_write_lock(&fx.m));
-        let w = t1.start(|| vma_start_write(&fx.a));
+        t1.run(|| mmap_write_lock(&fx.m).unwrap());
+        let w = t1.start(|| vma_start_write(&fx.a).unwrap());
         fx.k.wait_until_blocked(t1.id());
         t2.run(|| vma_assert_locked(&fx.a));
         if lockdep::ENABLED {
@@ -306,8 +306,8 @@ fn downgrade_lets_queued_readers_in() {
     let fx = &Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t1.run(|| mmap_write_lock(&fx.m));
-        let r = t2.start(|| mmap_read_lock(&fx.m));
+        t1.run(|| mmap_write_lock(&fx.m).unwrap());
+        let r = t2.start(|| mmap_read_lock(&fx.m).unwrap());
         fx.k.wait_until_blocked(t2.id());
         t1.run(|| mmap_write_downgrade(&fx.m));
         r.wait();
@@ -342,7 +342,7 @@ fn inversion_found_from_the_writer_side() {
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         let b = t1.run(|| lock_vma_under_rcu(&fx.m, 0x2800)).expect("B");
-        t1.run(|| mmap_read_lock(&fx.m));
+        t1.run(|| mmap_read_lock(&fx.m).unwrap());
         fx.expect_reports(&[]);
         fx.expect_invariants_hold();
         t1.run(move || {
@@ -350,8 +350,8 @@ fn inversion_found_from_the_writer_side() {
             vma_end_read(&b);
         });
         t2.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap();
             mmap_write_unlock(&fx.m);
         });
         fx.expect_reports(&[lockdep::ReportKind::CircularDependency]);

@@ -7,12 +7,12 @@ use vmalock::*;
 fn stubs_without_per_vma_lock() {
     let k = Kernel::new(VmConfig::default().with_per_vma_lock(false));
     let m = Mm::new(&k);
-    mmap_write_lock(&m);
+    mmap_write_lock(&m).unwrap();
     assert_eq!(m.mm_lock_seq(), 0, "sequence helpers are no-ops");
     assert_eq!(mmap_lock_speculate_try_begin(&m), None);
     assert!(mmap_lock_speculate_retry(&m, 0));
     let a = Vma::new(&m, 0x1000, 0x2000);
-    vma_start_write(&a);
+    vma_start_write(&a).unwrap();
     vma_mark_attached(&a);
     m.insert_vma(&a);
     assert_eq!((a.vm_refcnt(), a.vm_lock_seq()), (0, u32::MAX), "no-ops");

@@ -17,8 +17,8 @@ fn s57_vma_read_lock_then_mmap_lock_inversion() {
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         t2.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a); // records mmap_lock -> vm_lock
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap(); // records mmap_lock -> vm_lock
             mmap_write_unlock(&fx.m);
         });
         fx.expect_reports(&[]);
@@ -27,7 +27,7 @@ fn s57_vma_read_lock_then_mmap_lock_inversion() {
         let b = t1.run(|| lock_vma_under_rcu(&fx.m, 0x2800)).expect("B");
         fx.expect_reports(&[]);
         fx.expect_invariants_hold();
-        t1.run(|| mmap_read_lock(&fx.m));
+        t1.run(|| mmap_read_lock(&fx.m).unwrap());
         fx.expect_reports(&[ReportKind::CircularDependency]);
         let r = &fx.v.reports()[0];
         assert_eq!(r.lock().map(|l| l.instance()), Some(keys::MMAP_LOCK_NAME), "at T1's ACQ(M,0,0,1,1)");
@@ -50,13 +50,18 @@ fn s59_the_real_deadlock_the_rule_prevents() {
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
-        t2.run(|| mmap_write_lock(&fx.m));
+        t2.run(|| mmap_write_lock(&fx.m).unwrap());
         fx.v.clear_events();
         let w = t2.start(|| vma_start_write(&fx.a));
-        fx.k.wait_until_blocked(t2.id());
+        let excluding = BlockedOn::ExcludeReaders { mm: fx.m.id(), vma: fx.a.id(), target: F + 1 };
+        assert_eq!(fx.k.wait_until_blocked(t2.id()), excluding);
         fx.expect_events(&["T2 ACQ(VA,0,0,0,1)"]);
-        let r = t1.start(|| mmap_read_lock(&fx.m));
-        w.wait();
+        let r = t1.start(|| mmap_read_lock(&fx.m).unwrap());
+        // T1's wait closes the cycle; T2's wait is the one abandoned, and
+        // its caller is told so.
+        let err = w.wait().expect_err("the VMA write lock could never be had");
+        assert_eq!(err.wait(), excluding);
+        assert!(err.reason().contains("waits for the mmap_lock of mm"), "{}", err.reason());
         fx.expect_reports(&[ReportKind::CircularDependency]);
         if lockdep::ENABLED {
             let rep = &fx.v.reports()[0];
@@ -85,12 +90,12 @@ fn s59_without_hang_detection_signals_still_work() {
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
-        t2.run(|| mmap_write_lock(&fx.m));
+        t2.run(|| mmap_write_lock(&fx.m).unwrap());
         let w = t2.start(|| vma_start_write_killable(&fx.a));
         fx.k.wait_until_blocked(t2.id());
-        fx.k.send_fatal_signal(t2.id());
+        let signal = fx.k.send_fatal_signal(t2.id());
         assert_eq!(w.wait(), Err(Errno::EINTR));
-        fx.k.clear_fatal_signal(t2.id());
+        signal.clear();
         t2.run(|| mmap_write_unlock(&fx.m));
         t1.run(move || vma_end_read(&a));
     });
@@ -105,10 +110,12 @@ fn s60_write_locking_a_vma_you_hold_for_read() {
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
         let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
-        t1.run(|| mmap_write_lock(&fx.m));
+        t1.run(|| mmap_write_lock(&fx.m).unwrap());
         fx.v.clear_events();
-        // The kernel would wait forever for T1's own reference.
-        t1.run(|| vma_start_write(&fx.a));
+        // The kernel would wait forever for T1's own reference; the model
+        // abandons the wait and says so to the caller.
+        let err = t1.run(|| vma_start_write(&fx.a)).expect_err("T1 holds the reader it waits for");
+        assert_eq!(err.wait(), BlockedOn::ExcludeReaders { mm: fx.m.id(), vma: fx.a.id(), target: F + 1 });
         fx.expect_reports(&[ReportKind::RecursiveLocking]);
         fx.expect_warnings(&[("T1", WaitWouldHang)]);
         fx.expect_events(&["T1 ACQ(VA,0,0,0,1)", "T1 REL(VA)"]);
@@ -131,11 +138,13 @@ fn s60_detaching_a_vma_you_hold_for_read() {
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
         let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
-        t1.run(|| {
-            mmap_write_lock(&fx.m);
+        let r = t1.run(|| {
+            mmap_write_lock(&fx.m).unwrap();
             fx.m.remove_vma(&fx.a);
-            vma_mark_detached(&fx.a);
+            vma_mark_detached(&fx.a)
         });
+        let err = r.expect_err("T1 holds the straggler it waits for");
+        assert_eq!(err.wait(), BlockedOn::ExcludeReaders { mm: fx.m.id(), vma: fx.a.id(), target: F });
         let ids: Vec<WarningId> = fx.take_warnings().into_iter().map(|(_, id)| id).collect();
         assert_eq!(ids, [VmaNotWriteLocked, WaitWouldHang, DetachNotComplete]);
         assert_eq!(fx.a.vm_refcnt(), 1, "only T1's own reference is left");
@@ -156,11 +165,11 @@ fn s61_holding_another_vmas_read_lock_while_write_locking() {
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
         let b = t1.run(|| lock_vma_under_rcu(&fx.m, 0x2800)).expect("B");
-        t1.run(|| mmap_write_lock(&fx.m));
+        t1.run(|| mmap_write_lock(&fx.m).unwrap());
         fx.expect_reports(&[]);
         fx.expect_invariants_hold();
         fx.v.clear_events();
-        t1.run(|| vma_start_write(&fx.a));
+        t1.run(|| vma_start_write(&fx.a).unwrap());
         fx.expect_reports(&[ReportKind::RecursiveLocking]);
         let r = &fx.v.reports()[0];
         assert_eq!(r.lock().map(|l| l.instance()), Some(keys::VM_LOCK_NAME));
@@ -182,10 +191,10 @@ fn recursive_read_behind_a_queued_writer_is_reported_not_hung() {
     let fx = &Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t1.run(|| mmap_read_lock(&fx.m));
-        let w = t2.start(|| mmap_write_lock(&fx.m));
+        t1.run(|| mmap_read_lock(&fx.m).unwrap());
+        let w = t2.start(|| mmap_write_lock(&fx.m).unwrap());
         fx.k.wait_until_blocked(t2.id());
-        t1.run(|| mmap_read_lock(&fx.m));
+        t1.run(|| mmap_read_lock(&fx.m).unwrap());
         fx.expect_warnings(&[("T1", WaitWouldHang)]);
         fx.expect_reports(&[ReportKind::RecursiveLocking]);
         assert_eq!(t1.run(|| mmap_read_lock_killable(&fx.m)), Ok(()));
@@ -206,13 +215,19 @@ fn read_while_holding_the_write_lock_is_reported_not_hung() {
     let fx = &Fix::new();
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
-        t1.run(|| mmap_write_lock(&fx.m));
+        t1.run(|| mmap_write_lock(&fx.m).unwrap());
         assert_eq!(t1.run(|| mmap_read_lock_killable(&fx.m)), Err(Errno::EINTR));
         fx.expect_warnings(&[("T1", WaitWouldHang)]);
         fx.expect_reports(&[ReportKind::RecursiveLocking]);
-        // Not killable: the model panics instead of hanging.
-        assert!(t1.start(|| mmap_read_lock(&fx.m)).try_wait().is_err());
+        // Not killable: the same outcome as every other would-hang, typed.
+        fx.v.clear_events();
+        let err = t1.run(|| mmap_read_lock(&fx.m)).expect_err("a read under one's own write lock");
+        assert_eq!(err.wait(), BlockedOn::MmapLock { mm: fx.m.id(), write: false });
+        assert!(err.reason().contains("\"T1\""), "the cycle is T1 waiting for itself: {}", err.reason());
         fx.expect_warnings(&[("T1", WaitWouldHang)]);
+        // The acquire hook is undone; the lock is still T1's write hold only.
+        fx.expect_events(&["T1 ACQ(M,0,0,1,1)", "T1 CONTENDED(M)", "T1 REL(M)"]);
+        assert!(fx.m.mmap_lock_is_write_locked());
         t1.run(|| mmap_write_unlock(&fx.m));
         assert!(!fx.m.mmap_lock_is_locked() && !mmap_lock_is_contended(&fx.m));
     });
@@ -223,9 +238,9 @@ fn abba_between_two_mms_is_reported_not_hung() {
     let fx = &Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t1.run(|| mmap_write_lock(&fx.m));
-        t2.run(|| mmap_write_lock(&fx.n));
-        let a = t1.start(|| mmap_write_lock(&fx.n));
+        t1.run(|| mmap_write_lock(&fx.m).unwrap());
+        t2.run(|| mmap_write_lock(&fx.n).unwrap());
+        let a = t1.start(|| mmap_write_lock(&fx.n).unwrap());
         fx.k.wait_until_blocked(t1.id());
         assert_eq!(t2.run(|| mmap_write_lock_killable(&fx.m)), Err(Errno::EINTR));
         fx.expect_warnings(&[("T2", WaitWouldHang)]);
@@ -251,10 +266,10 @@ fn a_foreign_release_does_not_fake_a_cycle() {
         let a = t1.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
         t2.run(move || vma_end_read(&a));
         let a4 = t4.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).expect("A");
-        t3.run(|| mmap_write_lock(&fx.m));
-        let w = t3.start(|| vma_start_write(&fx.a));
+        t3.run(|| mmap_write_lock(&fx.m).unwrap());
+        let w = t3.start(|| vma_start_write(&fx.a).unwrap());
         fx.k.wait_until_blocked(t3.id());
-        let r = t1.start(|| mmap_read_lock(&fx.m));
+        let r = t1.start(|| mmap_read_lock(&fx.m).unwrap());
         fx.k.wait_until_blocked(t1.id());
         t4.run(move || vma_end_read(&a4));
         w.wait();

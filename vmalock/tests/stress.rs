@@ -48,7 +48,7 @@ fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
 /// reader must release the VMA before failing, or the writer would wait
 /// for it forever.
 fn check_read_locked(mm: &Arc<Mm>, v: &Vma, validator: &Validator) -> Result<(), String> {
-    ensure(Arc::ptr_eq(&v.vm_mm(), mm), || "a read-locked VMA of another mm".into())?;
+    ensure(v.vm_mm().is_some_and(|m| Arc::ptr_eq(&m, mm)), || "a read-locked VMA of another mm".into())?;
     ensure(v.vm_refcnt() >= 2, || format!("read-locked VMA with vm_refcnt {:#x}", v.vm_refcnt()))?;
     ensure(v.vm_lock_seq() != mm.mm_lock_seq(), || "read-locked VMA is write-locked".into())?;
     if lockdep::ENABLED && validator.is_validating() {
@@ -112,11 +112,11 @@ fn readers_writer_detach_recycle() {
     let mm = Mm::new(&k);
     let other = Mm::new(&k);
     v.scope(|| {
-        mmap_write_lock(&mm);
+        mmap_write_lock(&mm).unwrap();
         for i in 0..SLOTS {
             let (s, e) = slot(i);
             let x = Vma::new(&mm, s, e);
-            vma_start_write(&x);
+            vma_start_write(&x).unwrap();
             vma_mark_attached(&x);
             mm.insert_vma(&x);
         }
@@ -195,13 +195,13 @@ fn readers_writer_detach_recycle() {
                         meeting.open.store(true, Ordering::Release);
                         assert!(meeting.wait_for(READERS), "a reader failed");
                     }
-                    mmap_write_lock(mm);
+                    mmap_write_lock(mm).unwrap();
                     let i = rng.below(SLOTS);
                     let (s, e) = slot(i);
                     let old = mm.vma_lookup(s).expect("every slot is mapped");
                     match rng.below(3) {
                         0 => {
-                            vma_start_write(&old);
+                            vma_start_write(&old).unwrap();
                             vma_assert_write_locked(&old);
                         }
                         _ => {
@@ -213,11 +213,11 @@ fn readers_writer_detach_recycle() {
                                 }
                                 None => Vma::new(mm, s, e),
                             };
-                            vma_start_write(&old);
-                            vma_start_write(&new);
+                            vma_start_write(&old).unwrap();
+                            vma_start_write(&new).unwrap();
                             vma_mark_attached(&new);
                             mm.insert_vma(&new);
-                            vma_mark_detached(&old);
+                            vma_mark_detached(&old).unwrap();
                             assert_eq!(old.vm_refcnt(), 0);
                             // Sometimes it goes to the other mm first.
                             if rng.below(4) == 0 {

@@ -63,13 +63,13 @@ fn s24_detached_vma_triggers_a_retry() {
         let r = t2.start(|| lock_vma_under_rcu(&fx.m, 0x1800));
         p0.wait_reached();
         t1.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a);
-            vma_start_write(&a2);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap();
+            vma_start_write(&a2).unwrap();
             vma_mark_attached(&a2);
             let displaced = fx.m.insert_vma(&a2);
             assert!(displaced.len() == 1 && Arc::ptr_eq(&displaced[0], &fx.a));
-            vma_mark_detached(&fx.a);
+            vma_mark_detached(&fx.a).unwrap();
             mmap_write_unlock(&fx.m);
         });
         assert_eq!((fx.a.vm_refcnt(), fx.m.mm_lock_seq()), (0, 4));
@@ -94,10 +94,10 @@ fn s24_detached_vma_triggers_a_retry() {
 fn s24_vma_start_read_on_a_detached_vma() {
     let fx = Fix::new();
     fx.main(|| {
-        mmap_write_lock(&fx.m);
-        vma_start_write(&fx.a);
+        mmap_write_lock(&fx.m).unwrap();
+        vma_start_write(&fx.a).unwrap();
         fx.m.remove_vma(&fx.a);
-        vma_mark_detached(&fx.a);
+        vma_mark_detached(&fx.a).unwrap();
         mmap_write_unlock(&fx.m);
         fx.v.clear_events();
         rcu_read_lock();
@@ -122,12 +122,12 @@ fn s26_vma_recycled_into_another_range() {
         let r = t2.start(|| lock_vma_under_rcu(&fx.m, 0x1800));
         p0.wait_reached();
         t1.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap();
             fx.m.remove_vma(&fx.a);
-            vma_mark_detached(&fx.a);
+            vma_mark_detached(&fx.a).unwrap();
             fx.a.recycle(&fx.m, 0x7000, 0x8000);
-            vma_start_write(&fx.a);
+            vma_start_write(&fx.a).unwrap();
             vma_mark_attached(&fx.a);
             fx.m.insert_vma(&fx.a);
             mmap_write_unlock(&fx.m);
@@ -155,14 +155,14 @@ fn s26_vma_recycled_into_another_mm() {
         let r = t2.start(|| lock_vma_under_rcu(&fx.m, 0x1800));
         p0.wait_reached();
         t1.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.a);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.a).unwrap();
             fx.m.remove_vma(&fx.a);
-            vma_mark_detached(&fx.a);
+            vma_mark_detached(&fx.a).unwrap();
             mmap_write_unlock(&fx.m);
-            mmap_write_lock(&fx.n);
+            mmap_write_lock(&fx.n).unwrap();
             fx.a.recycle(&fx.n, 0x1000, 0x2000);
-            vma_start_write(&fx.a);
+            vma_start_write(&fx.a).unwrap();
             vma_mark_attached(&fx.a);
             fx.n.insert_vma(&fx.a);
             mmap_write_unlock(&fx.n);
@@ -188,7 +188,7 @@ fn s28_vma_start_read_locked_under_the_mmap_read_lock() {
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
         assert!(t1.run(|| {
-            mmap_read_lock(&fx.m);
+            mmap_read_lock(&fx.m).unwrap();
             let ok = vma_start_read_locked(&fx.a);
             mmap_read_unlock(&fx.m);
             ok
@@ -215,7 +215,7 @@ fn s29_vma_start_read_locked_at_the_ceiling_and_lock_next_vma() {
     std::thread::scope(|s| {
         let t1 = fx.actor(s, "T1");
         assert!(!t1.run(|| {
-            mmap_read_lock(&fx.m);
+            mmap_read_lock(&fx.m).unwrap();
             let ok = vma_start_read_locked(&fx.a);
             mmap_read_unlock(&fx.m);
             ok
@@ -262,7 +262,7 @@ fn s30_another_thread_holding_the_mmap_lock_hides_it_without_lockdep() {
     let fx = Fix::new();
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
-        t2.run(|| mmap_read_lock(&fx.m));
+        t2.run(|| mmap_read_lock(&fx.m).unwrap());
         assert!(t1.run(|| vma_start_read_locked(&fx.a)));
         if lockdep::ENABLED {
             fx.expect_warnings(&[("T1", MmapNotHeld)]);
@@ -282,7 +282,7 @@ fn s31_nested_read_locks_of_two_vmas() {
             let t1 = fx.actor(s, "T1");
             assert_eq!(
                 t1.run(|| {
-                    mmap_read_lock(&fx.m);
+                    mmap_read_lock(&fx.m).unwrap();
                     let a = vma_start_read_locked(&fx.a);
                     let b = vma_start_read_locked_nested(&fx.b, 1);
                     mmap_read_unlock(&fx.m);
@@ -390,7 +390,7 @@ fn s34_gap_recheck_during_a_write_hold() {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         // A write hold is in progress (odd sequence), but C is not locked:
         // the gap before C is re-checked and C is still the next VMA.
-        t2.run(|| mmap_write_lock(&fx.m));
+        t2.run(|| mmap_write_lock(&fx.m).unwrap());
         let got = t1.run(|| {
             rcu_read_lock();
             let mut it = VmaIterator::new(0x3000);
@@ -413,8 +413,8 @@ fn s34_lock_next_vma_falls_back_for_a_write_locked_vma() {
     std::thread::scope(|s| {
         let (t1, t2) = (fx.actor(s, "T1"), fx.actor(s, "T2"));
         t2.run(|| {
-            mmap_write_lock(&fx.m);
-            vma_start_write(&fx.b);
+            mmap_write_lock(&fx.m).unwrap();
+            vma_start_write(&fx.b).unwrap();
         });
         // The fallback needs the mmap read lock: it blocks until T2 unlocks.
         let r = t1.start(|| {

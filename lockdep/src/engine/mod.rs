@@ -44,6 +44,8 @@ mod graph;
 #[cfg(lockdep_on)]
 mod held;
 #[cfg(lockdep_on)]
+mod held_query;
+#[cfg(lockdep_on)]
 mod inner;
 #[cfg(lockdep_on)]
 mod release;
@@ -69,6 +71,8 @@ pub(crate) use entry::{
 };
 #[cfg(lockdep_on)]
 pub(crate) use fork::{in_forked_child, unregister_key};
+#[cfg(lockdep_on)]
+pub(crate) use held_query::{held_locks, held_locks_in};
 #[cfg(lockdep_on)]
 pub(crate) use inner::{Inner, global};
 #[cfg(lockdep_on)]

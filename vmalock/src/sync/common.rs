@@ -18,6 +18,19 @@ pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<
     cv.wait(guard).unwrap_or_else(PoisonError::into_inner)
 }
 
+/// [`wait`] for at most `dur` (loom: without a timeout, which it does not
+/// model; the model never waits with a timeout inside a loom test).
+pub(crate) fn wait_timeout<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    dur: std::time::Duration,
+) -> MutexGuard<'a, T> {
+    match cv.wait_timeout(guard, dur) {
+        Ok((g, _)) => g,
+        Err(e) => e.into_inner().0,
+    }
+}
+
 /// A model thread id: distinct for every OS thread and, under loom, for
 /// every loom thread (which share one OS thread and so one `ThreadId`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

@@ -83,10 +83,10 @@ impl Fix {
         let m = Mm::new(&k);
         let n = Mm::new(&k);
         let (a, b, c) = v.scope(|| {
-            mmap_write_lock(&m);
+            mmap_write_lock(&m).unwrap();
             let mk = |s, e| {
                 let x = Vma::new(&m, s, e);
-                vma_start_write(&x);
+                vma_start_write(&x).unwrap();
                 vma_mark_attached(&x);
                 m.insert_vma(&x);
                 x
