@@ -208,7 +208,7 @@ fn kernel_selftests_table() {
     assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), rows.len(), failures.join("\n"));
 }
 
-/// Spec §2.7: the kernel misses this strong 3-lock cycle because a weak
+/// `docs/spec/lockdep.md` §2.7: the kernel misses this strong 3-lock cycle because a weak
 /// arrival at P marks it visited first; we report it.
 #[test]
 fn exact_strong_path_three_lock_example() {

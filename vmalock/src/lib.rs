@@ -8,6 +8,10 @@
 //! exact and per thread with lockdep compiled in, approximate and global
 //! (with the kernel's documented false negatives) without.
 //!
+//! Section (`§2.2`), invariant and scenario (`S57`) numbers in these docs and
+//! the tests are those of the behavioural specification in
+//! `docs/spec/vmalock.md` (in the repository).
+//!
 //! ## The principal types
 //!
 //! * [`Kernel`] — one simulated kernel: the [`VmConfig`] knobs (DEBUG_VM,
