@@ -115,12 +115,6 @@ impl<L: AsLockdepMap + ?Sized> AsLockdepMap for std::rc::Rc<L> {
     }
 }
 
-impl<R> AsLockdepMap for crate::sync::RawLockdep<R> {
-    fn as_lockdep_map(&self) -> &LockdepMap {
-        self.map()
-    }
-}
-
 /// Reports unless the current thread holds `lock` (in any mode). What
 /// [`lockdep_assert_held!`](crate::lockdep_assert_held) calls.
 #[inline]

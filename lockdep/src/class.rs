@@ -38,14 +38,9 @@ impl LockClassKey {
         LockClassKey { generation: AtomicU32::new(0) }
     }
 
-    /// Removes every class of this key from every live validator, with their
-    /// dependencies and cached chains (the kernel's `lockdep_unregister_key`).
-    ///
-    /// Call it before the memory of a dynamic key is reused for another key.
-    pub fn unregister(&self) {
-        if crate::ENABLED {
-            crate::engine::unregister_key(self, true);
-        }
+    /// Starts the key's next life (after its classes were removed: see
+    /// `LockClassKey::unregister`, with the hooks).
+    pub(crate) fn next_generation(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -120,18 +115,12 @@ impl fmt::Debug for DynamicKey {
     }
 }
 
-/// The shared part of a [`DynamicKey`]: unregisters the key when dropped.
+/// The shared part of a [`DynamicKey`]: unregisters the key when dropped
+/// (its `Drop` is with the hooks).
 #[cfg(lockdep_on)]
 #[derive(Default)]
 pub(crate) struct DynKeyInner {
     pub(crate) key: LockClassKey,
-}
-
-#[cfg(lockdep_on)]
-impl Drop for DynKeyInner {
-    fn drop(&mut self) {
-        crate::engine::unregister_key(&self.key, false);
-    }
 }
 
 /// What a [`LockdepMap`](crate::LockdepMap) takes its class from.

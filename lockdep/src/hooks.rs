@@ -254,3 +254,40 @@ pub fn might_lock_nested(map: &LockdepMap, subclass: u32) {
         engine::might_lock_nested(map, subclass, Location::caller());
     }
 }
+
+// ---------------------------------------------------------------------------
+// The lock data types' own calls into the validator. They live here, with
+// the other ways into the engine, so that `class` and `map` stay plain data
+// that the engine can use without the engine being used by them.
+
+impl crate::class::LockClassKey {
+    /// Removes every class of this key from every live validator, with their
+    /// dependencies and cached chains (the kernel's `lockdep_unregister_key`).
+    ///
+    /// Call it before the memory of a dynamic key is reused for another key.
+    pub fn unregister(&self) {
+        if ENABLED {
+            engine::lockdep_unregister_key(self, true);
+        }
+        self.next_generation();
+    }
+}
+
+#[cfg(lockdep_on)]
+impl Drop for crate::class::DynKeyInner {
+    /// The last map of a dynamic key and the key itself are gone: remove its
+    /// classes (kernel `lockdep_unregister_key`).
+    fn drop(&mut self) {
+        engine::lockdep_unregister_key(&self.key, false);
+    }
+}
+
+impl Drop for LockdepMap {
+    /// A lock's memory goes away: it must not be held (kernel
+    /// `debug_check_no_locks_freed`).
+    fn drop(&mut self) {
+        if ENABLED {
+            engine::debug_check_no_locks_freed(self);
+        }
+    }
+}

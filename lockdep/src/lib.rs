@@ -65,22 +65,27 @@
 
 pub mod assert;
 pub mod class;
+pub mod config;
 pub mod dump;
 mod engine;
+pub mod events;
 pub mod hooks;
 pub mod map;
 mod output;
 pub mod report;
+mod stats;
 pub mod std_sync;
 pub mod sync;
 pub mod validator;
 
 pub use class::{DynamicKey, LockClassKey, MAX_SUBCLASSES, Read};
+pub use config::{Action, Config};
 pub use dump::Stats;
+pub use events::{Hook, HookEvent};
 pub use hooks::*;
 pub use map::LockdepMap;
 pub use report::{ChainStep, DepTypes, DumpFiles, Frame, LockInfo, Report, ReportKind, ThreadInfo, Trace};
-pub use validator::{Action, Config, Hook, HookEvent, Validator};
+pub use validator::Validator;
 
 /// Whether validation is compiled into this build. Code that must choose a
 /// "lockdep on / off" branch (like `vmalock`'s assertions) reads this, never

@@ -184,14 +184,6 @@ const CLASS_MASK: u64 = (1 << CLASS_BITS) - 1;
 #[cfg(lockdep_on)]
 pub(crate) const EPOCH_MASK: u64 = (1 << 32) - 1;
 
-impl Drop for LockdepMap {
-    fn drop(&mut self) {
-        if crate::ENABLED {
-            crate::engine::debug_check_no_locks_freed(self);
-        }
-    }
-}
-
 impl fmt::Debug for LockdepMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LockdepMap")

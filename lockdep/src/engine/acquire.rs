@@ -6,8 +6,8 @@ use std::panic::Location;
 
 use super::ctx::Ctx;
 use super::emit::{lock_info, map_info, named_info};
-use super::graph::ClassId;
 use super::held::{ChainKey, ChainNode, HeldLock};
+use super::ids::ClassId;
 use super::inner::lock;
 use super::signature::{Signature, Site};
 use crate::class::{MAX_SUBCLASSES, Read};

@@ -20,9 +20,9 @@ use super::inner::lock;
 use super::signature::{Signature, Site};
 use super::thread::with_ctx;
 use crate::class::Read;
+use crate::events::Hook;
 use crate::map::LockdepMap;
 use crate::report::{LockInfo, Report, ReportKind, ThreadInfo};
-use crate::validator::Hook;
 
 type Loc = &'static Location<'static>;
 

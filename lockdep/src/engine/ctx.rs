@@ -13,9 +13,39 @@
 //! dispatches the reports collected in [`Ctx::out`] once every engine lock is
 //! released.
 
+use std::sync::Weak;
+
+use super::chain::ThreadChainCache;
+use super::held::HeldStack;
 use super::inner::Inner;
-use super::thread::PerValidator;
 use crate::report::{Report, ThreadInfo};
+
+/// What one thread knows about one validator. Boxed, so that the fast path
+/// can keep a pointer to it (see `thread::FAST`).
+pub(crate) struct PerValidator {
+    pub(crate) id: u32,
+    /// The validator's address, compared (with `id`) to find this entry fast.
+    pub(crate) ptr: usize,
+    pub(crate) inner: Weak<Inner>,
+    pub(crate) held: HeldStack,
+    pub(crate) cache: ThreadChainCache,
+    /// What the fast path needs, copied when it is armed: the validator's
+    /// hot word as it was then (any change sends the fast path to the full
+    /// one), the thread's number, and the depth it may push to: below the
+    /// validator's limit and within the held stack's capacity (the fast
+    /// path never allocates).
+    pub(crate) hot: u64,
+    pub(crate) thread_num: u64,
+    pub(crate) fast_depth: usize,
+}
+
+impl PerValidator {
+    /// Whether this is the thread's state for `inner` (address and id: an
+    /// address alone could be a dropped validator's, reused).
+    pub(crate) fn is_for(&self, inner: &Inner) -> bool {
+        self.ptr == inner as *const Inner as usize && self.id == inner.id
+    }
+}
 
 /// The per-thread context a hook runs in.
 pub(crate) struct Ctx<'a> {

@@ -10,9 +10,9 @@ use super::held::{HeldLock, HeldStack};
 use super::inner::{Shared, lock};
 use super::signature::{Signature, Site};
 use crate::class::{MAX_SUBCLASSES, Read};
+use crate::events::{Hook, HookEvent};
 use crate::map::LockdepMap;
 use crate::report::{ChainStep, LockInfo, Report, ReportKind, Trace};
-use crate::validator::{Hook, HookEvent};
 
 type Loc = &'static Location<'static>;
 

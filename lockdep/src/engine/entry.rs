@@ -11,13 +11,14 @@
 
 use std::panic::Location;
 
-use super::graph::ClassId;
+use super::fast::{fast, fast_inner};
 use super::held::{ChainKey, ChainNode, Elem, HeldLock};
+use super::ids::ClassId;
 use super::inner::{Inner, lock};
-use super::thread::{fast, fast_inner, with_ctx};
+use super::thread::with_ctx;
 use crate::class::{MAX_SUBCLASSES, Read};
+use crate::events::Hook;
 use crate::map::LockdepMap;
-use crate::validator::Hook;
 
 type Loc = &'static Location<'static>;
 

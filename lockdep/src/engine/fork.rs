@@ -71,21 +71,13 @@ pub(crate) fn in_forked_child_quiet() -> bool {
     IN_CHILD.load(Ordering::Relaxed)
 }
 
-/// Removes a key's classes (see `release::lockdep_unregister_key`), except in a
-/// forked child, where the registry and graph locks may be held forever.
-pub(crate) fn unregister_key(key: &crate::class::LockClassKey, maps_may_remain: bool) {
-    if !in_forked_child() {
-        super::release::lockdep_unregister_key(key, maps_may_remain);
-    }
-}
-
 /// The `pthread_atfork` child handler: runs in the child, on its only
 /// thread, right after the fork.
 #[cfg(unix)]
 extern "C" fn child() {
     IN_CHILD.store(true, Ordering::Relaxed);
     TOLD.store(false, Ordering::Relaxed);
-    super::thread::disarm();
+    super::fast::disarm();
 }
 
 /// Prints the one line, once per process, without taking any lock.

@@ -11,28 +11,10 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::chain::IdMap;
+pub(crate) use super::ids::ClassId;
+use super::ids::IdMap;
 use crate::class::KeyId;
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
-
-/// A class of one validator; never reused by it (see the module docs).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
-pub(crate) struct ClassId(u32);
-
-impl ClassId {
-    /// Largest id a class may have.
-    const MAX: u32 = u32::MAX - 1;
-    /// The class of a lock tracked after the class limit was exhausted: it
-    /// is held and released like any other but never validated.
-    pub(crate) const UNTRACKED: ClassId = ClassId(u32::MAX);
-
-    pub(crate) fn from_raw(raw: u32) -> ClassId {
-        ClassId(raw)
-    }
-    pub(crate) fn raw(self) -> u32 {
-        self.0
-    }
-}
 
 /// A class's place in the class table; reused once its class is removed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
@@ -165,7 +147,7 @@ impl Graph {
     /// The slot of a live class.
     #[inline]
     pub(crate) fn slot(&self, id: ClassId) -> Option<Slot> {
-        self.slots.get(&id.0).copied()
+        self.slots.get(&id.raw()).copied()
     }
 
     /// Registers a class; `None` when `limit` classes exist already (or
@@ -182,7 +164,7 @@ impl Graph {
             None => Slot(u32::try_from(self.classes.len()).ok().filter(|&i| i < u32::MAX / 2)?),
         };
         self.last_id += 1;
-        let id = ClassId(self.last_id);
+        let id = ClassId::from_raw(self.last_id);
         let names = self.name_keys.entry(name).or_default();
         let version = *names.keys.entry(key).or_insert_with(|| {
             names.last += 1;
@@ -196,7 +178,7 @@ impl Graph {
         } else {
             self.classes.push(class);
         }
-        self.slots.insert(id.0, slot);
+        self.slots.insert(id.raw(), slot);
         self.by_key.insert((key, subclass), id);
         self.nr_classes += 1;
         Some(id)
@@ -214,7 +196,7 @@ impl Graph {
     }
 
     pub(crate) fn is_alive(&self, id: ClassId) -> bool {
-        self.slots.contains_key(&id.0)
+        self.slots.contains_key(&id.raw())
     }
 
     pub(crate) fn class_name(&self, id: ClassId) -> String {
@@ -402,7 +384,7 @@ impl Graph {
     /// `zap_class`), in time proportional to its edges. Its slot and its
     /// edges' slots are reused; its id never is.
     pub(crate) fn zap(&mut self, id: ClassId) {
-        let Some(slot) = self.slots.remove(&id.0) else {
+        let Some(slot) = self.slots.remove(&id.raw()) else {
             return;
         };
         while let Some(&e) = self.classes[slot.index()].after.last() {

@@ -8,7 +8,7 @@
 
 use std::panic::Location;
 
-use super::graph::ClassId;
+use super::ids::ClassId;
 use crate::class::Read;
 
 /// The id of a chain of held locks (see the module docs). Interned chains

@@ -7,10 +7,11 @@
 //! validator (a report callback).
 
 use super::emit::held_infos;
-use super::inner::lock;
+use std::sync::Arc;
+
+use super::inner::{Inner, lock};
 use super::thread::{enter_scope, with_ctx};
 use crate::report::LockInfo;
-use crate::validator::Validator;
 
 /// The current thread's held locks in its current validator (the innermost
 /// scope's, or the global one), bottom of the stack first.
@@ -19,9 +20,14 @@ pub(crate) fn held_locks() -> Vec<LockInfo> {
 }
 
 /// The current thread's held locks in `v`, bottom of the stack first.
-pub(crate) fn held_locks_in(v: &Validator) -> Vec<LockInfo> {
+pub(crate) fn held_locks_in(inner: &Arc<Inner>) -> Vec<LockInfo> {
     // Entering `v`'s scope makes it the current validator for the query
     // only; the guard restores the thread's own scope stack.
-    let _scope = enter_scope(v);
+    let _scope = enter_scope(inner);
     held_locks()
+}
+
+/// The current thread's held locks in `inner`, as text (`Validator::dump_held`).
+pub(crate) fn dump_held(inner: &Arc<Inner>) -> String {
+    super::thread::held_text(inner)
 }

@@ -2,15 +2,16 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Mutex, MutexGuard};
 
 use super::chain::ChainStore;
 use super::graph::Graph;
 use super::signature::Signature;
 use super::trace::TraceStore;
+use crate::config::Config;
+use crate::events::HookEvent;
 use crate::output::say;
 use crate::report::Report;
-use crate::validator::{Action, Config, HookEvent, Validator};
 
 /// Locks a std mutex, ignoring poisoning: the engine's invariants are kept by
 /// its own code, which never panics while holding these.
@@ -93,12 +94,6 @@ pub(crate) fn any_records_events() -> bool {
     ANY_EVENTS.load(Ordering::Relaxed)
 }
 
-/// Every validator ever created that is still alive (for key unregistration).
-pub(crate) fn registry() -> &'static Mutex<Vec<Weak<Inner>>> {
-    static REG: OnceLock<Mutex<Vec<Weak<Inner>>>> = OnceLock::new();
-    REG.get_or_init(Default::default)
-}
-
 impl Inner {
     pub(crate) fn new(config: Config) -> Inner {
         if config.record_events {
@@ -121,15 +116,6 @@ impl Inner {
             limit_message: AtomicU8::new(NO_MESSAGE),
             limit_text: Mutex::new(String::new()),
         }
-    }
-
-    pub(crate) fn register(self: &Arc<Self>) {
-        if super::fork::in_forked_child() {
-            return;
-        }
-        let mut reg = lock(registry());
-        reg.retain(|w| w.strong_count() > 0);
-        reg.push(Arc::downgrade(self));
     }
 
     /// The hot word (see [`HotWord`]).
@@ -198,6 +184,11 @@ impl Inner {
         lock(&self.reports).clone()
     }
 
+    /// Keeps a report (see `dispatch`).
+    pub(crate) fn store(&self, report: Report) {
+        lock(&self.reports).push(report);
+    }
+
     pub(crate) fn take_reports(&self) -> Vec<Report> {
         std::mem::take(&mut *lock(&self.reports))
     }
@@ -212,62 +203,5 @@ impl Inner {
 
     pub(crate) fn record_event(&self, ev: HookEvent) {
         lock(&self.events).push(ev);
-    }
-
-    /// Stores a report and carries out the configured action. Called with no
-    /// engine lock held and with validation suspended on this thread.
-    /// `in_teardown`: the thread is exiting. A panic there would abort, and
-    /// so would one while the thread is already unwinding (a lock freed by
-    /// an unrelated panic's cleanup): `Panic` warns instead in both cases.
-    pub(crate) fn dispatch(&self, mut report: Report, in_teardown: bool) {
-        if let Some(dir) = &self.config.dump_dir {
-            report.dump = super::dump_file::write_dump(self, &report, dir);
-        }
-        lock(&self.reports).push(report.clone());
-        match &self.config.action {
-            Action::Collect => {}
-            Action::Warn => warn(&report),
-            Action::Panic if in_teardown || std::thread::panicking() => warn(&report),
-            Action::Panic => panic!("{report}"),
-            Action::Abort => {
-                say!("{report}");
-                std::process::abort();
-            }
-            Action::Callback(cb) => {
-                let cb = cb.clone();
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&report))).is_err() {
-                    say!("lockdep: a report callback panicked; the validator goes on");
-                }
-            }
-        }
-    }
-}
-
-fn warn(report: &Report) {
-    say!("{report}");
-    tracing::warn!(
-        target: "lockdep",
-        kind = ?report.kind(),
-        thread = %report.thread(),
-        location = %report.location(),
-        lock = report.lock().map(|l| l.class()).unwrap_or(""),
-        "{}",
-        report.kind().headline()
-    );
-}
-
-/// The global validator.
-pub(crate) fn global() -> &'static Validator {
-    static GLOBAL: OnceLock<Validator> = OnceLock::new();
-    super::fork::install(); // before a fork can catch the initialisation half-done
-    GLOBAL.get_or_init(|| Validator::new(Config::from_env()))
-}
-
-impl Inner {
-    /// A new validator, registered for key unregistration.
-    pub(crate) fn new_arc(config: Config) -> Arc<Inner> {
-        let inner = Arc::new(Inner::new(config));
-        inner.register();
-        inner
     }
 }

@@ -1,24 +1,34 @@
-//! The validation engine (private). Hooks call the free functions here; the
-//! engine never depends on the lock wrappers and never takes an instrumented
-//! lock: its own locks are plain `std` ones.
+//! The validation engine (private). The hooks (`crate::hooks`), the
+//! assertions, the validator's methods and the lock wrappers call the free
+//! functions re-exported here; the engine imports only the plain data types
+//! of the crate (`class`, `map`, `config`, `events`, `report`, `stats`) and
+//! never takes an instrumented lock: its own locks are plain `std` ones.
+//! `scripts/module-cycles.py` (run by CI) checks that no module imports
+//! another that imports it back, here or at the crate's top level.
 //!
-//! * `held` — the per-thread held-lock stack and chain keys;
-//! * `chain` — the two-level chain cache;
-//! * `graph` — classes, typed edges, the exact strong-path search;
-//! * `entry` — the entry points the hooks call, and the fast path;
-//! * `ctx` — the context a hook runs in; its algorithms, by kernel family:
-//!   `acquire` (`__lock_acquire`, `register_lock_class`), `validate`
-//!   (`validate_chain`, `check_deadlock`, `check_prevs_add`,
-//!   `check_noncircular`), `release` (`__lock_release`,
-//!   `reacquire_held_locks`, downgrade, set_class,
-//!   `debug_check_no_locks_freed`, `lockdep_unregister_key`) and `emit`
-//!   (reports);
-//! * `signature` — what makes two reports the same problem;
-//! * `assert` — the ownership assertions;
-//! * `stats` — statistics and the `/proc`-style dumps;
-//! * `thread` — per-thread state, scopes, re-entrancy protection;
-//! * `fork` — validation off in a child of `fork()`;
-//! * `dump_file` — the dump files of a report, created new in a private directory.
+//! | file | what a kernel reader finds there |
+//! |---|---|
+//! | `entry` | the entry points the hooks call (`lock_acquire`, `lock_release`, …) and the fast path |
+//! | `fast` | the fast path's thread-local way in |
+//! | `ctx` | the per-thread context the algorithms run in ([`ctx::Ctx`]) |
+//! | `acquire` | `__lock_acquire`, `register_lock_class` |
+//! | `validate` | `validate_chain`, `check_deadlock`, `check_prevs_add`, `check_prev_add`, `check_noncircular` |
+//! | `release` | `__lock_release`, `reacquire_held_locks`, `__lock_downgrade`, `__lock_set_class`, `debug_check_no_locks_freed`, `lockdep_unregister_key` |
+//! | `emit` | the `print_*` reports, `debug_locks_off` (one-shot) and once-per-problem (continue) |
+//! | `signature` | what makes two reports the same problem |
+//! | `dispatch` | what happens to a report: stored, printed, callback, panic, abort |
+//! | `assert` | `lockdep_assert_held*`, `lockdep_assert_none_held` |
+//! | `held` | `struct held_lock`, chain ids and elements |
+//! | `chain` | the lock-chain hash table and each thread's cache of it |
+//! | `graph` | lock classes and the dependency graph (`lock_list`), the strong-path search (`__bfs`) |
+//! | `ids` | class ids and the id hasher |
+//! | `inner` | one validator's shared state (`debug_locks`, the graph lock) |
+//! | `registry` | every live validator, and the global one |
+//! | `thread` | per-thread state (`current->held_locks`), scopes, re-entrancy protection |
+//! | `fork` | validation off in a child of `fork()` |
+//! | `stats`, `held_query` | `/proc/lockdep*` and `lockdep_print_held_locks`, as text and data |
+//! | `dump_file` | the dump files of a report, created new in a private directory |
+//! | `trace` | the stack-trace store |
 //!
 //! When validation is compiled out, `stub` provides the same entry points
 //! with empty bodies.
@@ -32,11 +42,15 @@ mod chain;
 #[cfg(lockdep_on)]
 mod ctx;
 #[cfg(lockdep_on)]
+mod dispatch;
+#[cfg(lockdep_on)]
 mod dump_file;
 #[cfg(lockdep_on)]
 mod emit;
 #[cfg(lockdep_on)]
 mod entry;
+#[cfg(lockdep_on)]
+mod fast;
 #[cfg(lockdep_on)]
 mod fork;
 #[cfg(lockdep_on)]
@@ -46,7 +60,11 @@ mod held;
 #[cfg(lockdep_on)]
 mod held_query;
 #[cfg(lockdep_on)]
+mod ids;
+#[cfg(lockdep_on)]
 mod inner;
+#[cfg(lockdep_on)]
+mod registry;
 #[cfg(lockdep_on)]
 mod release;
 #[cfg(lockdep_on)]
@@ -70,15 +88,17 @@ pub(crate) use entry::{
     set_subclass,
 };
 #[cfg(lockdep_on)]
-pub(crate) use fork::{in_forked_child, unregister_key};
+pub(crate) use fork::in_forked_child;
 #[cfg(lockdep_on)]
-pub(crate) use held_query::{held_locks, held_locks_in};
+pub(crate) use held_query::{dump_held, held_locks, held_locks_in};
 #[cfg(lockdep_on)]
-pub(crate) use inner::{Inner, global};
+pub(crate) use inner::Inner;
 #[cfg(lockdep_on)]
-pub(crate) use release::debug_check_no_locks_freed;
+pub(crate) use registry::global;
 #[cfg(lockdep_on)]
-pub(crate) use stats::{dump_chains, dump_classes, dump_dot, dump_held, dump_stats, stats};
+pub(crate) use release::{debug_check_no_locks_freed, lockdep_unregister_key};
+#[cfg(lockdep_on)]
+pub(crate) use stats::{dump_chains, dump_classes, dump_dot, dump_stats, stats};
 #[cfg(lockdep_on)]
 pub(crate) use thread::enter_scope;
 

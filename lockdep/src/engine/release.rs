@@ -8,7 +8,8 @@ use std::panic::Location;
 use super::ctx::Ctx;
 use super::emit::{lock_info, map_info};
 use super::held::HeldLock;
-use super::inner::{lock, registry};
+use super::inner::lock;
+use super::registry::registry;
 use super::signature::{Signature, Site};
 use super::thread::with_ctx;
 use crate::class::{LockClassKey, MAX_SUBCLASSES, Read};
@@ -62,7 +63,13 @@ pub(crate) fn debug_check_no_locks_freed(map: &LockdepMap) {
 /// flushed by a new epoch. A dynamic key is only removed once no map uses
 /// it, and class ids are never reused, so nothing else needs flushing:
 /// other classes' cached chains stay valid.
+///
+/// Nothing happens in a child of `fork()`, where the registry and graph locks
+/// may be held forever (see `fork`).
 pub(crate) fn lockdep_unregister_key(key: &LockClassKey, maps_may_remain: bool) {
+    if super::fork::in_forked_child() {
+        return;
+    }
     let id = key.id();
     let validators: Vec<_> = lock(registry()).iter().filter_map(|w| w.upgrade()).collect();
     for inner in validators {

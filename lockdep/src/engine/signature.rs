@@ -7,7 +7,7 @@
 
 use std::panic::Location;
 
-use super::graph::ClassId;
+use super::ids::ClassId;
 use crate::class::Read;
 
 /// A call site, compared by address (each `#[track_caller]` location is one

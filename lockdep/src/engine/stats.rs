@@ -11,7 +11,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use petgraph::dot::{Config as DotConfig, Dot};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -19,8 +18,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use super::graph::Graph;
 use super::inner::{Inner, Shared, lock};
 use crate::class::{KeyId, Read};
-use crate::dump::Stats;
 use crate::report::{DepTypes, Report};
+use crate::stats::Stats;
 
 /// Classes beyond which a dump on violation keeps only the neighbourhood of the cycle.
 const TRIM_ABOVE: usize = 200;
@@ -397,10 +396,6 @@ pub(crate) fn dot_text(snap: &Snapshot, cycle: &[(u32, u32)]) -> String {
 
 pub(crate) fn dump_dot(inner: &Inner, cycle: &[(u32, u32)]) -> String {
     dot_text(&snapshot(inner, false), cycle)
-}
-
-pub(crate) fn dump_held(inner: &Arc<Inner>) -> String {
-    super::thread::held_text(inner)
 }
 
 /// The two files of the dump written when a report fires: the DOT graph (the

@@ -2,12 +2,13 @@
 #![allow(clippy::unused_unit)]
 
 use std::panic::Location;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::class::{LockClassKey, Read};
+use crate::config::Config;
+use crate::events::HookEvent;
 use crate::map::LockdepMap;
 use crate::report::Report;
-use crate::validator::{Config, HookEvent, Validator};
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
@@ -35,15 +36,15 @@ impl Inner {
     pub(crate) fn clear_events(&self) {}
 }
 
-pub(crate) fn global() -> &'static Validator {
-    static GLOBAL: OnceLock<Validator> = OnceLock::new();
-    GLOBAL.get_or_init(|| Validator::new(Config::from_env()))
+pub(crate) fn global() -> &'static Arc<Inner> {
+    static GLOBAL: OnceLock<Arc<Inner>> = OnceLock::new();
+    GLOBAL.get_or_init(|| Inner::new_arc(Config::from_env()))
 }
 
 /// Nothing to pop when validation is compiled out.
 pub(crate) struct ScopeGuard;
 
-pub(crate) fn enter_scope(_: &Validator) -> ScopeGuard {
+pub(crate) fn enter_scope(_: &Arc<Inner>) -> ScopeGuard {
     ScopeGuard
 }
 
@@ -79,16 +80,16 @@ pub(crate) fn might_lock_nested(_: &LockdepMap, _: u32, _: &'static Location<'st
 #[inline(always)]
 pub(crate) fn debug_check_no_locks_freed(_: &LockdepMap) {}
 #[inline(always)]
-pub(crate) fn unregister_key(_: &LockClassKey, _: bool) {}
+pub(crate) fn lockdep_unregister_key(_: &LockClassKey, _: bool) {}
 
 impl Inner {
-    pub(crate) fn new_arc(config: Config) -> std::sync::Arc<Inner> {
+    pub(crate) fn new_arc(config: Config) -> Arc<Inner> {
         std::sync::Arc::new(Inner::new(config))
     }
 }
 
-pub(crate) fn stats(_: &Inner) -> crate::dump::Stats {
-    crate::dump::Stats::default()
+pub(crate) fn stats(_: &Inner) -> crate::stats::Stats {
+    crate::stats::Stats::default()
 }
 pub(crate) fn dump_classes(_: &Inner) -> String {
     String::new()
@@ -108,7 +109,7 @@ pub(crate) fn dump_held(_: &std::sync::Arc<Inner>) -> String {
 pub(crate) fn held_locks() -> Vec<crate::report::LockInfo> {
     Vec::new()
 }
-pub(crate) fn held_locks_in(_: &Validator) -> Vec<crate::report::LockInfo> {
+pub(crate) fn held_locks_in(_: &Arc<Inner>) -> Vec<crate::report::LockInfo> {
     Vec::new()
 }
 

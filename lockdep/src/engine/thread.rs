@@ -4,42 +4,16 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::chain::ThreadChainCache;
-use super::ctx::Ctx;
+use super::ctx::{Ctx, PerValidator};
+use super::fast::disarm;
 use super::held::HeldStack;
-use super::inner::{Inner, global};
+use super::inner::Inner;
+use super::registry::global;
 use super::signature::Signature;
 use crate::report::{Report, ReportKind, ThreadInfo};
-use crate::validator::Validator;
-
-/// What one thread knows about one validator. Boxed, so that the fast path
-/// can keep a pointer to it (see [`FAST`]).
-pub(crate) struct PerValidator {
-    pub(crate) id: u32,
-    /// The validator's address, compared (with `id`) to find this entry fast.
-    ptr: usize,
-    pub(crate) inner: Weak<Inner>,
-    pub(crate) held: HeldStack,
-    pub(crate) cache: ThreadChainCache,
-    /// What the fast path needs, copied when it is armed: the validator's
-    /// hot word as it was then (any change sends the fast path to the full
-    /// one), the thread's number, and the depth it may push to: below the
-    /// validator's limit and within the held stack's capacity (the fast
-    /// path never allocates).
-    pub(crate) hot: u64,
-    pub(crate) thread_num: u64,
-    pub(crate) fast_depth: usize,
-}
-
-impl PerValidator {
-    /// Whether this is the thread's state for `inner` (address and id: an
-    /// address alone could be a dropped validator's, reused).
-    fn is_for(&self, inner: &Inner) -> bool {
-        self.ptr == inner as *const Inner as usize && self.id == inner.id
-    }
-}
 
 pub(crate) struct ThreadData {
     pub(crate) info: ThreadInfo,
@@ -61,51 +35,6 @@ struct ThreadState {
 
 thread_local! {
     static STATE: ThreadState = const { ThreadState { busy: Cell::new(false), data: RefCell::new(None) } };
-
-    /// The fast path's way in: this thread's state for its current validator,
-    /// or null when the fast path must not run. A `const` cell without a
-    /// destructor, so reaching it is one thread-pointer-relative load and it
-    /// stays readable while thread-locals are torn down.
-    ///
-    /// Invariant: non-null only while (1) the pointee, a `Box` in this
-    /// thread's `ThreadData::validators`, is alive and nothing else borrows
-    /// it (`with_ctx` nulls it on entry and re-arms it on exit; the thread's
-    /// teardown nulls it first), (2) it belongs to the thread's *current*
-    /// validator (entering or leaving a scope nulls it), which is therefore
-    /// alive (held by the scope stack, or the global validator), and (3) that
-    /// validator does not record events.
-    static FAST: Cell<*mut PerValidator> = const { Cell::new(std::ptr::null_mut()) };
-}
-
-/// The current thread's fast-path state, if armed (see [`FAST`]).
-///
-/// # Safety
-///
-/// The caller must not keep the reference past the current hook, call
-/// anything that can re-enter the engine while holding it, nor hold two.
-#[inline(always)]
-pub(crate) unsafe fn fast() -> Option<&'static mut PerValidator> {
-    let p = FAST.with(Cell::get);
-    // SAFETY: by FAST's invariant a non-null pointer is a live, unborrowed
-    // `PerValidator` of this thread; the caller keeps the borrow short and
-    // unique.
-    unsafe { p.as_mut() }
-}
-
-/// The validator a fast-path state belongs to.
-///
-/// # Safety
-///
-/// `pv` must come from [`fast`] during the current hook.
-#[inline(always)]
-pub(crate) unsafe fn fast_inner(pv: &PerValidator) -> &Inner {
-    // SAFETY: FAST's invariant (2): the armed entry's validator is the
-    // thread's current one and is kept alive while it is armed.
-    unsafe { &*(pv.ptr as *const Inner) }
-}
-
-pub(crate) fn disarm() {
-    FAST.with(|f| f.set(std::ptr::null_mut()));
 }
 
 /// Every thread the engine has seen that has not exited, by number.
@@ -210,12 +139,12 @@ fn arm(slot: &mut Option<ThreadData>) {
     pv.thread_num = data.num;
     pv.fast_depth = inner.config.max_depth.min(pv.held.locks.capacity());
     let p: *mut PerValidator = &mut **pv;
-    FAST.with(|f| f.set(p));
+    super::fast::arm(p);
 }
 
 /// The thread's current validator: the innermost scope's, or the global one.
 fn current(scopes: &[Arc<Inner>]) -> &Arc<Inner> {
-    scopes.last().unwrap_or(&global().inner)
+    scopes.last().unwrap_or(global())
 }
 
 /// Hands reports to their validator, outside every engine lock (the thread
@@ -268,8 +197,8 @@ impl Drop for ScopeGuard {
     }
 }
 
-/// Routes this thread's hooks to `v` until the guard is dropped.
-pub(crate) fn enter_scope(v: &Validator) -> ScopeGuard {
+/// Routes this thread's hooks to `inner` until the guard is dropped.
+pub(crate) fn enter_scope(inner: &Arc<Inner>) -> ScopeGuard {
     if super::fork::in_forked_child() {
         return ScopeGuard(());
     }
@@ -277,7 +206,7 @@ pub(crate) fn enter_scope(v: &Validator) -> ScopeGuard {
     let _ = STATE.try_with(|st| {
         if let Ok(mut slot) = st.data.try_borrow_mut() {
             let data = slot.get_or_insert_with(ThreadData::new);
-            data.scopes.push(v.inner.clone());
+            data.scopes.push(inner.clone());
         }
     });
     ScopeGuard(())

@@ -6,8 +6,9 @@
 
 use super::ctx::Ctx;
 use super::emit::lock_info;
-use super::graph::{ClassId, EdgeOrigin, Plain};
+use super::graph::{EdgeOrigin, Plain};
 use super::held::{ChainKey, ChainNode, Elem, HeldLock};
+use super::ids::ClassId;
 use super::inner::{Shared, lock};
 use super::signature::Signature;
 use crate::class::Read;

@@ -930,3 +930,9 @@ impl<R> std::fmt::Debug for RawLockdep<R> {
         f.debug_struct("RawLockdep").field("map", &self.map).finish_non_exhaustive()
     }
 }
+
+impl<R> crate::assert::AsLockdepMap for RawLockdep<R> {
+    fn as_lockdep_map(&self) -> &LockdepMap {
+        self.map()
+    }
+}
