@@ -36,7 +36,7 @@ pub enum Hook {
     Acquired,
 }
 
-/// One recorded hook call (see [`Config::record_events`]).
+/// One recorded hook call (see [`Config::record_events`](crate::Config::record_events)).
 #[derive(Clone, Debug)]
 pub struct HookEvent {
     /// The calling thread.
