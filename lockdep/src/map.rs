@@ -47,7 +47,6 @@ const _: () = assert!(std::mem::size_of::<LockdepMap>() == 0);
 impl LockdepMap {
     /// A map named `name` whose class is `key` (subclass 0 unless an acquire
     /// says otherwise).
-    #[allow(unused_variables)]
     pub const fn new(name: &'static str, key: &'static LockClassKey) -> Self {
         Self::from_source(name, KeySource::Key(key))
     }
@@ -55,7 +54,6 @@ impl LockdepMap {
     /// A map whose class is its construction site: every lock created at the
     /// same `file:line:col` shares one class. This is what the lock types in
     /// [`sync`](crate::sync) use unless given an explicit key.
-    #[allow(unused_variables)]
     pub const fn with_site(name: &'static str, site: &'static Location<'static>) -> Self {
         Self::from_source(name, KeySource::Site(site))
     }
@@ -67,7 +65,7 @@ impl LockdepMap {
     }
 
     /// A map whose class is the run-time key `key` (see [`DynamicKey`]).
-    #[allow(unused_variables)]
+    #[cfg_attr(not(lockdep_on), allow(unused_variables))] // compiled out, a map keeps nothing
     pub fn with_dynamic_key(name: &'static str, key: &DynamicKey) -> Self {
         #[cfg(lockdep_on)]
         {
@@ -85,7 +83,7 @@ impl LockdepMap {
         Self::with_dynamic_key(name, &DynamicKey::new())
     }
 
-    #[allow(unused_variables)]
+    #[cfg_attr(not(lockdep_on), allow(unused_variables))] // compiled out, a map keeps nothing
     const fn from_source(name: &'static str, key: KeySource) -> Self {
         LockdepMap {
             #[cfg(lockdep_on)]

@@ -19,9 +19,6 @@ fn kinds(v: &Validator) -> Vec<ReportKind> {
 
 #[test]
 fn continue_mode_reports_each_problem_once_and_keeps_validating() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB, KC);
     let (a, b, c) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB), LockdepMap::new("c", &KC));
     let v = collect();
@@ -48,9 +45,6 @@ fn continue_mode_reports_each_problem_once_and_keeps_validating() {
 
 #[test]
 fn kernel_mode_stops_after_first_report_and_answers_unknown() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let a = LockdepMap::new("a", &KA);
     let v = Validator::new(Config::kernel());
@@ -66,9 +60,6 @@ fn kernel_mode_stops_after_first_report_and_answers_unknown() {
 
 #[test]
 fn rejected_edge_leaves_graph_unchanged() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB);
     let (a, b) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB));
     let v = collect();
@@ -91,9 +82,6 @@ fn rejected_edge_leaves_graph_unchanged() {
 
 #[test]
 fn long_cycle_from_edges_recorded_on_different_threads() {
-    if !ENABLED {
-        return;
-    }
     const N: usize = 8;
     let keys: Vec<&'static LockClassKey> = (0..N).map(|_| &*Box::leak(Box::new(LockClassKey::new()))).collect();
     let names = ["l0", "l1", "l2", "l3", "l4", "l5", "l6", "l7"];
@@ -140,9 +128,6 @@ fn long_cycle_from_edges_recorded_on_different_threads() {
 
 #[test]
 fn trylock_is_not_validated_but_gives_edges_and_walk_continues() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB, KC);
     let (a, b, c) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB), LockdepMap::new("c", &KC));
     let v = collect();
@@ -173,9 +158,6 @@ fn trylock_is_not_validated_but_gives_edges_and_walk_continues() {
 
 #[test]
 fn non_top_release_revalidates_the_locks_above() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB, KC);
     let (a, b, c) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB), LockdepMap::new("c", &KC));
     let v = collect();
@@ -200,9 +182,6 @@ fn non_top_release_revalidates_the_locks_above() {
 
 #[test]
 fn nest_lock_merges_same_class_entries_and_counts_references() {
-    if !ENABLED {
-        return;
-    }
     keys!(KOUTER, KINNER, KOTHER);
     let outer = LockdepMap::new("outer", &KOUTER);
     let inner: Vec<LockdepMap> = (0..4).map(|_| LockdepMap::new("inner", &KINNER)).collect();
@@ -228,9 +207,6 @@ fn nest_lock_merges_same_class_entries_and_counts_references() {
 
 #[test]
 fn nest_lock_must_be_held() {
-    if !ENABLED {
-        return;
-    }
     keys!(KOUTER, KINNER);
     let outer = LockdepMap::new("outer", &KOUTER);
     let inner = LockdepMap::new("inner", &KINNER);
@@ -246,9 +222,6 @@ fn nest_lock_must_be_held() {
 
 #[test]
 fn subclasses_are_distinct_classes() {
-    if !ENABLED {
-        return;
-    }
     keys!(KNODE);
     let parent = LockdepMap::new("node", &KNODE);
     let child = LockdepMap::new("node", &KNODE);
@@ -271,9 +244,6 @@ fn subclasses_are_distinct_classes() {
 
 #[test]
 fn set_subclass_and_downgrade_revalidate() {
-    if !ENABLED {
-        return;
-    }
     keys!(KNODE, KSEM);
     let a = LockdepMap::new("node", &KNODE);
     let b = LockdepMap::new("node", &KNODE);
@@ -300,9 +270,6 @@ fn set_subclass_and_downgrade_revalidate() {
 
 #[test]
 fn misuse_is_reported_with_lock_and_call_site() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let a = LockdepMap::new("a", &KA);
     let v = collect();
@@ -323,9 +290,6 @@ fn misuse_is_reported_with_lock_and_call_site() {
 
 #[test]
 fn held_lock_freed_is_reported() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let v = collect();
     v.scope(|| {
@@ -338,9 +302,6 @@ fn held_lock_freed_is_reported() {
 
 #[test]
 fn thread_exit_with_held_locks_is_reported() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let a: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("a", &KA)));
     let v = collect();
@@ -357,9 +318,6 @@ fn thread_exit_with_held_locks_is_reported() {
 
 #[test]
 fn validators_are_isolated_and_scopes_nest() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB);
     let (a, b) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB));
     let (v1, v2) = (collect(), collect());
@@ -393,10 +351,6 @@ fn events_record_every_hook_in_order() {
         rwsem_release(&a);
     });
     let hooks: Vec<Hook> = v.events().iter().map(|e| e.hook).collect();
-    if !ENABLED {
-        assert!(hooks.is_empty());
-        return;
-    }
     assert_eq!(
         hooks,
         vec![
@@ -411,9 +365,6 @@ fn events_record_every_hook_in_order() {
 
 #[test]
 fn might_lock_validates_without_holding() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB);
     let (a, b) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB));
     let v = Validator::new(Config::collect().with_events(true));
@@ -432,9 +383,6 @@ fn might_lock_validates_without_holding() {
 
 #[test]
 fn report_callback_that_takes_locks_does_not_recurse() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, CB_LOCK);
     let a = LockdepMap::new("a", &KA);
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -461,9 +409,6 @@ fn report_callback_that_takes_locks_does_not_recurse() {
 
 #[test]
 fn stats_two_threads_a_then_b() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB);
     let a: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("a", &KA)));
     let b: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("b", &KB)));
@@ -500,9 +445,6 @@ fn stats_two_threads_a_then_b() {
 
 #[test]
 fn unregistering_a_key_zaps_its_classes() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let dynamic: &'static LockClassKey = Box::leak(Box::new(LockClassKey::new()));
     let (a, d) = (LockdepMap::new("a", &KA), LockdepMap::new("dyn", dynamic));
@@ -529,9 +471,6 @@ fn unregistering_a_key_zaps_its_classes() {
 
 #[test]
 fn a_zap_invalidates_the_chains_cached_on_the_fast_path() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let dynamic: &'static LockClassKey = Box::leak(Box::new(LockClassKey::new()));
     let (a, d) = (LockdepMap::new("a", &KA), LockdepMap::new("dyn", dynamic));
@@ -565,9 +504,6 @@ fn a_zap_invalidates_the_chains_cached_on_the_fast_path() {
 
 #[test]
 fn out_of_order_releases_in_a_steady_state_stay_off_the_shared_store() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB);
     let (a, b) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB));
     let v = collect();
@@ -593,9 +529,6 @@ fn out_of_order_releases_in_a_steady_state_stay_off_the_shared_store() {
 
 #[test]
 fn might_lock_leaves_no_holder_behind() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let a = LockdepMap::new("a", &KA);
     let v = collect();

@@ -31,9 +31,6 @@ fn assert_budget_semantics(v: &Validator, a: &LockdepMap) {
 
 #[test]
 fn class_limit() {
-    if !ENABLED {
-        return;
-    }
     keys!(K1, K2, K3);
     let maps = [LockdepMap::new("1", &K1), LockdepMap::new("2", &K2), LockdepMap::new("3", &K3)];
     let v = Validator::new(Config { max_classes: 2, ..Config::collect() });
@@ -51,9 +48,6 @@ fn class_limit() {
 
 #[test]
 fn dependency_limit() {
-    if !ENABLED {
-        return;
-    }
     keys!(K1, K2, K3);
     let maps = [LockdepMap::new("1", &K1), LockdepMap::new("2", &K2), LockdepMap::new("3", &K3)];
     let v = Validator::new(Config { max_dependencies: 1, ..Config::collect() });
@@ -72,9 +66,6 @@ fn dependency_limit() {
 
 #[test]
 fn chain_limit() {
-    if !ENABLED {
-        return;
-    }
     keys!(K1, K2);
     let maps = [LockdepMap::new("1", &K1), LockdepMap::new("2", &K2)];
     let v = Validator::new(Config { max_chains: 1, ..Config::collect() });
@@ -90,9 +81,6 @@ fn chain_limit() {
 
 #[test]
 fn depth_limit() {
-    if !ENABLED {
-        return;
-    }
     keys!(K);
     let maps: Vec<LockdepMap> = (0..6).map(|_| LockdepMap::new("deep", &K)).collect();
     let v = Validator::new(Config { max_depth: 4, ..Config::collect() });
@@ -113,9 +101,6 @@ fn depth_limit() {
 
 #[test]
 fn dynamic_classes_are_removed_with_their_last_map() {
-    if !ENABLED {
-        return;
-    }
     keys!(KOUTER);
     let outer = LockdepMap::new("outer", &KOUTER);
     let v = Validator::new(Config::collect().with_backtraces(false));
@@ -154,9 +139,6 @@ fn dynamic_classes_are_removed_with_their_last_map() {
 
 #[test]
 fn sliding_window_stress_with_nesting_annotations() {
-    if !ENABLED {
-        return;
-    }
     // Abseil-style: 131,072 locks of one class, each step locks a window of 5
     // consecutive ones, annotated with their position in the window.
     const N: usize = 131_072;
@@ -183,9 +165,6 @@ fn sliding_window_stress_with_nesting_annotations() {
 
 #[test]
 fn freeing_a_lock_another_thread_holds_is_reported() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let v = Validator::new(Config::collect().with_backtraces(false));
     let map = Arc::new(LockdepMap::new("shared", &KA));
@@ -239,9 +218,6 @@ impl tracing::Subscriber for LockingSubscriber {
 
 #[test]
 fn a_tracing_subscriber_that_locks_neither_recurses_nor_deadlocks() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KSUB);
     let a = LockdepMap::new("a", &KA);
     let v = Validator::new(Config::default().with_backtraces(false)); // Warn: stderr + tracing event
@@ -277,9 +253,6 @@ impl Drop for LateLocker {
 
 #[test]
 fn hooks_during_thread_local_teardown_are_safe() {
-    if !ENABLED {
-        return;
-    }
     let v = Validator::new(Config::collect());
     for _ in 0..8 {
         let v = v.clone();

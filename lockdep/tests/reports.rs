@@ -100,9 +100,6 @@ fn only(v: &Validator, kind: ReportKind) -> Report {
 
 #[test]
 fn circular_two_threads() {
-    if !ENABLED {
-        return;
-    }
     keys!(MMAP, VMA);
     let mmap: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("mmap_lock", &MMAP)));
     let vma: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("vm_lock", &VMA)));
@@ -149,9 +146,6 @@ fn circular_two_threads() {
 
 #[test]
 fn circular_three_locks_one_thread() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB, KC);
     let (a, b, c) = (LockdepMap::new("A", &KA), LockdepMap::new("B", &KB), LockdepMap::new("C", &KC));
     let v = validator();
@@ -174,9 +168,6 @@ fn circular_three_locks_one_thread() {
 
 #[test]
 fn recursive_locking() {
-    if !ENABLED {
-        return;
-    }
     keys!(KX);
     let (x1, x2) = (LockdepMap::new("X1", &KX), LockdepMap::new("X2", &KX));
     let v = validator();
@@ -197,9 +188,6 @@ fn recursive_locking() {
 
 #[test]
 fn unlock_imbalance() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let a = LockdepMap::new("A", &KA);
     let v = validator();
@@ -215,9 +203,6 @@ fn unlock_imbalance() {
 
 #[test]
 fn held_lock_freed() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let v = validator();
     named(|| {
@@ -231,9 +216,6 @@ fn held_lock_freed() {
 
 #[test]
 fn nest_lock_not_held() {
-    if !ENABLED {
-        return;
-    }
     keys!(KO, KA);
     let (o, a) = (LockdepMap::new("O", &KO), LockdepMap::new("A", &KA));
     let v = validator();
@@ -248,9 +230,6 @@ fn nest_lock_not_held() {
 
 #[test]
 fn held_locks_at_thread_exit() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let a: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("A", &KA)));
     let v = validator();
@@ -266,9 +245,6 @@ fn held_locks_at_thread_exit() {
 
 #[test]
 fn assertion_failed() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB);
     let (a, b) = (LockdepMap::new("A", &KA), LockdepMap::new("B", &KB));
     let v = validator();
@@ -287,9 +263,6 @@ fn assertion_failed() {
 
 #[test]
 fn limit_exceeded() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB);
     let (a, b) = (LockdepMap::new("A", &KA), LockdepMap::new("B", &KB));
     let v = Validator::new(Config { max_classes: 1, ..Config::collect().with_name("golden").with_backtraces(false) });
@@ -306,9 +279,6 @@ fn limit_exceeded() {
 
 #[test]
 fn invalid_subclass() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let a = LockdepMap::new("A", &KA);
     let v = validator();
@@ -323,9 +293,6 @@ fn invalid_subclass() {
 
 #[test]
 fn bad_downgrade() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA);
     let a = LockdepMap::new("A", &KA);
     let v = validator();
@@ -341,9 +308,6 @@ fn bad_downgrade() {
 
 #[test]
 fn backtraces_show_both_ends_and_skip_lockdep_frames() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB);
     let (a, b) = (LockdepMap::new("A", &KA), LockdepMap::new("B", &KB));
     let v = Validator::new(Config::collect().with_backtraces(true));
@@ -395,9 +359,6 @@ fn parse_dot(dot: &str) -> (Nodes, Edges) {
 
 #[test]
 fn dot_dump_on_violation_parses_back_with_the_cycle_in_red() {
-    if !ENABLED {
-        return;
-    }
     keys!(KA, KB, KC, KD);
     let maps =
         [LockdepMap::new("A", &KA), LockdepMap::new("B", &KB), LockdepMap::new("C", &KC), LockdepMap::new("D", &KD)];

@@ -1,5 +1,4 @@
 //! The engine when validation is compiled out: the same entry points, empty.
-#![allow(clippy::unused_unit)]
 
 use std::panic::Location;
 use std::sync::{Arc, OnceLock};
