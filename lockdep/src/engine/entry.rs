@@ -249,11 +249,63 @@ fn fast_release(map: &LockdepMap) -> bool {
     let depth = pv.held.locks.len();
     match pv.held.locks.last() {
         Some(top) if top.instance == map.addr() && top.references == 0 && top.nest.is_none() => {}
-        _ => return false,
+        _ => return fast_release_below(map),
     }
     // SAFETY: the top entry owns nothing (no nest box), so forgetting it
     // instead of dropping it leaks nothing.
     unsafe { pv.held.locks.set_len(depth - 1) };
+    map.note_release(pv.thread_num);
+    true
+}
+
+/// Entries above a released one that the fast path re-chains (more go the
+/// full path).
+const FAST_REACQUIRE: usize = 4;
+
+/// The release of a plain entry below the top (kernel `__lock_release`
+/// with `reacquire_held_locks`) when every entry above it is plain and the
+/// chains they form without it were all validated before, as this thread's
+/// cache says: then nothing needs validating, only re-chaining. An
+/// out-of-order release in a loop (RCU around a VMA read lock) takes this
+/// path from its second iteration on.
+#[cold]
+#[inline(never)]
+fn fast_release_below(map: &LockdepMap) -> bool {
+    // SAFETY: the borrow ends with this function, which calls nothing
+    // outside the engine.
+    let Some(pv) = (unsafe { fast() }) else { return false };
+    // SAFETY: `pv` comes from `fast` in this hook.
+    let inner = unsafe { fast_inner(pv) };
+    if inner.hot() != pv.hot {
+        return false; // the cache may be stale
+    }
+    let locks = &pv.held.locks;
+    let depth = locks.len();
+    let plain = |h: &HeldLock| h.references == 0 && h.nest.is_none();
+    let Some(i) = locks.iter().rposition(|h| h.instance == map.addr()) else { return false };
+    if depth - i - 1 > FAST_REACQUIRE || !locks[i..].iter().all(plain) {
+        return false;
+    }
+    let mut nodes = [ChainNode::NONE; FAST_REACQUIRE];
+    let mut parent = if i == 0 { ChainNode::ROOT } else { locks[i - 1].node };
+    for (slot, e) in nodes.iter_mut().zip(&locks[i + 1..]) {
+        let Some(elem) = e.elem() else { return false };
+        let node = if parent == ChainNode::ROOT {
+            ChainNode::head(elem)
+        } else {
+            match pv.cache.get_front(ChainKey::new(parent, elem)) {
+                Some(node) => node,
+                None => return false,
+            }
+        };
+        *slot = node;
+        parent = node;
+    }
+    let removed = pv.held.locks.remove(i);
+    for (e, node) in pv.held.locks[i..].iter_mut().zip(nodes) {
+        e.node = node;
+    }
+    drop(removed);
     map.note_release(pv.thread_num);
     true
 }
