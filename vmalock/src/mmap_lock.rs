@@ -11,7 +11,7 @@ use crate::kernel::{Errno, WaitError, WouldHang};
 use crate::mm::Mm;
 use crate::sync::Ordering;
 use crate::vma::{VMA_GROWSDOWN_BIT, Vma};
-use crate::vma_lock::vma_start_write;
+use crate::vma_write::vma_start_write;
 use crate::warn::WarningId;
 
 // -- the sequence count (§2.13) ---------------------------------------------
