@@ -171,7 +171,7 @@
 //! | `PER_VMA_LOCK` | [`VmConfig::per_vma_lock`] (§2.30 stubs when off) |
 //! | `debug_locks` | the scope's [`lockdep::Validator::is_validating`] |
 //! | `WARN_ON_ONCE` semantics | [`VmConfig::warn_once`] (default: every occurrence) |
-//! | §1.5 invariant checks | [`VmConfig::check_invariants`], [`Kernel::invariant_violations`] |
+//! | §1.5 invariant checks | [`VmConfig::check_invariants`], [`Kernel::invariant_violations`] ([`Invariant`]) |
 //!
 //! Test hooks (§5.0): [`Kernel::pause_at`] (P0–P4) and
 //! [`Kernel::set_pause_hook`]; [`Kernel::send_fatal_signal`]; the raw state
@@ -237,7 +237,7 @@ mod vma_write;
 mod warn;
 
 pub use events::{BlockedOn, WaitEvent, WaitEventKind};
-pub use kernel::{Errno, FatalSignal, InvariantViolation, Kernel, VmConfig, VmaLockEvents, WouldHang};
+pub use kernel::{Errno, FatalSignal, Invariant, InvariantViolation, Kernel, VmConfig, VmaLockEvents, WouldHang};
 pub use mm::{Mm, VmaIterator};
 pub use mmap_lock::*;
 pub use pause::{PauseHandle, PauseHook, PausePoint};

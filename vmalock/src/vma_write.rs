@@ -13,7 +13,7 @@
 //! the validator learns `mmap_lock → vm_lock`). A finished VMA write lock,
 //! attach references and the detached paths leave no trace in lockdep.
 
-use crate::kernel::{Errno, WaitError, WouldHang};
+use crate::kernel::{Errno, Invariant, WaitError, WouldHang};
 use crate::mm::Mm;
 use crate::mmap_lock::mmap_assert_write_locked;
 use crate::model_wait::exclude_readers_wait;
@@ -141,28 +141,40 @@ fn start_exclude_readers(ves: &mut VmaExcludeReadersState<'_>) -> Result<(), Wai
     Ok(())
 }
 
-/// §1.5 invariant 1: the flag is added only by the mm's mmap write holder.
+/// [`Invariant::FlagOwnership`] (§1.5 invariant 1): the flag is added only
+/// by the mm's mmap write holder.
 /// (Adding it twice overflows `vm_refcnt`, which the refcount primitives
 /// already report as `REFCOUNT_MISUSE`.)
 fn check_exclusion_invariants(mm: &Mm, vma: &Vma) {
     let k = mm.kernel();
     if k.cfg.check_invariants && !mm.mmap_lock.is_write_owner() {
-        k.invariant(1, format!("VMA {}: readers excluded without holding the mmap write lock", vma.id()));
+        k.invariant(
+            Invariant::FlagOwnership,
+            format!("VMA {}: readers excluded without holding the mmap write lock", vma.id()),
+        );
     }
 }
 
-/// §1.5 invariants 4 and 6: `vm_lock_seq` is only ever assigned the current
-/// odd value, by the thread holding the mmap write lock.
+/// [`Invariant::WriteLockDefinition`] and
+/// [`Invariant::WriteLockImpliesMmapWriteLock`] (§1.5 invariants 4 and 6):
+/// `vm_lock_seq` is only ever assigned the current odd value, by the thread
+/// holding the mmap write lock.
 fn check_write_lock_invariants(vma: &Vma, seq: u32) {
     let k = vma.kernel();
     if !k.cfg.check_invariants {
         return;
     }
     if seq & 1 == 0 {
-        k.invariant(4, format!("VMA {}: vm_lock_seq assigned the even value {seq}", vma.id()));
+        k.invariant(
+            Invariant::WriteLockDefinition,
+            format!("VMA {}: vm_lock_seq assigned the even value {seq}", vma.id()),
+        );
     }
     if !vma.mm().mmap_lock.is_write_owner() {
-        k.invariant(6, format!("VMA {}: write-locked without holding the mmap write lock", vma.id()));
+        k.invariant(
+            Invariant::WriteLockImpliesMmapWriteLock,
+            format!("VMA {}: write-locked without holding the mmap write lock", vma.id()),
+        );
     }
 }
 

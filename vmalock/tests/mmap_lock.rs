@@ -252,8 +252,9 @@ fn s10_manual_vma_end_write_all() {
         assert_eq!(fx.m.mm_lock_seq(), 5, "odd while unlocked");
         assert_eq!(mmap_lock_speculate_try_begin(&fx.m), None);
         // §1.5 invariant 5 (parity) is what a manual vma_end_write_all breaks.
-        let broken: Vec<u8> = fx.k.invariant_violations().iter().map(|v| v.invariant).collect();
-        assert_eq!(broken, [5]);
+        let broken: Vec<Invariant> = fx.k.invariant_violations().iter().map(|v| v.invariant).collect();
+        assert_eq!(broken, [Invariant::MmLockSeqParity]);
+        assert_eq!(broken[0].to_string(), "§1.5 invariant 5 (parity)");
     });
     fx.expect_no_warnings();
     fx.expect_reports(&[]);
