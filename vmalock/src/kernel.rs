@@ -119,7 +119,6 @@ impl VmConfig {
 }
 
 /// A kernel error code, as the operations that can fail return it.
-#[allow(clippy::upper_case_acronyms)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Errno {
     /// `-EINTR`: a killable wait was interrupted by a fatal signal (or, in the

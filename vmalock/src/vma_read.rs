@@ -52,7 +52,6 @@ fn rcu_lockdep_check(mm: &Mm, what: &str) {
 
 /// `__vma_are_readers_excluded(refcnt)`: the flag is set and the count is at
 /// most `F + 1` ("exclusion may just have completed").
-#[allow(non_snake_case)]
 pub fn __vma_are_readers_excluded(refcnt: i32) -> bool {
     refcnt & F != 0 && refcnt <= F + 1
 }
@@ -60,7 +59,6 @@ pub fn __vma_are_readers_excluded(refcnt: i32) -> bool {
 /// `__vma_refcount_put_return(vma)`: decrements `vm_refcnt`; 0 if it hit
 /// zero, otherwise the new value. No hooks, no wake-up.
 #[track_caller]
-#[allow(non_snake_case)]
 pub fn __vma_refcount_put_return(vma: &Vma) -> i32 {
     vma.refcnt_put_return()
 }

@@ -111,7 +111,6 @@ impl<'a> VmaExcludeReadersState<'a> {
 /// that could never end (in either mode), with a
 /// [`WarningId::WaitWouldHang`].
 #[track_caller]
-#[allow(non_snake_case)]
 pub fn __vma_start_exclude_readers(ves: &mut VmaExcludeReadersState<'_>) -> Result<(), Errno> {
     start_exclude_readers(ves).map_err(Errno::from)
 }
@@ -181,7 +180,6 @@ fn check_write_lock_invariants(vma: &Vma, seq: u32) {
 /// `__vma_end_exclude_readers(ves)` (§2.22, pre-series `__vma_exit_locked`):
 /// removes `F` (`detached` = the count became 0), then `REL(V)`.
 #[track_caller]
-#[allow(non_snake_case)]
 pub fn __vma_end_exclude_readers(ves: &mut VmaExcludeReadersState<'_>) {
     let vma = ves.vma;
     if vma.kernel().cfg.debug_vm && ves.detached {
@@ -194,7 +192,6 @@ pub fn __vma_end_exclude_readers(ves: &mut VmaExcludeReadersState<'_>) {
 /// `__vma_raw_mm_seqnum(vma)` (§2.20): asserts the mmap write lock, then the
 /// raw `mm_lock_seq` (the write holder needs no ordering).
 #[track_caller]
-#[allow(non_snake_case)]
 pub fn __vma_raw_mm_seqnum(vma: &Vma) -> u32 {
     let mm = vma.mm();
     mmap_assert_write_locked(&mm);
@@ -204,7 +201,6 @@ pub fn __vma_raw_mm_seqnum(vma: &Vma) -> u32 {
 /// `__is_vma_write_locked(vma)` (§2.20): `vm_lock_seq == mm_lock_seq`, for
 /// the mmap write holder. Always evaluates the mmap-write assertion.
 #[track_caller]
-#[allow(non_snake_case)]
 pub fn __is_vma_write_locked(vma: &Vma) -> bool {
     let seq = __vma_raw_mm_seqnum(vma);
     vma.vm_lock_seq.load(Ordering::Relaxed) == seq
@@ -215,7 +211,6 @@ pub fn __is_vma_write_locked(vma: &Vma) -> bool {
 /// not the VMA was detached), ends the exclusion. `Err(EINTR)` as for
 /// [`__vma_start_exclude_readers`]: the VMA is not write-locked.
 #[track_caller]
-#[allow(non_snake_case)]
 pub fn __vma_start_write(vma: &Vma, state: TaskState) -> Result<(), Errno> {
     start_write(vma, state).map_err(Errno::from)
 }
@@ -335,7 +330,6 @@ pub fn vma_mark_detached(vma: &Vma) -> Result<(), WouldHang> {
 /// [`WarningId::DetachNotComplete`] if the count did not reach 0; `Err` if
 /// that is because the wait was abandoned (see [`vma_mark_detached`]).
 #[track_caller]
-#[allow(non_snake_case)]
 #[must_use = "on Err the VMA is not detached"]
 pub fn __vma_exclude_readers_for_detach(vma: &Vma) -> Result<(), WouldHang> {
     let mut ves = VmaExcludeReadersState::new(vma, TaskState::Uninterruptible, true);
