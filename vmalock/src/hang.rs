@@ -125,12 +125,12 @@ impl WaitRecord {
         match &self.on {
             WaitOn::Rwsem { mm, .. } => {
                 if let Some(mm) = mm.upgrade() {
-                    mm.mmap_lock.wake_all();
+                    mm.wake_mmap_lock_waiters();
                 }
             }
             WaitOn::Exclusion { mm, .. } => {
                 if let Some(mm) = mm.upgrade() {
-                    mm.vma_writer_wait.wake_all();
+                    mm.wake_vma_writer();
                 }
             }
             // Only the test resumes a pause.
@@ -268,8 +268,8 @@ fn blockers(all: &[Arc<WaitRecord>], me: &WaitRecord, rec: &WaitRecord) -> Vec<T
             .upgrade()
             // A waiter already granted the lock (still registered until it
             // wakes up) is not blocked by anybody.
-            .filter(|mm| mm.mmap_lock.is_queued(rec.tid, *write))
-            .map(|mm| mm.mmap_lock.blockers(*write))
+            .filter(|mm| mm.mmap_lock_is_queued(rec.tid, *write))
+            .map(|mm| mm.mmap_lock_blockers(*write))
             .unwrap_or_default(),
         WaitOn::Exclusion { attributed: false, .. } => Vec::new(),
         WaitOn::Exclusion { vma, .. } => std::iter::once(me)

@@ -119,7 +119,6 @@ impl VmConfig {
 }
 
 /// A kernel error code, as the operations that can fail return it.
-#[allow(clippy::upper_case_acronyms)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Errno {
     /// `-EINTR`: a killable wait was interrupted by a fatal signal (or, in the
@@ -268,12 +267,62 @@ impl fmt::Debug for FatalSignal<'_> {
     }
 }
 
+/// An invariant of the specification (`docs/spec/vmalock.md` §1.5) that
+/// the model checks as it runs ([`VmConfig::check_invariants`]). The
+/// discriminant is the invariant's number in §1.5 ([`Invariant::number`]).
+///
+/// Invariants 2 (reader ceiling), 3 (detached is terminal), 7 (the lockdep
+/// view) and 8 (refcount attribution) have no run-time check of this kind;
+/// the tests check them from outside ([`lockdep::held_locks`],
+/// [`Vma::vm_refcnt`](crate::Vma::vm_refcnt)).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[repr(u8)]
+pub enum Invariant {
+    /// §1.5 invariant 1, *flag ownership*: the exclude-readers flag `F` is
+    /// added to `vm_refcnt` only by a thread that holds the VMA's mm's
+    /// mmap lock for write. Checked when `__vma_start_exclude_readers`
+    /// adds the flag.
+    FlagOwnership = 1,
+    /// §1.5 invariant 4, *write lock definition*: `vm_lock_seq` is only
+    /// ever assigned the current **odd** `mm_lock_seq`, so that a VMA is
+    /// write-locked (`vm_lock_seq == mm_lock_seq`) only while a write hold
+    /// is in progress. Checked when `__vma_start_write` stores it.
+    WriteLockDefinition = 4,
+    /// §1.5 invariant 5, *parity*: `mm_lock_seq` is odd exactly while some
+    /// thread holds the mmap lock for write. Checked at each
+    /// `mm_lock_seqcount_begin` / `mm_lock_seqcount_end`; only a manual
+    /// `vma_end_write_all` breaks it (§2.8).
+    MmLockSeqParity = 5,
+    /// §1.5 invariant 6, *write lock implies mmap write lock*: a VMA is
+    /// write-locked only by the thread holding its mm's mmap lock for
+    /// write. Checked when `__vma_start_write` stores `vm_lock_seq`.
+    WriteLockImpliesMmapWriteLock = 6,
+}
+
+impl Invariant {
+    /// The invariant's number in §1.5.
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Invariant::FlagOwnership => "flag ownership",
+            Invariant::WriteLockDefinition => "write lock definition",
+            Invariant::MmLockSeqParity => "parity",
+            Invariant::WriteLockImpliesMmapWriteLock => "write lock implies mmap write lock",
+        };
+        write!(f, "§1.5 invariant {} ({name})", self.number())
+    }
+}
+
 /// A broken §1.5 invariant, as recorded by [`Kernel::invariant_violations`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvariantViolation {
-    /// The invariant's number in §1.5 (1 flag ownership, 4 write-lock
-    /// definition, 5 parity, 6 write lock implies mmap write lock).
-    pub invariant: u8,
+    /// Which invariant.
+    pub invariant: Invariant,
     /// The thread that broke it.
     pub thread: ThreadId,
     /// What was seen.
@@ -398,7 +447,7 @@ impl Kernel {
     // -- invariants ----------------------------------------------------------
 
     /// Records a broken invariant (only with [`VmConfig::check_invariants`]).
-    pub(crate) fn invariant(&self, invariant: u8, message: String) {
+    pub(crate) fn invariant(&self, invariant: Invariant, message: String) {
         let thread = std::thread::current().id();
         self.invariants.lock().push(InvariantViolation { invariant, thread, message });
     }

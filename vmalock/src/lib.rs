@@ -84,6 +84,28 @@
 //! );
 //! ```
 //!
+//! ## Where the kernel's code is
+//!
+//! The sources follow the kernel's families (`include/linux/mmap_lock.h`,
+//! `mm/mmap_lock.c`), so a kernel reader can find each function by name:
+//!
+//! | file | kernel counterpart |
+//! |---|---|
+//! | `mmap_lock.rs` | the `mmap_*` functions and `mm_lock_seqcount_*` (§2.1–§2.13, §2.29), `mmap_assert_*` (§3.1, §3.2) |
+//! | `vma_read.rs` | the VMA read side (§2.14–§2.19): `vma_start_read`, `lock_vma_under_rcu`, `lock_next_vma` (+ `_under_mmap_lock`), `vma_start_read_locked[_nested]`, `vma_end_read`, `vma_refcount_put`, `__vma_refcount_put_return`, `__vma_are_readers_excluded`, `__vma_lockdep_{acquire,release}_read` |
+//! | `vma_write.rs` | the VMA write side (§2.20–§2.28): `vma_lock_init`, `struct vma_exclude_readers_state`, `__vma_start_exclude_readers` / `__vma_end_exclude_readers`, `__vma_raw_mm_seqnum`, `__is_vma_write_locked`, `__vma_start_write`, `vma_start_write[_killable]`, `vma_is_attached`, `vma_mark_attached`, `vma_mark_detached`, `__vma_exclude_readers_for_detach`, `__vma_lockdep_*_exclusive` |
+//! | `vma_assert.rs` | the VMA assertions (§3.3–§3.6): `vma_assert_attached`, `vma_assert_detached`, `vma_assert_write_locked`, `vma_assert_locked`, `vma_assert_stabilised` |
+//! | `model_wait.rs` | the exclusion's `rcuwait_wait_event(&mm->vma_writer_wait, …)`, with what only the model has: the would-hang check before the first sleep, abandoned-wait outcomes, the wait-event log |
+//! | `hang.rs` | none (model only): the blocked-thread registry and the would-hang detector |
+//! | `mm.rs` | `struct mm_struct`, its `struct rcuwait vma_writer_wait`, `struct vma_iterator` |
+//! | `vma.rs` | `struct vm_area_struct` and its `refcount_t` primitives (§2.0); `anon_vma_name`, `vma_flag_set_atomic` (§4) |
+//! | `rwsem.rs` | `struct rw_semaphore` (the mmap lock's semaphore) |
+//! | `tree.rs` | the maple tree `mm->mm_mt` (RCU-style lookups) |
+//! | `rcu.rs` | `rcu_read_lock`, `rcu_read_unlock`, `rcu_read_lock_held` |
+//! | `keys.rs` | the lock classes (`"mmap_lock"`, `"vm_lock"`, RCU) |
+//! | `kernel.rs`, `warn.rs`, `events.rs`, `pause.rs` | the model's kernel: configuration, `WARN*` log, fatal signals, invariant checks, wait-event log, pause points |
+//! | `sync.rs`, `sync/common.rs` | the primitives a loom model swaps (`tests/loom.rs`) |
+//!
 //! ## Kernel functions and their counterparts
 //!
 //! | kernel | here | notes |
@@ -149,7 +171,7 @@
 //! | `PER_VMA_LOCK` | [`VmConfig::per_vma_lock`] (§2.30 stubs when off) |
 //! | `debug_locks` | the scope's [`lockdep::Validator::is_validating`] |
 //! | `WARN_ON_ONCE` semantics | [`VmConfig::warn_once`] (default: every occurrence) |
-//! | §1.5 invariant checks | [`VmConfig::check_invariants`], [`Kernel::invariant_violations`] |
+//! | §1.5 invariant checks | [`VmConfig::check_invariants`], [`Kernel::invariant_violations`] ([`Invariant`]) |
 //!
 //! Test hooks (§5.0): [`Kernel::pause_at`] (P0–P4) and
 //! [`Kernel::set_pause_hook`]; [`Kernel::send_fatal_signal`]; the raw state
@@ -201,6 +223,7 @@ mod kernel;
 pub mod keys;
 mod mm;
 mod mmap_lock;
+mod model_wait;
 mod pause;
 mod rcu;
 mod rwsem;
@@ -208,15 +231,19 @@ mod sync;
 pub mod testing;
 mod tree;
 mod vma;
-mod vma_lock;
+mod vma_assert;
+mod vma_read;
+mod vma_write;
 mod warn;
 
 pub use events::{BlockedOn, WaitEvent, WaitEventKind};
-pub use kernel::{Errno, FatalSignal, InvariantViolation, Kernel, VmConfig, VmaLockEvents, WouldHang};
+pub use kernel::{Errno, FatalSignal, Invariant, InvariantViolation, Kernel, VmConfig, VmaLockEvents, WouldHang};
 pub use mm::{Mm, VmaIterator};
 pub use mmap_lock::*;
 pub use pause::{PauseHandle, PauseHook, PausePoint};
 pub use rcu::{rcu_lock_map, rcu_read_lock, rcu_read_lock_held, rcu_read_unlock};
 pub use vma::*;
-pub use vma_lock::*;
+pub use vma_assert::*;
+pub use vma_read::*;
+pub use vma_write::*;
 pub use warn::{Warning, WarningId};

@@ -84,6 +84,33 @@ impl Mm {
         self.mmap_lock.is_write_locked()
     }
 
+    // -- for the hang detector (model only: no hooks, no assertions) --------
+
+    /// Whether `tid` is still queued for the mmap lock (for write or read):
+    /// a waiter already granted the lock is not blocked by anybody.
+    pub(crate) fn mmap_lock_is_queued(&self, tid: Tid, write: bool) -> bool {
+        self.mmap_lock.is_queued(tid, write)
+    }
+
+    /// The threads a waiter for the mmap lock in this mode waits for: the
+    /// holders and, for a reader, the queued writers.
+    pub(crate) fn mmap_lock_blockers(&self, write: bool) -> Vec<Tid> {
+        self.mmap_lock.blockers(write)
+    }
+
+    /// Wakes every mmap-lock waiter to re-check its condition (a fatal
+    /// signal, an abandoned wait).
+    pub(crate) fn wake_mmap_lock_waiters(&self) {
+        self.mmap_lock.wake_all();
+    }
+
+    /// Wakes the exclude-readers waiter in `vma_writer_wait`
+    /// unconditionally, to re-check its condition (a fatal signal, an
+    /// abandoned wait).
+    pub(crate) fn wake_vma_writer(&self) {
+        self.vma_writer_wait.wake_all();
+    }
+
     // -- the VMA tree (test hooks: no assertions, no hooks) -----------------
 
     /// Stores `vma` in the tree under its current range, displacing (and

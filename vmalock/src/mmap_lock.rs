@@ -7,35 +7,43 @@ use std::sync::Arc;
 
 use lockdep::Read;
 
-use crate::kernel::{Errno, WaitError, WouldHang};
+use crate::kernel::{Errno, Invariant, WaitError, WouldHang};
 use crate::mm::Mm;
 use crate::sync::Ordering;
 use crate::vma::{VMA_GROWSDOWN_BIT, Vma};
-use crate::vma_lock::vma_start_write;
+use crate::vma_write::vma_start_write;
 use crate::warn::WarningId;
 
 // -- the sequence count (§2.13) ---------------------------------------------
 
-/// `mm_lock_seqcount_begin`: even → odd when a write hold starts.
+/// `mm_lock_seqcount_begin`: even → odd when a write hold starts (checks
+/// [`Invariant::MmLockSeqParity`]).
 fn mm_lock_seqcount_begin(mm: &Mm) {
     if !mm.kernel().cfg.per_vma_lock {
         return;
     }
     let seq = mm.mm_lock_seq.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
     if mm.kernel().cfg.check_invariants && seq & 1 == 0 {
-        mm.kernel().invariant(5, format!("mm {}: mm_lock_seq {seq} is even after a write hold began", mm.id()));
+        mm.kernel().invariant(
+            Invariant::MmLockSeqParity,
+            format!("mm {}: mm_lock_seq {seq} is even after a write hold began", mm.id()),
+        );
     }
 }
 
 /// `mm_lock_seqcount_end`: the increment that ends a write hold, with
-/// RELEASE semantics: it releases every VMA write lock of the mm at once.
+/// RELEASE semantics: it releases every VMA write lock of the mm at once
+/// (checks [`Invariant::MmLockSeqParity`]).
 fn mm_lock_seqcount_end(mm: &Mm) {
     if !mm.kernel().cfg.per_vma_lock {
         return;
     }
     let seq = mm.mm_lock_seq.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
     if mm.kernel().cfg.check_invariants && seq & 1 == 1 {
-        mm.kernel().invariant(5, format!("mm {}: mm_lock_seq {seq} is odd after a write hold ended", mm.id()));
+        mm.kernel().invariant(
+            Invariant::MmLockSeqParity,
+            format!("mm {}: mm_lock_seq {seq} is odd after a write hold ended", mm.id()),
+        );
     }
 }
 

@@ -15,7 +15,7 @@ use crate::kernel::Kernel;
 use crate::mm::Mm;
 use crate::mmap_lock::{mmap_write_lock, mmap_write_unlock};
 use crate::vma::Vma;
-use crate::vma_lock::{vma_mark_attached, vma_start_write};
+use crate::vma_write::{vma_mark_attached, vma_start_write};
 
 /// Fixture F0: mm `M` (`mm_lock_seq == 2`) with `A = [0x1000,0x2000)`,
 /// `B = [0x2000,0x3000)` and `C = [0x5000,0x6000)` attached (`vm_refcnt ==

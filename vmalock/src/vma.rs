@@ -14,7 +14,7 @@ use crate::kernel::Kernel;
 use crate::keys::{VM_LOCK_KEY, VM_LOCK_NAME};
 use crate::mm::Mm;
 use crate::sync::{AtomicI32, AtomicU32, Ordering, fence};
-use crate::vma_lock::vma_assert_stabilised;
+use crate::vma_assert::vma_assert_stabilised;
 use crate::warn::WarningId;
 
 /// `VM_REFCNT_EXCLUDE_READERS_BIT`: bit 30 of `vm_refcnt`.
@@ -152,6 +152,12 @@ impl Vma {
         std::ptr::eq(self.vm_mm.load().as_ptr(), mm)
     }
 
+    /// Whether the per-VMA lock scheme is configured in (`PER_VMA_LOCK`;
+    /// the §2.30 stubs otherwise).
+    pub(crate) fn per_vma_lock(&self) -> bool {
+        self.kernel.cfg.per_vma_lock
+    }
+
     /// The current `vm_mm`, held without touching the mm's reference counts
     /// (a read of the pointer; keep it only for a few steps).
     pub(crate) fn vm_mm_guard(&self) -> arc_swap::Guard<Weak<Mm>> {
@@ -191,7 +197,7 @@ impl Vma {
     /// readers still holding it now see the new incarnation). The flags and
     /// the anonymous name are cleared. Not inserted in any tree.
     pub fn recycle(&self, mm: &Arc<Mm>, start: u64, end: u64) {
-        crate::vma_lock::vma_lock_init(self, true);
+        crate::vma_write::vma_lock_init(self, true);
         self.unattributed.store(false, std::sync::atomic::Ordering::Relaxed);
         self.flags.store(0, std::sync::atomic::Ordering::Relaxed);
         *self.anon_name.lock() = None;

@@ -13,7 +13,8 @@
 //! thread-locals, and the rest of `src/sync/common.rs` unchanged — the
 //! crossbeam "primitive" swap done at the test boundary.
 #![cfg(loom)]
-#![allow(dead_code, unused_imports, unreachable_pub)]
+// The models drive a part of the sources they compile.
+#![allow(dead_code)]
 
 #[path = "../src/events.rs"]
 mod events;
@@ -27,6 +28,8 @@ mod keys;
 mod mm;
 #[path = "../src/mmap_lock.rs"]
 mod mmap_lock;
+#[path = "../src/model_wait.rs"]
+mod model_wait;
 #[path = "../src/pause.rs"]
 mod pause;
 #[path = "../src/rcu.rs"]
@@ -37,8 +40,12 @@ mod rwsem;
 mod tree;
 #[path = "../src/vma.rs"]
 mod vma;
-#[path = "../src/vma_lock.rs"]
-mod vma_lock;
+#[path = "../src/vma_assert.rs"]
+mod vma_assert;
+#[path = "../src/vma_read.rs"]
+mod vma_read;
+#[path = "../src/vma_write.rs"]
+mod vma_write;
 #[path = "../src/warn.rs"]
 mod warn;
 
@@ -56,7 +63,8 @@ use mm::Mm;
 use mmap_lock::*;
 use rcu::*;
 use vma::*;
-use vma_lock::*;
+use vma_read::*;
+use vma_write::*;
 
 /// `loom::model` with the preemption bound defaulting to 2 when
 /// `LOOM_MAX_PREEMPTIONS` is not set, so the suite stays within minutes.

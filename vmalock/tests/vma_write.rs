@@ -212,8 +212,13 @@ fn s19_write_lock_without_the_mmap_write_lock() {
         fx.expect_warnings(&[("T1", MmapNotWriteHeld), ("T1", MmapNotWriteHeld), ("T1", MmapNotWriteHeld)]);
         fx.expect_events(&["T1 ACQ(VA,0,0,0,1)", "T1 ACQUIRED(VA)", "T1 REL(VA)"]);
         assert_eq!(fx.a.vm_lock_seq(), 2, "the current even value");
-        let broken: Vec<u8> = fx.k.invariant_violations().iter().map(|v| v.invariant).collect();
-        assert_eq!(broken, [1, 4, 6], "flag ownership, odd seq, write lock implies mmap write lock");
+        let broken: Vec<Invariant> = fx.k.invariant_violations().iter().map(|v| v.invariant).collect();
+        assert_eq!(
+            broken,
+            [Invariant::FlagOwnership, Invariant::WriteLockDefinition, Invariant::WriteLockImpliesMmapWriteLock],
+            "flag ownership, odd seq, write lock implies mmap write lock"
+        );
+        assert_eq!(broken.iter().map(|i| i.number()).collect::<Vec<_>>(), [1, 4, 6], "their numbers in §1.5");
         assert!(t2.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).is_none());
         t1.run(|| mmap_read_unlock(&fx.m));
         assert!(t2.run(|| lock_vma_under_rcu(&fx.m, 0x1800)).is_none(), "until the sequence changes");

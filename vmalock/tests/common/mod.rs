@@ -1,5 +1,6 @@
 //! Shared test support: fixture F0 of §5.0, scripted actor threads and
 //! compact renderings of hook events and warnings.
+// Each test binary includes this module and uses a different part of it.
 #![allow(dead_code)]
 
 use std::any::Any;
