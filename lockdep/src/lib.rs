@@ -71,6 +71,8 @@ pub mod hooks;
 pub mod map;
 mod output;
 pub mod report;
+#[cfg(feature = "save")]
+pub mod save;
 pub mod std_sync;
 pub mod sync;
 pub mod validator;

@@ -260,7 +260,11 @@ fn warn(report: &Report) {
 pub(crate) fn global() -> &'static Validator {
     static GLOBAL: OnceLock<Validator> = OnceLock::new();
     super::fork::install(); // before a fork can catch the initialisation half-done
-    GLOBAL.get_or_init(|| Validator::new(Config::from_env()))
+    GLOBAL.get_or_init(|| {
+        #[cfg(feature = "save")]
+        super::save::install_at_exit(); // LOCKDEP_SAVE
+        Validator::new(Config::from_env())
+    })
 }
 
 impl Inner {

@@ -18,7 +18,8 @@
 //! * `stats` — statistics and the `/proc`-style dumps;
 //! * `thread` — per-thread state, scopes, re-entrancy protection;
 //! * `fork` — validation off in a child of `fork()`;
-//! * `dump_file` — the dump files of a report, created new in a private directory.
+//! * `dump_file` — the dump files of a report, created new in a private directory;
+//! * `save` — saved graphs: the copy, the search over a loaded graph, seeding, `LOCKDEP_SAVE`.
 //!
 //! When validation is compiled out, `stub` provides the same entry points
 //! with empty bodies.
@@ -49,6 +50,8 @@ mod held_query;
 mod inner;
 #[cfg(lockdep_on)]
 mod release;
+#[cfg(all(lockdep_on, feature = "save"))]
+pub(crate) mod save;
 #[cfg(lockdep_on)]
 mod signature;
 #[cfg(lockdep_on)]
