@@ -9,6 +9,10 @@
 //! (so no string can close the `<script>` element), from which the page's
 //! script puts it into the document with `textContent`, never as markup.
 //!
+//! Deep links: `page.html#class=N`, `#edge=N` (indices in the merged
+//! graph, as `lockdep merge` writes it) open the details of a class or lock
+//! order, `#search=text` searches.
+//!
 //! Large graphs: above `max_classes` classes, only the classes within two
 //! hops of a cycle are drawn (or, without a cycle, the most connected ones),
 //! and the page says how many were left out.
@@ -496,6 +500,17 @@ search.addEventListener("input", () => {
     showClass(data.classes.findIndex(k => k.name.toLowerCase().includes(q)));
   }
 });
+// Deep links: #class=N, #edge=N, #search=TEXT.
+function follow() {
+  const m = /^#(class|edge|search)=(.*)$/.exec(location.hash);
+  if (!m) return;
+  const v = decodeURIComponent(m[2]);
+  if (m[1] === "class" && data.classes[+v]) showClass(+v);
+  if (m[1] === "edge" && data.edges[+v]) showEdge(+v);
+  if (m[1] === "search") { search.value = v; search.dispatchEvent(new Event("input")); }
+}
+window.addEventListener("hashchange", follow);
+follow();
 </script>
 </body>
 </html>
