@@ -64,15 +64,25 @@ impl Run {
     }
 }
 
+/// `name (pid N, validator V, source)`, each part when known (the
+/// validator when it is not the global one).
 impl fmt::Display for Run {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name)?;
-        match (self.pid, &self.source) {
-            (Some(pid), Some(src)) => write!(f, " (pid {pid}, {src})"),
-            (Some(pid), None) => write!(f, " (pid {pid})"),
-            (None, Some(src)) => write!(f, " ({src})"),
-            (None, None) => Ok(()),
+        let mut parts = Vec::new();
+        if let Some(pid) = self.pid {
+            parts.push(format!("pid {pid}"));
         }
+        if let Some(v) = self.validator.as_deref().filter(|v| *v != "global") {
+            parts.push(format!("validator {v}"));
+        }
+        if let Some(src) = &self.source {
+            parts.push(src.clone());
+        }
+        if !parts.is_empty() {
+            write!(f, " ({})", parts.join(", "))?;
+        }
+        Ok(())
     }
 }
 
