@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Lists the import cycles between lockdep's top-level modules (and inside
-the engine), reading `crate::X` / `super::X` paths in code (comments and doc
-comments are ignored). Exits 1 when there is a cycle.
+"""Lists the import cycles between lockdep's modules, reading `crate::X` /
+`crate::X::Y` / `super::X` paths in code (comments and doc comments are
+ignored). A module is a file: `crate::save::format` is `save/format.rs`,
+`crate::save` is `save/mod.rs`. Two graphs are checked: the crate's modules
+(a path into a directory module counts as its `mod.rs` unless it names one of
+its files), and the engine's files among themselves. Exits 1 when there is a
+cycle.
 
     python3 scripts/module-cycles.py [lockdep/src]
 """
@@ -35,11 +39,26 @@ for dirpath, _, files in os.walk(root):
             continue
         top = mod[0]
         text = "\n".join(code_lines(open(path).read()))
-        for m in re.finditer(r"(?<![\w$])crate::([a-z_]+)", text):
-            dep = m.group(1)
-            if dep != top and os.path.exists(os.path.join(root, dep + ".rs")) or os.path.isdir(os.path.join(root, dep)):
-                if dep != top:
-                    top_edges.setdefault(top, set()).add(dep)
+        me = "/".join(mod)
+        for m in re.finditer(r"(?<![\w$])crate::([a-z_]+)(?:::([a-z_]+))?", text):
+            dep, sub = m.group(1), m.group(2)
+            if os.path.isdir(os.path.join(root, dep)):
+                node = f"{dep}/{sub}" if sub and os.path.exists(os.path.join(root, dep, sub + ".rs")) else dep
+            elif os.path.exists(os.path.join(root, dep + ".rs")):
+                node = dep
+            else:
+                continue
+            # The engine's files are one node here (their own graph is below).
+            src = "engine" if top == "engine" else me
+            node = "engine" if node.startswith("engine/") else node
+            if node != src and not (len(mod) > 1 and node == top and top != "engine"):
+                top_edges.setdefault(src, set()).add(node)
+        if len(mod) > 1 and top != "engine":
+            # A directory module's files see their siblings through super::.
+            for m in re.finditer(r"(?<![\w$])super::([a-z_]+)", text):
+                sib = m.group(1)
+                if sib != mod[-1] and os.path.exists(os.path.join(root, top, sib + ".rs")):
+                    top_edges.setdefault(me, set()).add(f"{top}/{sib}")
         if top == "engine" and len(mod) > 1:
             for m in re.finditer(r"(?<![\w$])super::([a-z_]+)", text):
                 if m.group(1) != mod[1]:

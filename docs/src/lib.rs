@@ -51,3 +51,6 @@ pub mod std_facade {}
 
 #[doc = include_str!("14-contributing.md")]
 pub mod contributing {}
+
+#[doc = include_str!("15-across-runs.md")]
+pub mod across_runs {}

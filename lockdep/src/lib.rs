@@ -73,6 +73,8 @@ pub mod hooks;
 pub mod map;
 mod output;
 pub mod report;
+#[cfg(feature = "save")]
+pub mod save;
 mod stats;
 pub mod std_sync;
 pub mod sync;

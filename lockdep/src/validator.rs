@@ -105,3 +105,93 @@ impl Validator {
         self.inner.clear_events()
     }
 }
+
+/// Saving and loading the learned graph (feature `save`; see [`crate::save`]).
+#[cfg(feature = "save")]
+impl Validator {
+    /// The class graph learned so far, as data (one run: this process).
+    /// Copied under the graph lock, converted after; empty when validation
+    /// is compiled out.
+    pub fn saved_graph(&self) -> crate::save::SavedGraph {
+        #[cfg(lockdep_on)]
+        {
+            crate::engine::save::saved_graph(&self.inner)
+        }
+        #[cfg(not(lockdep_on))]
+        {
+            crate::save::SavedGraph::empty()
+        }
+    }
+
+    /// Saves the class graph learned so far to `path` in the JSON format of
+    /// [`crate::save`]: to that file (replaced atomically), or — when `path`
+    /// is a directory or ends with `/` — to a new file with a unique name
+    /// there, safe with many processes saving into one directory at once.
+    /// Returns the file written. The stack traces captured with
+    /// [`Config::backtraces`] are saved resolved.
+    ///
+    /// `LOCKDEP_SAVE=path` does this for the global validator when the
+    /// process exits (on unix), without stack traces unless
+    /// `LOCKDEP_SAVE_TRACES=1` (resolving them loads the program's debug
+    /// info, up to a second per process).
+    ///
+    /// ```
+    /// use lockdep::{Config, Validator, sync::Mutex};
+    ///
+    /// let v = Validator::new(Config::collect());
+    /// let (a, b) = (Mutex::named(0, "a"), Mutex::named(0, "b"));
+    /// v.scope(|| {
+    ///     let _a = a.lock();
+    ///     let _b = b.lock();
+    /// });
+    /// let dir = std::env::temp_dir().join(format!("lockdep-doc-save-{}", std::process::id()));
+    /// let file = v.save(dir.join("graph.json")).unwrap();
+    /// let g = lockdep::save::SavedGraph::read(&file).unwrap();
+    /// if lockdep::ENABLED {
+    ///     assert_eq!((g.classes.len(), g.edges.len()), (2, 1));
+    /// }
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<std::path::PathBuf> {
+        let path = path.as_ref();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        self.saved_graph().write(path)
+    }
+
+    /// Seeds this validator with a graph saved by [`save`](Validator::save)
+    /// (learn in one suite, check in another): its classes and dependencies
+    /// are added as if learned here, each checked as a new dependency is, so
+    /// that a lock order of this run that closes a cycle with them is
+    /// reported. Returns what was added.
+    ///
+    /// Only classes keyed by construction site (the default of the lock
+    /// types) can be matched with this process's locks; classes of explicit
+    /// keys and their dependencies are skipped (counted in the summary).
+    /// In a report, a loaded dependency's acquisition sites are the call of
+    /// `load` and its thread names the saved run and sites. A file that is
+    /// not a valid saved graph is an error, whatever the features.
+    #[track_caller]
+    pub fn load(&self, path: impl AsRef<std::path::Path>) -> Result<crate::save::LoadSummary, crate::save::LoadError> {
+        let g = crate::save::SavedGraph::read(path)?;
+        Ok(self.seed(&g))
+    }
+
+    /// [`load`](Validator::load) from a graph already read.
+    #[track_caller]
+    pub fn seed(&self, graph: &crate::save::SavedGraph) -> crate::save::LoadSummary {
+        #[cfg(lockdep_on)]
+        {
+            crate::engine::save::seed(&self.inner, graph, std::panic::Location::caller())
+        }
+        #[cfg(not(lockdep_on))]
+        {
+            crate::save::LoadSummary {
+                skipped_classes: graph.classes.len(),
+                skipped_edges: graph.edges.len(),
+                ..Default::default()
+            }
+        }
+    }
+}

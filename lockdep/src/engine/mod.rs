@@ -29,6 +29,7 @@
 //! | `stats`, `held_query` | `/proc/lockdep*` and `lockdep_print_held_locks`, as text and data |
 //! | `dump_file` | the dump files of a report, created new in a private directory |
 //! | `trace` | the stack-trace store |
+//! | `save` | saved graphs: the copy, the search over a loaded graph, seeding, `LOCKDEP_SAVE` |
 //!
 //! When validation is compiled out, `stub` provides the same entry points
 //! with empty bodies.
@@ -67,6 +68,8 @@ mod inner;
 mod registry;
 #[cfg(lockdep_on)]
 mod release;
+#[cfg(all(lockdep_on, feature = "save"))]
+pub(crate) mod save;
 #[cfg(lockdep_on)]
 mod signature;
 #[cfg(lockdep_on)]

@@ -27,7 +27,10 @@ impl Inner {
 pub(crate) fn global() -> &'static Arc<Inner> {
     static GLOBAL: OnceLock<Arc<Inner>> = OnceLock::new();
     super::fork::install(); // before a fork can catch the initialisation half-done
-    GLOBAL.get_or_init(|| Inner::new_arc(Config::from_env()))
+    let global = GLOBAL.get_or_init(|| Inner::new_arc(Config::from_env()));
+    #[cfg(feature = "save")]
+    super::save::install_at_exit(global); // LOCKDEP_SAVE, once
+    global
 }
 
 impl Inner {
