@@ -54,8 +54,9 @@
 //! ## Cost when compiled out
 //!
 //! Without validation, [`LockdepMap`](crate::LockdepMap) is zero-sized, every hook is an empty
-//! inline function, and `Mutex<T>` / `RwLock<T>` and their guards have exactly
-//! the size of parking_lot's (asserted at compile time below); lock + unlock
+//! inline function, and `Mutex<T>` / `RwLock<T>` / `ReentrantMutex<T>`, their
+//! guards and [`Condvar`] have exactly the size of parking_lot's (asserted at
+//! compile time below; `Condvar` is one word in every configuration); lock + unlock
 //! executes the same instructions as parking_lot's (`docs/zero-cost.md`).
 //!
 //! ```
@@ -233,7 +234,12 @@ const _: () = {
             == size_of::<parking_lot::RwLockUpgradableReadGuard<'static, u64>>()
     );
     assert!(size_of::<ReentrantMutex<u64>>() == size_of::<parking_lot::ReentrantMutex<u64>>());
+    assert!(size_of::<Condvar>() == size_of::<parking_lot::Condvar>());
 };
+
+// The condvar carries no map: one word in every configuration, like
+// parking_lot's (a pointer), with or without the `parking_lot` feature.
+const _: () = assert!(std::mem::size_of::<Condvar>() == std::mem::size_of::<usize>());
 
 // Guards are never `Send`, in every configuration: if one were, the two
 // blanket impls below would both apply and the `NOT_SEND` items would be
