@@ -36,6 +36,37 @@
 //! send(m.read());
 //! ```
 //!
+//! ## Never into a certain hang
+//!
+//! Locking again what this thread already holds, in a mode that must wait
+//! for that hold — [`Mutex::lock`] twice, [`RwLock::write`] under a
+//! [`read`](RwLock::read), a `read` under a `write` — would block for ever.
+//! The lock refuses instead: it panics at your line with the lock's name and
+//! where it was taken first, whatever the validator's action, and the
+//! validator's report is stored (and printed, under `warn` and `panic`) as
+//! for any other problem. (With `panic = "abort"`, the panic message is all
+//! there is.) Read after read is reported but not refused: it hangs only if
+//! a writer queues in between.
+//!
+//! ```
+//! use lockdep::sync::RwLock;
+//! use lockdep::{Config, ReportKind, Validator};
+//!
+//! let config = RwLock::new(1);
+//! let v = Validator::new(Config::collect());
+//! // Compiled out nothing is checked, and this would really hang.
+//! if lockdep::ENABLED {
+//!     v.scope(|| {
+//!         let r = config.read();
+//!         let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+//!             *config.write() += *r; // write under this thread's own read lock
+//!         }));
+//!         assert!(refused.is_err());
+//!     });
+//!     assert_eq!(v.reports()[0].kind(), ReportKind::RecursiveLocking);
+//! }
+//! ```
+//!
 //! ## Lock classes
 //!
 //! By default **every lock created at one source location is one class**:
