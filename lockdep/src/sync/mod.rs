@@ -71,7 +71,10 @@
 //!
 //! By default **every lock created at one source location is one class**:
 //! `new` is `#[track_caller]` and its caller's `file:line:column` is the
-//! class, like the kernel's one static key per `mutex_init()` call site. So
+//! class, like the kernel's one static key per `mutex_init()` call site.
+//! Reports name such a lock after its data type and its line,
+//! `Mutex<Account>@src/bank.rs:12` (the column too if two were made on one
+//! line), and show an address only to tell two locks of one name apart. So
 //! two accounts built by the same `Account::new` share a class, and locking
 //! both needs [`lock_nested`](Mutex::lock_nested) (or a nest lock, see
 //! [`lock_nest_lock`](Mutex::lock_nest_lock)) to tell the validator the
@@ -168,23 +171,101 @@ pub type DefaultThreadId = park::RawThreadId;
 /// parent normally and its child with `lock_nested(SINGLE_DEPTH_NESTING)`.
 pub const SINGLE_DEPTH_NESTING: u32 = 1;
 
-/// The name of a lock whose class is its construction site:
-/// `"<kind>@file:line:col"`, built once per site and only with validation
-/// compiled in (the name is not stored otherwise).
-fn site_name(kind: &'static str, site: &'static Location<'static>) -> &'static str {
-    if !ENABLED || crate::engine::in_forked_child() {
-        return kind;
+/// The names of typed maps ([`LockdepMap::with_site_typed`](crate::LockdepMap::with_site_typed)):
+/// by `(kind, type, file, line)`, the columns seen there so far and the name
+/// built for each. A plain std mutex, never seen by the validator; nothing
+/// panics under it, poisoning is ignored anyway.
+#[cfg(lockdep_on)]
+type Site = (&'static str, &'static str, &'static str, u32);
+#[cfg(lockdep_on)]
+type Sites = std::sync::Mutex<std::collections::HashMap<Site, Vec<(u32, Option<&'static str>)>>>;
+
+#[cfg(lockdep_on)]
+fn sites() -> std::sync::MutexGuard<'static, std::collections::HashMap<Site, Vec<(u32, Option<&'static str>)>>> {
+    static SITES: std::sync::OnceLock<Sites> = std::sync::OnceLock::new();
+    SITES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Notes that a lock of `kind` over `T` is made at `site`, before its name
+/// is built (which happens at its first use): two made on one line, one
+/// after the other, then both get a column. Constructors that are not
+/// `const` call it; only with validation compiled in.
+fn note_site<T: ?Sized>(kind: &'static str, site: &'static Location<'static>) {
+    #[cfg(lockdep_on)]
+    if !crate::engine::in_forked_child() {
+        let mut sites = sites();
+        let columns = sites.entry((kind, std::any::type_name::<T>(), site.file(), site.line())).or_default();
+        if !columns.iter().any(|&(c, _)| c == site.column()) {
+            columns.push((site.column(), None));
+        }
     }
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    type Names = Mutex<HashMap<(&'static str, &'static str, u32, u32), &'static str>>;
-    static NAMES: OnceLock<Names> = OnceLock::new();
-    let names = NAMES.get_or_init(Default::default);
-    // A plain std mutex: the validator never sees it.
-    let mut names = names.lock().unwrap_or_else(|e| e.into_inner());
-    names
-        .entry((kind, site.file(), site.line(), site.column()))
-        .or_insert_with(|| Box::leak(format!("{kind}@{site}").into_boxed_str()))
+    let _ = (kind, site);
+}
+
+/// The name of a typed map: `kind<T>@file:line`, `:column` added when
+/// other locks of the same kind and type were made on the same line, or
+/// `kind<T>` without a site. Built once per site (and leaked: one string per
+/// construction site, like the class it names).
+#[cfg(lockdep_on)]
+pub(crate) fn typed_name(
+    kind: &'static str,
+    ty: &'static str,
+    site: Option<&'static Location<'static>>,
+) -> &'static str {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let short = short_type_name(ty);
+    let Some(site) = site else { return leak(format!("{kind}<{short}>")) };
+    let mut sites = sites();
+    let columns = sites.entry((kind, ty, site.file(), site.line())).or_default();
+    let i = match columns.iter().position(|&(c, _)| c == site.column()) {
+        Some(i) => i,
+        None => {
+            columns.push((site.column(), None));
+            columns.len() - 1
+        }
+    };
+    if let Some(name) = columns[i].1 {
+        return name;
+    }
+    let name = if columns.len() > 1 {
+        leak(format!("{kind}<{short}>@{}:{}:{}", site.file(), site.line(), site.column()))
+    } else {
+        leak(format!("{kind}<{short}>@{}:{}", site.file(), site.line()))
+    };
+    columns[i].1 = Some(name);
+    name
+}
+
+/// `std::any::type_name` output with every path trimmed to its last
+/// segment: `alloc::vec::Vec<alloc::string::String>` → `Vec<String>`.
+#[cfg_attr(not(lockdep_on), allow(dead_code))]
+fn short_type_name(ty: &str) -> String {
+    let mut out = String::with_capacity(ty.len());
+    // Start of the current path in `out`: a `::` drops what precedes it.
+    let mut segment = 0;
+    let mut rest = ty;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("::") {
+            out.truncate(segment);
+            rest = after;
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+        if !(c.is_alphanumeric() || c == '_') {
+            segment = out.len();
+        }
+    }
+    out
+}
+
+/// The map of a lock made by a `#[track_caller]` constructor at `site`:
+/// its class is the site, its name `kind<T>@file:line`.
+fn site_map<T: ?Sized>(kind: &'static str, site: &'static Location<'static>) -> crate::LockdepMap {
+    if ENABLED {
+        note_site::<T>(kind, site);
+    }
+    crate::LockdepMap::with_site_typed::<T>(kind, site)
 }
 
 /// A `&'static LockClassKey` unique to this macro call site: a fresh static
@@ -205,7 +286,8 @@ macro_rules! lock_class_key {
 }
 
 /// A [`Mutex`](crate::sync::Mutex) of a class minted for this call site
-/// (a static key), named after the call site or `name`.
+/// (a static key), named after its data type and the call site
+/// (`Mutex<u32>@src/main.rs:7`) or `name`.
 ///
 /// Unlike [`Mutex::new`](crate::sync::Mutex::new), the class comes from a
 /// real key, so it stays one class however the expression is reached.
@@ -219,11 +301,7 @@ macro_rules! lock_class_key {
 #[macro_export]
 macro_rules! new_mutex {
     ($value:expr $(,)?) => {
-        $crate::sync::Mutex::named_with_key(
-            $value,
-            ::core::concat!("Mutex@", ::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
-            $crate::lock_class_key!(),
-        )
+        $crate::sync::Mutex::with_key_at($value, $crate::lock_class_key!(), ::core::panic::Location::caller())
     };
     ($value:expr, $name:expr $(,)?) => {
         $crate::sync::Mutex::named_with_key($value, $name, $crate::lock_class_key!())
@@ -235,11 +313,7 @@ macro_rules! new_mutex {
 #[macro_export]
 macro_rules! new_rwlock {
     ($value:expr $(,)?) => {
-        $crate::sync::RwLock::named_with_key(
-            $value,
-            ::core::concat!("RwLock@", ::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
-            $crate::lock_class_key!(),
-        )
+        $crate::sync::RwLock::with_key_at($value, $crate::lock_class_key!(), ::core::panic::Location::caller())
     };
     ($value:expr, $name:expr $(,)?) => {
         $crate::sync::RwLock::named_with_key($value, $name, $crate::lock_class_key!())
