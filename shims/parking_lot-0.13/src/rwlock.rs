@@ -66,7 +66,12 @@ impl<T> GenericRwLock<RawRwLockRecursive, T> {
     /// A new unlocked recursive rwlock whose lock class is this call site.
     #[track_caller]
     pub const fn new(val: T) -> Self {
-        GenericRwLock { inner: lock_api::RwLock::from_raw(RawRwLockRecursive::with_map(crate::site_map::<T>("RecursiveRwLock")), val) }
+        GenericRwLock {
+            inner: lock_api::RwLock::from_raw(
+                RawRwLockRecursive::with_map(crate::site_map::<T>("RecursiveRwLock")),
+                val,
+            ),
+        }
     }
 }
 
