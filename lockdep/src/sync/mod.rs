@@ -171,18 +171,19 @@ pub type DefaultThreadId = park::RawThreadId;
 /// parent normally and its child with `lock_nested(SINGLE_DEPTH_NESTING)`.
 pub const SINGLE_DEPTH_NESTING: u32 = 1;
 
-/// The names of typed maps ([`LockdepMap::with_site_typed`](crate::LockdepMap::with_site_typed)):
-/// by `(kind, type, file, line)`, the columns seen there so far and the name
-/// built for each. A plain std mutex, never seen by the validator; nothing
-/// panics under it, poisoning is ignored anyway.
+/// A line that made typed maps ([`LockdepMap::with_site_typed`](crate::LockdepMap::with_site_typed)):
+/// `(kind, type, file, line)`.
 #[cfg(lockdep_on)]
 type Site = (&'static str, &'static str, &'static str, u32);
+/// Per line, the columns seen there so far and the name built for each.
 #[cfg(lockdep_on)]
-type Sites = std::sync::Mutex<std::collections::HashMap<Site, Vec<(u32, Option<&'static str>)>>>;
+type SiteTable = std::collections::HashMap<Site, Vec<(u32, Option<&'static str>)>>;
 
+/// The names of typed maps. A plain std mutex, never seen by the validator;
+/// nothing panics under it, poisoning is ignored anyway.
 #[cfg(lockdep_on)]
-fn sites() -> std::sync::MutexGuard<'static, std::collections::HashMap<Site, Vec<(u32, Option<&'static str>)>>> {
-    static SITES: std::sync::OnceLock<Sites> = std::sync::OnceLock::new();
+fn sites() -> std::sync::MutexGuard<'static, SiteTable> {
+    static SITES: std::sync::OnceLock<std::sync::Mutex<SiteTable>> = std::sync::OnceLock::new();
     SITES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
 }
 
