@@ -101,9 +101,9 @@ impl LockdepMap {
 
     #[allow(unused_variables)]
     const fn typed<T: ?Sized>(kind: &'static str, key: KeySource, site: Option<&'static Location<'static>>) -> Self {
+        let ty: fn() -> &'static str = std::any::type_name::<T>;
         #[cfg(lockdep_on)]
         {
-            let ty: fn() -> &'static str = std::any::type_name::<T>;
             Self::from_parts(kind, Some(TypedName { ty, site, built: std::sync::OnceLock::new() }), key)
         }
         #[cfg(not(lockdep_on))]

@@ -66,6 +66,7 @@ fn lock_line(f: &mut fmt::Formatter<'_>, l: &LockInfo, ambiguous: &HashSet<&'sta
 
 /// The kernel's `lockdep_print_held_locks`: `N locks held by <thread>:` and
 /// one line a lock (reports and `Validator::dump_held`).
+#[cfg_attr(not(lockdep_on), allow(dead_code))]
 pub(crate) fn write_held(f: &mut dyn fmt::Write, held: &[LockInfo], thread: &ThreadInfo) -> fmt::Result {
     write_held_among(f, held, thread, &ambiguous(held))
 }

@@ -187,20 +187,20 @@ fn sites() -> std::sync::MutexGuard<'static, SiteTable> {
     SITES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Notes that a lock of `kind` over `T` is made at `site`, before its name
-/// is built (which happens at its first use): two made on one line, one
-/// after the other, then both get a column. Constructors that are not
-/// `const` call it; only with validation compiled in.
-fn note_site<T: ?Sized>(kind: &'static str, site: &'static Location<'static>) {
+/// Notes that a lock of `kind` over the type named `ty` is made at `site`,
+/// before its name is built (which happens at its first use): two made on
+/// one line, one after the other, then both get a column. Constructors that
+/// are not `const` call it; only with validation compiled in.
+#[cfg_attr(not(lockdep_on), allow(unused_variables))]
+fn note_site(kind: &'static str, ty: &'static str, site: &'static Location<'static>) {
     #[cfg(lockdep_on)]
-    if !crate::engine::in_forked_child() {
+    {
         let mut sites = sites();
-        let columns = sites.entry((kind, std::any::type_name::<T>(), site.file(), site.line())).or_default();
+        let columns = sites.entry((kind, ty, site.file(), site.line())).or_default();
         if !columns.iter().any(|&(c, _)| c == site.column()) {
             columns.push((site.column(), None));
         }
     }
-    let _ = (kind, site);
 }
 
 /// The name of a typed map: `kind<T>@file:line`, `:column` added when
@@ -263,8 +263,10 @@ fn short_type_name(ty: &str) -> String {
 /// The map of a lock made by a `#[track_caller]` constructor at `site`:
 /// its class is the site, its name `kind<T>@file:line`.
 fn site_map<T: ?Sized>(kind: &'static str, site: &'static Location<'static>) -> crate::LockdepMap {
-    if ENABLED {
-        note_site::<T>(kind, site);
+    // (In a child of fork() the table may be locked for ever by a thread
+    // that no longer exists.)
+    if ENABLED && !crate::engine::in_forked_child() {
+        note_site(kind, std::any::type_name::<T>(), site);
     }
     crate::LockdepMap::with_site_typed::<T>(kind, site)
 }
