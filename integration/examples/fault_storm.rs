@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use integration::workload::{self, Length, Options, World};
-use lockdep::{Config, ReportKind, Validator};
+use integration::workload::{self, Length, Options, Progress, Rng, World};
+use lockdep::{Config, Report, ReportKind, Validator};
 
 const HELP: &str = "\
 fault_storm: page-fault handlers (lock_vma_under_rcu, falling back to
@@ -25,7 +25,9 @@ USAGE:
 
 OPTIONS:
     --threads N     fault-handler threads (default 3)
-    --writers N     mmap writer threads (default 1)
+    --writers N     mmap writer threads (default 1; with 0, one writer
+                    operation runs alone before the bug, which inverts
+                    the order the writers teach)
     --vmas N        VMAs in the address space (default 32)
     --seconds S     how long the storm runs (default 3)
     --seed X        seed of the address generators (default 1)
@@ -88,6 +90,32 @@ fn private_run_dir() -> std::io::Result<PathBuf> {
         }
     }
     Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "no free name for a new directory"))
+}
+
+/// Runs the injected bug alone (so it cannot really deadlock) and returns
+/// its reports. The bug inverts the order mmap_lock -> vm_lock that the
+/// writers teach lockdep; when no writer operation ran in the storm
+/// (`--writers 0`, or too short a storm), one runs first, alone, so that
+/// the bug can still be shown.
+pub fn injected_bug(world: &World, validator: &Validator, writers_ran: bool, seed: u64) -> Vec<Report> {
+    if writers_ran {
+        println!("(run alone, so it cannot really deadlock; the writers above taught lockdep mmap_lock -> vm_lock)");
+    } else {
+        println!(
+            "(no mmap writer ran in the storm, so lockdep has not seen the order mmap_lock -> vm_lock that this bug \
+             inverts, and the bug cannot be shown without it: one writer operation runs first, alone, to teach it. \
+             Then the bug runs alone too, so it cannot really deadlock.)"
+        );
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("writer-0".into())
+                .spawn_scoped(s, || {
+                    validator.scope(|| workload::writer_op(world, &mut Rng::new(seed, 1000), &Progress::default()))
+                })
+                .expect("spawn the writer thread");
+        });
+    }
+    workload::run_injected_bug(world, validator)
 }
 
 fn main() -> ExitCode {
@@ -168,8 +196,7 @@ fn main() -> ExitCode {
     }
 
     println!("\nnow the injected bug: a fault handler takes mmap_read_lock while holding a VMA read lock.");
-    println!("(run alone, so it cannot really deadlock; the writers above taught lockdep mmap_lock -> vm_lock)");
-    let reports = workload::run_injected_bug(&world, &validator);
+    let reports = injected_bug(&world, &validator, summary.writer_ops > 0, o.seed);
     for r in &reports {
         println!("{r}");
     }

@@ -8,29 +8,81 @@
 //!
 //! ## The principal types
 //!
+//! * [`Mutex`], [`RwLock`], [`ReentrantMutex`], [`Condvar`] — drop-ins for
+//!   parking_lot's (built on `lock_api` 0.4, guards and all) whose every
+//!   acquisition the validator checks, reported at *your* call site. This is
+//!   what most code needs: swap the locks, run the tests. [`std_sync`] has
+//!   the same for `std::sync`'s API. By default every lock made on one
+//!   source line is one class, named after its data type and that line
+//!   (`Mutex<Account>@src/bank.rs:12`); see [`sync`].
+//! * [`Validator`] — an independent validation state with its [`Config`];
+//!   [`Validator::scope`] routes a thread's checks to it (tests use one per
+//!   case), and a global validator, configured from `LOCKDEP_*` environment
+//!   variables, takes everything else.
+//! * [`Report`] — what was found, as data ([`ReportKind`], [`LockInfo`],
+//!   [`ChainStep`]) and as kernel-style text (`Display`).
+//!
+//! For lock implementers, the layer underneath:
+//!
 //! * [`LockClassKey`] — the identity of a lock *class*. Every check runs on
 //!   classes: "some `inode` lock, then some `page` lock", not on instances.
 //! * [`LockdepMap`] — what the validator knows one lock instance by; every
 //!   instrumented lock embeds one.
 //! * The hooks in [`hooks`] (re-exported at the crate root) — [`lock_acquire`],
-//!   [`lock_release`], [`rwsem_acquire_read`], … under the kernel's names, for
-//!   lock implementations to call.
-//! * [`Validator`] — an independent validation state with its [`Config`];
-//!   [`Validator::scope`] routes a thread's hooks to it (tests use one per
-//!   case), and a global validator takes everything else.
-//! * [`Report`] — what was found, as data ([`ReportKind`], [`LockInfo`],
-//!   [`ChainStep`]) and as kernel-style text (`Display`).
+//!   [`lock_release`], [`rwsem_acquire_read`], … under the kernel's names.
+//!   [`sync::RawLockdep`] calls them around any `lock_api` raw lock.
 //!
 //! ## Compiled in or out
 //!
 //! Validation is compiled in when the `enabled` feature is on **and** the
 //! build has debug assertions, or when `enabled-in-release` is on.
 //! [`ENABLED`] says which. Compiled out, every hook is an empty inline
-//! function and [`LockdepMap`] is zero-sized. A `--release` build with only
-//! `enabled` is therefore *not validated*; cargo prints a build warning
-//! saying so (use `enabled-in-release` to validate release builds).
+//! function, [`LockdepMap`] is zero-sized, the locks and [`Condvar`] have the
+//! size of parking_lot's, and `lockdep` depends on `lock_api` and
+//! `parking_lot(_core)` alone. A `--release` build with only `enabled` is
+//! therefore *not validated*; cargo prints a build warning saying so (use
+//! `enabled-in-release` to validate release builds).
 //!
 //! ## Example: an ABBA inversion, found without deadlocking
+//!
+//! ```
+//! use lockdep::{Config, Mutex, ReportKind, Validator};
+//!
+//! struct Account {
+//!     balance: i64,
+//! }
+//!
+//! fn transfer(from: &Mutex<Account>, to: &Mutex<Account>, amount: i64) {
+//!     let mut from = from.lock();
+//!     let mut to = to.lock();
+//!     from.balance -= amount;
+//!     to.balance += amount;
+//! }
+//!
+//! let checking = Mutex::new(Account { balance: 100 });
+//! let savings = Mutex::new(Account { balance: 100 });
+//! let v = Validator::new(Config::collect());
+//! v.scope(|| {
+//!     transfer(&checking, &savings, 10); // checking, then savings
+//!     // The other order. Never ran concurrently with the first here, yet
+//!     // the two together can deadlock: reported at its inner `lock()`.
+//!     transfer(&savings, &checking, 10);
+//! });
+//! if lockdep::ENABLED {
+//!     let reports = v.reports();
+//!     assert_eq!(reports.len(), 1);
+//!     assert_eq!(reports[0].kind(), ReportKind::CircularDependency);
+//!     println!("{}", reports[0]);
+//! }
+//! ```
+//!
+//! `examples/bank.rs` runs the same on two real threads
+//! (`cargo run -p lockdep --features enabled --example bank`). A lock taken
+//! again by the thread that holds it, in a mode that must wait for that hold
+//! (a relocked mutex, a write under one's own read), panics at that line
+//! instead of hanging (see [`sync`]).
+//!
+//! The same inversion through the hooks, as a lock implementation reports it:
 //!
 //! ```
 //! use lockdep::{Config, LockClassKey, LockdepMap, ReportKind, Validator};
@@ -41,25 +93,26 @@
 //!
 //! let v = Validator::new(Config::collect());
 //! v.scope(|| {
-//!     // One code path: account, then ledger.
 //!     lockdep::mutex_acquire(&account, 0, false);
 //!     lockdep::mutex_acquire(&ledger, 0, false);
 //!     lockdep::mutex_release(&ledger);
 //!     lockdep::mutex_release(&account);
-//!     // Another: ledger, then account. Never ran concurrently with the
-//!     // first, yet the two together can deadlock.
 //!     lockdep::mutex_acquire(&ledger, 0, false);
-//!     lockdep::mutex_acquire(&account, 0, false);
+//!     lockdep::mutex_acquire(&account, 0, false); // reported
 //!     lockdep::mutex_release(&account);
 //!     lockdep::mutex_release(&ledger);
 //! });
 //! if lockdep::ENABLED {
-//!     let reports = v.reports();
-//!     assert_eq!(reports.len(), 1);
-//!     assert_eq!(reports[0].kind(), ReportKind::CircularDependency);
-//!     println!("{}", reports[0]);
+//!     assert_eq!(v.reports()[0].kind(), ReportKind::CircularDependency);
 //! }
 //! ```
+//!
+//! ## Versions
+//!
+//! The lock types are built on `lock_api` 0.4 (parking_lot 0.12's raw locks
+//! by default). For code written against parking_lot 0.13 / `lock_api` 0.5,
+//! the repository's `shims/parking_lot-0.13` crate is parking_lot 0.13's API
+//! over lockdep's validated locks, as a dependency or a `[patch]`.
 
 #![warn(missing_docs)]
 
@@ -69,8 +122,11 @@ pub mod config;
 pub mod dump;
 mod engine;
 pub mod events;
+#[cfg(lockdep_on)]
+mod fork;
 pub mod hooks;
 pub mod map;
+mod names;
 mod output;
 pub mod report;
 #[cfg(feature = "save")]

@@ -25,8 +25,13 @@ static UNUSED: LockClassKey = LockClassKey::new();
 /// thread) still holds is reported as
 /// [`HeldLockFreed`](crate::ReportKind::HeldLockFreed).
 pub struct LockdepMap {
+    /// The name, or for a typed name the lock's kind (`"Mutex"`).
     #[cfg(lockdep_on)]
     pub(crate) name: &'static str,
+    /// A name made from the kind, the data type and the construction site
+    /// (see [`LockdepMap::with_site_typed`]), built at its first use.
+    #[cfg(lockdep_on)]
+    typed: Option<TypedName>,
     #[cfg(lockdep_on)]
     pub(crate) key: KeySource,
     /// Class cache: slot 0 for subclass 0, slot 1 for the last other subclass.
@@ -44,6 +49,15 @@ pub struct LockdepMap {
 #[cfg(not(lockdep_on))]
 const _: () = assert!(std::mem::size_of::<LockdepMap>() == 0);
 
+/// The parts of a typed name, and the name once built.
+#[cfg(lockdep_on)]
+struct TypedName {
+    /// `std::any::type_name` of the protected data.
+    ty: fn() -> &'static str,
+    site: Option<&'static Location<'static>>,
+    built: std::sync::OnceLock<&'static str>,
+}
+
 impl LockdepMap {
     /// A map named `name` whose class is `key` (subclass 0 unless an acquire
     /// says otherwise).
@@ -56,6 +70,44 @@ impl LockdepMap {
     /// [`sync`](crate::sync) use unless given an explicit key.
     pub const fn with_site(name: &'static str, site: &'static Location<'static>) -> Self {
         Self::from_source(name, KeySource::Site(site))
+    }
+
+    /// A map whose class is its construction site `site` (as
+    /// [`with_site`](Self::with_site)), named after what it is and where:
+    /// `kind<T>@file:line`, e.g. `Mutex<Account>@src/bank.rs:12`. `T` is the
+    /// protected data's type with its module paths trimmed
+    /// (`Vec<String>`, not `alloc::vec::Vec<alloc::string::String>`); the
+    /// column is added only when another lock of the same kind and type was
+    /// made on the same line, so that the names differ. The name is built
+    /// when first asked for (so this is a `const fn`), once per site.
+    #[allow(unused_variables)]
+    pub const fn with_site_typed<T: ?Sized>(kind: &'static str, site: &'static Location<'static>) -> Self {
+        Self::typed::<T>(kind, KeySource::Site(site), Some(site))
+    }
+
+    /// A map whose class is `key`, named `kind<T>` — or, with a `site`,
+    /// `kind<T>@file:line` — built as for
+    /// [`with_site_typed`](Self::with_site_typed).
+    #[allow(unused_variables)]
+    pub const fn with_key_typed<T: ?Sized>(
+        kind: &'static str,
+        key: &'static LockClassKey,
+        site: Option<&'static Location<'static>>,
+    ) -> Self {
+        Self::typed::<T>(kind, KeySource::Key(key), site)
+    }
+
+    #[allow(unused_variables)]
+    const fn typed<T: ?Sized>(kind: &'static str, key: KeySource, site: Option<&'static Location<'static>>) -> Self {
+        let ty: fn() -> &'static str = std::any::type_name::<T>;
+        #[cfg(lockdep_on)]
+        {
+            Self::from_parts(kind, Some(TypedName { ty, site, built: std::sync::OnceLock::new() }), key)
+        }
+        #[cfg(not(lockdep_on))]
+        {
+            Self::from_source(kind, key)
+        }
     }
 
     /// A map whose class is the caller's location (see [`LockdepMap::with_site`]).
@@ -85,16 +137,19 @@ impl LockdepMap {
 
     #[cfg_attr(not(lockdep_on), allow(unused_variables))] // compiled out, a map keeps nothing
     const fn from_source(name: &'static str, key: KeySource) -> Self {
-        LockdepMap {
-            #[cfg(lockdep_on)]
-            name,
-            #[cfg(lockdep_on)]
-            key,
-            #[cfg(lockdep_on)]
-            class_cache: [AtomicU64::new(0), AtomicU64::new(0)],
-            #[cfg(lockdep_on)]
-            holder: AtomicU64::new(0),
+        #[cfg(lockdep_on)]
+        {
+            Self::from_parts(name, None, key)
         }
+        #[cfg(not(lockdep_on))]
+        {
+            LockdepMap {}
+        }
+    }
+
+    #[cfg(lockdep_on)]
+    const fn from_parts(name: &'static str, typed: Option<TypedName>, key: KeySource) -> Self {
+        LockdepMap { name, typed, key, class_cache: [AtomicU64::new(0), AtomicU64::new(0)], holder: AtomicU64::new(0) }
     }
 
     #[cfg(lockdep_on)]
@@ -117,18 +172,36 @@ impl LockdepMap {
         self.holder.load(Ordering::Relaxed)
     }
 
-    /// The instance name given at construction (`"<lockdep off>"` when
+    /// The instance name given at construction, or built from its parts
+    /// for [`with_site_typed`](Self::with_site_typed) and
+    /// [`with_key_typed`](Self::with_key_typed) (`"<lockdep off>"` when
     /// validation is compiled out, since the map then stores nothing).
     #[inline]
     pub fn name(&self) -> &'static str {
         #[cfg(lockdep_on)]
         {
-            self.name
+            match &self.typed {
+                None => self.name,
+                Some(t) => t.built.get().copied().unwrap_or_else(|| self.build_name(t)),
+            }
         }
         #[cfg(not(lockdep_on))]
         {
             "<lockdep off>"
         }
+    }
+
+    #[cfg(lockdep_on)]
+    #[cold]
+    #[inline(never)]
+    fn build_name(&self, t: &TypedName) -> &'static str {
+        // In a child of fork() the names' table may be locked for ever by a
+        // thread that no longer exists: the kind will do (nothing is
+        // validated there anyway).
+        if crate::fork::in_forked_child() {
+            return self.name;
+        }
+        t.built.get_or_init(|| crate::names::typed_name(self.name, (t.ty)(), t.site))
     }
 
     /// The identity of this instance: its address.

@@ -138,7 +138,7 @@ fn two_accounts_of_one_class_without_annotation_are_recursive_locking() {
     if let Some(r) = reports.first() {
         // One class, named after its construction site.
         assert_eq!(r.lock().unwrap().class(), r.other().unwrap().class());
-        assert!(r.lock().unwrap().instance().starts_with("Mutex@"), "{}", r.lock().unwrap().instance());
+        assert!(r.lock().unwrap().instance().starts_with("Mutex<i64>@"), "{}", r.lock().unwrap().instance());
         assert!(r.lock().unwrap().instance().contains("sync_mutex.rs"));
     }
 }

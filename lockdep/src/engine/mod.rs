@@ -25,7 +25,6 @@
 //! | `inner` | one validator's shared state (`debug_locks`, the graph lock) |
 //! | `registry` | every live validator, and the global one |
 //! | `thread` | per-thread state (`current->held_locks`), scopes, re-entrancy protection |
-//! | `fork` | validation off in a child of `fork()` |
 //! | `stats`, `held_query` | `/proc/lockdep*` and `lockdep_print_held_locks`, as text and data |
 //! | `dump_file` | the dump files of a report, created new in a private directory |
 //! | `trace` | the stack-trace store |
@@ -52,8 +51,6 @@ mod emit;
 mod entry;
 #[cfg(lockdep_on)]
 mod fast;
-#[cfg(lockdep_on)]
-mod fork;
 #[cfg(lockdep_on)]
 mod graph;
 #[cfg(lockdep_on)]
@@ -82,6 +79,8 @@ mod trace;
 mod validate;
 
 #[cfg(lockdep_on)]
+pub(crate) use crate::fork::in_forked_child;
+#[cfg(lockdep_on)]
 pub(crate) use assert::{
     HeldAnnotation, assert_held, assert_none_held, assert_not_held, held_annotation, reacquire, unlock_annotations,
 };
@@ -90,8 +89,6 @@ pub(crate) use entry::{
     acquire, acquired, contended, downgrade, is_held, might_lock, might_lock_nested, other_holder, release,
     set_subclass,
 };
-#[cfg(lockdep_on)]
-pub(crate) use fork::in_forked_child;
 #[cfg(lockdep_on)]
 pub(crate) use held_query::{dump_held, held_locks, held_locks_in};
 #[cfg(lockdep_on)]

@@ -14,7 +14,7 @@ pub(crate) fn registry() -> &'static Mutex<Vec<Weak<Inner>>> {
 
 impl Inner {
     pub(crate) fn register(self: &Arc<Self>) {
-        if super::fork::in_forked_child() {
+        if crate::fork::in_forked_child() {
             return;
         }
         let mut reg = lock(registry());
@@ -26,7 +26,8 @@ impl Inner {
 /// The global validator's state, configured from the environment.
 pub(crate) fn global() -> &'static Arc<Inner> {
     static GLOBAL: OnceLock<Arc<Inner>> = OnceLock::new();
-    super::fork::install(); // before a fork can catch the initialisation half-done
+    crate::fork::on_child(super::fast::disarm);
+    crate::fork::install(); // before a fork can catch the initialisation half-done
     let global = GLOBAL.get_or_init(|| Inner::new_arc(Config::from_env()));
     #[cfg(feature = "save")]
     super::save::install_at_exit(global); // LOCKDEP_SAVE, once

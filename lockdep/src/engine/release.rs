@@ -67,7 +67,7 @@ pub(crate) fn debug_check_no_locks_freed(map: &LockdepMap) {
 /// Nothing happens in a child of `fork()`, where the registry and graph locks
 /// may be held forever (see `fork`).
 pub(crate) fn lockdep_unregister_key(key: &LockClassKey, maps_may_remain: bool) {
-    if super::fork::in_forked_child() {
+    if crate::fork::in_forked_child() {
         return;
     }
     let id = key.id();

@@ -394,7 +394,7 @@ fn install(global: &'static Arc<Inner>) {
 extern "C" fn save_at_exit() {
     let _ = std::panic::catch_unwind(|| {
         let Some((path, traces, inner)) = AT_EXIT.get() else { return };
-        if super::fork::in_forked_child_quiet() {
+        if crate::fork::in_forked_child_quiet() {
             return; // the parent saves; the child learned nothing
         }
         let Some((classes, edges)) = copy_within(inner, std::time::Duration::from_secs(2)) else {

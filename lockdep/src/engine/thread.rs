@@ -74,7 +74,7 @@ impl Drop for Busy<'_> {
 /// validator (re-entry from a report callback or a `tracing` subscriber) or
 /// its thread-local state is being torn down.
 pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
-    if super::fork::in_forked_child() {
+    if crate::fork::in_forked_child() {
         return None; // see `fork`: the engine's locks may be held forever
     }
     STATE
@@ -199,7 +199,7 @@ impl Drop for ScopeGuard {
 
 /// Routes this thread's hooks to `inner` until the guard is dropped.
 pub(crate) fn enter_scope(inner: &Arc<Inner>) -> ScopeGuard {
-    if super::fork::in_forked_child() {
+    if crate::fork::in_forked_child() {
         return ScopeGuard(());
     }
     disarm();
@@ -215,7 +215,7 @@ pub(crate) fn enter_scope(inner: &Arc<Inner>) -> ScopeGuard {
 impl Drop for ThreadState {
     fn drop(&mut self) {
         // Thread exit: report the locks each live validator still sees held.
-        if super::fork::in_forked_child_quiet() {
+        if crate::fork::in_forked_child_quiet() {
             return;
         }
         self.busy.set(true);

@@ -3,6 +3,7 @@
 //! locks (kernel `print_circular_bug`, `print_deadlock_bug`,
 //! `lockdep_print_held_locks`).
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::thread::ThreadId;
 
@@ -20,34 +21,69 @@ fn scenario_verb(read: Read) -> &'static str {
     if read.is_read() { "rlock" } else { "lock" }
 }
 
-fn lock_line(f: &mut fmt::Formatter<'_>, l: &LockInfo) -> fmt::Result {
-    let mut what = format!("class {}", l.class);
-    if l.subclass != 0 {
-        what.push_str(&format!(", subclass {}", l.subclass));
+/// The instance names that stand for more than one address among `locks`:
+/// only those are shown with their address (`name@0x…`), which is what
+/// tells them apart. A name alone is clearer everywhere else.
+fn ambiguous<'a>(locks: impl IntoIterator<Item = &'a LockInfo>) -> HashSet<&'static str> {
+    let mut first: HashMap<&'static str, usize> = HashMap::new();
+    let mut out = HashSet::new();
+    for l in locks {
+        if *first.entry(l.instance).or_insert(l.addr) != l.addr {
+            out.insert(l.instance);
+        }
     }
-    what.push_str(", ");
+    out
+}
+
+/// A lock instance as text: its name, and its address if the name is
+/// `ambiguous` in the text it appears in.
+struct Instance<'a>(&'a LockInfo, &'a HashSet<&'static str>);
+
+impl fmt::Display for Instance<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Instance(l, ambiguous) = self;
+        if ambiguous.contains(l.instance) { write!(f, "{}@{:#x}", l.instance, l.addr) } else { f.write_str(l.instance) }
+    }
+}
+
+/// One lock of a report: instance, class (when it is not named like the
+/// instance), subclass, mode, and where it was taken.
+fn lock_line(f: &mut fmt::Formatter<'_>, l: &LockInfo, ambiguous: &HashSet<&'static str>) -> fmt::Result {
+    let mut what = String::new();
+    if l.class != l.instance {
+        what.push_str(&format!("class {}, ", l.class));
+    }
+    if l.subclass != 0 {
+        what.push_str(&format!("subclass {}, ", l.subclass));
+    }
     what.push_str(l.read.as_str());
     if l.trylock {
         what.push_str(", trylock");
     }
-    let left = format!("{:<16} ({what})", format!("{}@{:#x}", l.instance, l.addr));
+    let left = format!("{} ({what})", Instance(l, ambiguous));
     writeln!(f, "  {left:<56} at {}", l.location)
-}
-
-fn held_list(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
-    write_held(f, &r.held, &r.thread)
 }
 
 /// The kernel's `lockdep_print_held_locks`: `N locks held by <thread>:` and
 /// one line a lock (reports and `Validator::dump_held`).
+#[cfg_attr(not(lockdep_on), allow(dead_code))]
 pub(crate) fn write_held(f: &mut dyn fmt::Write, held: &[LockInfo], thread: &ThreadInfo) -> fmt::Result {
+    write_held_among(f, held, thread, &ambiguous(held))
+}
+
+fn write_held_among(
+    f: &mut dyn fmt::Write,
+    held: &[LockInfo],
+    thread: &ThreadInfo,
+    ambiguous: &HashSet<&'static str>,
+) -> fmt::Result {
     if held.is_empty() {
         return writeln!(f, "no locks held by {thread}.");
     }
     let n = held.len();
     writeln!(f, "{n} lock{} held by {thread}:", if n == 1 { "" } else { "s" })?;
     for (i, l) in held.iter().enumerate() {
-        write!(f, " #{i}: {}@{:#x} ({}, {}", l.instance, l.addr, l.class, l.read.as_str())?;
+        write!(f, " #{i}: {} ({}, {}", Instance(l, ambiguous), l.class, l.read.as_str())?;
         if l.trylock {
             f.write_str(", trylock")?;
         }
@@ -133,6 +169,8 @@ fn chain_text(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
 /// Renders a report in the kernel's grammar, with both ends of every
 /// dependency and a scenario column per thread.
 fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let every_lock = r.lock.iter().chain(&r.other).chain(&r.held).chain(r.chain.iter().flat_map(|s| [&s.from, &s.to]));
+    let ambiguous = &ambiguous(every_lock);
     let headline = r.kind.headline();
     let width = headline.len().max(54);
     writeln!(f)?;
@@ -150,12 +188,12 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         ReportKind::CircularDependency | ReportKind::RecursiveLocking => {
             writeln!(f, "thread {} is trying to acquire lock:", r.thread)?;
             if let Some(l) = &r.lock {
-                lock_line(f, l)?;
+                lock_line(f, l, ambiguous)?;
             }
             writeln!(f)?;
             writeln!(f, "but this thread already holds lock:")?;
             if let Some(l) = &r.other {
-                lock_line(f, l)?;
+                lock_line(f, l, ambiguous)?;
             }
             writeln!(f)?;
             if !r.chain.is_empty() {
@@ -222,18 +260,18 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         ReportKind::NestLockNotHeld => {
             writeln!(f, "thread {} is trying to lock:", r.thread)?;
             if let Some(l) = &r.lock {
-                lock_line(f, l)?;
+                lock_line(f, l, ambiguous)?;
             }
             writeln!(f, "but this thread is not holding:")?;
             if let Some(o) = &r.other {
-                writeln!(f, "  {}@{:#x}", o.instance, o.addr)?;
+                writeln!(f, "  {}", Instance(o, ambiguous))?;
             }
             writeln!(f)?;
         }
         ReportKind::HeldLockFreed => {
             writeln!(f, "thread {}: {}", r.thread, r.message)?;
             if let Some(l) = &r.lock {
-                lock_line(f, l)?;
+                lock_line(f, l, ambiguous)?;
             }
             if let Some(t) = &r.other_thread {
                 writeln!(f, "held by thread {t}")?;
@@ -243,11 +281,11 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         _ => {
             writeln!(f, "thread {}: {}", r.thread, r.message)?;
             if let Some(l) = &r.lock {
-                lock_line(f, l)?;
+                lock_line(f, l, ambiguous)?;
             }
             if let Some(o) = &r.other {
                 writeln!(f, "other lock:")?;
-                lock_line(f, o)?;
+                lock_line(f, o, ambiguous)?;
             }
             if let Some(t) = &r.other_thread {
                 writeln!(f, "held by thread {t}")?;
@@ -256,7 +294,7 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             writeln!(f)?;
         }
     }
-    held_list(f, r)?;
+    write_held_among(f, &r.held, &r.thread, ambiguous)?;
     if let Some(t) = &r.backtrace {
         writeln!(f)?;
         writeln!(f, "stack backtrace:")?;

@@ -34,9 +34,12 @@ impl Trace {
     }
 
     /// Resolves the frames, trimming the validator's own frames at the top
-    /// and the runtime's start-up frames at the bottom.
+    /// and the runtime's start-up frames at the bottom. (Empty when
+    /// validation is compiled out: no trace is ever captured then, and the
+    /// resolver is not compiled in.)
     pub fn frames(&self) -> Vec<Frame> {
         let mut out: Vec<Frame> = Vec::new();
+        #[cfg(lockdep_on)]
         for &ip in self.ips.iter() {
             backtrace::resolve(ip as *mut std::ffi::c_void, |sym| {
                 let function = sym.name().map(|n| format!("{n:#}")).unwrap_or_else(|| format!("{ip:#x}"));

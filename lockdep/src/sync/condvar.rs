@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lock_api::RawMutex;
+use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, ParkResult};
 
 use super::raw::RawLockdep;
 
@@ -21,9 +22,9 @@ use super::raw::RawLockdep;
 /// what it was to the validator.
 ///
 /// `parking_lot::Condvar` only accepts parking_lot's own guard type, so this
-/// condvar is built from a plain (uninstrumented) mutex and condvar of
-/// lockdep's own ([`park`](super::park)); `notify_*` with no waiter costs one
-/// atomic load.
+/// condvar parks on `parking_lot_core` itself, keyed by its own address: one
+/// word (a waiter count), the size of `parking_lot::Condvar` (asserted at
+/// compile time); `notify_*` with no waiter costs one atomic load.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -40,11 +41,11 @@ use super::raw::RawLockdep;
 /// t.join().unwrap();
 /// ```
 pub struct Condvar {
-    /// Threads between announcing a wait and waking up.
+    /// Threads between announcing a wait and waking up. A waiter counts
+    /// itself before it releases the user's mutex, and is queued in the
+    /// parking lot before it releases it too: a notifier that changed the
+    /// state under that mutex afterwards sees the count and finds the waiter.
     waiters: AtomicUsize,
-    /// Closes the window between releasing the user's mutex and sleeping.
-    lock: lock_api::Mutex<super::park::RawMutex, ()>,
-    cv: super::park::Condvar,
 }
 
 /// Whether a timed wait timed out.
@@ -61,7 +62,12 @@ impl WaitTimeoutResult {
 impl Condvar {
     /// A new condition variable.
     pub const fn new() -> Self {
-        Condvar { waiters: AtomicUsize::new(0), lock: lock_api::Mutex::new(()), cv: super::park::Condvar::new() }
+        Condvar { waiters: AtomicUsize::new(0) }
+    }
+
+    /// The parking key: this condvar's address.
+    fn key(&self) -> usize {
+        self as *const Self as usize
     }
 
     /// Blocks until notified (or woken spuriously), releasing the guard's
@@ -126,8 +132,8 @@ impl Condvar {
         if self.waiters.load(Ordering::SeqCst) == 0 {
             return false;
         }
-        let _g = self.lock.lock();
-        self.cv.notify_one()
+        // SAFETY: the key is this condvar's own address.
+        unsafe { parking_lot_core::unpark_one(self.key(), |_| DEFAULT_UNPARK_TOKEN) }.unparked_threads != 0
     }
 
     /// Wakes every waiting thread; how many there were.
@@ -135,8 +141,8 @@ impl Condvar {
         if self.waiters.load(Ordering::SeqCst) == 0 {
             return 0;
         }
-        let _g = self.lock.lock();
-        self.cv.notify_all()
+        // SAFETY: the key is this condvar's own address.
+        unsafe { parking_lot_core::unpark_all(self.key(), DEFAULT_UNPARK_TOKEN) }
     }
 
     /// Returns whether it timed out.
@@ -152,27 +158,23 @@ impl Condvar {
         let raw = unsafe { lock_api::MutexGuard::mutex(guard).raw() };
         // How the guard holds the lock, for the re-acquisition.
         let held = crate::engine::held_annotation(raw.map());
-        // The release hook first, outside the condvar's internal lock: a
-        // report it makes (and a callback that notifies this condvar) must
-        // not run inside it. If it unwinds, nothing here has happened yet
-        // and the guard, which still exists, unlocks when dropped.
+        // The release hook first, before anything is queued: a report it
+        // makes (and a callback that notifies this condvar) runs with no
+        // parking-lot queue locked. If it unwinds, nothing here has happened
+        // yet and the guard, which still exists, unlocks when dropped.
         crate::hooks::lock_release(raw.map());
-        let mut internal = self.lock.lock();
-        // Announced before the user's mutex is released: a notifier that
-        // changed the state under that mutex afterwards sees the waiter.
+        // Counted before the user's mutex is released (see `waiters`).
         self.waiters.fetch_add(1, Ordering::SeqCst);
         // SAFETY: the guard proves this thread holds the lock; the validator
-        // was told above.
-        unsafe { raw.inner().unlock() };
-        let timed_out = match deadline {
-            None => {
-                self.cv.wait(&mut internal);
-                false
-            }
-            Some(d) => self.cv.wait_until(&mut internal, d).timed_out(),
-        };
+        // was told above. Run by `park` once this thread is queued.
+        let unlock = || unsafe { raw.inner().unlock() };
+        // SAFETY: the key is this condvar's own address; `validate` and
+        // `timed_out` do nothing; `before_sleep` only unlocks the user's
+        // mutex, which may unpark (allowed there) but never parks.
+        let parked =
+            unsafe { parking_lot_core::park(self.key(), || true, unlock, |_, _| {}, DEFAULT_PARK_TOKEN, deadline) };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
-        drop(internal);
+        let timed_out = parked == ParkResult::TimedOut;
         raw.relock(held);
         timed_out
     }

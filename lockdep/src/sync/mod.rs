@@ -36,11 +36,45 @@
 //! send(m.read());
 //! ```
 //!
+//! ## Never into a certain hang
+//!
+//! Locking again what this thread already holds, in a mode that must wait
+//! for that hold — [`Mutex::lock`] twice, [`RwLock::write`] under a
+//! [`read`](RwLock::read), a `read` under a `write` — would block for ever.
+//! The lock refuses instead: it panics at your line with the lock's name and
+//! where it was taken first, whatever the validator's action, and the
+//! validator's report is stored (and printed, under `warn` and `panic`) as
+//! for any other problem. (With `panic = "abort"`, the panic message is all
+//! there is.) Read after read is reported but not refused: it hangs only if
+//! a writer queues in between.
+//!
+//! ```
+//! use lockdep::sync::RwLock;
+//! use lockdep::{Config, ReportKind, Validator};
+//!
+//! let config = RwLock::new(1);
+//! let v = Validator::new(Config::collect());
+//! // Compiled out nothing is checked, and this would really hang.
+//! if lockdep::ENABLED {
+//!     v.scope(|| {
+//!         let r = config.read();
+//!         let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+//!             *config.write() += *r; // write under this thread's own read lock
+//!         }));
+//!         assert!(refused.is_err());
+//!     });
+//!     assert_eq!(v.reports()[0].kind(), ReportKind::RecursiveLocking);
+//! }
+//! ```
+//!
 //! ## Lock classes
 //!
 //! By default **every lock created at one source location is one class**:
 //! `new` is `#[track_caller]` and its caller's `file:line:column` is the
-//! class, like the kernel's one static key per `mutex_init()` call site. So
+//! class, like the kernel's one static key per `mutex_init()` call site.
+//! Reports name such a lock after its data type and its line,
+//! `Mutex<Account>@src/bank.rs:12` (the column too if two were made on one
+//! line), and show an address only to tell two locks of one name apart. So
 //! two accounts built by the same `Account::new` share a class, and locking
 //! both needs [`lock_nested`](Mutex::lock_nested) (or a nest lock, see
 //! [`lock_nest_lock`](Mutex::lock_nest_lock)) to tell the validator the
@@ -54,8 +88,9 @@
 //! ## Cost when compiled out
 //!
 //! Without validation, [`LockdepMap`](crate::LockdepMap) is zero-sized, every hook is an empty
-//! inline function, and `Mutex<T>` / `RwLock<T>` and their guards have exactly
-//! the size of parking_lot's (asserted at compile time below); lock + unlock
+//! inline function, and `Mutex<T>` / `RwLock<T>` / `ReentrantMutex<T>`, their
+//! guards and [`Condvar`] have exactly the size of parking_lot's (asserted at
+//! compile time below; `Condvar` is one word in every configuration); lock + unlock
 //! executes the same instructions as parking_lot's (`docs/zero-cost.md`).
 //!
 //! ```
@@ -136,23 +171,15 @@ pub type DefaultThreadId = park::RawThreadId;
 /// parent normally and its child with `lock_nested(SINGLE_DEPTH_NESTING)`.
 pub const SINGLE_DEPTH_NESTING: u32 = 1;
 
-/// The name of a lock whose class is its construction site:
-/// `"<kind>@file:line:col"`, built once per site and only with validation
-/// compiled in (the name is not stored otherwise).
-fn site_name(kind: &'static str, site: &'static Location<'static>) -> &'static str {
-    if !ENABLED || crate::engine::in_forked_child() {
-        return kind;
+/// The map of a lock made by a `#[track_caller]` constructor at `site`:
+/// its class is the site, its name `kind<T>@file:line`.
+fn site_map<T: ?Sized>(kind: &'static str, site: &'static Location<'static>) -> crate::LockdepMap {
+    // (In a child of fork() the table may be locked for ever by a thread
+    // that no longer exists.)
+    if ENABLED && !crate::engine::in_forked_child() {
+        crate::names::note_site(kind, std::any::type_name::<T>(), site);
     }
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    type Names = Mutex<HashMap<(&'static str, &'static str, u32, u32), &'static str>>;
-    static NAMES: OnceLock<Names> = OnceLock::new();
-    let names = NAMES.get_or_init(Default::default);
-    // A plain std mutex: the validator never sees it.
-    let mut names = names.lock().unwrap_or_else(|e| e.into_inner());
-    names
-        .entry((kind, site.file(), site.line(), site.column()))
-        .or_insert_with(|| Box::leak(format!("{kind}@{site}").into_boxed_str()))
+    crate::LockdepMap::with_site_typed::<T>(kind, site)
 }
 
 /// A `&'static LockClassKey` unique to this macro call site: a fresh static
@@ -173,7 +200,8 @@ macro_rules! lock_class_key {
 }
 
 /// A [`Mutex`](crate::sync::Mutex) of a class minted for this call site
-/// (a static key), named after the call site or `name`.
+/// (a static key), named after its data type and the call site
+/// (`Mutex<u32>@src/main.rs:7`) or `name`.
 ///
 /// Unlike [`Mutex::new`](crate::sync::Mutex::new), the class comes from a
 /// real key, so it stays one class however the expression is reached.
@@ -187,11 +215,7 @@ macro_rules! lock_class_key {
 #[macro_export]
 macro_rules! new_mutex {
     ($value:expr $(,)?) => {
-        $crate::sync::Mutex::named_with_key(
-            $value,
-            ::core::concat!("Mutex@", ::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
-            $crate::lock_class_key!(),
-        )
+        $crate::sync::Mutex::with_key_at($value, $crate::lock_class_key!(), ::core::panic::Location::caller())
     };
     ($value:expr, $name:expr $(,)?) => {
         $crate::sync::Mutex::named_with_key($value, $name, $crate::lock_class_key!())
@@ -203,11 +227,7 @@ macro_rules! new_mutex {
 #[macro_export]
 macro_rules! new_rwlock {
     ($value:expr $(,)?) => {
-        $crate::sync::RwLock::named_with_key(
-            $value,
-            ::core::concat!("RwLock@", ::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
-            $crate::lock_class_key!(),
-        )
+        $crate::sync::RwLock::with_key_at($value, $crate::lock_class_key!(), ::core::panic::Location::caller())
     };
     ($value:expr, $name:expr $(,)?) => {
         $crate::sync::RwLock::named_with_key($value, $name, $crate::lock_class_key!())
@@ -233,7 +253,12 @@ const _: () = {
             == size_of::<parking_lot::RwLockUpgradableReadGuard<'static, u64>>()
     );
     assert!(size_of::<ReentrantMutex<u64>>() == size_of::<parking_lot::ReentrantMutex<u64>>());
+    assert!(size_of::<Condvar>() == size_of::<parking_lot::Condvar>());
 };
+
+// The condvar carries no map: one word in every configuration, like
+// parking_lot's (a pointer), with or without the `parking_lot` feature.
+const _: () = assert!(std::mem::size_of::<Condvar>() == std::mem::size_of::<usize>());
 
 // Guards are never `Send`, in every configuration: if one were, the two
 // blanket impls below would both apply and the `NOT_SEND` items would be

@@ -6,7 +6,7 @@ use std::panic::Location;
 use lock_api::{RawMutex, RawMutexTimed};
 
 use super::raw::RawLockdep;
-use super::site_name;
+use super::site_map;
 use crate::assert::AsLockdepMap;
 use crate::class::LockClassKey;
 use crate::map::LockdepMap;
@@ -60,8 +60,7 @@ impl<T, R: RawMutex> GenericMutex<R, T> {
     /// A new mutex whose class is this call site (see the type docs).
     #[track_caller]
     pub fn new(value: T) -> Self {
-        let site = Location::caller();
-        Self::from_map(value, LockdepMap::with_site(site_name("Mutex", site), site))
+        Self::from_map(value, site_map::<T>("Mutex", Location::caller()))
     }
 
     /// A new mutex named `name` in reports, whose class is this call site.
@@ -70,7 +69,8 @@ impl<T, R: RawMutex> GenericMutex<R, T> {
         Self::from_map(value, LockdepMap::with_site(name, Location::caller()))
     }
 
-    /// A new mutex of the class `key` (usable in `static`s).
+    /// A new mutex of the class `key` (usable in `static`s), named after
+    /// its data type (`Mutex<Vec<u32>>`).
     ///
     /// ```
     /// use lockdep::LockClassKey;
@@ -80,7 +80,15 @@ impl<T, R: RawMutex> GenericMutex<R, T> {
     /// REGISTRY.lock().push(1);
     /// ```
     pub const fn with_key(value: T, key: &'static LockClassKey) -> Self {
-        Self::named_with_key(value, "Mutex", key)
+        Self::from_map(value, LockdepMap::with_key_typed::<T>("Mutex", key, None))
+    }
+
+    /// A new mutex of the class `key` made by [`new_mutex!`](crate::new_mutex) at
+    /// `site`, named `Mutex<T>@file:line` (the macro's expansion; not for
+    /// direct use).
+    #[doc(hidden)]
+    pub const fn with_key_at(value: T, key: &'static LockClassKey, site: &'static Location<'static>) -> Self {
+        Self::from_map(value, LockdepMap::with_key_typed::<T>("Mutex", key, Some(site)))
     }
 
     /// A new mutex named `name`, of the class `key` (usable in `static`s).

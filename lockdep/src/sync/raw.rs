@@ -20,6 +20,15 @@
 //! [`lock_acquired`](crate::lock_acquired) like the kernel's `LOCK_CONTENDED`;
 //! compiled out, every method is exactly the wrapped raw lock's.
 //!
+//! A blocking acquisition this thread can never complete — it already holds
+//! this very lock, and the mode asked for must wait for that hold (a mutex
+//! or a write after any hold, a read or an upgradable read after a write) —
+//! is refused before blocking: the wrapper panics at the caller's line,
+//! naming the lock and both locations, whatever the validator's action, and
+//! the validator stores its recursive-locking report as usual (see
+//! `RawLockdep::refuse_self_deadlock`). Read after read, trylocks, timed
+//! acquisitions and reentrant mutexes are never refused.
+//!
 //! A temporary release keeps the annotations: a [`Condvar`](super::Condvar)
 //! wait and `lock_api`'s `*Guard::unlocked` re-acquire the lock with the
 //! subclass and nest lock it was held with (see `RawLockdep::relock` and
@@ -37,7 +46,7 @@ use lock_api::{
 use crate::class::{LockClassKey, Read};
 use crate::engine::{self, HeldAnnotation};
 use crate::map::LockdepMap;
-use crate::report::ThreadInfo;
+use crate::report::{LockInfo, ThreadInfo};
 use crate::{ENABLED, hooks};
 
 /// The one class shared by every lock built from `RawLockdep::INIT` (that is,
@@ -116,6 +125,125 @@ impl<R> RawLockdep<R> {
         crate::engine::other_holder(&self.map)
     }
 
+    /// Before blocking on the real lock: if this thread already holds this
+    /// very instance (same map) so that the acquisition in mode `read` must
+    /// wait for the thread itself, blocking would never end. Refuse: panic at
+    /// the caller's line (see [`self_deadlock`](Self::self_deadlock)).
+    ///
+    /// * `locked`: a cheap look at the raw lock's state, false when the
+    ///   acquisition cannot block at all; nothing else runs then (an
+    ///   uncontended lock costs one atomic load more).
+    /// * `exclusive_only`: only a hold the validator has as
+    ///   [`Read::Exclusive`] (a write or an upgradable read) can block this
+    ///   mode (reads, upgradable reads); otherwise any hold does (a mutex, a
+    ///   write).
+    /// * `would_wait`: for `exclusive_only` modes, the real lock's word: it
+    ///   tries the acquisition without blocking (undoing it if it succeeds)
+    ///   and says whether it would wait. The held-lock stack counts this
+    ///   thread's holds of an instance exactly but may mix up their modes
+    ///   (a release takes off the topmost entry of the instance, whichever
+    ///   mode it was taken in), so a mode alone never decides.
+    #[inline(always)]
+    #[track_caller]
+    fn refuse_self_deadlock(
+        &self,
+        locked: impl FnOnce() -> bool,
+        subclass: u32,
+        read: Read,
+        nest: Option<&LockdepMap>,
+        exclusive_only: bool,
+        would_wait: impl FnOnce() -> bool,
+    ) {
+        if ENABLED && locked() {
+            self.refuse_self_deadlock_slow(subclass, read, nest, exclusive_only, would_wait);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn refuse_self_deadlock_slow(
+        &self,
+        subclass: u32,
+        read: Read,
+        nest: Option<&LockdepMap>,
+        exclusive_only: bool,
+        would_wait: impl FnOnce() -> bool,
+    ) {
+        // A panic now would abort (a lock taken in a destructor while
+        // unwinding): leave it to the report and the hang, as before.
+        if std::thread::panicking() {
+            return;
+        }
+        // Known held, and validation on (a validator that stopped keeps a
+        // stale stack)...
+        if engine::is_held(&self.map, None) != Some(true) {
+            return;
+        }
+        // ... not through an entry merged under a nest lock (it stands for
+        // its whole class, under its first instance's address only) ...
+        if engine::held_annotation(&self.map).and_then(|a| a.nest_lock()).is_some() {
+            return;
+        }
+        // ... by this very instance.
+        let addr = self.map.addr();
+        let held: Vec<LockInfo> = hooks::held_locks().into_iter().filter(|l| l.addr() == addr).collect();
+        let blocking =
+            if exclusive_only { held.iter().rev().find(|l| l.read() == Read::Exclusive) } else { held.last() };
+        let Some(blocking) = blocking else { return };
+        if !exclusive_only || would_wait() {
+            self.self_deadlock(blocking, subclass, read, nest);
+        }
+    }
+
+    /// This thread already holds this lock as `held` and would block on it
+    /// in mode `read` for ever. Panics at the caller's line with a message
+    /// naming the lock and both locations. The validator sees the
+    /// acquisition while the panic unwinds, so its report (recursive
+    /// locking) is stored and goes through its action as usual, except that
+    /// `Action::Panic` prints it instead of panicking a second time. (With
+    /// `panic = "abort"` nothing unwinds: the message is all there is.)
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn self_deadlock(&self, held: &LockInfo, subclass: u32, read: Read, nest: Option<&LockdepMap>) -> ! {
+        /// The acquisition and its undo, told to the validator on drop.
+        struct TellWhileUnwinding<'a> {
+            map: &'a LockdepMap,
+            subclass: u32,
+            read: Read,
+            nest: Option<&'a LockdepMap>,
+            loc: &'static Location<'static>,
+        }
+        impl Drop for TellWhileUnwinding<'_> {
+            fn drop(&mut self) {
+                engine::acquire(self.map, self.subclass, false, self.read, true, self.nest, self.loc);
+                // The lock is not taken: the entry goes again (the topmost
+                // entry of this instance is the one just pushed).
+                engine::release(self.map, self.loc);
+            }
+        }
+        let loc = Location::caller();
+        let _tell = TellWhileUnwinding { map: &self.map, subclass, read, nest, loc };
+        let hint = match (held.read().is_read(), read.is_read()) {
+            (true, false) => {
+                "to write under a read lock, take it upgradable (`upgradable_read`, then `upgrade`), or release \
+                 the read lock first"
+            }
+            (false, true) => "read through the write guard you hold, or downgrade it (`downgrade`)",
+            _ => "release it before taking it again, or restructure so it is taken once",
+        };
+        panic!(
+            "lockdep: self-deadlock: this thread already holds {} ({}, taken at {}) and now takes it again ({}) \
+             at {loc}, which would block for ever. lockdep panics instead of hanging; its recursive-locking report \
+             has the details. Fix: {hint}.",
+            self.map.name(),
+            held.read().as_str(),
+            held.location(),
+            read.as_str(),
+        )
+    }
+
     /// The acquire hook. If it unwinds (a report under `Action::Panic`), the
     /// lock is not taken: the entry the validator pushed is taken off again,
     /// so that the thread's held-lock stack stays true.
@@ -182,6 +310,16 @@ impl<R> RawLockdep<R> {
     fn take_prehooked(&self) -> bool {
         ENABLED && PREHOOKED.try_with(|p| p.get() == self.map.addr() && p.replace(0) != 0).unwrap_or(false)
     }
+}
+
+/// Whether an acquisition would wait: `try_lock` fails. A success is undone
+/// at once with `unlock` (a look at the lock's word, nothing more).
+fn would_wait(try_lock: impl FnOnce() -> bool, unlock: impl FnOnce()) -> bool {
+    let taken = try_lock();
+    if taken {
+        unlock();
+    }
+    !taken
 }
 
 /// Runs its closure when dropped, also while unwinding.
@@ -383,6 +521,7 @@ impl<R: RawMutex> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
+        self.refuse_self_deadlock(|| self.inner.is_locked(), subclass, Read::Exclusive, nest, false, || true);
         self.acquire_blocking(subclass, Read::Exclusive, nest, || self.inner.try_lock(), || self.inner.lock());
     }
 
@@ -533,6 +672,22 @@ impl<R: RawRwLock> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_shared_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
+        // Only this thread's own write lock blocks it for certain (not a
+        // read: read after read is reported, not refused).
+        self.refuse_self_deadlock(
+            || self.inner.is_locked_exclusive(),
+            subclass,
+            Read::Shared,
+            nest,
+            true,
+            || {
+                would_wait(
+                    || self.inner.try_lock_shared(),
+                    // SAFETY: only called after the trylock succeeded.
+                    || unsafe { self.inner.unlock_shared() },
+                )
+            },
+        );
         self.acquire_blocking(
             subclass,
             Read::Shared,
@@ -562,6 +717,7 @@ impl<R: RawRwLock> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_exclusive_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
+        self.refuse_self_deadlock(|| self.inner.is_locked(), subclass, Read::Exclusive, nest, false, || true);
         self.acquire_blocking(
             subclass,
             Read::Exclusive,
@@ -594,6 +750,20 @@ impl<R: RawRwLockRecursive> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_shared_recursive_with(&self, subclass: u32) {
+        self.refuse_self_deadlock(
+            || self.inner.is_locked_exclusive(),
+            subclass,
+            Read::SharedRecursive,
+            None,
+            true,
+            || {
+                would_wait(
+                    || self.inner.try_lock_shared_recursive(),
+                    // SAFETY: only called after the trylock succeeded.
+                    || unsafe { self.inner.unlock_shared() },
+                )
+            },
+        );
         self.acquire_blocking(
             subclass,
             Read::SharedRecursive,
@@ -628,6 +798,22 @@ impl<R: RawRwLockUpgrade> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_upgradable_with(&self, subclass: u32) {
+        // Readers may share with an upgradable read; another upgradable
+        // read or a write (both held as exclusive) may not.
+        self.refuse_self_deadlock(
+            || self.inner.is_locked(),
+            subclass,
+            Read::Exclusive,
+            None,
+            true,
+            || {
+                would_wait(
+                    || self.inner.try_lock_upgradable(),
+                    // SAFETY: only called after the trylock succeeded.
+                    || unsafe { self.inner.unlock_upgradable() },
+                )
+            },
+        );
         self.acquire_blocking(
             subclass,
             Read::Exclusive,

@@ -6,7 +6,7 @@ use std::panic::Location;
 use lock_api::{GetThreadId, RawMutex};
 
 use super::raw::{self, RawLockdep};
-use super::site_name;
+use super::site_map;
 use crate::assert::AsLockdepMap;
 use crate::class::LockClassKey;
 use crate::map::LockdepMap;
@@ -42,11 +42,12 @@ pub type ReentrantMutexGuard<'a, T> =
 pub type ReentrantMutex<T> = GenericReentrantMutex<super::DefaultRawMutex, super::DefaultThreadId, T>;
 
 impl<T, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
-    /// A new reentrant mutex whose class is this call site.
+    /// A new reentrant mutex whose class is this call site, named after its data type
+    /// and the site (`ReentrantMutex<Account>@src/bank.rs:12`, see
+    /// [`LockdepMap::with_site_typed`]).
     #[track_caller]
     pub fn new(value: T) -> Self {
-        let site = Location::caller();
-        Self::from_map(value, LockdepMap::with_site(site_name("ReentrantMutex", site), site))
+        Self::from_map(value, site_map::<T>("ReentrantMutex", Location::caller()))
     }
 
     /// A new reentrant mutex named `name`, whose class is this call site.
@@ -55,9 +56,10 @@ impl<T, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
         Self::from_map(value, LockdepMap::with_site(name, Location::caller()))
     }
 
-    /// A new reentrant mutex of the class `key` (usable in `static`s).
+    /// A new reentrant mutex of the class `key` (usable in `static`s), named after
+    /// its data type (`ReentrantMutex<Vec<u32>>`).
     pub const fn with_key(value: T, key: &'static LockClassKey) -> Self {
-        Self::from_map(value, LockdepMap::new("ReentrantMutex", key))
+        Self::from_map(value, LockdepMap::with_key_typed::<T>("ReentrantMutex", key, None))
     }
 
     /// A new reentrant mutex known to the validator by `map`.

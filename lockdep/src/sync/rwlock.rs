@@ -6,7 +6,7 @@ use std::panic::Location;
 use lock_api::{RawRwLock, RawRwLockRecursive, RawRwLockUpgrade};
 
 use super::raw::RawLockdep;
-use super::site_name;
+use super::site_map;
 use crate::assert::AsLockdepMap;
 use crate::class::LockClassKey;
 use crate::map::LockdepMap;
@@ -60,11 +60,12 @@ pub type RwLock<T> = GenericRwLock<super::DefaultRawRwLock, T>;
 pub type MappedRwLockWriteGuard<'a, T> = lock_api::MappedRwLockWriteGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
 
 impl<T, R: RawRwLock> GenericRwLock<R, T> {
-    /// A new rwlock whose class is this call site.
+    /// A new rwlock whose class is this call site, named after its data type
+    /// and the site (`RwLock<Account>@src/bank.rs:12`, see
+    /// [`LockdepMap::with_site_typed`]).
     #[track_caller]
     pub fn new(value: T) -> Self {
-        let site = Location::caller();
-        Self::from_map(value, LockdepMap::with_site(site_name("RwLock", site), site))
+        Self::from_map(value, site_map::<T>("RwLock", Location::caller()))
     }
 
     /// A new rwlock named `name` in reports, whose class is this call site.
@@ -73,9 +74,18 @@ impl<T, R: RawRwLock> GenericRwLock<R, T> {
         Self::from_map(value, LockdepMap::with_site(name, Location::caller()))
     }
 
-    /// A new rwlock of the class `key` (usable in `static`s).
+    /// A new rwlock of the class `key` (usable in `static`s), named after
+    /// its data type (`RwLock<Vec<u32>>`).
     pub const fn with_key(value: T, key: &'static LockClassKey) -> Self {
-        Self::named_with_key(value, "RwLock", key)
+        Self::from_map(value, LockdepMap::with_key_typed::<T>("RwLock", key, None))
+    }
+
+    /// A new rwlock of the class `key` made by [`new_rwlock!`](crate::new_rwlock) at
+    /// `site`, named `RwLock<T>@file:line` (the macro's expansion; not for
+    /// direct use).
+    #[doc(hidden)]
+    pub const fn with_key_at(value: T, key: &'static LockClassKey, site: &'static Location<'static>) -> Self {
+        Self::from_map(value, LockdepMap::with_key_typed::<T>("RwLock", key, Some(site)))
     }
 
     /// A new rwlock named `name`, of the class `key` (usable in `static`s).

@@ -46,7 +46,7 @@ impl<R: lock_api::RawMutex, T> GenericMutex<RawLockdep<R>, T> {
     /// A new unlocked mutex whose lock class is this call site.
     #[track_caller]
     pub const fn new(val: T) -> Self {
-        GenericMutex { inner: lock_api::Mutex::from_raw(RawLockdep::new(R::INIT, crate::site_map()), val) }
+        GenericMutex { inner: lock_api::Mutex::from_raw(RawLockdep::new(R::INIT, crate::site_map::<T>("Mutex")), val) }
     }
 
     /// A new mutex over `raw_mutex` (known to the validator by the map inside it).

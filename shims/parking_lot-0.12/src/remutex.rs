@@ -45,7 +45,7 @@ impl<T> ReentrantMutex<T> {
     /// A new unlocked reentrant mutex whose lock class is this call site.
     #[track_caller]
     pub const fn new(val: T) -> ReentrantMutex<T> {
-        ReentrantMutex { inner: GenericReentrantMutex::from_map(val, crate::site_map()) }
+        ReentrantMutex { inner: GenericReentrantMutex::from_map(val, crate::site_map::<T>("ReentrantMutex")) }
     }
 
     /// Consumes the mutex, returning the data.

@@ -55,7 +55,12 @@ impl<T> RwLock<T> {
     /// A new unlocked rwlock whose lock class is this call site.
     #[track_caller]
     pub const fn new(val: T) -> RwLock<T> {
-        RwLock { inner: lock_api::RwLock::from_raw(RawLockdep::new(park::RawRwLock::new(), crate::site_map()), val) }
+        RwLock {
+            inner: lock_api::RwLock::from_raw(
+                RawLockdep::new(park::RawRwLock::new(), crate::site_map::<T>("RwLock")),
+                val,
+            ),
+        }
     }
 
     /// A new rwlock over `raw_rwlock` (known to the validator by the map inside it).

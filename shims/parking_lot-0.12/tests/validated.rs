@@ -170,3 +170,31 @@ fn guards_are_lock_api_guards_over_the_instrumented_raw_locks() {
     let r = parking_lot::RwLockWriteGuard::downgrade(w);
     assert_eq!(*r, 2);
 }
+
+#[test]
+fn locks_are_named_after_their_data_type_and_line() {
+    #[allow(dead_code)]
+    struct Account(i64);
+    use lockdep::AsLockdepMap;
+    let (line, m) = (line!(), Mutex::new(Account(0)));
+    assert_eq!(m.as_lockdep_map().name(), format!("Mutex<Account>@{}:{line}", file!()));
+    let (line, l) = (line!(), RwLock::new(vec![String::new()]));
+    assert_eq!(l.as_lockdep_map().name(), format!("RwLock<Vec<String>>@{}:{line}", file!()));
+    static LINE: u32 = line!() + 1;
+    static TABLE: RwLock<u32> = RwLock::new(0);
+    assert_eq!(TABLE.as_lockdep_map().name(), format!("RwLock<u32>@{}:{LINE}", file!()));
+}
+
+#[test]
+fn relocking_panics_at_the_callers_line_instead_of_hanging() {
+    let m = Mutex::new(0);
+    let v = Validator::new(Config::collect());
+    v.scope(|| {
+        let _g = m.lock();
+        let line = line!() + 1;
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(m.lock()))).unwrap_err();
+        let msg = err.downcast_ref::<String>().expect("a formatted message");
+        assert!(msg.contains("self-deadlock") && msg.contains(&format!("at {}:{line}:", file!())), "{msg}");
+    });
+    assert_eq!(kinds(&v.reports()), [ReportKind::RecursiveLocking]);
+}

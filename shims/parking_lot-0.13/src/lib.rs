@@ -89,12 +89,12 @@ pub use lock_api::{
     ArcMutexGuard, ArcReentrantMutexGuard, ArcRwLockReadGuard, ArcRwLockUpgradableReadGuard, ArcRwLockWriteGuard,
 };
 
-/// A `LockdepMap` whose class is the caller's location, named after its file
-/// (a name must be known in `const` contexts).
+/// A `LockdepMap` whose class is the caller's location, named after what
+/// the lock is and where it was made: `Mutex<Account>@src/bank.rs:12` (built
+/// by lockdep at its first use, so that this can be a `const fn`).
 #[track_caller]
-const fn site_map() -> lockdep::LockdepMap {
-    let site = core::panic::Location::caller();
-    lockdep::LockdepMap::with_site(site.file(), site)
+const fn site_map<T: ?Sized>(kind: &'static str) -> lockdep::LockdepMap {
+    lockdep::LockdepMap::with_site_typed::<T>(kind, core::panic::Location::caller())
 }
 
 /// The `Debug` text for data behind a lock held elsewhere.

@@ -39,7 +39,7 @@ impl<T> GenericMutex<RawMutex, T> {
     /// A new unlocked mutex whose lock class is this call site.
     #[track_caller]
     pub const fn new(val: T) -> Self {
-        GenericMutex { inner: lock_api::Mutex::from_raw(RawMutex::with_map(crate::site_map()), val) }
+        GenericMutex { inner: lock_api::Mutex::from_raw(RawMutex::with_map(crate::site_map::<T>("Mutex")), val) }
     }
 }
 
@@ -47,7 +47,9 @@ impl<T> GenericMutex<RawFairMutex, T> {
     /// A new unlocked fair mutex whose lock class is this call site.
     #[track_caller]
     pub const fn new(val: T) -> Self {
-        GenericMutex { inner: lock_api::Mutex::from_raw(RawFairMutex::with_map(crate::site_map()), val) }
+        GenericMutex {
+            inner: lock_api::Mutex::from_raw(RawFairMutex::with_map(crate::site_map::<T>("FairMutex")), val),
+        }
     }
 }
 

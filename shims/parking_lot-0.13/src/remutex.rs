@@ -35,7 +35,11 @@ impl<T> ReentrantMutex<T> {
     #[track_caller]
     pub const fn new(val: T) -> Self {
         ReentrantMutex {
-            inner: lock_api::ReentrantMutex::from_raw(RawMutex::with_map(crate::site_map()), RawThreadId, val),
+            inner: lock_api::ReentrantMutex::from_raw(
+                RawMutex::with_map(crate::site_map::<T>("ReentrantMutex")),
+                RawThreadId,
+                val,
+            ),
         }
     }
 

@@ -58,7 +58,7 @@ impl<T> GenericRwLock<RawRwLock, T> {
     /// A new unlocked rwlock whose lock class is this call site.
     #[track_caller]
     pub const fn new(val: T) -> Self {
-        GenericRwLock { inner: lock_api::RwLock::from_raw(RawRwLock::with_map(crate::site_map()), val) }
+        GenericRwLock { inner: lock_api::RwLock::from_raw(RawRwLock::with_map(crate::site_map::<T>("RwLock")), val) }
     }
 }
 
@@ -66,7 +66,12 @@ impl<T> GenericRwLock<RawRwLockRecursive, T> {
     /// A new unlocked recursive rwlock whose lock class is this call site.
     #[track_caller]
     pub const fn new(val: T) -> Self {
-        GenericRwLock { inner: lock_api::RwLock::from_raw(RawRwLockRecursive::with_map(crate::site_map()), val) }
+        GenericRwLock {
+            inner: lock_api::RwLock::from_raw(
+                RawRwLockRecursive::with_map(crate::site_map::<T>("RecursiveRwLock")),
+                val,
+            ),
+        }
     }
 }
 

@@ -36,12 +36,10 @@
 //! assert_eq!(*m.lock(), 2);
 //! ```
 
-mod condvar;
 mod mutex;
 mod once;
 mod rwlock;
 
-pub(crate) use condvar::Condvar;
 pub use mutex::{RawFairMutex, RawMutex};
 pub use once::{Once, OnceState};
 pub use rwlock::RawRwLock;

@@ -26,7 +26,7 @@
 //! behind the same internal locks and must not be called in the child. The
 //! parent is not affected.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Set by the child handler, in the child, before `fork()` returns there.
 static IN_CHILD: AtomicBool = AtomicBool::new(false);
@@ -71,13 +71,30 @@ pub(crate) fn in_forked_child_quiet() -> bool {
     IN_CHILD.load(Ordering::Relaxed)
 }
 
+/// What the engine does in the child besides the flag: disarm this
+/// thread's fast path (see [`on_child`]); 0 until the engine says.
+static ON_CHILD: AtomicUsize = AtomicUsize::new(0);
+
+/// Has the child handler also call `f` (the engine's: disarm the thread's
+/// fast path). Kept as a plain function pointer so that this module, which
+/// the lock data types use too, depends on nothing of the engine's.
+pub(crate) fn on_child(f: fn()) {
+    ON_CHILD.store(f as usize, Ordering::Relaxed);
+}
+
 /// The `pthread_atfork` child handler: runs in the child, on its only
 /// thread, right after the fork.
 #[cfg(unix)]
 extern "C" fn child() {
     IN_CHILD.store(true, Ordering::Relaxed);
     TOLD.store(false, Ordering::Relaxed);
-    super::fast::disarm();
+    let f = ON_CHILD.load(Ordering::Relaxed);
+    if f != 0 {
+        // SAFETY: a non-zero value was stored by `on_child` from a `fn()`,
+        // which has the size of a `usize` and stays valid for the program.
+        let f: fn() = unsafe { std::mem::transmute::<usize, fn()>(f) };
+        f();
+    }
 }
 
 /// Prints the one line, once per process, without taking any lock.
