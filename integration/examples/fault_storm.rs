@@ -201,9 +201,7 @@ fn main() -> ExitCode {
         println!("{r}");
     }
     let found = reports.iter().any(|r| r.kind() == ReportKind::CircularDependency);
-    if let Some(d) = reports.iter().find_map(|r| r.dump()) {
-        println!("graph dump written to {} and {}", d.dot.display(), d.text.display());
-    }
+    // (The report above names its graph dump, once.)
     println!(
         "\nresult: storm {}; injected bug {}",
         if clean { "clean" } else { "had PROBLEMS (above)" },
