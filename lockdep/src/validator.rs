@@ -145,11 +145,18 @@ impl Config {
     /// | `LOCKDEP_MAX_CLASSES` | a number ≥ 1 | `8192` |
     /// | `LOCKDEP_MAX_DEPENDENCIES` | a number ≥ 1 | `16384` |
     /// | `LOCKDEP_MAX_CHAINS` | a number ≥ 1 | `65536` |
+    /// | `LOCKDEP_SUMMARY` | a file: at exit (unix), the process appends one JSON line with the global validator's counts and reports | none |
     ///
     /// The values are matched exactly (lowercase). Any other value — a
     /// misspelling, `0` for a limit, a value that is not UTF-8 — is ignored
     /// with one line on stderr, and the default stays. (Those lines never
     /// panic, even with stderr closed.)
+    ///
+    /// `LOCKDEP_SUMMARY` is no field of `Config`: it is read when the global
+    /// validator is created, which then registers the exit handler writing
+    /// the line (the format is in the book's chapter "Validate your whole
+    /// dependency tree"). Each process appends its own line, so a test suite
+    /// of several binaries leaves one line per binary.
     pub fn from_env() -> Self {
         let mut c = Config { name: "global".to_owned(), ..Config::default() };
         if let Some(v) = env_text("LOCKDEP_MODE") {

@@ -202,6 +202,16 @@ impl Inner {
         std::mem::take(&mut *lock(&self.reports))
     }
 
+    /// The reports, or `None` if another thread holds their lock (for the
+    /// exit summary, which must not wait).
+    pub(crate) fn try_reports(&self) -> Option<Vec<Report>> {
+        match self.reports.try_lock() {
+            Ok(r) => Some(r.clone()),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner().clone()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     pub(crate) fn events(&self) -> Vec<HookEvent> {
         lock(&self.events).clone()
     }
@@ -260,7 +270,10 @@ fn warn(report: &Report) {
 pub(crate) fn global() -> &'static Validator {
     static GLOBAL: OnceLock<Validator> = OnceLock::new();
     super::fork::install(); // before a fork can catch the initialisation half-done
-    GLOBAL.get_or_init(|| Validator::new(Config::from_env()))
+    GLOBAL.get_or_init(|| {
+        super::summary::install(|| GLOBAL.get()); // LOCKDEP_SUMMARY: a line at exit
+        Validator::new(Config::from_env())
+    })
 }
 
 impl Inner {

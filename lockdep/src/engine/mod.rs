@@ -18,7 +18,8 @@
 //! * `stats` — statistics and the `/proc`-style dumps;
 //! * `thread` — per-thread state, scopes, re-entrancy protection;
 //! * `fork` — validation off in a child of `fork()`;
-//! * `dump_file` — the dump files of a report, created new in a private directory.
+//! * `dump_file` — the dump files of a report, created new in a private directory;
+//! * `summary` — `LOCKDEP_SUMMARY`: a line about the global validator at process exit.
 //!
 //! When validation is compiled out, `stub` provides the same entry points
 //! with empty bodies.
@@ -51,6 +52,8 @@ mod release;
 mod signature;
 #[cfg(lockdep_on)]
 mod stats;
+#[cfg(lockdep_on)]
+mod summary;
 #[cfg(lockdep_on)]
 mod thread;
 #[cfg(lockdep_on)]
