@@ -4,12 +4,13 @@
 # tabulate tests passed, wall time, what the validator learned and every
 # report. See docs/REAL-WORLD.md and the book's chapter 12.
 #
-# usage: scripts/real-world.sh [--ci] [--out DIR] [--prepare] [TARGET...]
+# usage: scripts/real-world.sh [--ci] [--out DIR] [--prepare] [--table] [TARGET...]
 #   TARGET    moka, tokio, salsa, stretto (default: all four)
 #   --ci      the one target small enough for CI (stretto)
 #   --out DIR where sources, builds, logs and the table go
 #             (default: target/real-world of this repository)
 #   --prepare fetch and prepare the sources again even if present
+#   --table   run nothing: the table of the TARGETs' last runs
 # Environment: RW_TIMEOUT (seconds per suite run, default 3600); LOCKDEP_*
 # variables other than ACTION and SUMMARY pass through to the shimmed run
 # (e.g. LOCKDEP_BACKTRACE=0). The exit status is non-zero if a suite
@@ -21,13 +22,15 @@ unset RUST_BACKTRACE
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$REPO/target/real-world
 PREPARE=0
+TABLE_ONLY=0
 TARGETS=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --ci) TARGETS+=(stretto) ;;
     --out) OUT=$(realpath -m "$2"); shift ;;
     --prepare) PREPARE=1 ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --table) TABLE_ONLY=1 ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     moka | tokio | salsa | stretto) TARGETS+=("$1") ;;
     *) echo "real-world.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -81,7 +84,7 @@ prepare() {
 # suite T MODE: build (not timed), then run the suite (timed; doctests apart).
 # Writes results/T-MODE.env: build status, run seconds, doctest seconds.
 suite() {
-    local t=$1 mode=$2 dir log res build=ok run=0 doc=0 s e
+    local t=$1 mode=$2 dir log res build=ok built run=0 doc=0 s e
     dir=$OUT/$([ "$mode" = plain ] && echo src || echo shim)/$t
     log=$LOGS/$t-$mode.log
     res=$OUT/results/$t-$mode.env
@@ -94,7 +97,12 @@ suite() {
     export -n CARGO_TARGET_DIR 2>/dev/null
     : > "$log"
     say "$t ($mode): building"
-    if ! (cd "$dir" && "${envs[@]}" cargo test "${args[@]}" "${tests[@]}" --no-run) >> "$log" 2>&1; then
+    s=$(date +%s.%N)
+    (cd "$dir" && "${envs[@]}" cargo test "${args[@]}" "${tests[@]}" --no-run) >> "$log" 2>&1
+    local rc=$?
+    e=$(date +%s.%N)
+    built=$(awk "BEGIN { print $e - $s }")
+    if [ $rc != 0 ]; then
         build=failed
         status=1
         say "$t ($mode): build failed, see $log"
@@ -118,10 +126,11 @@ suite() {
             doc=$(awk "BEGIN { print $e - $s }")
         fi
     fi
-    printf 'build=%s\nrun=%s\ndoc=%s\n' "$build" "$run" "$doc" > "$res"
+    printf 'build=%s\nbuild_s=%s\nrun=%s\ndoc=%s\n' "$build" "$built" "$run" "$doc" > "$res"
 }
 
 for t in "${TARGETS[@]}"; do
+    [ $TABLE_ONLY = 1 ] && continue
     if ! prepare "$t"; then
         say "$t: preparing failed"
         status=1

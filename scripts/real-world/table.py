@@ -118,7 +118,10 @@ def main():
         dp, ds = secs(plain.get("doc")), secs(shim.get("doc"))
         ratio = f"{rs / rp:.2f}×" if rp > 0 else "–"
         docs = f"{dp:.0f} s / {ds:.0f} s" if dp or ds else "–"
-        verdict = "equal" if same else "**DIFFERENT**" if built else "**build failed**"
+        ran = bool(plain) and bool(shim)
+        verdict = (
+            "equal" if same else "**DIFFERENT**" if built else "**build failed**" if ran else "**not run**"
+        )
         rows.append(
             f"| {t} | {tp[0]} / {ts[0]} ({verdict}) | {tp[1]} / {ts[1]} | {rp:.1f} s / {rs:.1f} s | {ratio} | {docs} "
             f"| {agg['classes'][0]} / {agg['classes'][1]} | {agg['direct_dependencies'][0]} / "
@@ -126,6 +129,9 @@ def main():
             f"{f' ({incomplete} incomplete)' if incomplete else ''} | {len(reports)} |"
         )
         d = [f"### {t}", ""]
+        bp, bs = secs(plain.get("build_s")), secs(shim.get("build_s"))
+        if bp or bs:
+            d += [f"Built (`--no-run`, untimed in the table) in {bp:.0f} s published, {bs:.0f} s with the shim.", ""]
         for label, (p, f, i, names, crashes) in (("published", tp), ("with the shim", ts)):
             if f or crashes:
                 d.append(f"Failed {label}: {', '.join(names) or '(none by name)'}")
