@@ -4,12 +4,16 @@
 # tabulate tests passed, wall time, what the validator learned and every
 # report. See docs/REAL-WORLD.md and the book's chapter 12.
 #
-# usage: scripts/real-world.sh [--ci] [--out DIR] [--prepare] [--table] [TARGET...]
+# usage: scripts/real-world.sh [--ci] [--out DIR] [--prepare] [--unoptimized] [--table] [TARGET...]
 #   TARGET    moka, tokio, salsa, stretto (default: all four)
 #   --ci      the one target small enough for CI (stretto)
 #   --out DIR where sources, builds, logs and the table go
 #             (default: target/real-world of this repository)
 #   --prepare fetch and prepare the sources again even if present
+#   --unoptimized  build the lock crates as the suites' dev profile has them
+#             (by default lockdep, parking_lot, parking_lot_core and lock_api
+#             are built with opt-level 3 in both runs, as the book recommends
+#             for a validated build; the table says which)
 #   --table   run nothing: the table of the TARGETs' last runs
 # Environment: RW_TIMEOUT (seconds per suite run, default 3600); LOCKDEP_*
 # variables other than ACTION and SUMMARY pass through to the shimmed run
@@ -23,6 +27,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$REPO/target/real-world
 PREPARE=0
 TABLE_ONLY=0
+OPT=1
 TARGETS=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -30,7 +35,8 @@ while [ $# -gt 0 ]; do
     --out) OUT=$(realpath -m "$2"); shift ;;
     --prepare) PREPARE=1 ;;
     --table) TABLE_ONLY=1 ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --unoptimized) OPT=0 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     moka | tokio | salsa | stretto) TARGETS+=("$1") ;;
     *) echo "real-world.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -52,6 +58,17 @@ declare -A ARGS=(
 declare -A DOCS=([moka]=1 [tokio]=0 [salsa]=0 [stretto]=1)
 declare -A SHIM=([moka]=0.12 [tokio]=0.12 [salsa]=0.13 [stretto]=0.12)
 TIMEOUT=${RW_TIMEOUT:-3600}
+# The lock crates, optimized in both runs (unless --unoptimized): what is
+# compared is the validator, not rustc's unoptimized code for it. Separate
+# target dirs per setting, so that switching does not rebuild.
+PROFILE=()
+BUILD_SUFFIX=-debuglocks
+if [ $OPT = 1 ]; then
+    for p in lockdep parking_lot parking_lot_core lock_api; do
+        PROFILE+=(--config "profile.dev.package.$p.opt-level=3")
+    done
+    BUILD_SUFFIX=
+fi
 LOGS=$OUT/logs
 mkdir -p "$OUT/src" "$OUT/shim" "$OUT/build" "$LOGS" "$OUT/results"
 status=0
@@ -89,11 +106,11 @@ suite() {
     log=$LOGS/$t-$mode.log
     res=$OUT/results/$t-$mode.env
     # shellcheck disable=SC2206
-    local args=(${ARGS[$t]}) tests=() docs=${DOCS[$t]}
+    local args=(${ARGS[$t]} "${PROFILE[@]}") tests=() docs=${DOCS[$t]}
     # A whole suite (cargo's default targets) runs without its doctests
     # first, then the doctests apart: rustdoc compiles each one during the run.
     [ "$docs" = 1 ] && tests=(--lib --bins --tests)
-    local envs=(env -u LOCKDEP_SUMMARY -u LOCKDEP_ACTION CARGO_TARGET_DIR="$OUT/build/$t-$mode")
+    local envs=(env -u LOCKDEP_SUMMARY -u LOCKDEP_ACTION CARGO_TARGET_DIR="$OUT/build/$t-$mode$BUILD_SUFFIX")
     export -n CARGO_TARGET_DIR 2>/dev/null
     : > "$log"
     say "$t ($mode): building"
@@ -126,7 +143,7 @@ suite() {
             doc=$(awk "BEGIN { print $e - $s }")
         fi
     fi
-    printf 'build=%s\nbuild_s=%s\nrun=%s\ndoc=%s\n' "$build" "$built" "$run" "$doc" > "$res"
+    printf 'build=%s\nbuild_s=%s\nrun=%s\ndoc=%s\nopt=%s\n' "$build" "$built" "$run" "$doc" "$OPT" > "$res"
 }
 
 for t in "${TARGETS[@]}"; do
