@@ -145,7 +145,7 @@ impl Config {
     /// | `LOCKDEP_MAX_CLASSES` | a number ≥ 1 | `8192` |
     /// | `LOCKDEP_MAX_DEPENDENCIES` | a number ≥ 1 | `16384` |
     /// | `LOCKDEP_MAX_CHAINS` | a number ≥ 1 | `65536` |
-    /// | `LOCKDEP_SUMMARY` | a file: at exit (unix), the process appends one JSON line with the global validator's counts and reports | none |
+    /// | `LOCKDEP_SUMMARY` | a file: at exit (unix, validation compiled in), the process appends one JSON line with the global validator's counts and reports | none |
     ///
     /// The values are matched exactly (lowercase). Any other value — a
     /// misspelling, `0` for a limit, a value that is not UTF-8 — is ignored

@@ -60,7 +60,8 @@ def short(site, out, target):
 
 
 def summary(path, out, target):
-    """Processes, incomplete lines, max and sum of the counts, distinct reports."""
+    """Processes, incomplete lines, max and sum of the counts, distinct reports
+    (by kind and acquisition sites)."""
     procs, incomplete = 0, 0
     agg = {k: [0, 0] for k in ("classes", "direct_dependencies", "chains")}
     reports = {}
@@ -79,14 +80,17 @@ def summary(path, out, target):
                 if isinstance(v, int):
                     agg[k] = [max(mx, v), total + v]
             for r in s.get("reports") or []:
-                key = (r["kind"], tuple(r["classes"]))
-                entry = reports.setdefault(key, {"processes": set(), "sites": [], "exes": set()})
-                entry["processes"].add(s.get("pid"))
+                # A problem is its kind and its acquisition sites: class
+                # names are not stable across processes (`file#2` is the
+                # second class of that file registered in the process).
+                sites = [short(site, out, target) for site in r["sites"]]
+                key = (r["kind"], tuple(sorted(sites)))
+                entry = reports.setdefault(key, {"classes": [], "sites": sites, "exes": set()})
                 entry["exes"].add(s.get("exe", "").rsplit("-", 1)[0])
-                for site in r["sites"]:
-                    site = short(site, out, target)
-                    if site not in entry["sites"]:
-                        entry["sites"].append(site)
+                for c in r["classes"]:
+                    c = short(c, out, target)
+                    if c not in entry["classes"]:
+                        entry["classes"].append(c)
     return procs, incomplete, agg, reports
 
 
@@ -140,11 +144,11 @@ def main():
                 d.extend(f"    {c}" for c in crashes)
                 d.append("")
         if reports:
-            d.append("| kind | classes | acquisition sites | test binaries |")
+            d.append("| kind | classes (names as each process numbered them) | acquisition sites | test binaries |")
             d.append("|---|---|---|---|")
-            for (kind, classes), e in sorted(reports.items()):
+            for (kind, _), e in sorted(reports.items()):
                 d.append(
-                    f"| {kind} | {' → '.join(f'`{short(c, out, t)}`' for c in classes)} | "
+                    f"| {kind} | {', '.join(f'`{c}`' for c in e['classes'])} | "
                     f"{'<br>'.join(f'`{s}`' for s in e['sites'])} | {', '.join(sorted(e['exes']))} |"
                 )
         else:
