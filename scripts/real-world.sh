@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     --prepare) PREPARE=1 ;;
     --table) TABLE_ONLY=1 ;;
     --unoptimized) OPT=0 ;;
-    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     moka | tokio | salsa | stretto) TARGETS+=("$1") ;;
     *) echo "real-world.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -111,7 +111,6 @@ suite() {
     # first, then the doctests apart: rustdoc compiles each one during the run.
     [ "$docs" = 1 ] && tests=(--lib --bins --tests)
     local envs=(env -u LOCKDEP_SUMMARY -u LOCKDEP_ACTION CARGO_TARGET_DIR="$OUT/build/$t-$mode$BUILD_SUFFIX")
-    export -n CARGO_TARGET_DIR 2>/dev/null
     : > "$log"
     say "$t ($mode): building"
     s=$(date +%s.%N)

@@ -35,8 +35,7 @@ struct OrphanQueue {
     queue: Mutex<Vec<u32>>,
 }
 
-static ORPHANS: OrphanQueue =
-    OrphanQueue { sigchild: wrapper_const_new(None), queue: wrapper_const_new(Vec::new()) };
+static ORPHANS: OrphanQueue = OrphanQueue { sigchild: wrapper_const_new(None), queue: wrapper_const_new(Vec::new()) };
 
 fn reap_orphans(q: &OrphanQueue) -> usize {
     match q.sigchild.try_lock() {
