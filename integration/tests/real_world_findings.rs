@@ -272,3 +272,26 @@ fn moka_unpublished_waiter_nesting_false_positive() {
     });
     assert!(reports.is_empty(), "{reports:?}");
 }
+
+/// What made tokio's reports hard to triage: a report other than a
+/// circular dependency has no stack trace, although
+/// `Report::backtrace` is documented as "the stack of the hook that found
+/// the problem (when capture is on)". Only a cycle's report gets one (the
+/// new dependency's, `lockdep/src/engine/validate.rs`); `Ctx::new_report`
+/// (`lockdep/src/engine/emit.rs`) leaves it `None`. With the acquisition
+/// sites inside a wrapper (tokio's `loom::std::parking_lot`), the report
+/// then cannot say which locks it is about: tokio's had to be re-run under
+/// `LOCKDEP_ACTION=panic RUST_BACKTRACE=1`.
+#[test]
+#[ignore = "engine: reports other than circular dependencies carry no backtrace (engine/emit.rs new_report)"]
+fn recursive_locking_report_has_no_backtrace() {
+    let lock = RwLock::new(0);
+    let v = Validator::new(Config::collect().with_backtraces(true));
+    v.scope(|| {
+        let _first = lock.read();
+        let _second = lock.read();
+    });
+    let reports = v.reports();
+    assert_eq!(kinds(&reports), [ReportKind::RecursiveLocking]);
+    assert!(reports[0].backtrace().is_some(), "capture is on, yet the report has no stack");
+}
