@@ -140,6 +140,7 @@ impl Config {
     /// | `LOCKDEP_MAX_CLASSES` | a number ≥ 1 | `8192` |
     /// | `LOCKDEP_MAX_DEPENDENCIES` | a number ≥ 1 | `16384` |
     /// | `LOCKDEP_MAX_CHAINS` | a number ≥ 1 | `65536` |
+    /// | `LOCKDEP_SUMMARY` | a file: at exit (unix, validation compiled in), the process appends one JSON line with the global validator's counts and reports | none |
     /// | `LOCKDEP_SAVE` | a file, or a directory (one new file per process), to save the learned graph to at exit (feature `save`, unix; see [`Validator::save`](crate::Validator::save)) | none |
     /// | `LOCKDEP_SAVE_TRACES` | `1`, `true`, `on` / `0`, `false`, `off`: include the resolved stack traces in that file (loading the debug info costs up to a second a process) | off |
     ///

@@ -189,6 +189,16 @@ impl Inner {
         lock(&self.reports).push(report);
     }
 
+    /// The reports, or `None` if another thread holds their lock (for the
+    /// exit summary, which must not wait).
+    pub(crate) fn try_reports(&self) -> Option<Vec<Report>> {
+        match self.reports.try_lock() {
+            Ok(r) => Some(r.clone()),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner().clone()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     pub(crate) fn take_reports(&self) -> Vec<Report> {
         std::mem::take(&mut *lock(&self.reports))
     }

@@ -29,6 +29,7 @@
 //! | `dump_file` | the dump files of a report, created new in a private directory |
 //! | `trace` | the stack-trace store |
 //! | `save` | saved graphs: the copy, the search over a loaded graph, seeding, `LOCKDEP_SAVE` |
+//! | `summary` | `LOCKDEP_SUMMARY`: a line about the global validator at process exit |
 //!
 //! When validation is compiled out, `stub` provides the same entry points
 //! with empty bodies.
@@ -71,6 +72,8 @@ pub(crate) mod save;
 mod signature;
 #[cfg(lockdep_on)]
 mod stats;
+#[cfg(lockdep_on)]
+mod summary;
 #[cfg(lockdep_on)]
 mod thread;
 #[cfg(lockdep_on)]

@@ -31,6 +31,7 @@ pub(crate) fn global() -> &'static Arc<Inner> {
     let global = GLOBAL.get_or_init(|| Inner::new_arc(Config::from_env()));
     #[cfg(feature = "save")]
     super::save::install_at_exit(global); // LOCKDEP_SAVE, once
+    super::summary::install(global); // LOCKDEP_SUMMARY: a line at exit, once
     global
 }
 
