@@ -274,17 +274,14 @@ fn moka_unpublished_waiter_nesting_false_positive() {
 }
 
 /// What made tokio's reports hard to triage: a report other than a
-/// circular dependency has no stack trace, although
-/// `Report::backtrace` is documented as "the stack of the hook that found
-/// the problem (when capture is on)". Only a cycle's report gets one (the
-/// new dependency's, `lockdep/src/engine/validate.rs`); `Ctx::new_report`
-/// (`lockdep/src/engine/emit.rs`) leaves it `None`. With the acquisition
-/// sites inside a wrapper (tokio's `loom::std::parking_lot`), the report
-/// then cannot say which locks it is about: tokio's had to be re-run under
-/// `LOCKDEP_ACTION=panic RUST_BACKTRACE=1`.
+/// circular dependency had no stack trace, although `Report::backtrace` is
+/// documented as "the stack of the hook that found the problem (when
+/// capture is on)". With the acquisition sites inside a wrapper (tokio's
+/// `loom::std::parking_lot`), the report could not say which locks it was
+/// about. Every report that goes out now carries the stack of the call
+/// that found it (`Ctx::emit`, `lockdep/src/engine/emit.rs`).
 #[test]
-#[ignore = "engine: reports other than circular dependencies carry no backtrace (engine/emit.rs new_report)"]
-fn recursive_locking_report_has_no_backtrace() {
+fn recursive_locking_report_has_a_backtrace() {
     let lock = RwLock::new(0);
     let v = Validator::new(Config::collect().with_backtraces(true));
     v.scope(|| {

@@ -93,13 +93,20 @@ impl Ctx<'_> {
 
     /// Queues a report: in one-shot mode it turns validation off; in
     /// continue mode a problem whose `signature` was seen before is dropped.
-    pub(crate) fn emit(&mut self, sh: &mut Shared, signature: Signature, report: Report) {
+    ///
+    /// A report that goes out carries the stack of the call that found it
+    /// when capture is on (a cycle's already has the closing dependency's):
+    /// captured here, once the report is known not to be a repeat.
+    pub(crate) fn emit(&mut self, sh: &mut Shared, signature: Signature, mut report: Report) {
         if self.inner.config.one_shot {
             if !self.inner.turn_off() {
                 return;
             }
         } else if !sh.seen.insert(signature) {
             return;
+        }
+        if report.backtrace.is_none() && self.inner.config.backtraces {
+            report.backtrace = Some(sh.traces.intern(super::trace::capture()));
         }
         self.out.push(report);
     }
