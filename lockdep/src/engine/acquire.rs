@@ -57,9 +57,10 @@ impl Ctx<'_> {
         }
     }
 
-    /// The class of `map` for `subclass` if it exists already (nothing is
-    /// registered once learning stopped).
-    fn known_class(&mut self, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
+    /// The class of `map` for `subclass` if it exists already: the map's
+    /// cache, else the graph (the cache may be stale after an unregister;
+    /// nothing is registered here).
+    pub(crate) fn known_class(&self, map: &LockdepMap, subclass: u32) -> Option<ClassId> {
         if let Some(c) = self.cached_class(map, subclass) {
             return Some(c);
         }

@@ -129,13 +129,8 @@ impl Ctx<'_> {
     /// entry of its class (kernel `match_held_lock`).
     pub(crate) fn find(&self, map: &LockdepMap) -> Option<usize> {
         let merged = self.pv.held.locks.iter().any(|h| h.references > 0);
-        // A member of a merged entry is known by its class: the map's cache
-        // may be stale (an unregister flushes every cache), the graph is not.
-        let class0 = if merged {
-            self.cached_class(map, 0).or_else(|| lock(&self.inner.shared).graph.lookup(map.key.id(), 0))
-        } else {
-            None
-        };
+        // A member of a merged entry is known by its class.
+        let class0 = if merged { self.known_class(map, 0) } else { None };
         self.pv.held.find(map.addr(), class0)
     }
 
