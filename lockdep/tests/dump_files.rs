@@ -74,14 +74,14 @@ fn a_symlink_at_the_next_name_is_not_followed() {
     let n0 = seq(&report_into(&dir).dump().expect("first dump").dot);
     // Links at the next eight names of both files, to the precious file.
     for n in n0 + 1..=n0 + 8 {
-        for ext in ["dot", "txt"] {
+        for ext in ["dot", "txt", "svg"] {
             std::os::unix::fs::symlink(&target, name(&dir, n, ext)).unwrap();
         }
     }
     let files = report_into(&dir).dump().expect("second dump").clone();
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious", "written through a link");
     assert!(seq(&files.dot) > n0 + 8, "{files:?}");
-    for p in [&files.dot, &files.text] {
+    for p in [&files.dot, &files.text, files.svg.as_ref().expect("a cycle is drawn")] {
         let meta = std::fs::symlink_metadata(p).unwrap();
         assert!(meta.file_type().is_file(), "{p:?}");
         assert_eq!(meta.mode() & 0o777, 0o600, "{p:?}");
@@ -108,6 +108,12 @@ fn an_existing_file_at_the_next_name_is_not_overwritten() {
     assert_eq!(std::fs::read_to_string(name(&dir, n0 + 2, "txt")).unwrap(), "mine too");
     // Nothing is left of the half-taken name.
     assert!(!name(&dir, n0 + 2, "dot").exists());
+    // Only the picture's name taken: the next name again, nothing left.
+    std::fs::write(name(&dir, n0 + 4, "svg"), "mine as well").unwrap();
+    let third = report_into(&dir).dump().expect("third dump").clone();
+    assert_eq!(seq(&third.dot), n0 + 5, "{third:?}");
+    assert_eq!(std::fs::read_to_string(name(&dir, n0 + 4, "svg")).unwrap(), "mine as well");
+    assert!(!name(&dir, n0 + 4, "dot").exists() && !name(&dir, n0 + 4, "txt").exists());
     assert!(std::fs::read_to_string(&files.text).unwrap().contains("possible circular locking dependency"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -160,4 +166,46 @@ fn a_missing_directory_is_created_private() {
         assert_eq!(std::fs::metadata(&d).unwrap().mode() & 0o777, 0o700, "{d:?}");
     }
     std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn a_cycle_is_drawn_beside_the_dump() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = private_dir("svg");
+    let r = report_into(&dir);
+    let files = r.dump().expect("dump").clone();
+    let svg_path = files.svg.clone().expect("a circular dependency is drawn");
+    assert_eq!(seq(&svg_path), seq(&files.dot));
+    assert_eq!(std::fs::metadata(&svg_path).unwrap().mode() & 0o777, 0o600);
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+    assert!(svg.contains("circular dependency of 2 classes"), "{svg}");
+    // Both classes in red boxes; A -> B learned (solid), B -> A refused (dashed).
+    assert_eq!(svg.matches(r#"class="node cycle""#).count(), 2, "{svg}");
+    assert!(svg.contains(">A</text>") && svg.contains(">B</text>"), "{svg}");
+    assert_eq!(svg.matches(r#"class="edge cycle""#).count(), 1, "{svg}");
+    assert_eq!(svg.matches(r#"class="edge cycle closing""#).count(), 1, "{svg}");
+    // The report names the picture once.
+    let text = r.to_string();
+    let shown = svg_path.file_name().unwrap().to_str().unwrap();
+    assert_eq!(text.matches(shown).count(), 1, "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_report_without_a_cycle_has_no_picture() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = private_dir("nosvg");
+    let a = LockdepMap::new("A", &KA);
+    let v = Validator::new(Config::collect().with_backtraces(false).with_dump_dir(&dir));
+    v.scope(|| {
+        lockdep::mutex_release(&a);
+    });
+    let reports = v.reports();
+    assert_eq!(reports.iter().map(|r| r.kind()).collect::<Vec<_>>(), [ReportKind::UnlockImbalance]);
+    let files = reports[0].dump().expect("dump").clone();
+    assert_eq!(files.svg, None);
+    assert!(!reports[0].to_string().contains(".svg"));
+    assert_eq!(entries(&dir).iter().filter(|e| e.ends_with(".svg")).count(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

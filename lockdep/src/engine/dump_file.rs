@@ -2,7 +2,8 @@
 //! `LOCKDEP_DUMP_DIR`) without letting anyone else choose what they
 //! overwrite.
 //!
-//! The names are predictable (`lockdep-<pid>-<n>.dot` / `.txt`) and the
+//! The names are predictable (`lockdep-<pid>-<n>.dot` / `.txt`, and `.svg`
+//! for a cycle) and the
 //! directory may be shared, so:
 //!
 //! * each file is created new (`O_CREAT | O_EXCL`, mode 0600): an existing
@@ -41,8 +42,8 @@ pub(crate) fn write_dump(inner: &Inner, report: &Report, dir: &Path) -> Option<D
         say!("lockdep: no graph dump for this report: {why}");
         return None;
     }
-    let (dot, text) = super::stats::dump_texts(inner, report);
-    match create_files(dir, dot.as_bytes(), text.as_bytes()) {
+    let (dot, text, svg) = super::stats::dump_texts(inner, report);
+    match create_files(dir, dot.as_bytes(), text.as_bytes(), svg.as_deref().map(str::as_bytes)) {
         Ok(files) => Some(files),
         Err(e) => {
             say!("lockdep: could not write the graph dump to {}: {e}", dir.display());
@@ -115,36 +116,42 @@ fn create_new(path: &Path) -> io::Result<File> {
     o.open(path)
 }
 
-/// Creates the two files under the first free `lockdep-<pid>-<n>` stem and
-/// writes them.
-fn create_files(dir: &Path, dot: &[u8], text: &[u8]) -> io::Result<DumpFiles> {
+/// Creates the files (two, or three with a picture) under the first free
+/// `lockdep-<pid>-<n>` stem and writes them.
+fn create_files(dir: &Path, dot: &[u8], text: &[u8], svg: Option<&[u8]>) -> io::Result<DumpFiles> {
     let pid = std::process::id();
-    for _ in 0..MAX_TRIES {
+    'names: for _ in 0..MAX_TRIES {
         let n = DUMP_SEQ.fetch_add(1, Ordering::Relaxed);
         let files = DumpFiles {
             dot: dir.join(format!("lockdep-{pid}-{n}.dot")),
             text: dir.join(format!("lockdep-{pid}-{n}.txt")),
+            svg: svg.map(|_| dir.join(format!("lockdep-{pid}-{n}.svg"))),
         };
-        let dot_file = match create_new(&files.dot) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        let text_file = match create_new(&files.text) {
-            Ok(f) => f,
-            Err(e) => {
-                // Ours, just created, in a directory nobody else writes.
-                drop(dot_file);
-                let _ = std::fs::remove_file(&files.dot);
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    continue;
+        let wanted: Vec<(&std::path::PathBuf, &[u8])> =
+            [(Some(&files.dot), dot), (Some(&files.text), text), (files.svg.as_ref(), svg.unwrap_or_default())]
+                .into_iter()
+                .filter_map(|(p, b)| Some((p?, b)))
+                .collect();
+        let mut created: Vec<(File, &[u8])> = Vec::with_capacity(wanted.len());
+        for (i, &(path, bytes)) in wanted.iter().enumerate() {
+            match create_new(path) {
+                Ok(f) => created.push((f, bytes)),
+                Err(e) => {
+                    // Ours, just created, in a directory nobody else writes.
+                    drop(created);
+                    for (p, _) in &wanted[..i] {
+                        let _ = std::fs::remove_file(p);
+                    }
+                    if e.kind() == io::ErrorKind::AlreadyExists {
+                        continue 'names;
+                    }
+                    return Err(e);
                 }
-                return Err(e);
             }
-        };
-        let written = fill(dot_file, dot).and_then(|()| fill(text_file, text));
+        }
+        let written = created.into_iter().try_for_each(|(f, bytes)| fill(f, bytes));
         if let Err(e) = written {
-            remove_both(&files);
+            remove_all(&files);
             return Err(e);
         }
         return Ok(files);
@@ -160,8 +167,8 @@ fn fill(mut f: File, bytes: &[u8]) -> io::Result<()> {
     f.flush()
 }
 
-fn remove_both(files: &DumpFiles) {
-    for p in [&files.dot, &files.text] {
+fn remove_all(files: &DumpFiles) {
+    for p in [Some(&files.dot), Some(&files.text), files.svg.as_ref()].into_iter().flatten() {
         let _ = std::fs::remove_file(p);
     }
 }

@@ -75,6 +75,8 @@ mod stats;
 #[cfg(lockdep_on)]
 mod summary;
 #[cfg(lockdep_on)]
+mod svg;
+#[cfg(lockdep_on)]
 mod thread;
 #[cfg(lockdep_on)]
 mod trace;

@@ -394,6 +394,72 @@ pub(crate) fn dot_text(snap: &Snapshot, cycle: &[(u32, u32)]) -> String {
     out
 }
 
+/// The SVG picture of a report's cycle and the classes one dependency away
+/// from it (see [`svg`](super::svg)); `None` when `cycle` is not one cycle
+/// of classes still in the graph.
+pub(crate) fn svg_text(snap: &Snapshot, cycle: &[(u32, u32)]) -> Option<String> {
+    use super::svg::{Edge, EdgeKind, MAX_NEIGHBOURS, Node, Picture, cycle_order, render};
+    let by_id: HashMap<u32, usize> = snap.classes.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let pairs: Vec<(usize, usize)> =
+        cycle.iter().map(|(a, b)| Some((*by_id.get(a)?, *by_id.get(b)?))).collect::<Option<_>>()?;
+    let order = cycle_order(&pairs)?;
+    // Snapshot index -> picture index.
+    let mut at: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+    let mut nodes: Vec<Node> = Vec::new();
+    let node = |i: usize, in_cycle: bool| Node {
+        name: snap.classes[i].name.clone(),
+        key: snap.classes[i].key.clone(),
+        in_cycle,
+    };
+    nodes.extend(order.iter().map(|&i| node(i, true)));
+    // Neighbours, each beside the first cycle class (in cycle order) it
+    // shares a dependency with.
+    let mut found: Vec<(usize, usize)> = snap
+        .edges
+        .iter()
+        .filter_map(|e| match (at.get(&e.from), at.get(&e.to)) {
+            (Some(&a), None) => Some((a, e.to)),
+            (None, Some(&b)) => Some((b, e.from)),
+            _ => None,
+        })
+        .collect();
+    found.sort_unstable();
+    let mut anchor = HashMap::new();
+    let mut left_out = 0;
+    for (a, n) in found {
+        if at.contains_key(&n) {
+            continue;
+        }
+        if anchor.len() == MAX_NEIGHBOURS {
+            left_out += 1;
+            // Counted once: mark it seen without drawing it.
+            at.insert(n, usize::MAX);
+            continue;
+        }
+        at.insert(n, nodes.len());
+        anchor.insert(nodes.len(), a);
+        nodes.push(node(n, false));
+    }
+    let cycle_set: HashSet<(usize, usize)> = pairs.iter().copied().collect();
+    let mut present: HashSet<(usize, usize)> = HashSet::new();
+    let mut edges = Vec::new();
+    for e in &snap.edges {
+        present.insert((e.from, e.to));
+        let (Some(&a), Some(&b)) = (at.get(&e.from), at.get(&e.to)) else { continue };
+        if a == usize::MAX || b == usize::MAX {
+            continue;
+        }
+        let kind = if cycle_set.contains(&(e.from, e.to)) { EdgeKind::Cycle } else { EdgeKind::Other };
+        edges.push(Edge { from: a, to: b, label: DepTypes(e.dep).to_string(), kind });
+    }
+    for &(a, b) in &pairs {
+        if !present.contains(&(a, b)) {
+            edges.push(Edge { from: at[&a], to: at[&b], label: "new".to_owned(), kind: EdgeKind::Closing });
+        }
+    }
+    Some(render(&Picture { nodes, anchor, edges, left_out }))
+}
+
 pub(crate) fn dump_dot(inner: &Inner, cycle: &[(u32, u32)]) -> String {
     dot_text(&snapshot(inner, false), cycle)
 }
@@ -401,14 +467,17 @@ pub(crate) fn dump_dot(inner: &Inner, cycle: &[(u32, u32)]) -> String {
 /// The two files of the dump written when a report fires: the DOT graph (the
 /// report's cycle in red) and the report followed by the three `/proc` views.
 /// Written to disk by [`dump_file`](super::dump_file).
-pub(crate) fn dump_texts(inner: &Inner, report: &Report) -> (String, String) {
+/// The dump files' contents for `report`: the DOT graph, the text (report,
+/// classes, chains, statistics) and, for a cycle, its SVG picture.
+pub(crate) fn dump_texts(inner: &Inner, report: &Report) -> (String, String, Option<String>) {
     // Render the report (which resolves symbols) before taking the graph lock.
     let report_text = report.to_string();
     let snap = snapshot(inner, true);
     let dot = dot_text(&snap, &report.cycle);
+    let svg = svg_text(&snap, &report.cycle);
     let stats = stats_of(&snap);
     let text = format!("{report_text}\n{}\n{}\n{}", classes_text(&snap), chains_text(&snap), stats_text(inner, &stats));
-    (dot, text)
+    (dot, text, svg)
 }
 
 #[cfg(test)]

@@ -253,6 +253,10 @@ pub struct DumpFiles {
     pub dot: PathBuf,
     /// The text dump: classes, chains and statistics.
     pub text: PathBuf,
+    /// For a circular dependency: a picture of the cycle and the classes
+    /// one dependency away from it (self-contained SVG, no Graphviz
+    /// needed).
+    pub svg: Option<PathBuf>,
 }
 
 /// A problem the validator found.

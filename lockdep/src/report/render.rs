@@ -316,6 +316,10 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             "graph dump: {} (render with `dot -Tsvg`{red}); classes, chains and stats beside it in {text}",
             d.dot.display()
         )?;
+        if let Some(svg) = &d.svg {
+            let name = svg.file_name().map_or_else(|| svg.display().to_string(), |n| n.to_string_lossy().into());
+            writeln!(f, "the cycle drawn: {name} (open it in a browser)")?;
+        }
     }
     Ok(())
 }
