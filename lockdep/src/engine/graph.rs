@@ -9,11 +9,12 @@
 //! class table, so that a program that creates and removes classes forever
 //! keeps a table as large as its live classes.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+use std::panic::Location;
 
 pub(crate) use super::ids::ClassId;
-use super::ids::IdMap;
-use crate::class::KeyId;
+use super::ids::{FastMap, FastSet, IdMap};
+use crate::class::{KeyId, Read};
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 
 /// A class's place in the class table; reused once its class is removed.
@@ -65,11 +66,39 @@ impl Class {
     }
 }
 
+/// One end of a dependency as it was first seen: the lock as a report shows
+/// it, less its class name, which [`Graph::origin_infos`] adds when a report
+/// or a save needs it — a new dependency formats no string.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EdgeEnd {
+    pub(crate) instance: &'static str,
+    pub(crate) addr: usize,
+    pub(crate) subclass: u32,
+    pub(crate) read: Read,
+    pub(crate) trylock: bool,
+    pub(crate) location: &'static Location<'static>,
+}
+
+impl EdgeEnd {
+    /// The end as a report shows it, in `class`.
+    pub(crate) fn info(&self, class: String) -> LockInfo {
+        LockInfo {
+            instance: self.instance,
+            addr: self.addr,
+            class,
+            subclass: self.subclass,
+            read: self.read,
+            trylock: self.trylock,
+            location: self.location,
+        }
+    }
+}
+
 /// Where and by whom a dependency was first seen.
 #[derive(Clone, Debug)]
 pub(crate) struct EdgeOrigin {
-    pub(crate) from: LockInfo,
-    pub(crate) to: LockInfo,
+    pub(crate) from: EdgeEnd,
+    pub(crate) to: EdgeEnd,
     pub(crate) thread: ThreadInfo,
     pub(crate) trace: Option<Trace>,
 }
@@ -98,10 +127,10 @@ pub(crate) struct Graph {
     slots: IdMap<u32, Slot>,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
-    by_key: HashMap<(KeyId, u32), ClassId>,
-    name_keys: HashMap<&'static str, NameVersions>,
+    by_key: FastMap<(KeyId, u32), ClassId>,
+    name_keys: FastMap<&'static str, NameVersions>,
     pub(crate) edges: Vec<Edge>,
-    by_pair: HashMap<(Slot, Slot), EdgeId>,
+    by_pair: FastMap<(Slot, Slot), EdgeId>,
     pub(crate) nr_classes: usize,
     pub(crate) nr_dependencies: usize,
     pub(crate) nr_zapped_classes: usize,
@@ -127,7 +156,7 @@ pub(crate) struct Graph {
 /// The `#version` of each key sharing one class name.
 #[derive(Default)]
 struct NameVersions {
-    keys: HashMap<KeyId, u32>,
+    keys: FastMap<KeyId, u32>,
     last: u32,
 }
 
@@ -208,6 +237,14 @@ impl Graph {
 
     pub(crate) fn edge(&self, id: EdgeId) -> &Edge {
         &self.edges[id.index()]
+    }
+
+    /// The two ends of a live edge's origin as a report shows them, with
+    /// the classes' names as they are now.
+    pub(crate) fn origin_infos(&self, id: EdgeId) -> (LockInfo, LockInfo) {
+        let e = &self.edges[id.index()];
+        let (from, to) = (&self.classes[e.from.index()], &self.classes[e.to.index()]);
+        (e.origin.from.info(from.display_name()), e.origin.to.info(to.display_name()))
     }
 
     /// The classes an edge joins.
@@ -435,7 +472,8 @@ impl Graph {
         }
         // Forward from next over classes ordered before prev.
         let mut fwd = vec![next];
-        let mut seen: HashSet<Slot> = HashSet::from([next]);
+        let mut seen: FastSet<Slot> = FastSet::default();
+        seen.insert(next);
         let mut i = 0;
         while i < fwd.len() {
             let c = fwd[i];
@@ -534,8 +572,6 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::class::Read;
-    use std::panic::Location;
 
     fn key(n: usize) -> KeyId {
         KeyId::Key { addr: n, generation: 0 }
@@ -543,15 +579,7 @@ mod tests {
 
     fn origin() -> EdgeOrigin {
         let loc = Location::caller();
-        let li = LockInfo {
-            instance: "x",
-            addr: 0,
-            class: "x".into(),
-            subclass: 0,
-            read: Read::Exclusive,
-            trylock: false,
-            location: loc,
-        };
+        let li = EdgeEnd { instance: "x", addr: 0, subclass: 0, read: Read::Exclusive, trylock: false, location: loc };
         EdgeOrigin { from: li.clone(), to: li, thread: ThreadInfo::current(), trace: None }
     }
 
