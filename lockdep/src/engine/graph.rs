@@ -14,7 +14,7 @@ use std::panic::Location;
 
 pub(crate) use super::ids::ClassId;
 use super::ids::{FastMap, FastSet, IdMap};
-use crate::class::{KeyId, Read};
+use crate::class::{KeyId, MAX_SUBCLASSES, Read};
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 
 /// A class's place in the class table; reused once its class is removed.
@@ -127,7 +127,8 @@ pub(crate) struct Graph {
     slots: IdMap<u32, Slot>,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
-    by_key: FastMap<(KeyId, u32), ClassId>,
+    /// Each key's classes, by subclass (one probe finds them all).
+    by_key: FastMap<KeyId, [Option<ClassId>; MAX_SUBCLASSES as usize]>,
     name_keys: FastMap<&'static str, NameVersions>,
     pub(crate) edges: Vec<Edge>,
     by_pair: FastMap<(Slot, Slot), EdgeId>,
@@ -170,7 +171,7 @@ pub(crate) enum Plain {
 
 impl Graph {
     pub(crate) fn lookup(&self, key: KeyId, subclass: u32) -> Option<ClassId> {
-        self.by_key.get(&(key, subclass)).copied()
+        self.by_key.get(&key).and_then(|c| c.get(subclass as usize).copied().flatten())
     }
 
     /// The slot of a live class.
@@ -180,12 +181,13 @@ impl Graph {
     }
 
     /// Registers a class; `None` when `limit` classes exist already (or
-    /// class ids ran out).
+    /// class ids ran out, or `subclass` is out of range).
     pub(crate) fn register(&mut self, key: KeyId, subclass: u32, name: &'static str, limit: usize) -> Option<ClassId> {
         if let Some(c) = self.lookup(key, subclass) {
             return Some(c);
         }
-        if self.nr_classes >= limit || self.last_id >= ClassId::MAX {
+        // (No lock has a subclass past the range: only a saved file could.)
+        if self.nr_classes >= limit || self.last_id >= ClassId::MAX || subclass >= MAX_SUBCLASSES {
             return None;
         }
         let slot = match self.free_classes.last() {
@@ -208,7 +210,7 @@ impl Graph {
             self.classes.push(class);
         }
         self.slots.insert(id.raw(), slot);
-        self.by_key.insert((key, subclass), id);
+        self.by_key.entry(key).or_default()[subclass as usize] = Some(id);
         self.nr_classes += 1;
         Some(id)
     }
@@ -434,9 +436,13 @@ impl Graph {
         class.alive = false;
         class.ord = None;
         let (key, subclass, name) = (class.key, class.subclass, class.name);
-        self.by_key.remove(&(key, subclass));
+        let left = self.by_key.get_mut(&key).is_some_and(|c| {
+            c[subclass as usize] = None;
+            c.iter().any(Option::is_some)
+        });
         // Forget the key's claim on its name once no class of it is left.
-        if (0..crate::class::MAX_SUBCLASSES).all(|s| !self.by_key.contains_key(&(key, s))) {
+        if !left {
+            self.by_key.remove(&key);
             if let Some(names) = self.name_keys.get_mut(name) {
                 names.keys.remove(&key);
                 if names.keys.is_empty() {
@@ -565,7 +571,7 @@ impl Graph {
 
     /// Classes of a key (every subclass).
     pub(crate) fn classes_of(&self, key: KeyId) -> Vec<ClassId> {
-        (0..crate::class::MAX_SUBCLASSES).filter_map(|s| self.lookup(key, s)).collect()
+        self.by_key.get(&key).map_or_else(Vec::new, |c| c.iter().flatten().copied().collect())
     }
 }
 
@@ -679,6 +685,22 @@ mod tests {
                 assert!(g.order_is_consistent());
             }
         }
+    }
+
+    #[test]
+    fn a_key_keeps_its_other_subclasses_and_name_when_one_is_removed() {
+        let mut g = Graph::default();
+        let a0 = g.register(key(1), 0, "a", 10).unwrap();
+        let a3 = g.register(key(1), 3, "a", 10).unwrap();
+        let b = g.register(key(2), 0, "a", 10).unwrap();
+        assert_eq!(g.classes_of(key(1)), vec![a0, a3]);
+        assert_eq!(g.register(key(1), MAX_SUBCLASSES, "a", 10), None, "no class past the subclass range");
+        g.zap(a0);
+        assert_eq!((g.lookup(key(1), 0), g.lookup(key(1), 3)), (None, Some(a3)));
+        assert_eq!(g.class_name(a3), "a/3", "the key still holds its name");
+        assert_eq!(g.class_name(b), "a#2");
+        g.zap(a3);
+        assert!(g.classes_of(key(1)).is_empty());
     }
 
     #[test]
