@@ -2,12 +2,13 @@
 //! (validation compiled in: `--features enabled-in-release`):
 //!
 //! * `edge N M [trace]`: a chain of `N` classes is learned (edges `i -> i+1`),
-//!   then `M` more new edges are counted inside `new_edges`;
+//!   then `M` more new edges are counted inside `new_edges`; `redge`: the
+//!   same, every chain built last edge first;
 //! * `churn N M`: with `N` validated chains in the store, `M` locks with a
 //!   class of their own (`LockdepMap::new_dynamic`) are created, taken under a
 //!   static lock and dropped, counted inside `churn`.
 //!
-//! `valgrind --tool=callgrind --toggle-collect='*new_edges*' target/release/examples/edge_cost edge 10000 1000`
+//! `valgrind --tool=callgrind --toggle-collect='*new_counted*' target/release/examples/edge_cost edge 10000 1000`
 //! (see docs/PERFORMANCE.md, "Round 2"). Run directly it checks that the
 //! paths work and prints the validator's counts.
 use std::hint::black_box;
@@ -21,12 +22,20 @@ fn pair(a: &LockdepMap, b: &LockdepMap) {
     lockdep::mutex_release(a);
 }
 
-/// The counted new edges: `maps[i] -> maps[i+1]` for `i` in `from..to`.
+/// The counted new edges: `maps[i] -> maps[i+1]` for `i` in `from..to`,
+/// last first if `reverse`.
 #[inline(never)]
-fn new_edges(maps: &[LockdepMap], from: usize, to: usize) {
-    for i in from..to {
+fn new_edges(maps: &[LockdepMap], from: usize, to: usize, reverse: bool) {
+    for k in 0..to - from {
+        let i = if reverse { to - 1 - k } else { from + k };
         pair(black_box(&maps[i]), &maps[i + 1]);
     }
+}
+
+/// The counted part of the chain (a separate symbol for callgrind).
+#[inline(never)]
+fn new_counted(maps: &[LockdepMap], from: usize, to: usize, reverse: bool) {
+    new_edges(maps, from, to, reverse);
 }
 
 /// The counted churn: `m` dynamic-class locks taken under `outer`.
@@ -66,10 +75,12 @@ fn main() {
             let total = n + m;
             let keys: &'static [LockClassKey] = Box::leak((0..total).map(|_| LockClassKey::new()).collect());
             let maps: Vec<LockdepMap> = keys.iter().map(|k| LockdepMap::new("chain", k)).collect();
-            for i in 0..n.saturating_sub(1) {
-                pair(&maps[i], &maps[i + 1]);
-            }
-            new_edges(&maps, n.saturating_sub(1), total - 1);
+            let reverse = mode == "redge";
+            // The counted edges come after (forward) or before (reverse) the
+            // learned ones, continuing the same chain.
+            let (learned, counted) = if reverse { (m..total - 1, 0..m) } else { (0..n - 1, n - 1..total - 1) };
+            new_edges(&maps, learned.start, learned.end, reverse);
+            new_counted(&maps, counted.start, counted.end, reverse);
         }
     });
     let s = v.stats();

@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 
 use super::held::{ChainKey, ChainNode, Elem};
-use super::ids::{ClassId, IdHasher, IdMap};
+use super::ids::{ClassId, IdHasher, IdMap, SmallList};
 
 /// Sets of the front of the per-thread cache (a power of two), two slots
 /// (ways) each: 512 slots, 8 KiB.
@@ -147,9 +147,9 @@ pub(crate) struct ChainStore {
     index: IdMap<ChainKey, ChainNode>,
     /// The nodes extending each node (chain heads included, by their
     /// [`ChainNode::head`] id).
-    children: IdMap<ChainNode, Vec<ChainNode>>,
+    children: IdMap<ChainNode, SmallList<ChainNode>>,
     /// The nodes whose top element is of each class.
-    by_class: IdMap<ClassId, Vec<ChainNode>>,
+    by_class: IdMap<ClassId, SmallList<ChainNode>>,
     /// The last id handed out (ids start at 1; 0 is [`ChainNode::ROOT`]).
     last: u32,
     /// Chain heads (chains of one entry) recorded as validated, by element.
@@ -265,7 +265,7 @@ impl ChainStore {
     /// Removes every chain containing `class` (the kernel's
     /// `remove_class_from_lock_chains`), in time proportional to those chains.
     pub(crate) fn zap_class(&mut self, class: ClassId) {
-        let mut doomed = self.by_class.remove(&class).unwrap_or_default();
+        let mut doomed: Vec<ChainNode> = self.by_class.remove(&class).map_or_else(Vec::new, |l| l.to_vec());
         let bits = self.head_bits.remove(&class).unwrap_or(0);
         for e in Elem::all_of(class).filter(|e| bits & (1 << e.low_bits()) != 0) {
             if self.heads.remove(&e) {
@@ -273,7 +273,7 @@ impl ChainStore {
                 self.hlocks -= 1;
                 self.zapped += 1;
             }
-            doomed.extend(self.children.remove(&ChainNode::head(e)).unwrap_or_default());
+            doomed.extend(self.children.remove(&ChainNode::head(e)).unwrap_or_default().iter());
         }
         while let Some(id) = doomed.pop() {
             let Some(n) = self.nodes.remove(&id) else { continue };
@@ -284,7 +284,7 @@ impl ChainStore {
                 self.hlocks -= n.len as usize;
                 self.zapped += 1;
             }
-            doomed.extend(self.children.remove(&id).unwrap_or_default());
+            doomed.extend(self.children.remove(&id).unwrap_or_default().iter());
         }
     }
 
@@ -336,8 +336,8 @@ impl ChainStore {
     /// Checks that every node is listed exactly where it says (tests).
     #[cfg(test)]
     fn lists_are_consistent(&self) -> bool {
-        let listed: usize = self.children.values().map(Vec::len).sum();
-        let by_class: usize = self.by_class.values().map(Vec::len).sum();
+        let listed: usize = self.children.values().map(|l| l.len()).sum();
+        let by_class: usize = self.by_class.values().map(|l| l.len()).sum();
         listed == self.nodes.len()
             && by_class == self.nodes.len()
             && self.nodes.iter().all(|(id, n)| {

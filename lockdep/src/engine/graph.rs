@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::panic::Location;
 
 pub(crate) use super::ids::ClassId;
-use super::ids::{FastMap, FastSet, IdMap};
+use super::ids::{FastMap, FastSet, IdMap, SmallList};
 use crate::class::{KeyId, MAX_SUBCLASSES, Read};
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 
@@ -28,7 +28,7 @@ impl Slot {
 }
 
 /// Index of an edge in a validator's edge table.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub(crate) struct EdgeId(u32);
 
 impl EdgeId {
@@ -46,8 +46,8 @@ pub(crate) struct Class {
     pub(crate) version: u32,
     /// Edges out of and into this class; each edge knows its position in
     /// both lists, so removing one costs O(1).
-    pub(crate) after: Vec<EdgeId>,
-    pub(crate) before: Vec<EdgeId>,
+    pub(crate) after: SmallList<EdgeId>,
+    pub(crate) before: SmallList<EdgeId>,
     pub(crate) alive: bool,
     /// Position in the incremental topological order (`None`: no edges yet).
     ord: Option<i64>,
@@ -201,8 +201,17 @@ impl Graph {
             names.last += 1;
             names.last
         });
-        let class =
-            Class { id, key, subclass, name, version, after: Vec::new(), before: Vec::new(), alive: true, ord: None };
+        let class = Class {
+            id,
+            key,
+            subclass,
+            name,
+            version,
+            after: SmallList::default(),
+            before: SmallList::default(),
+            alive: true,
+            ord: None,
+        };
         if slot.index() < self.classes.len() {
             self.free_classes.pop();
             self.classes[slot.index()] = class;
@@ -376,7 +385,7 @@ impl Graph {
         while let Some(s) = self.queue.pop_front() {
             let class = Slot(s / 2);
             let xr = s % 2 == 1;
-            for &e in &self.classes[class.index()].after {
+            for &e in self.classes[class.index()].after.iter() {
                 let edge = &self.edges[e.index()];
                 let mut dep = edge.dep;
                 if xr {
@@ -484,7 +493,7 @@ impl Graph {
         while i < fwd.len() {
             let c = fwd[i];
             i += 1;
-            for e in &self.classes[c.index()].after {
+            for e in self.classes[c.index()].after.iter() {
                 let to = self.edges[e.index()].to;
                 if to == prev {
                     self.searches_run += 1;
@@ -503,7 +512,7 @@ impl Graph {
         while i < bwd.len() {
             let c = bwd[i];
             i += 1;
-            for e in &self.classes[c.index()].before {
+            for e in self.classes[c.index()].before.iter() {
                 let from = self.edges[e.index()].from;
                 let o = self.classes[from.index()].ord.unwrap_or(i64::MIN);
                 if o > on && seen.insert(from) {

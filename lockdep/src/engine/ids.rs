@@ -103,3 +103,91 @@ impl Hasher for MixHasher {
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<MixHasher>>;
 /// A set of composite engine keys, with [`MixHasher`].
 pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<MixHasher>>;
+
+/// A short list of ids: up to two inline, more on the heap. The engine's
+/// per-class and per-chain lists (a class's edges each way, a chain's
+/// extensions, a class's chains) mostly hold one or two ids in a large
+/// graph, and an allocation per list was a quarter of a new dependency's
+/// cost. Reads go through the slice it derefs to.
+pub(crate) enum SmallList<T: Copy + Default> {
+    Inline(u8, [T; 2]),
+    Heap(Vec<T>),
+}
+
+impl<T: Copy + Default> Default for SmallList<T> {
+    fn default() -> Self {
+        SmallList::Inline(0, [T::default(); 2])
+    }
+}
+
+impl<T: Copy + Default> std::ops::Deref for SmallList<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            SmallList::Inline(n, a) => &a[..usize::from(*n)],
+            SmallList::Heap(v) => v,
+        }
+    }
+}
+
+impl<T: Copy + Default> SmallList<T> {
+    pub(crate) fn push(&mut self, x: T) {
+        match self {
+            SmallList::Inline(n, a) if usize::from(*n) < a.len() => {
+                a[usize::from(*n)] = x;
+                *n += 1;
+            }
+            SmallList::Inline(_, a) => {
+                let mut v = Vec::with_capacity(4);
+                v.extend_from_slice(&a[..]);
+                v.push(x);
+                *self = SmallList::Heap(v);
+            }
+            SmallList::Heap(v) => v.push(x),
+        }
+    }
+
+    /// Removes the `i`-th id, the last one taking its place (as
+    /// `Vec::swap_remove`; panics when `i` is out of range).
+    pub(crate) fn swap_remove(&mut self, i: usize) -> T {
+        match self {
+            SmallList::Inline(n, a) => {
+                let len = usize::from(*n);
+                assert!(i < len, "swap_remove index {i} out of range {len}");
+                let x = a[i];
+                a[i] = a[len - 1];
+                *n -= 1;
+                x
+            }
+            SmallList::Heap(v) => v.swap_remove(i),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SmallList;
+
+    #[test]
+    fn small_list_behaves_like_a_vec_inline_and_on_the_heap() {
+        let mut l: SmallList<u32> = SmallList::default();
+        let mut v: Vec<u32> = Vec::new();
+        for x in 1..=6 {
+            l.push(x);
+            v.push(x);
+            assert_eq!(&l[..], &v[..]);
+        }
+        for i in [1, 0, 3, 0, 1, 0] {
+            assert_eq!(l.swap_remove(i), v.swap_remove(i));
+            assert_eq!(&l[..], &v[..]);
+        }
+        let mut l: SmallList<u32> = SmallList::default();
+        l.push(7);
+        l.push(8);
+        assert_eq!(l.swap_remove(0), 7);
+        assert_eq!(&l[..], &[8]);
+        assert_eq!(l.swap_remove(0), 8);
+        assert!(l.is_empty());
+    }
+}

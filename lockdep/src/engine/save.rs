@@ -109,7 +109,7 @@ fn build(inner: &Inner, classes: Vec<ClassCopy>, edges: Vec<EdgeCopy>, traces: b
                 distance: e.distance,
                 seen: vec![Origin {
                     run: 0,
-                    thread: o.thread.name.clone(),
+                    thread: o.thread.name.as_deref().map(str::to_owned),
                     held: end_of(&o.from),
                     taken: end_of(&o.to),
                     trace,
@@ -302,7 +302,7 @@ pub(crate) fn seed(inner: &Inner, g: &SavedGraph, loc: &'static Location<'static
             Some(EdgeOrigin {
                 from: info(&o.held, &g.classes[e.from]),
                 to: info(&o.taken, &g.classes[e.to]),
-                thread: ThreadInfo { name: Some(name), id: current.id },
+                thread: ThreadInfo { name: Some(name.into()), id: current.id },
                 trace: None,
             })
         })
