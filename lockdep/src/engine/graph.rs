@@ -595,7 +595,7 @@ mod tests {
     fn origin() -> EdgeOrigin {
         let loc = Location::caller();
         let li = EdgeEnd { instance: "x", addr: 0, subclass: 0, read: Read::Exclusive, trylock: false, location: loc };
-        EdgeOrigin { from: li.clone(), to: li, thread: ThreadInfo::current(), trace: None }
+        EdgeOrigin { from: li, to: li, thread: ThreadInfo::current(), trace: None }
     }
 
     fn graph(n: usize) -> (Graph, Vec<ClassId>) {
