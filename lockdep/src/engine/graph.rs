@@ -455,7 +455,11 @@ impl Graph {
             if let Some(names) = self.name_keys.get_mut(name) {
                 names.keys.remove(&key);
                 if names.keys.is_empty() {
-                    self.name_keys.remove(name);
+                    // Versions start again, and the entry (with its table)
+                    // stays for the next key of the name: a program that
+                    // churns dynamic classes of one name allocates nothing
+                    // here. (One entry per distinct name, as the names are.)
+                    names.last = 0;
                 }
             }
         }
