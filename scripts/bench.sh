@@ -12,4 +12,6 @@ cargo bench -p lockdep --features enabled-in-release --bench graph
 cargo bench -p lockdep --features enabled-in-release --bench memory
 cargo bench -p lockdep --bench memory
 cargo bench -p integration --bench fault_path
+cargo bench -p vmalock --bench fault_path
+cargo bench -p vmalock --features lockdep,lockdep/enabled-in-release --bench fault_path
 python3 scripts/bench-ratios.py target/criterion

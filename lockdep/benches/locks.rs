@@ -160,9 +160,105 @@ fn two_threads(c: &mut Criterion) {
     g.finish();
 }
 
+/// Like [`on_threads`], but every thread runs in one shared validator and
+/// its locks share one class: the steady state must write nothing another
+/// thread reads (the class, the validator word and the chain are shared
+/// read-only; the held-lock stack and the chain cache are per thread; the
+/// only store outside the thread is its own lock's holder word).
+fn on_threads_shared<M: Send + Sync + 'static>(
+    v: &Validator,
+    threads: usize,
+    iters: u64,
+    make: fn() -> M,
+    op: fn(&M),
+) -> Duration {
+    let start = Arc::new(Barrier::new(threads + 1));
+    let hs: Vec<_> = (0..threads)
+        .map(|_| {
+            let (start, v) = (start.clone(), v.clone());
+            std::thread::spawn(move || {
+                v.scope(|| {
+                    let m = make();
+                    op(&m); // warm: learn the chain, fill the caches
+                    start.wait();
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        op(black_box(&m));
+                    }
+                    t.elapsed()
+                })
+            })
+        })
+        .collect();
+    start.wait();
+    hs.into_iter().map(|h| h.join().unwrap()).max().unwrap_or_default()
+}
+
+/// The thread-count sweep: 1, 2, 4, 8 and 16 threads, each taking a private
+/// nest of two locks (all threads' locks in the same two classes, one shared
+/// validator), against parking_lot and tracing-mutex the same way. Time per
+/// nest on the slowest thread; on a machine with fewer cores than threads the
+/// threads time-share, so compare libraries at the same thread count.
+fn thread_sweep(c: &mut Criterion) {
+    let v = validator();
+    let mut g = c.benchmark_group(format!("thread-sweep-{}", suffix()));
+    type Pl = (parking_lot::Mutex<u64>, parking_lot::Mutex<u64>);
+    type Ld = (lockdep::Mutex<u64>, lockdep::Mutex<u64>);
+    type Tm = (tracing_mutex::stdsync::tracing::Mutex<u64>, tracing_mutex::stdsync::tracing::Mutex<u64>);
+    for n in [1usize, 2, 4, 8, 16] {
+        g.bench_function(format!("parking_lot/{n}"), |b| {
+            b.iter_custom(|i| {
+                on_threads_shared::<Pl>(
+                    &v,
+                    n,
+                    i,
+                    || (parking_lot::Mutex::new(0), parking_lot::Mutex::new(0)),
+                    |m| {
+                        let (mut a, mut b) = (m.0.lock(), m.1.lock());
+                        *a += 1;
+                        *b += 1;
+                    },
+                )
+            })
+        });
+        g.bench_function(format!("lockdep/{n}"), |b| {
+            b.iter_custom(|i| {
+                on_threads_shared::<Ld>(
+                    &v,
+                    n,
+                    i,
+                    || (lockdep::Mutex::with_key(0, &KEYS[0]), lockdep::Mutex::with_key(0, &KEYS[1])),
+                    |m| {
+                        let (mut a, mut b) = (m.0.lock(), m.1.lock());
+                        *a += 1;
+                        *b += 1;
+                    },
+                )
+            })
+        });
+        g.bench_function(format!("tracing-mutex/{n}"), |b| {
+            b.iter_custom(|i| {
+                on_threads_shared::<Tm>(
+                    &v,
+                    n,
+                    i,
+                    || (tracing_mutex::stdsync::tracing::Mutex::new(0), tracing_mutex::stdsync::tracing::Mutex::new(0)),
+                    |m| {
+                        let (mut a, mut b) = (m.0.lock().unwrap(), m.1.lock().unwrap());
+                        *a += 1;
+                        *b += 1;
+                    },
+                )
+            })
+        });
+    }
+    g.finish();
+    assert!(v.reports().is_empty());
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(30);
-    targets = uncontended, nests, nest_after_limit, rwlock_read, two_threads
+    targets = uncontended, nests, nest_after_limit, rwlock_read, two_threads, thread_sweep
 }
 criterion_main!(benches);

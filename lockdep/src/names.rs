@@ -50,8 +50,18 @@ pub(crate) fn typed_name(
 ) -> &'static str {
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let short = short_type_name(ty);
-    let Some(site) = site else { return leak(format!("{kind}<{short}>")) };
     let mut sites = sites();
+    let Some(site) = site else {
+        // Once per kind and type, not per lock: a program that makes locks
+        // without end must not leak a name for each.
+        let plain = sites.entry((kind, ty, "", 0)).or_default();
+        if let Some(&(_, Some(name))) = plain.first() {
+            return name;
+        }
+        let name = leak(format!("{kind}<{short}>"));
+        *plain = vec![(0, Some(name))];
+        return name;
+    };
     let columns = sites.entry((kind, ty, site.file(), site.line())).or_default();
     let i = match columns.iter().position(|&(c, _)| c == site.column()) {
         Some(i) => i,
@@ -93,4 +103,19 @@ fn short_type_name(ty: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(all(test, lockdep_on))]
+mod tests {
+    use super::typed_name;
+
+    #[test]
+    fn a_name_without_a_site_is_built_once_per_kind_and_type() {
+        let a = typed_name("Mutex", "alloc::vec::Vec<u8>", None);
+        let b = typed_name("Mutex", "alloc::vec::Vec<u8>", None);
+        assert_eq!(a, "Mutex<Vec<u8>>");
+        assert!(std::ptr::eq(a, b), "one leaked string, not one per lock");
+        let c = typed_name("RwLock", "alloc::vec::Vec<u8>", None);
+        assert_eq!(c, "RwLock<Vec<u8>>");
+    }
 }

@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 
 use super::held::{ChainKey, ChainNode, Elem};
-use super::ids::{ClassId, IdHasher, IdMap};
+use super::ids::{ClassId, IdHasher, IdMap, SmallList};
 
 /// Sets of the front of the per-thread cache (a power of two), two slots
 /// (ways) each: 512 slots, 8 KiB.
@@ -147,13 +147,18 @@ pub(crate) struct ChainStore {
     index: IdMap<ChainKey, ChainNode>,
     /// The nodes extending each node (chain heads included, by their
     /// [`ChainNode::head`] id).
-    children: IdMap<ChainNode, Vec<ChainNode>>,
+    children: IdMap<ChainNode, SmallList<ChainNode>>,
     /// The nodes whose top element is of each class.
-    by_class: IdMap<ClassId, Vec<ChainNode>>,
+    by_class: IdMap<ClassId, SmallList<ChainNode>>,
     /// The last id handed out (ids start at 1; 0 is [`ChainNode::ROOT`]).
     last: u32,
     /// Chain heads (chains of one entry) recorded as validated, by element.
     heads: HashSet<Elem, BuildHasherDefault<IdHasher>>,
+    /// Per class, a bit for each of its elements that may have an entry in
+    /// `heads` or a `children` list as a head (a superset: bits are only
+    /// cleared with the class), so that removing a class probes only those
+    /// instead of all `1 << CLASS_SHIFT` elements.
+    head_bits: IdMap<ClassId, u16>,
     /// Validated chains.
     pub(crate) count: usize,
     /// Entries over all validated chains.
@@ -186,6 +191,9 @@ impl ChainStore {
         let id = ChainNode::interned(self.last + 1)?;
         self.last += 1;
         let len = self.len_of(parent) + 1;
+        if let Some(e) = parent.head_elem() {
+            self.note_head(e);
+        }
         let siblings = self.children.entry(parent).or_default();
         let at_parent = siblings.len() as u32;
         siblings.push(id);
@@ -195,6 +203,11 @@ impl ChainStore {
         self.nodes.insert(id, Node { parent, elem, len, validated: false, at_parent, at_class });
         self.index.insert(key, id);
         Some(id)
+    }
+
+    /// Marks `e` in its class's [`head_bits`](Self::head_bits).
+    fn note_head(&mut self, e: Elem) {
+        *self.head_bits.entry(e.class()).or_default() |= 1 << e.low_bits();
     }
 
     fn len_of(&self, node: ChainNode) -> u32 {
@@ -212,6 +225,7 @@ impl ChainStore {
     /// Records that the chain `node` was validated.
     pub(crate) fn set_validated(&mut self, node: ChainNode) {
         let newly = if let Some(e) = node.head_elem() {
+            self.note_head(e);
             self.heads.insert(e)
         } else {
             match self.nodes.get_mut(&node) {
@@ -251,14 +265,15 @@ impl ChainStore {
     /// Removes every chain containing `class` (the kernel's
     /// `remove_class_from_lock_chains`), in time proportional to those chains.
     pub(crate) fn zap_class(&mut self, class: ClassId) {
-        let mut doomed = self.by_class.remove(&class).unwrap_or_default();
-        for e in Elem::all_of(class) {
+        let mut doomed: Vec<ChainNode> = self.by_class.remove(&class).map_or_else(Vec::new, |l| l.to_vec());
+        let bits = self.head_bits.remove(&class).unwrap_or(0);
+        for e in Elem::all_of(class).filter(|e| bits & (1 << e.low_bits()) != 0) {
             if self.heads.remove(&e) {
                 self.count -= 1;
                 self.hlocks -= 1;
                 self.zapped += 1;
             }
-            doomed.extend(self.children.remove(&ChainNode::head(e)).unwrap_or_default());
+            doomed.extend(self.children.remove(&ChainNode::head(e)).unwrap_or_default().iter());
         }
         while let Some(id) = doomed.pop() {
             let Some(n) = self.nodes.remove(&id) else { continue };
@@ -269,7 +284,7 @@ impl ChainStore {
                 self.hlocks -= n.len as usize;
                 self.zapped += 1;
             }
-            doomed.extend(self.children.remove(&id).unwrap_or_default());
+            doomed.extend(self.children.remove(&id).unwrap_or_default().iter());
         }
     }
 
@@ -321,8 +336,8 @@ impl ChainStore {
     /// Checks that every node is listed exactly where it says (tests).
     #[cfg(test)]
     fn lists_are_consistent(&self) -> bool {
-        let listed: usize = self.children.values().map(Vec::len).sum();
-        let by_class: usize = self.by_class.values().map(Vec::len).sum();
+        let listed: usize = self.children.values().map(|l| l.len()).sum();
+        let by_class: usize = self.by_class.values().map(|l| l.len()).sum();
         listed == self.nodes.len()
             && by_class == self.nodes.len()
             && self.nodes.iter().all(|(id, n)| {

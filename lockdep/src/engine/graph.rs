@@ -9,11 +9,12 @@
 //! class table, so that a program that creates and removes classes forever
 //! keeps a table as large as its live classes.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+use std::panic::Location;
 
 pub(crate) use super::ids::ClassId;
-use super::ids::IdMap;
-use crate::class::KeyId;
+use super::ids::{FastMap, FastSet, IdMap, SmallList};
+use crate::class::{KeyId, MAX_SUBCLASSES, Read};
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 
 /// A class's place in the class table; reused once its class is removed.
@@ -27,7 +28,7 @@ impl Slot {
 }
 
 /// Index of an edge in a validator's edge table.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub(crate) struct EdgeId(u32);
 
 impl EdgeId {
@@ -45,8 +46,8 @@ pub(crate) struct Class {
     pub(crate) version: u32,
     /// Edges out of and into this class; each edge knows its position in
     /// both lists, so removing one costs O(1).
-    pub(crate) after: Vec<EdgeId>,
-    pub(crate) before: Vec<EdgeId>,
+    pub(crate) after: SmallList<EdgeId>,
+    pub(crate) before: SmallList<EdgeId>,
     pub(crate) alive: bool,
     /// Position in the incremental topological order (`None`: no edges yet).
     ord: Option<i64>,
@@ -65,11 +66,39 @@ impl Class {
     }
 }
 
+/// One end of a dependency as it was first seen: the lock as a report shows
+/// it, less its class name, which [`Graph::origin_infos`] adds when a report
+/// or a save needs it — a new dependency formats no string.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EdgeEnd {
+    pub(crate) instance: &'static str,
+    pub(crate) addr: usize,
+    pub(crate) subclass: u32,
+    pub(crate) read: Read,
+    pub(crate) trylock: bool,
+    pub(crate) location: &'static Location<'static>,
+}
+
+impl EdgeEnd {
+    /// The end as a report shows it, in `class`.
+    pub(crate) fn info(&self, class: String) -> LockInfo {
+        LockInfo {
+            instance: self.instance,
+            addr: self.addr,
+            class,
+            subclass: self.subclass,
+            read: self.read,
+            trylock: self.trylock,
+            location: self.location,
+        }
+    }
+}
+
 /// Where and by whom a dependency was first seen.
 #[derive(Clone, Debug)]
 pub(crate) struct EdgeOrigin {
-    pub(crate) from: LockInfo,
-    pub(crate) to: LockInfo,
+    pub(crate) from: EdgeEnd,
+    pub(crate) to: EdgeEnd,
     pub(crate) thread: ThreadInfo,
     pub(crate) trace: Option<Trace>,
 }
@@ -98,10 +127,11 @@ pub(crate) struct Graph {
     slots: IdMap<u32, Slot>,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
-    by_key: HashMap<(KeyId, u32), ClassId>,
-    name_keys: HashMap<&'static str, NameVersions>,
+    /// Each key's classes, by subclass (one probe finds them all).
+    by_key: FastMap<KeyId, [Option<ClassId>; MAX_SUBCLASSES as usize]>,
+    name_keys: FastMap<&'static str, NameVersions>,
     pub(crate) edges: Vec<Edge>,
-    by_pair: HashMap<(Slot, Slot), EdgeId>,
+    by_pair: FastMap<(Slot, Slot), EdgeId>,
     pub(crate) nr_classes: usize,
     pub(crate) nr_dependencies: usize,
     pub(crate) nr_zapped_classes: usize,
@@ -127,7 +157,7 @@ pub(crate) struct Graph {
 /// The `#version` of each key sharing one class name.
 #[derive(Default)]
 struct NameVersions {
-    keys: HashMap<KeyId, u32>,
+    keys: FastMap<KeyId, u32>,
     last: u32,
 }
 
@@ -141,7 +171,7 @@ pub(crate) enum Plain {
 
 impl Graph {
     pub(crate) fn lookup(&self, key: KeyId, subclass: u32) -> Option<ClassId> {
-        self.by_key.get(&(key, subclass)).copied()
+        self.by_key.get(&key).and_then(|c| c.get(subclass as usize).copied().flatten())
     }
 
     /// The slot of a live class.
@@ -151,12 +181,13 @@ impl Graph {
     }
 
     /// Registers a class; `None` when `limit` classes exist already (or
-    /// class ids ran out).
+    /// class ids ran out, or `subclass` is out of range).
     pub(crate) fn register(&mut self, key: KeyId, subclass: u32, name: &'static str, limit: usize) -> Option<ClassId> {
         if let Some(c) = self.lookup(key, subclass) {
             return Some(c);
         }
-        if self.nr_classes >= limit || self.last_id >= ClassId::MAX {
+        // (No lock has a subclass past the range: only a saved file could.)
+        if self.nr_classes >= limit || self.last_id >= ClassId::MAX || subclass >= MAX_SUBCLASSES {
             return None;
         }
         let slot = match self.free_classes.last() {
@@ -170,8 +201,17 @@ impl Graph {
             names.last += 1;
             names.last
         });
-        let class =
-            Class { id, key, subclass, name, version, after: Vec::new(), before: Vec::new(), alive: true, ord: None };
+        let class = Class {
+            id,
+            key,
+            subclass,
+            name,
+            version,
+            after: SmallList::default(),
+            before: SmallList::default(),
+            alive: true,
+            ord: None,
+        };
         if slot.index() < self.classes.len() {
             self.free_classes.pop();
             self.classes[slot.index()] = class;
@@ -179,7 +219,7 @@ impl Graph {
             self.classes.push(class);
         }
         self.slots.insert(id.raw(), slot);
-        self.by_key.insert((key, subclass), id);
+        self.by_key.entry(key).or_default()[subclass as usize] = Some(id);
         self.nr_classes += 1;
         Some(id)
     }
@@ -208,6 +248,14 @@ impl Graph {
 
     pub(crate) fn edge(&self, id: EdgeId) -> &Edge {
         &self.edges[id.index()]
+    }
+
+    /// The two ends of a live edge's origin as a report shows them, with
+    /// the classes' names as they are now.
+    pub(crate) fn origin_infos(&self, id: EdgeId) -> (LockInfo, LockInfo) {
+        let e = &self.edges[id.index()];
+        let (from, to) = (&self.classes[e.from.index()], &self.classes[e.to.index()]);
+        (e.origin.from.info(from.display_name()), e.origin.to.info(to.display_name()))
     }
 
     /// The classes an edge joins.
@@ -337,7 +385,7 @@ impl Graph {
         while let Some(s) = self.queue.pop_front() {
             let class = Slot(s / 2);
             let xr = s % 2 == 1;
-            for &e in &self.classes[class.index()].after {
+            for &e in self.classes[class.index()].after.iter() {
                 let edge = &self.edges[e.index()];
                 let mut dep = edge.dep;
                 if xr {
@@ -397,13 +445,21 @@ impl Graph {
         class.alive = false;
         class.ord = None;
         let (key, subclass, name) = (class.key, class.subclass, class.name);
-        self.by_key.remove(&(key, subclass));
+        let left = self.by_key.get_mut(&key).is_some_and(|c| {
+            c[subclass as usize] = None;
+            c.iter().any(Option::is_some)
+        });
         // Forget the key's claim on its name once no class of it is left.
-        if (0..crate::class::MAX_SUBCLASSES).all(|s| !self.by_key.contains_key(&(key, s))) {
+        if !left {
+            self.by_key.remove(&key);
             if let Some(names) = self.name_keys.get_mut(name) {
                 names.keys.remove(&key);
                 if names.keys.is_empty() {
-                    self.name_keys.remove(name);
+                    // Versions start again, and the entry (with its table)
+                    // stays for the next key of the name: a program that
+                    // churns dynamic classes of one name allocates nothing
+                    // here. (One entry per distinct name, as the names are.)
+                    names.last = 0;
                 }
             }
         }
@@ -435,12 +491,13 @@ impl Graph {
         }
         // Forward from next over classes ordered before prev.
         let mut fwd = vec![next];
-        let mut seen: HashSet<Slot> = HashSet::from([next]);
+        let mut seen: FastSet<Slot> = FastSet::default();
+        seen.insert(next);
         let mut i = 0;
         while i < fwd.len() {
             let c = fwd[i];
             i += 1;
-            for e in &self.classes[c.index()].after {
+            for e in self.classes[c.index()].after.iter() {
                 let to = self.edges[e.index()].to;
                 if to == prev {
                     self.searches_run += 1;
@@ -459,7 +516,7 @@ impl Graph {
         while i < bwd.len() {
             let c = bwd[i];
             i += 1;
-            for e in &self.classes[c.index()].before {
+            for e in self.classes[c.index()].before.iter() {
                 let from = self.edges[e.index()].from;
                 let o = self.classes[from.index()].ord.unwrap_or(i64::MIN);
                 if o > on && seen.insert(from) {
@@ -527,15 +584,13 @@ impl Graph {
 
     /// Classes of a key (every subclass).
     pub(crate) fn classes_of(&self, key: KeyId) -> Vec<ClassId> {
-        (0..crate::class::MAX_SUBCLASSES).filter_map(|s| self.lookup(key, s)).collect()
+        self.by_key.get(&key).map_or_else(Vec::new, |c| c.iter().flatten().copied().collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::class::Read;
-    use std::panic::Location;
 
     fn key(n: usize) -> KeyId {
         KeyId::Key { addr: n, generation: 0 }
@@ -543,16 +598,8 @@ mod tests {
 
     fn origin() -> EdgeOrigin {
         let loc = Location::caller();
-        let li = LockInfo {
-            instance: "x",
-            addr: 0,
-            class: "x".into(),
-            subclass: 0,
-            read: Read::Exclusive,
-            trylock: false,
-            location: loc,
-        };
-        EdgeOrigin { from: li.clone(), to: li, thread: ThreadInfo::current(), trace: None }
+        let li = EdgeEnd { instance: "x", addr: 0, subclass: 0, read: Read::Exclusive, trylock: false, location: loc };
+        EdgeOrigin { from: li, to: li, thread: ThreadInfo::current(), trace: None }
     }
 
     fn graph(n: usize) -> (Graph, Vec<ClassId>) {
@@ -651,6 +698,22 @@ mod tests {
                 assert!(g.order_is_consistent());
             }
         }
+    }
+
+    #[test]
+    fn a_key_keeps_its_other_subclasses_and_name_when_one_is_removed() {
+        let mut g = Graph::default();
+        let a0 = g.register(key(1), 0, "a", 10).unwrap();
+        let a3 = g.register(key(1), 3, "a", 10).unwrap();
+        let b = g.register(key(2), 0, "a", 10).unwrap();
+        assert_eq!(g.classes_of(key(1)), vec![a0, a3]);
+        assert_eq!(g.register(key(1), MAX_SUBCLASSES, "a", 10), None, "no class past the subclass range");
+        g.zap(a0);
+        assert_eq!((g.lookup(key(1), 0), g.lookup(key(1), 3)), (None, Some(a3)));
+        assert_eq!(g.class_name(a3), "a/3", "the key still holds its name");
+        assert_eq!(g.class_name(b), "a#2");
+        g.zap(a3);
+        assert!(g.classes_of(key(1)).is_empty());
     }
 
     #[test]

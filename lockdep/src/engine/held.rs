@@ -102,6 +102,11 @@ impl Elem {
         (self.class(), read, self.0 & 4 != 0)
     }
 
+    /// The bits below the class (mode, trylock, unchecked): `0..1 << CLASS_SHIFT`.
+    pub(crate) fn low_bits(self) -> u32 {
+        self.0 & ((1 << Self::CLASS_SHIFT) - 1)
+    }
+
     /// The class of an element.
     pub(crate) fn class(self) -> ClassId {
         ClassId::from_raw(self.0 >> Self::CLASS_SHIFT)

@@ -2,7 +2,7 @@
 //! by a validator; see [`graph`](super::graph)) and a hasher for maps keyed
 //! by ids. Chain ids are in [`held`](super::held).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A class of one validator; never reused by it (see the module docs).
@@ -46,3 +46,148 @@ impl Hasher for IdHasher {
 }
 
 pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// A fast hasher for the engine's composite keys (class keys, class pairs,
+/// names): each word is folded in by a rotate, xor and multiply, and
+/// `finish` brings the well-mixed high bits down to the low bits the table
+/// indexes by. Not collision-resistant, and it need not be: the keys come
+/// from the program's own locks, not from an adversary. (`SipHash`, the
+/// std default, cost a third of a new dependency's instructions.)
+#[derive(Default)]
+pub(crate) struct MixHasher(u64);
+
+impl MixHasher {
+    #[inline]
+    fn add(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(23) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+impl Hasher for MixHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+    }
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+/// A map keyed by composite engine keys, with [`MixHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<MixHasher>>;
+/// A set of composite engine keys, with [`MixHasher`].
+pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<MixHasher>>;
+
+/// A short list of ids: up to two inline, more on the heap. The engine's
+/// per-class and per-chain lists (a class's edges each way, a chain's
+/// extensions, a class's chains) mostly hold one or two ids in a large
+/// graph, and an allocation per list was a quarter of a new dependency's
+/// cost. Reads go through the slice it derefs to.
+pub(crate) enum SmallList<T: Copy + Default> {
+    Inline(u8, [T; 2]),
+    Heap(Vec<T>),
+}
+
+impl<T: Copy + Default> Default for SmallList<T> {
+    fn default() -> Self {
+        SmallList::Inline(0, [T::default(); 2])
+    }
+}
+
+impl<T: Copy + Default> std::ops::Deref for SmallList<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            SmallList::Inline(n, a) => &a[..usize::from(*n)],
+            SmallList::Heap(v) => v,
+        }
+    }
+}
+
+impl<T: Copy + Default> SmallList<T> {
+    pub(crate) fn push(&mut self, x: T) {
+        match self {
+            SmallList::Inline(n, a) if usize::from(*n) < a.len() => {
+                a[usize::from(*n)] = x;
+                *n += 1;
+            }
+            SmallList::Inline(_, a) => {
+                let mut v = Vec::with_capacity(4);
+                v.extend_from_slice(&a[..]);
+                v.push(x);
+                *self = SmallList::Heap(v);
+            }
+            SmallList::Heap(v) => v.push(x),
+        }
+    }
+
+    /// Removes the `i`-th id, the last one taking its place (as
+    /// `Vec::swap_remove`; panics when `i` is out of range).
+    pub(crate) fn swap_remove(&mut self, i: usize) -> T {
+        match self {
+            SmallList::Inline(n, a) => {
+                let len = usize::from(*n);
+                assert!(i < len, "swap_remove index {i} out of range {len}");
+                let x = a[i];
+                a[i] = a[len - 1];
+                *n -= 1;
+                x
+            }
+            SmallList::Heap(v) => v.swap_remove(i),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SmallList;
+
+    #[test]
+    fn small_list_behaves_like_a_vec_inline_and_on_the_heap() {
+        let mut l: SmallList<u32> = SmallList::default();
+        let mut v: Vec<u32> = Vec::new();
+        for x in 1..=6 {
+            l.push(x);
+            v.push(x);
+            assert_eq!(&l[..], &v[..]);
+        }
+        for i in [1, 0, 3, 0, 1, 0] {
+            assert_eq!(l.swap_remove(i), v.swap_remove(i));
+            assert_eq!(&l[..], &v[..]);
+        }
+        let mut l: SmallList<u32> = SmallList::default();
+        l.push(7);
+        l.push(8);
+        assert_eq!(l.swap_remove(0), 7);
+        assert_eq!(&l[..], &[8]);
+        assert_eq!(l.swap_remove(0), 8);
+        assert!(l.is_empty());
+    }
+}

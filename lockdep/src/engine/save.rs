@@ -12,11 +12,11 @@ use std::panic::Location;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::graph::{ClassId, EdgeOrigin, Graph, Plain};
+use super::graph::{ClassId, EdgeEnd, EdgeOrigin, Graph, Plain};
 use super::inner::{Inner, lock};
 use crate::class::{KeyId, Read};
 use crate::output::say;
-use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
+use crate::report::{DepTypes, ThreadInfo, Trace};
 use crate::save::format::{
     Cycle, End, Key, LoadSummary, Origin, Run, SavedClass, SavedEdge, SavedFrame, SavedGraph, Site,
 };
@@ -109,7 +109,7 @@ fn build(inner: &Inner, classes: Vec<ClassCopy>, edges: Vec<EdgeCopy>, traces: b
                 distance: e.distance,
                 seen: vec![Origin {
                     run: 0,
-                    thread: o.thread.name.clone(),
+                    thread: o.thread.name.as_deref().map(str::to_owned),
                     held: end_of(&o.from),
                     taken: end_of(&o.to),
                     trace,
@@ -135,7 +135,7 @@ fn resolve(t: &Trace, cache: &mut HashMap<*const [usize], Vec<SavedFrame>>) -> V
         .clone()
 }
 
-fn end_of(l: &LockInfo) -> End {
+fn end_of(l: &EdgeEnd) -> End {
     End { instance: l.instance.to_owned(), read: l.read, trylock: l.trylock, site: Site::of(l.location) }
 }
 
@@ -199,16 +199,15 @@ pub(crate) fn cycles(g: &SavedGraph) -> Vec<Cycle> {
     let index: HashMap<ClassId, usize> = ids.iter().enumerate().filter_map(|(i, c)| Some(((*c)?, i))).collect();
     let mut edge_index: HashMap<(usize, usize), usize> = HashMap::new();
     let placeholder = || {
-        let l = LockInfo {
+        let l = EdgeEnd {
             instance: "",
             addr: 0,
-            class: String::new(),
             subclass: 0,
             read: Read::Exclusive,
             trylock: false,
             location: Location::caller(),
         };
-        EdgeOrigin { from: l.clone(), to: l, thread: ThreadInfo::current(), trace: None }
+        EdgeOrigin { from: l, to: l, thread: ThreadInfo::current(), trace: None }
     };
     let mut found = Vec::new();
     let mut seen: HashSet<Vec<usize>> = HashSet::new();
@@ -290,10 +289,9 @@ pub(crate) fn seed(inner: &Inner, g: &SavedGraph, loc: &'static Location<'static
             }
             let o = e.seen.first()?;
             let run = g.runs.get(o.run).map_or_else(|| "?".to_owned(), |r| r.to_string());
-            let info = |end: &End, class: &SavedClass| LockInfo {
+            let info = |end: &End, class: &SavedClass| EdgeEnd {
                 instance: intern(&end.instance),
                 addr: 0,
-                class: class.display_name(),
                 subclass: class.subclass,
                 read: end.read,
                 trylock: end.trylock,
@@ -304,7 +302,7 @@ pub(crate) fn seed(inner: &Inner, g: &SavedGraph, loc: &'static Location<'static
             Some(EdgeOrigin {
                 from: info(&o.held, &g.classes[e.from]),
                 to: info(&o.taken, &g.classes[e.to]),
-                thread: ThreadInfo { name: Some(name), id: current.id },
+                thread: ThreadInfo { name: Some(name.into()), id: current.id },
                 trace: None,
             })
         })

@@ -6,7 +6,7 @@
 
 use super::ctx::Ctx;
 use super::emit::lock_info;
-use super::graph::{EdgeOrigin, Plain};
+use super::graph::{EdgeEnd, EdgeOrigin, Plain};
 use super::held::{ChainKey, ChainNode, Elem, HeldLock};
 use super::ids::ClassId;
 use super::inner::{Shared, lock};
@@ -160,8 +160,8 @@ impl Ctx<'_> {
             return true;
         }
         let origin = EdgeOrigin {
-            from: lock_info(&sh.graph, prev),
-            to: lock_info(&sh.graph, next),
+            from: edge_end(prev),
+            to: edge_end(next),
             thread: self.thread.clone(),
             trace: self.trace(sh, trace),
         };
@@ -209,9 +209,10 @@ impl Ctx<'_> {
                 .iter()
                 .map(|e| {
                     let edge = sh.graph.edge(*e);
+                    let (from, to) = sh.graph.origin_infos(*e);
                     ChainStep {
-                        from: edge.origin.from.clone(),
-                        to: edge.origin.to.clone(),
+                        from,
+                        to,
                         types: DepTypes(edge.dep),
                         thread: edge.origin.thread.clone(),
                         is_new: false,
@@ -250,6 +251,19 @@ impl Ctx<'_> {
             self.emit(sh, sig, report);
         }
         false
+    }
+}
+
+/// A held lock as one end of a new dependency (its class name is the
+/// graph's business, looked up only when a report needs it).
+fn edge_end(h: &HeldLock) -> EdgeEnd {
+    EdgeEnd {
+        instance: h.name,
+        addr: h.instance,
+        subclass: u32::from(h.subclass),
+        read: h.read,
+        trylock: h.trylock,
+        location: h.location,
     }
 }
 

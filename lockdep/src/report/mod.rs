@@ -73,7 +73,8 @@ impl ReportKind {
 /// A thread as reports name it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ThreadInfo {
-    pub(crate) name: Option<String>,
+    /// Shared, not copied: every new dependency records its thread.
+    pub(crate) name: Option<std::sync::Arc<str>>,
     pub(crate) id: ThreadId,
 }
 
@@ -81,7 +82,7 @@ impl ThreadInfo {
     #[cfg_attr(not(lockdep_on), allow(dead_code))]
     pub(crate) fn current() -> Self {
         let t = std::thread::current();
-        ThreadInfo { name: t.name().map(str::to_owned), id: t.id() }
+        ThreadInfo { name: t.name().map(Into::into), id: t.id() }
     }
 
     /// The thread's name, if it has one.

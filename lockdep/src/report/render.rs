@@ -102,7 +102,7 @@ fn scenario(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
         .iter()
         .enumerate()
         .map(|(i, s)| match (&s.thread.name, distinct) {
-            (Some(n), true) => n.clone(),
+            (Some(n), true) => n.to_string(),
             (None, true) => format!("{:?}", s.thread.id),
             _ => format!("Thread {}", (b'A' + (i % 26) as u8) as char),
         })

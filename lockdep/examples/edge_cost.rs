@@ -1,0 +1,90 @@
+//! The instruction cost of the validator's slow paths, for callgrind to count
+//! (validation compiled in: `--features enabled-in-release`):
+//!
+//! * `edge N M [trace]`: a chain of `N` classes is learned (edges `i -> i+1`),
+//!   then `M` more new edges are counted inside `new_edges`; `redge`: the
+//!   same, every chain built last edge first;
+//! * `churn N M`: with `N` validated chains in the store, `M` locks with a
+//!   class of their own (`LockdepMap::new_dynamic`) are created, taken under a
+//!   static lock and dropped, counted inside `churn`.
+//!
+//! `valgrind --tool=callgrind --toggle-collect='*new_counted*' target/release/examples/edge_cost edge 10000 1000`
+//! (see docs/PERFORMANCE.md, "Round 2"). Run directly it checks that the
+//! paths work and prints the validator's counts.
+use std::hint::black_box;
+
+use lockdep::{Config, LockClassKey, LockdepMap, Validator};
+
+fn pair(a: &LockdepMap, b: &LockdepMap) {
+    lockdep::mutex_acquire(a, 0, false);
+    lockdep::mutex_acquire(b, 0, false);
+    lockdep::mutex_release(b);
+    lockdep::mutex_release(a);
+}
+
+/// The counted new edges: `maps[i] -> maps[i+1]` for `i` in `from..to`,
+/// last first if `reverse`.
+#[inline(never)]
+fn new_edges(maps: &[LockdepMap], from: usize, to: usize, reverse: bool) {
+    for k in 0..to - from {
+        let i = if reverse { to - 1 - k } else { from + k };
+        pair(black_box(&maps[i]), &maps[i + 1]);
+    }
+}
+
+/// The counted part of the chain (a separate symbol for callgrind).
+#[inline(never)]
+fn new_counted(maps: &[LockdepMap], from: usize, to: usize, reverse: bool) {
+    new_edges(maps, from, to, reverse);
+}
+
+/// The counted churn: `m` dynamic-class locks taken under `outer`.
+#[inline(never)]
+fn churn(outer: &LockdepMap, m: usize) {
+    for _ in 0..m {
+        let map = LockdepMap::new_dynamic("churn");
+        pair(black_box(outer), &map);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map_or("edge", String::as_str);
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let m: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000);
+    let traces = args.get(4).is_some_and(|s| s == "trace");
+    let v = Validator::new(Config {
+        max_classes: 2 * (n + m) + 10,
+        max_dependencies: 2 * (n + m) + 10,
+        max_chains: 4 * (n + m) + 10,
+        ..Config::collect().with_backtraces(traces)
+    });
+    v.scope(|| match mode {
+        "churn" => {
+            let keys: &'static [LockClassKey] = Box::leak((0..n + 1).map(|_| LockClassKey::new()).collect());
+            let maps: Vec<LockdepMap> = keys.iter().map(|k| LockdepMap::new("filler", k)).collect();
+            for w in maps.windows(2) {
+                pair(&w[0], &w[1]);
+            }
+            static OUTER: LockClassKey = LockClassKey::new();
+            let outer = LockdepMap::new("outer", &OUTER);
+            // The static class, once, outside the counted function.
+            pair(&outer, &LockdepMap::new_dynamic("churn"));
+            churn(&outer, m);
+        }
+        _ => {
+            let total = n + m;
+            let keys: &'static [LockClassKey] = Box::leak((0..total).map(|_| LockClassKey::new()).collect());
+            let maps: Vec<LockdepMap> = keys.iter().map(|k| LockdepMap::new("chain", k)).collect();
+            let reverse = mode == "redge";
+            // The counted edges come after (forward) or before (reverse) the
+            // learned ones, continuing the same chain.
+            let (learned, counted) = if reverse { (m..total - 1, 0..m) } else { (0..n - 1, n - 1..total - 1) };
+            new_edges(&maps, learned.start, learned.end, reverse);
+            new_counted(&maps, counted.start, counted.end, reverse);
+        }
+    });
+    let s = v.stats();
+    println!("{mode}: {} classes, {} dependencies, {} chains", s.classes, s.direct_dependencies, s.chains);
+    assert!(v.reports().is_empty());
+}
