@@ -119,6 +119,8 @@ use std::panic::Location;
 use crate::ENABLED;
 
 mod condvar;
+#[cfg(feature = "lock_api-0.5")]
+pub mod lock_api05;
 mod mutex;
 pub mod park;
 mod raw;

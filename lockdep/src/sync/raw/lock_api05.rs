@@ -1,0 +1,372 @@
+//! `lock_api` 0.5's raw traits for [`RawLockdep`], next to 0.4's: the same
+//! hooks in the same order, over the same lock_api 0.4 raw lock `R`.
+//!
+//! lock_api 0.5 hands a guard state from each acquisition to its release;
+//! here it is [`GuardNoSend`] (no state, never `Send`: a lock must be
+//! released by the thread whose held-lock stack has it). Unlike 0.4's, the
+//! acquiring methods are `#[track_caller]`, as are lock_api 0.5's own
+//! `Mutex::lock` and friends, so acquisitions made through lock_api 0.5's
+//! types are reported at the caller's line.
+
+use lock_api05::GuardNoSend;
+
+use super::{INIT_KEY, RawLockdep, note_unlock};
+use crate::class::Read;
+use crate::hooks;
+use crate::map::LockdepMap;
+
+// SAFETY: every method delegates to `R`'s lock_api 0.4 counterpart, which
+// upholds the same contract; the guard carries no state, and the hooks only
+// record what happens (an acquisition whose hook unwinds is undone first).
+unsafe impl<R: lock_api::RawMutex> lock_api05::RawMutex for RawLockdep<R> {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = RawLockdep::new(R::INIT, LockdepMap::new("lockdep::RawLockdep::INIT", &INIT_KEY));
+
+    type Guard = GuardNoSend;
+
+    #[inline]
+    #[track_caller]
+    fn lock(&self) -> GuardNoSend {
+        if self.take_prehooked() {
+            self.inner.lock();
+        } else if let Some(held) = self.take_relock() {
+            self.reacquire_blocking(held, Read::Exclusive, || self.inner.try_lock(), || self.inner.lock());
+        } else {
+            self.lock_with(0, None);
+        }
+        GuardNoSend::new()
+    }
+
+    #[inline]
+    #[track_caller]
+    fn try_lock(&self) -> Option<GuardNoSend> {
+        let ok = if self.take_prehooked() { self.inner.try_lock() } else { self.try_lock_with(0, None) };
+        ok.then(GuardNoSend::new)
+    }
+
+    #[inline]
+    #[track_caller]
+    unsafe fn unlock(&self, _guard: GuardNoSend) {
+        note_unlock(&self.map);
+        // SAFETY: the guard proves this thread holds the lock.
+        unsafe { self.unlock_hooked() }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<R: lock_api::RawMutexFair> lock_api05::RawMutexFair for RawLockdep<R> {
+    #[inline]
+    #[track_caller]
+    unsafe fn unlock_fair(&self, _guard: GuardNoSend) {
+        note_unlock(&self.map);
+        self.release_then(|| {
+            // SAFETY: the guard proves this thread holds the lock.
+            unsafe { self.inner.unlock_fair() }
+        });
+    }
+
+    #[inline]
+    unsafe fn bump(&self, _guard: &mut GuardNoSend) {
+        // The lock stays held for the validator across a bump.
+        // SAFETY: the guard proves this thread holds the lock.
+        unsafe { self.inner.bump() }
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<R: lock_api::RawMutexTimed> lock_api05::RawMutexTimed for RawLockdep<R> {
+    type Duration = R::Duration;
+    type Instant = R::Instant;
+
+    #[inline]
+    #[track_caller]
+    fn try_lock_for(&self, timeout: R::Duration) -> Option<GuardNoSend> {
+        self.try_lock_for_with(0, timeout).then(GuardNoSend::new)
+    }
+
+    #[inline]
+    #[track_caller]
+    fn try_lock_until(&self, timeout: R::Instant) -> Option<GuardNoSend> {
+        self.try_lock_until_with(0, timeout).then(GuardNoSend::new)
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<R: lock_api::RawRwLock> lock_api05::RawRwLock for RawLockdep<R> {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = RawLockdep::new(R::INIT, LockdepMap::new("lockdep::RawLockdep::INIT", &INIT_KEY));
+
+    type SharedGuard = GuardNoSend;
+    type ExclusiveGuard = GuardNoSend;
+
+    #[inline]
+    #[track_caller]
+    fn lock_shared(&self) -> GuardNoSend {
+        match self.take_relock() {
+            Some(held) => self.reacquire_blocking(
+                held,
+                Read::Shared,
+                || self.inner.try_lock_shared(),
+                || self.inner.lock_shared(),
+            ),
+            None => self.lock_shared_with(0, None),
+        }
+        GuardNoSend::new()
+    }
+
+    #[inline]
+    #[track_caller]
+    fn try_lock_shared(&self) -> Option<GuardNoSend> {
+        self.try_lock_shared_with(0).then(GuardNoSend::new)
+    }
+
+    #[inline]
+    #[track_caller]
+    unsafe fn unlock_shared(&self, _guard: GuardNoSend) {
+        note_unlock(&self.map);
+        self.release_then(|| {
+            // SAFETY: the guard proves this thread holds a shared lock.
+            unsafe { self.inner.unlock_shared() }
+        });
+    }
+
+    #[inline]
+    #[track_caller]
+    fn lock_exclusive(&self) -> GuardNoSend {
+        match self.take_relock() {
+            Some(held) => self.reacquire_blocking(
+                held,
+                Read::Exclusive,
+                || self.inner.try_lock_exclusive(),
+                || self.inner.lock_exclusive(),
+            ),
+            None => self.lock_exclusive_with(0, None),
+        }
+        GuardNoSend::new()
+    }
+
+    #[inline]
+    #[track_caller]
+    fn try_lock_exclusive(&self) -> Option<GuardNoSend> {
+        self.try_lock_exclusive_with(0).then(GuardNoSend::new)
+    }
+
+    #[inline]
+    #[track_caller]
+    unsafe fn unlock_exclusive(&self, _guard: GuardNoSend) {
+        note_unlock(&self.map);
+        self.release_then(|| {
+            // SAFETY: the guard proves this thread holds the exclusive lock.
+            unsafe { self.inner.unlock_exclusive() }
+        });
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+
+    #[inline]
+    fn is_locked_exclusive(&self) -> bool {
+        self.inner.is_locked_exclusive()
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<R: lock_api::RawRwLockFair> lock_api05::RawRwLockFair for RawLockdep<R> {
+    #[inline]
+    #[track_caller]
+    unsafe fn unlock_shared_fair(&self, _guard: GuardNoSend) {
+        note_unlock(&self.map);
+        self.release_then(|| {
+            // SAFETY: the guard proves this thread holds a shared lock.
+            unsafe { self.inner.unlock_shared_fair() }
+        });
+    }
+
+    #[inline]
+    #[track_caller]
+    unsafe fn unlock_exclusive_fair(&self, _guard: GuardNoSend) {
+        note_unlock(&self.map);
+        self.release_then(|| {
+            // SAFETY: the guard proves this thread holds the exclusive lock.
+            unsafe { self.inner.unlock_exclusive_fair() }
+        });
+    }
+
+    #[inline]
+    unsafe fn bump_shared(&self, _guard: &mut GuardNoSend) {
+        // SAFETY: the guard proves this thread holds a shared lock.
+        unsafe { self.inner.bump_shared() }
+    }
+
+    #[inline]
+    unsafe fn bump_exclusive(&self, _guard: &mut GuardNoSend) {
+        // SAFETY: the guard proves this thread holds the exclusive lock.
+        unsafe { self.inner.bump_exclusive() }
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<R: lock_api::RawRwLockDowngrade> lock_api05::RawRwLockDowngrade for RawLockdep<R> {
+    #[inline]
+    #[track_caller]
+    unsafe fn downgrade(&self, guard: GuardNoSend) -> GuardNoSend {
+        hooks::lock_downgrade(&self.map);
+        // SAFETY: the guard proves this thread holds the exclusive lock.
+        unsafe { self.inner.downgrade() };
+        guard
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<R: lock_api::RawRwLockTimed> lock_api05::RawRwLockTimed for RawLockdep<R> {
+    type Duration = R::Duration;
+    type Instant = R::Instant;
+
+    #[inline]
+    #[track_caller]
+    fn try_lock_shared_for(&self, timeout: R::Duration) -> Option<GuardNoSend> {
+        self.acquire_timed(0, Read::Shared, || self.inner.try_lock_shared_for(timeout)).then(GuardNoSend::new)
+    }
+
+    #[inline]
+    #[track_caller]
+    fn try_lock_shared_until(&self, timeout: R::Instant) -> Option<GuardNoSend> {
+        self.acquire_timed(0, Read::Shared, || self.inner.try_lock_shared_until(timeout)).then(GuardNoSend::new)
+    }
+
+    #[inline]
+    #[track_caller]
+    fn try_lock_exclusive_for(&self, timeout: R::Duration) -> Option<GuardNoSend> {
+        self.acquire_timed(0, Read::Exclusive, || self.inner.try_lock_exclusive_for(timeout)).then(GuardNoSend::new)
+    }
+
+    #[inline]
+    #[track_caller]
+    fn try_lock_exclusive_until(&self, timeout: R::Instant) -> Option<GuardNoSend> {
+        self.acquire_timed(0, Read::Exclusive, || self.inner.try_lock_exclusive_until(timeout)).then(GuardNoSend::new)
+    }
+}
+
+// SAFETY: as above. Upgrading keeps the validator's exclusive entry (an
+// upgradable read is validated as exclusive), so it needs no hook.
+unsafe impl<R: lock_api::RawRwLockUpgrade> lock_api05::RawRwLockUpgrade for RawLockdep<R> {
+    type UpgradableGuard = GuardNoSend;
+
+    #[inline]
+    #[track_caller]
+    fn lock_upgradable(&self) -> GuardNoSend {
+        match self.take_relock() {
+            Some(held) => self.reacquire_blocking(
+                held,
+                Read::Exclusive,
+                || self.inner.try_lock_upgradable(),
+                || self.inner.lock_upgradable(),
+            ),
+            None => self.lock_upgradable_with(0),
+        }
+        GuardNoSend::new()
+    }
+
+    #[inline]
+    #[track_caller]
+    fn try_lock_upgradable(&self) -> Option<GuardNoSend> {
+        self.try_lock_upgradable_with(0).then(GuardNoSend::new)
+    }
+
+    #[inline]
+    #[track_caller]
+    unsafe fn unlock_upgradable(&self, _guard: GuardNoSend) {
+        note_unlock(&self.map);
+        self.release_then(|| {
+            // SAFETY: the guard proves this thread holds the upgradable lock.
+            unsafe { self.inner.unlock_upgradable() }
+        });
+    }
+
+    #[inline]
+    unsafe fn upgrade(&self, guard: GuardNoSend) -> GuardNoSend {
+        // SAFETY: the guard proves this thread holds the upgradable lock.
+        unsafe { self.inner.upgrade() };
+        guard
+    }
+
+    #[inline]
+    unsafe fn try_upgrade(&self, guard: GuardNoSend) -> Result<GuardNoSend, GuardNoSend> {
+        // SAFETY: the guard proves this thread holds the upgradable lock.
+        if unsafe { self.inner.try_upgrade() } { Ok(guard) } else { Err(guard) }
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<R: lock_api::RawRwLockUpgradeFair> lock_api05::RawRwLockUpgradeFair for RawLockdep<R> {
+    #[inline]
+    #[track_caller]
+    unsafe fn unlock_upgradable_fair(&self, _guard: GuardNoSend) {
+        note_unlock(&self.map);
+        self.release_then(|| {
+            // SAFETY: the guard proves this thread holds the upgradable lock.
+            unsafe { self.inner.unlock_upgradable_fair() }
+        });
+    }
+
+    #[inline]
+    unsafe fn bump_upgradable(&self, _guard: &mut GuardNoSend) {
+        // SAFETY: the guard proves this thread holds the upgradable lock.
+        unsafe { self.inner.bump_upgradable() }
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<R: lock_api::RawRwLockUpgradeDowngrade> lock_api05::RawRwLockUpgradeDowngrade for RawLockdep<R> {
+    #[inline]
+    #[track_caller]
+    unsafe fn downgrade_upgradable(&self, guard: GuardNoSend) -> GuardNoSend {
+        // Exclusive (upgradable) -> shared reader.
+        hooks::lock_downgrade(&self.map);
+        // SAFETY: the guard proves this thread holds the upgradable lock.
+        unsafe { self.inner.downgrade_upgradable() };
+        guard
+    }
+
+    #[inline]
+    unsafe fn downgrade_to_upgradable(&self, guard: GuardNoSend) -> GuardNoSend {
+        // Writer -> upgradable: both are validated as exclusive.
+        // SAFETY: the guard proves this thread holds the exclusive lock.
+        unsafe { self.inner.downgrade_to_upgradable() };
+        guard
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<R: lock_api::RawRwLockUpgradeTimed> lock_api05::RawRwLockUpgradeTimed for RawLockdep<R> {
+    #[inline]
+    #[track_caller]
+    fn try_lock_upgradable_for(&self, timeout: R::Duration) -> Option<GuardNoSend> {
+        self.acquire_timed(0, Read::Exclusive, || self.inner.try_lock_upgradable_for(timeout)).then(GuardNoSend::new)
+    }
+
+    #[inline]
+    #[track_caller]
+    fn try_lock_upgradable_until(&self, timeout: R::Instant) -> Option<GuardNoSend> {
+        self.acquire_timed(0, Read::Exclusive, || self.inner.try_lock_upgradable_until(timeout)).then(GuardNoSend::new)
+    }
+
+    #[inline]
+    unsafe fn try_upgrade_for(&self, guard: GuardNoSend, timeout: R::Duration) -> Result<GuardNoSend, GuardNoSend> {
+        // SAFETY: the guard proves this thread holds the upgradable lock.
+        if unsafe { self.inner.try_upgrade_for(timeout) } { Ok(guard) } else { Err(guard) }
+    }
+
+    #[inline]
+    unsafe fn try_upgrade_until(&self, guard: GuardNoSend, timeout: R::Instant) -> Result<GuardNoSend, GuardNoSend> {
+        // SAFETY: the guard proves this thread holds the upgradable lock.
+        if unsafe { self.inner.try_upgrade_until(timeout) } { Ok(guard) } else { Err(guard) }
+    }
+}
