@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use lock_api::RawMutex;
 
-use super::super::raw::RawLockdep;
+use super::super::raw::RawLockdep05;
 
 /// [`lockdep::sync::Condvar`](crate::sync::Condvar) for `lock_api` 0.5
 /// guards: a wait releases the mutex in the validator at the wait's call
@@ -50,7 +50,7 @@ impl Condvar {
     /// Blocks until notified (or woken spuriously), releasing the guard's
     /// mutex while waiting and re-acquiring it before returning.
     #[track_caller]
-    pub fn wait<T: ?Sized, R: RawMutex>(&self, guard: &mut lock_api05::MutexGuard<'_, RawLockdep<R>, T>) {
+    pub fn wait<T: ?Sized, R: RawMutex>(&self, guard: &mut lock_api05::MutexGuard<'_, RawLockdep05<R>, T>) {
         self.wait_inner(guard, None);
     }
 
@@ -58,7 +58,7 @@ impl Condvar {
     #[track_caller]
     pub fn wait_while<T: ?Sized, R: RawMutex>(
         &self,
-        guard: &mut lock_api05::MutexGuard<'_, RawLockdep<R>, T>,
+        guard: &mut lock_api05::MutexGuard<'_, RawLockdep05<R>, T>,
         mut condition: impl FnMut(&mut T) -> bool,
     ) {
         while condition(&mut **guard) {
@@ -70,7 +70,7 @@ impl Condvar {
     #[track_caller]
     pub fn wait_for<T: ?Sized, R: RawMutex>(
         &self,
-        guard: &mut lock_api05::MutexGuard<'_, RawLockdep<R>, T>,
+        guard: &mut lock_api05::MutexGuard<'_, RawLockdep05<R>, T>,
         timeout: Duration,
     ) -> WaitTimeoutResult {
         WaitTimeoutResult(self.wait_inner(guard, Instant::now().checked_add(timeout)))
@@ -80,7 +80,7 @@ impl Condvar {
     #[track_caller]
     pub fn wait_until<T: ?Sized, R: RawMutex>(
         &self,
-        guard: &mut lock_api05::MutexGuard<'_, RawLockdep<R>, T>,
+        guard: &mut lock_api05::MutexGuard<'_, RawLockdep05<R>, T>,
         deadline: Instant,
     ) -> WaitTimeoutResult {
         WaitTimeoutResult(self.wait_inner(guard, Some(deadline)))
@@ -91,7 +91,7 @@ impl Condvar {
     #[track_caller]
     pub fn wait_while_for<T: ?Sized, R: RawMutex>(
         &self,
-        guard: &mut lock_api05::MutexGuard<'_, RawLockdep<R>, T>,
+        guard: &mut lock_api05::MutexGuard<'_, RawLockdep05<R>, T>,
         mut condition: impl FnMut(&mut T) -> bool,
         timeout: Duration,
     ) -> WaitTimeoutResult {
@@ -118,13 +118,13 @@ impl Condvar {
     #[track_caller]
     fn wait_inner<T: ?Sized, R: RawMutex>(
         &self,
-        guard: &mut lock_api05::MutexGuard<'_, RawLockdep<R>, T>,
+        guard: &mut lock_api05::MutexGuard<'_, RawLockdep05<R>, T>,
         deadline: Option<Instant>,
     ) -> bool {
         // SAFETY: the raw lock is unlocked and re-locked inside while the
         // guard is mutably borrowed, so nothing can use the data in between;
         // the guard's state is empty, so it stays valid across the re-lock.
-        let raw = unsafe { lock_api05::MutexGuard::mutex(guard).raw() };
+        let raw = unsafe { lock_api05::MutexGuard::mutex(guard).raw() }.as_lock_api04();
         // SAFETY: the guard holds `raw` and stays mutably borrowed throughout.
         unsafe { self.0.wait_raw(raw, deadline) }
     }

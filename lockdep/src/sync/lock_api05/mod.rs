@@ -3,8 +3,9 @@
 //! `parking_lot-0.13`.
 //!
 //! [`Mutex`], [`RwLock`], [`ReentrantMutex`] and [`Condvar`] validate exactly
-//! as `lockdep::sync`'s do — the same [`RawLockdep`] under them, the same
-//! classes, annotations and refusals — but their guards are `lock_api` 0.5's
+//! as `lockdep::sync`'s do — the same [`RawLockdep`] under them (as
+//! [`RawLockdep05`], its `lock_api` 0.5 face), the same classes, annotations
+//! and refusals — but their guards are `lock_api` 0.5's
 //! ([`MutexGuard`] is `lock_api::MutexGuard` of 0.5, with `map`,
 //! `unlocked`, …), and each lock dereferences to the `lock_api` 0.5 lock
 //! inside it ([`GenericMutex::as_lock_api`]), so code generic over
@@ -75,6 +76,7 @@ pub use rwlock::{
     RwLockWriteGuard,
 };
 
+pub use super::raw::RawLockdep05;
 pub use super::{RawLockdep, SINGLE_DEPTH_NESTING};
 /// The `lock_api` 0.5 crate (its guard types, `GuardNoSend`, the raw traits).
 pub use lock_api05 as lock_api;
@@ -128,7 +130,8 @@ unsafe impl lock_api05::GetThreadId for super::park::RawThreadId {
 
 /// A `lock_api` 0.5 raw lock (parking_lot 0.13's, say) seen through
 /// `lock_api` 0.4's raw traits, which [`RawLockdep`] wraps: `RawLockdep<Compat<R>>`
-/// is an instrumented `R` implementing both majors' traits.
+/// is an instrumented `R` with 0.4's traits, and
+/// [`RawLockdep05`]`<Compat<R>>` the same with 0.5's.
 ///
 /// Only raw locks whose guard state is empty qualify (`lock_api` 0.5's
 /// `GuardSend` and `GuardNoSend`, see [`StatelessGuard`]): lock_api 0.4's

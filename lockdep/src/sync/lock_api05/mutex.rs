@@ -7,7 +7,7 @@ use std::panic::Location;
 use lock_api::RawMutex;
 use lock_api05::GuardNoSend;
 
-use super::super::raw::RawLockdep;
+use super::super::raw::{RawLockdep, RawLockdep05};
 use super::super::site_map;
 use crate::assert::AsLockdepMap;
 use crate::class::LockClassKey;
@@ -34,15 +34,15 @@ use crate::map::LockdepMap;
 /// ```
 #[repr(transparent)]
 pub struct GenericMutex<R, T: ?Sized> {
-    inner: lock_api05::Mutex<RawLockdep<R>, T>,
+    inner: lock_api05::Mutex<RawLockdep05<R>, T>,
 }
 
 /// The guard of a [`Mutex`]: `lock_api` 0.5's over the instrumented raw lock
 /// (`#[must_use]`, never `Send`).
-pub type MutexGuard<'a, T> = lock_api05::MutexGuard<'a, RawLockdep<super::DefaultRawMutex>, T>;
+pub type MutexGuard<'a, T> = lock_api05::MutexGuard<'a, RawLockdep05<super::DefaultRawMutex>, T>;
 
 /// A [`MutexGuard`] mapped to a part of the data (`MutexGuard::map`).
-pub type MappedMutexGuard<'a, T> = lock_api05::MappedMutexGuard<'a, RawLockdep<super::DefaultRawMutex>, T>;
+pub type MappedMutexGuard<'a, T> = lock_api05::MappedMutexGuard<'a, RawLockdep05<super::DefaultRawMutex>, T>;
 
 /// An instrumented mutex with `lock_api` 0.5's guards, over parking_lot
 /// 0.13's raw mutex (lockdep's own without `parking_lot-0.13`): see
@@ -80,7 +80,7 @@ impl<T, R: RawMutex> GenericMutex<R, T> {
 
     /// A new mutex over an existing instrumented raw lock.
     pub const fn from_raw(raw: RawLockdep<R>, value: T) -> Self {
-        GenericMutex { inner: lock_api05::Mutex::from_raw(raw, value) }
+        GenericMutex { inner: lock_api05::Mutex::from_raw(RawLockdep05::new(raw), value) }
     }
 
     /// Consumes the mutex, returning the data.
@@ -93,21 +93,21 @@ impl<T: ?Sized, R: RawMutex> GenericMutex<R, T> {
     #[inline]
     fn raw_lock(&self) -> &RawLockdep<R> {
         // SAFETY: only used to acquire, after which a guard is made.
-        unsafe { self.inner.raw() }
+        unsafe { self.inner.raw() }.as_lock_api04()
     }
 
     /// Locks, blocking until the lock is available; validated before
     /// blocking, at the caller's line.
     #[inline]
     #[track_caller]
-    pub fn lock(&self) -> lock_api05::MutexGuard<'_, RawLockdep<R>, T> {
+    pub fn lock(&self) -> lock_api05::MutexGuard<'_, RawLockdep05<R>, T> {
         self.lock_nested(0)
     }
 
     /// Locks as `subclass` of the class (kernel `mutex_lock_nested`).
     #[inline]
     #[track_caller]
-    pub fn lock_nested(&self, subclass: u32) -> lock_api05::MutexGuard<'_, RawLockdep<R>, T> {
+    pub fn lock_nested(&self, subclass: u32) -> lock_api05::MutexGuard<'_, RawLockdep05<R>, T> {
         self.raw_lock().lock_with(subclass, None);
         // SAFETY: the lock was just acquired by this thread; its guard state is empty.
         unsafe { self.inner.make_guard_unchecked(GuardNoSend::new()) }
@@ -117,7 +117,7 @@ impl<T: ?Sized, R: RawMutex> GenericMutex<R, T> {
     /// `mutex_lock_nest_lock`).
     #[inline]
     #[track_caller]
-    pub fn lock_nest_lock<N: AsLockdepMap + ?Sized>(&self, nest: &N) -> lock_api05::MutexGuard<'_, RawLockdep<R>, T> {
+    pub fn lock_nest_lock<N: AsLockdepMap + ?Sized>(&self, nest: &N) -> lock_api05::MutexGuard<'_, RawLockdep05<R>, T> {
         self.raw_lock().lock_with(0, Some(nest.as_lockdep_map()));
         // SAFETY: the lock was just acquired by this thread; its guard state is empty.
         unsafe { self.inner.make_guard_unchecked(GuardNoSend::new()) }
@@ -127,7 +127,7 @@ impl<T: ?Sized, R: RawMutex> GenericMutex<R, T> {
     /// succeeded, never reported itself.
     #[inline]
     #[track_caller]
-    pub fn try_lock(&self) -> Option<lock_api05::MutexGuard<'_, RawLockdep<R>, T>> {
+    pub fn try_lock(&self) -> Option<lock_api05::MutexGuard<'_, RawLockdep05<R>, T>> {
         if self.raw_lock().try_lock_with(0, None) {
             // SAFETY: the lock was just acquired by this thread; its guard state is empty.
             Some(unsafe { self.inner.make_guard_unchecked(GuardNoSend::new()) })
@@ -142,13 +142,13 @@ impl<T: ?Sized, R: RawMutex> GenericMutex<R, T> {
     }
 
     /// The `lock_api` 0.5 mutex inside (also reached through `Deref`).
-    pub fn as_lock_api(&self) -> &lock_api05::Mutex<RawLockdep<R>, T> {
+    pub fn as_lock_api(&self) -> &lock_api05::Mutex<RawLockdep05<R>, T> {
         &self.inner
     }
 }
 
 impl<T: ?Sized, R> Deref for GenericMutex<R, T> {
-    type Target = lock_api05::Mutex<RawLockdep<R>, T>;
+    type Target = lock_api05::Mutex<RawLockdep05<R>, T>;
 
     #[inline]
     fn deref(&self) -> &Self::Target {
@@ -169,7 +169,7 @@ impl<T: ?Sized, R: RawMutex> AsLockdepMap for GenericMutex<R, T> {
     }
 }
 
-impl<T: ?Sized, R: RawMutex> AsLockdepMap for lock_api05::MutexGuard<'_, RawLockdep<R>, T> {
+impl<T: ?Sized, R: RawMutex> AsLockdepMap for lock_api05::MutexGuard<'_, RawLockdep05<R>, T> {
     fn as_lockdep_map(&self) -> &LockdepMap {
         // SAFETY: only the map is read; the lock is not touched.
         unsafe { lock_api05::MutexGuard::mutex(self).raw() }.map()

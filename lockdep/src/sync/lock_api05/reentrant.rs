@@ -7,7 +7,7 @@ use std::panic::Location;
 use lock_api::RawMutex;
 use lock_api05::GetThreadId;
 
-use super::super::raw::{self, RawLockdep};
+use super::super::raw::{self, RawLockdep, RawLockdep05};
 use super::super::site_map;
 use crate::assert::AsLockdepMap;
 use crate::class::LockClassKey;
@@ -28,12 +28,12 @@ use crate::{ENABLED, hooks};
 /// ```
 #[repr(transparent)]
 pub struct GenericReentrantMutex<R: RawMutex, G, T: ?Sized> {
-    inner: lock_api05::ReentrantMutex<RawLockdep<R>, G, T>,
+    inner: lock_api05::ReentrantMutex<RawLockdep05<R>, G, T>,
 }
 
 /// The guard of a [`ReentrantMutex`] (`lock_api` 0.5's; `#[must_use]`, never `Send`).
 pub type ReentrantMutexGuard<'a, T> =
-    lock_api05::ReentrantMutexGuard<'a, RawLockdep<super::DefaultRawMutex>, super::DefaultThreadId, T>;
+    lock_api05::ReentrantMutexGuard<'a, RawLockdep05<super::DefaultRawMutex>, super::DefaultThreadId, T>;
 
 /// An instrumented reentrant mutex with `lock_api` 0.5's guard: see [`GenericReentrantMutex`].
 pub type ReentrantMutex<T> = GenericReentrantMutex<super::DefaultRawMutex, super::DefaultThreadId, T>;
@@ -59,7 +59,11 @@ impl<T, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
     /// A new reentrant mutex known to the validator by `map`.
     pub const fn from_map(value: T, map: LockdepMap) -> Self {
         GenericReentrantMutex {
-            inner: lock_api05::ReentrantMutex::from_raw(RawLockdep::new(R::INIT, map), G::INIT, value),
+            inner: lock_api05::ReentrantMutex::from_raw(
+                RawLockdep05::new(RawLockdep::new(R::INIT, map)),
+                G::INIT,
+                value,
+            ),
         }
     }
 
@@ -73,14 +77,14 @@ impl<T: ?Sized, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
     #[inline]
     fn raw_lock(&self) -> &RawLockdep<R> {
         // SAFETY: only used to read the map and to mark a prehooked acquisition.
-        unsafe { self.inner.raw() }
+        unsafe { self.inner.raw() }.as_lock_api04()
     }
 
     /// Locks, blocking unless this thread already owns the mutex. The
     /// outermost acquisition is validated at the caller's location.
     #[inline]
     #[track_caller]
-    pub fn lock(&self) -> lock_api05::ReentrantMutexGuard<'_, RawLockdep<R>, G, T> {
+    pub fn lock(&self) -> lock_api05::ReentrantMutexGuard<'_, RawLockdep05<R>, G, T> {
         if ENABLED && !self.inner.is_owned_by_current_thread() {
             // lock_api 0.5's raw reentrant mutex is not `#[track_caller]`:
             // announce here, and tell the raw lock not to announce again.
@@ -93,7 +97,7 @@ impl<T: ?Sized, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
     /// (as a trylock) only if it succeeded.
     #[inline]
     #[track_caller]
-    pub fn try_lock(&self) -> Option<lock_api05::ReentrantMutexGuard<'_, RawLockdep<R>, G, T>> {
+    pub fn try_lock(&self) -> Option<lock_api05::ReentrantMutexGuard<'_, RawLockdep05<R>, G, T>> {
         if ENABLED && !self.inner.is_owned_by_current_thread() {
             raw::prehook(self.raw_lock());
             let guard = self.inner.try_lock();
@@ -116,13 +120,13 @@ impl<T: ?Sized, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
     /// The `lock_api` 0.5 reentrant mutex inside (also reached through
     /// `Deref`). Locking it directly still validates, but reports the
     /// outermost acquisition at a line inside `lockdep`.
-    pub fn as_lock_api(&self) -> &lock_api05::ReentrantMutex<RawLockdep<R>, G, T> {
+    pub fn as_lock_api(&self) -> &lock_api05::ReentrantMutex<RawLockdep05<R>, G, T> {
         &self.inner
     }
 }
 
 impl<T: ?Sized, R: RawMutex, G> Deref for GenericReentrantMutex<R, G, T> {
-    type Target = lock_api05::ReentrantMutex<RawLockdep<R>, G, T>;
+    type Target = lock_api05::ReentrantMutex<RawLockdep05<R>, G, T>;
 
     #[inline]
     fn deref(&self) -> &Self::Target {

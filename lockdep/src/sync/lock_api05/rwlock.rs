@@ -7,7 +7,7 @@ use std::panic::Location;
 use lock_api::{RawRwLock, RawRwLockRecursive, RawRwLockUpgrade};
 use lock_api05::GuardNoSend;
 
-use super::super::raw::RawLockdep;
+use super::super::raw::{RawLockdep, RawLockdep05};
 use super::super::site_map;
 use crate::assert::AsLockdepMap;
 use crate::class::LockClassKey;
@@ -38,20 +38,21 @@ use crate::map::LockdepMap;
 /// ```
 #[repr(transparent)]
 pub struct GenericRwLock<R, T: ?Sized> {
-    inner: lock_api05::RwLock<RawLockdep<R>, T>,
+    inner: lock_api05::RwLock<RawLockdep05<R>, T>,
 }
 
 /// Read guard of an [`RwLock`] (`lock_api` 0.5's; `#[must_use]`, never `Send`).
-pub type RwLockReadGuard<'a, T> = lock_api05::RwLockReadGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
+pub type RwLockReadGuard<'a, T> = lock_api05::RwLockReadGuard<'a, RawLockdep05<super::DefaultRawRwLock>, T>;
 /// Write guard of an [`RwLock`] (`lock_api` 0.5's; `#[must_use]`, never `Send`).
-pub type RwLockWriteGuard<'a, T> = lock_api05::RwLockWriteGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
+pub type RwLockWriteGuard<'a, T> = lock_api05::RwLockWriteGuard<'a, RawLockdep05<super::DefaultRawRwLock>, T>;
 /// Upgradable read guard of an [`RwLock`] (`lock_api` 0.5's; `#[must_use]`, never `Send`).
 pub type RwLockUpgradableReadGuard<'a, T> =
-    lock_api05::RwLockUpgradableReadGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
+    lock_api05::RwLockUpgradableReadGuard<'a, RawLockdep05<super::DefaultRawRwLock>, T>;
 /// A mapped read guard.
-pub type MappedRwLockReadGuard<'a, T> = lock_api05::MappedRwLockReadGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
+pub type MappedRwLockReadGuard<'a, T> = lock_api05::MappedRwLockReadGuard<'a, RawLockdep05<super::DefaultRawRwLock>, T>;
 /// A mapped write guard.
-pub type MappedRwLockWriteGuard<'a, T> = lock_api05::MappedRwLockWriteGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
+pub type MappedRwLockWriteGuard<'a, T> =
+    lock_api05::MappedRwLockWriteGuard<'a, RawLockdep05<super::DefaultRawRwLock>, T>;
 /// An instrumented rwlock with `lock_api` 0.5's guards, over parking_lot
 /// 0.13's raw rwlock (lockdep's own without `parking_lot-0.13`): see
 /// [`GenericRwLock`].
@@ -88,7 +89,7 @@ impl<T, R: RawRwLock> GenericRwLock<R, T> {
 
     /// A new rwlock over an existing instrumented raw lock.
     pub const fn from_raw(raw: RawLockdep<R>, value: T) -> Self {
-        GenericRwLock { inner: lock_api05::RwLock::from_raw(raw, value) }
+        GenericRwLock { inner: lock_api05::RwLock::from_raw(RawLockdep05::new(raw), value) }
     }
 
     /// Consumes the lock, returning the data.
@@ -101,20 +102,20 @@ impl<T: ?Sized, R: RawRwLock> GenericRwLock<R, T> {
     #[inline]
     fn raw_lock(&self) -> &RawLockdep<R> {
         // SAFETY: only used to acquire, after which a guard is made.
-        unsafe { self.inner.raw() }
+        unsafe { self.inner.raw() }.as_lock_api04()
     }
 
     /// Locks for read, as a [`Shared`](crate::Read::Shared) reader (kernel `down_read`).
     #[inline]
     #[track_caller]
-    pub fn read(&self) -> lock_api05::RwLockReadGuard<'_, RawLockdep<R>, T> {
+    pub fn read(&self) -> lock_api05::RwLockReadGuard<'_, RawLockdep05<R>, T> {
         self.read_nested(0)
     }
 
     /// Locks for read as `subclass` (kernel `down_read_nested`).
     #[inline]
     #[track_caller]
-    pub fn read_nested(&self, subclass: u32) -> lock_api05::RwLockReadGuard<'_, RawLockdep<R>, T> {
+    pub fn read_nested(&self, subclass: u32) -> lock_api05::RwLockReadGuard<'_, RawLockdep05<R>, T> {
         self.raw_lock().lock_shared_with(subclass, None);
         // SAFETY: a shared lock was just acquired by this thread; its guard state is empty.
         unsafe { self.inner.make_read_guard_unchecked(GuardNoSend::new()) }
@@ -123,7 +124,7 @@ impl<T: ?Sized, R: RawRwLock> GenericRwLock<R, T> {
     /// Tries to lock for read; recorded only on success, never reported.
     #[inline]
     #[track_caller]
-    pub fn try_read(&self) -> Option<lock_api05::RwLockReadGuard<'_, RawLockdep<R>, T>> {
+    pub fn try_read(&self) -> Option<lock_api05::RwLockReadGuard<'_, RawLockdep05<R>, T>> {
         if self.raw_lock().try_lock_shared_with(0) {
             // SAFETY: a shared lock was just acquired by this thread; its guard state is empty.
             Some(unsafe { self.inner.make_read_guard_unchecked(GuardNoSend::new()) })
@@ -135,14 +136,14 @@ impl<T: ?Sized, R: RawRwLock> GenericRwLock<R, T> {
     /// Locks for write (kernel `down_write`).
     #[inline]
     #[track_caller]
-    pub fn write(&self) -> lock_api05::RwLockWriteGuard<'_, RawLockdep<R>, T> {
+    pub fn write(&self) -> lock_api05::RwLockWriteGuard<'_, RawLockdep05<R>, T> {
         self.write_nested(0)
     }
 
     /// Locks for write as `subclass` (kernel `down_write_nested`).
     #[inline]
     #[track_caller]
-    pub fn write_nested(&self, subclass: u32) -> lock_api05::RwLockWriteGuard<'_, RawLockdep<R>, T> {
+    pub fn write_nested(&self, subclass: u32) -> lock_api05::RwLockWriteGuard<'_, RawLockdep05<R>, T> {
         self.raw_lock().lock_exclusive_with(subclass, None);
         // SAFETY: the exclusive lock was just acquired by this thread; its guard state is empty.
         unsafe { self.inner.make_write_guard_unchecked(GuardNoSend::new()) }
@@ -154,7 +155,7 @@ impl<T: ?Sized, R: RawRwLock> GenericRwLock<R, T> {
     pub fn write_nest_lock<N: AsLockdepMap + ?Sized>(
         &self,
         nest: &N,
-    ) -> lock_api05::RwLockWriteGuard<'_, RawLockdep<R>, T> {
+    ) -> lock_api05::RwLockWriteGuard<'_, RawLockdep05<R>, T> {
         self.raw_lock().lock_exclusive_with(0, Some(nest.as_lockdep_map()));
         // SAFETY: the exclusive lock was just acquired by this thread; its guard state is empty.
         unsafe { self.inner.make_write_guard_unchecked(GuardNoSend::new()) }
@@ -163,7 +164,7 @@ impl<T: ?Sized, R: RawRwLock> GenericRwLock<R, T> {
     /// Tries to lock for write; recorded only on success, never reported.
     #[inline]
     #[track_caller]
-    pub fn try_write(&self) -> Option<lock_api05::RwLockWriteGuard<'_, RawLockdep<R>, T>> {
+    pub fn try_write(&self) -> Option<lock_api05::RwLockWriteGuard<'_, RawLockdep05<R>, T>> {
         if self.raw_lock().try_lock_exclusive_with(0) {
             // SAFETY: the exclusive lock was just acquired by this thread; its guard state is empty.
             Some(unsafe { self.inner.make_write_guard_unchecked(GuardNoSend::new()) })
@@ -178,7 +179,7 @@ impl<T: ?Sized, R: RawRwLock> GenericRwLock<R, T> {
     }
 
     /// The `lock_api` 0.5 rwlock inside (also reached through `Deref`).
-    pub fn as_lock_api(&self) -> &lock_api05::RwLock<RawLockdep<R>, T> {
+    pub fn as_lock_api(&self) -> &lock_api05::RwLock<RawLockdep05<R>, T> {
         &self.inner
     }
 }
@@ -188,7 +189,7 @@ impl<T: ?Sized, R: RawRwLockRecursive> GenericRwLock<R, T> {
     /// reader (kernel `read_lock`): only a writer holding the lock blocks it.
     #[inline]
     #[track_caller]
-    pub fn read_recursive(&self) -> lock_api05::RwLockReadGuard<'_, RawLockdep<R>, T> {
+    pub fn read_recursive(&self) -> lock_api05::RwLockReadGuard<'_, RawLockdep05<R>, T> {
         self.raw_lock().lock_shared_recursive_with(0);
         // SAFETY: a shared lock was just acquired by this thread; its guard state is empty.
         unsafe { self.inner.make_read_guard_unchecked(GuardNoSend::new()) }
@@ -197,7 +198,7 @@ impl<T: ?Sized, R: RawRwLockRecursive> GenericRwLock<R, T> {
     /// Tries to lock as a recursive reader; recorded only on success.
     #[inline]
     #[track_caller]
-    pub fn try_read_recursive(&self) -> Option<lock_api05::RwLockReadGuard<'_, RawLockdep<R>, T>> {
+    pub fn try_read_recursive(&self) -> Option<lock_api05::RwLockReadGuard<'_, RawLockdep05<R>, T>> {
         if self.raw_lock().try_lock_shared_recursive_with(0) {
             // SAFETY: a shared lock was just acquired by this thread; its guard state is empty.
             Some(unsafe { self.inner.make_read_guard_unchecked(GuardNoSend::new()) })
@@ -211,7 +212,7 @@ impl<T: ?Sized, R: RawRwLockUpgrade> GenericRwLock<R, T> {
     /// Locks for an upgradable read, validated as exclusive.
     #[inline]
     #[track_caller]
-    pub fn upgradable_read(&self) -> lock_api05::RwLockUpgradableReadGuard<'_, RawLockdep<R>, T> {
+    pub fn upgradable_read(&self) -> lock_api05::RwLockUpgradableReadGuard<'_, RawLockdep05<R>, T> {
         self.raw_lock().lock_upgradable_with(0);
         // SAFETY: an upgradable lock was just acquired by this thread; its guard state is empty.
         unsafe { self.inner.make_upgradable_guard_unchecked(GuardNoSend::new()) }
@@ -220,7 +221,7 @@ impl<T: ?Sized, R: RawRwLockUpgrade> GenericRwLock<R, T> {
     /// Tries to lock for an upgradable read; recorded only on success.
     #[inline]
     #[track_caller]
-    pub fn try_upgradable_read(&self) -> Option<lock_api05::RwLockUpgradableReadGuard<'_, RawLockdep<R>, T>> {
+    pub fn try_upgradable_read(&self) -> Option<lock_api05::RwLockUpgradableReadGuard<'_, RawLockdep05<R>, T>> {
         if self.raw_lock().try_lock_upgradable_with(0) {
             // SAFETY: an upgradable lock was just acquired by this thread; its guard state is empty.
             Some(unsafe { self.inner.make_upgradable_guard_unchecked(GuardNoSend::new()) })
@@ -231,7 +232,7 @@ impl<T: ?Sized, R: RawRwLockUpgrade> GenericRwLock<R, T> {
 }
 
 impl<T: ?Sized, R> Deref for GenericRwLock<R, T> {
-    type Target = lock_api05::RwLock<RawLockdep<R>, T>;
+    type Target = lock_api05::RwLock<RawLockdep05<R>, T>;
 
     #[inline]
     fn deref(&self) -> &Self::Target {
@@ -252,14 +253,14 @@ impl<T: ?Sized, R: RawRwLock> AsLockdepMap for GenericRwLock<R, T> {
     }
 }
 
-impl<T: ?Sized, R: RawRwLock> AsLockdepMap for lock_api05::RwLockReadGuard<'_, RawLockdep<R>, T> {
+impl<T: ?Sized, R: RawRwLock> AsLockdepMap for lock_api05::RwLockReadGuard<'_, RawLockdep05<R>, T> {
     fn as_lockdep_map(&self) -> &LockdepMap {
         // SAFETY: only the map is read; the lock is not touched.
         unsafe { lock_api05::RwLockReadGuard::rwlock(self).raw() }.map()
     }
 }
 
-impl<T: ?Sized, R: RawRwLock> AsLockdepMap for lock_api05::RwLockWriteGuard<'_, RawLockdep<R>, T> {
+impl<T: ?Sized, R: RawRwLock> AsLockdepMap for lock_api05::RwLockWriteGuard<'_, RawLockdep05<R>, T> {
     fn as_lockdep_map(&self) -> &LockdepMap {
         // SAFETY: only the map is read; the lock is not touched.
         unsafe { lock_api05::RwLockWriteGuard::rwlock(self).raw() }.map()
