@@ -5,7 +5,8 @@
 //! compiles and runs every ```` ```rust ```` block in it. The examples assume
 //! what this crate's `Cargo.toml` asks for: validation compiled in (the
 //! `enabled` feature, in a build with debug assertions — the default for
-//! `cargo test`).
+//! `cargo test`), and `parking_lot-0.13` for the quick start's `lock_api` 0.5
+//! example.
 
 #[doc = include_str!("../../README.md")]
 pub mod readme {}

@@ -9,7 +9,9 @@
 //! ## The principal types
 //!
 //! * [`Mutex`], [`RwLock`], [`ReentrantMutex`], [`Condvar`] — drop-ins for
-//!   parking_lot's (built on `lock_api` 0.4, guards and all) whose every
+//!   parking_lot 0.12's (built on `lock_api` 0.4, guards and all; with the
+//!   `parking_lot-0.13` feature, `sync::lock_api05` has them on `lock_api`
+//!   0.5, parking_lot 0.13's, see [Versions](#versions)) whose every
 //!   acquisition the validator checks, reported at *your* call site. This is
 //!   what most code needs: swap the locks, run the tests. [`std_sync`] has
 //!   the same for `std::sync`'s API. By default every lock made on one
@@ -111,8 +113,12 @@
 //!
 //! The lock types are built on `lock_api` 0.4 (parking_lot 0.12's raw locks
 //! by default). For code written against parking_lot 0.13 / `lock_api` 0.5,
-//! the repository's `shims/parking_lot-0.13` crate is parking_lot 0.13's API
-//! over lockdep's validated locks, as a dependency or a `[patch]`.
+//! the `parking_lot-0.13` feature adds `sync::lock_api05`: the same lock
+//! types with `lock_api` 0.5's guards, over parking_lot 0.13's raw locks
+//! (`lock_api-0.5` alone: over lockdep's own). `sync` stays on 0.4 whatever
+//! the features, so that they stay additive. The repository's
+//! `shims/parking_lot-0.13` crate is parking_lot 0.13's whole API over
+//! lockdep's validated locks, as a dependency or a `[patch]`.
 
 #![warn(missing_docs)]
 

@@ -5,8 +5,16 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lockdep::sync::{Condvar, Mutex};
+use crate::flavour::{Condvar, Mutex};
 use lockdep::{Config, Hook, Read, ReportKind, Validator};
+
+/// The lock types under test: `lockdep::sync`'s. `sync_lock_api05.rs` runs
+/// this file's tests again with `lockdep::sync::lock_api05`'s (`lock_api`
+/// 0.5 guards), through its own `flavour` module.
+#[allow(dead_code, unused_imports)]
+mod flavour {
+    pub use lockdep::sync::{Condvar, Mutex};
+}
 
 fn collect() -> Validator {
     Validator::new(Config::collect())

@@ -4,8 +4,27 @@
 
 use std::sync::{Arc, Barrier};
 
-use lockdep::sync::{Mutex, ReentrantMutex, SINGLE_DEPTH_NESTING, StdMutex};
+use crate::flavour::{Mutex, ReentrantMutex, SINGLE_DEPTH_NESTING};
+use lockdep::sync::StdMutex;
 use lockdep::{Config, Hook, Read, Report, ReportKind, Validator};
+
+/// The lock types under test: `lockdep::sync`'s. `sync_lock_api05.rs` runs
+/// this file's tests again with `lockdep::sync::lock_api05`'s (`lock_api`
+/// 0.5 guards), through its own `flavour` module.
+#[allow(dead_code, unused_imports)]
+mod flavour {
+    pub use lockdep::sync::{Mutex, ReentrantMutex, SINGLE_DEPTH_NESTING};
+
+    /// `force_unlock` (its signature differs between the `lock_api` majors).
+    ///
+    /// # Safety
+    ///
+    /// As for `Mutex::force_unlock`: this thread holds `m`, its guard is gone.
+    pub unsafe fn force_unlock<T>(m: &Mutex<T>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { m.force_unlock() }
+    }
+}
 
 fn collect() -> Validator {
     Validator::new(Config::collect())
@@ -331,7 +350,7 @@ fn forgotten_guard_counts_as_held_until_force_unlock() {
         assert!(lockdep::lock_is_held(m.lockdep_map()));
         lockdep::lockdep_assert_held!(m);
         // SAFETY: this thread holds the lock; its guard was forgotten.
-        unsafe { m.force_unlock() };
+        unsafe { crate::flavour::force_unlock(&m) };
         lockdep::lockdep_assert_not_held!(m);
         lockdep::lockdep_assert_none_held!();
     });

@@ -4,8 +4,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
 
-use lockdep::sync::{Mutex, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
+use crate::flavour::{Mutex, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
 use lockdep::{AsLockdepMap, Config, Hook, Read, Report, ReportKind, Validator};
+
+/// The lock types under test: `lockdep::sync`'s. `sync_lock_api05.rs` runs
+/// this file's tests again with `lockdep::sync::lock_api05`'s (`lock_api`
+/// 0.5 guards), through its own `flavour` module.
+#[allow(dead_code, unused_imports)]
+mod flavour {
+    pub use lockdep::sync::{Mutex, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
+}
 
 fn collect() -> Validator {
     Validator::new(Config::collect())

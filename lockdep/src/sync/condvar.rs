@@ -156,6 +156,20 @@ impl Condvar {
         // is mutably borrowed, so nothing can use the data in between, and it
         // is held again when the guard is handed back.
         let raw = unsafe { lock_api::MutexGuard::mutex(guard).raw() };
+        // SAFETY: the guard holds `raw` and stays mutably borrowed throughout.
+        unsafe { self.wait_raw(raw, deadline) }
+    }
+
+    /// The wait itself, on the raw lock of a guard of either `lock_api`
+    /// major (`lock_api05::Condvar` calls it too); returns whether it timed
+    /// out.
+    ///
+    /// # Safety
+    ///
+    /// This thread holds `raw` through a guard that the caller keeps mutably
+    /// borrowed for the whole call (nothing may touch the data meanwhile).
+    #[track_caller]
+    pub(super) unsafe fn wait_raw<R: RawMutex>(&self, raw: &RawLockdep<R>, deadline: Option<Instant>) -> bool {
         // How the guard holds the lock, for the re-acquisition.
         let held = crate::engine::held_annotation(raw.map());
         // The release hook first, before anything is queued: a report it

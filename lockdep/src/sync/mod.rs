@@ -19,6 +19,10 @@
 //!   raw lock (`GenericMutex<MyRawMutex, T>`); [`StdRawMutex`] is such a raw mutex
 //!   built from `std` alone.
 //!
+//! These are parking_lot 0.12's locks, on `lock_api` 0.4. With the
+//! `parking_lot-0.13` feature, `lockdep::sync::lock_api05` has the same types
+//! on `lock_api` 0.5, over parking_lot 0.13's raw locks.
+//!
 //! Guards are `lock_api`'s ([`MutexGuard`] and friends are aliases), with the
 //! usual `map`/`unlocked`/`downgrade` functions; they are `#[must_use]` and
 //! never `Send`, in every configuration (a lock must be released by the
@@ -119,6 +123,8 @@ use std::panic::Location;
 use crate::ENABLED;
 
 mod condvar;
+#[cfg(feature = "lock_api-0.5")]
+pub mod lock_api05;
 mod mutex;
 pub mod park;
 mod raw;

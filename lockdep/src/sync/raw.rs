@@ -49,6 +49,12 @@ use crate::map::LockdepMap;
 use crate::report::{LockInfo, ThreadInfo};
 use crate::{ENABLED, hooks};
 
+// `RawLockdep` behind lock_api 0.5's raw traits (`lockdep::sync::lock_api05`).
+#[cfg(feature = "lock_api-0.5")]
+mod lock_api05;
+#[cfg(feature = "lock_api-0.5")]
+pub use lock_api05::RawLockdep05;
+
 /// The one class shared by every lock built from `RawLockdep::INIT` (that is,
 /// through `lock_api`'s own `new`/`const_new`/`Default` instead of the
 /// constructors in [`sync`](super)).
