@@ -134,6 +134,9 @@ pub mod save;
 mod stats;
 pub mod std_sync;
 pub mod sync;
+pub mod task;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod validator;
 
 pub use class::{DynamicKey, LockClassKey, MAX_SUBCLASSES, Read};
@@ -142,7 +145,7 @@ pub use dump::Stats;
 pub use events::{Hook, HookEvent};
 pub use hooks::*;
 pub use map::LockdepMap;
-pub use report::{ChainStep, DepTypes, DumpFiles, Frame, LockInfo, Report, ReportKind, ThreadInfo, Trace};
+pub use report::{ChainStep, DepTypes, DumpFiles, Frame, LockInfo, Report, ReportKind, TaskInfo, ThreadInfo, Trace};
 pub use validator::Validator;
 
 /// Whether validation is compiled into this build. Code that must choose a

@@ -304,7 +304,7 @@ pub(crate) fn seed(inner: &Inner, g: &SavedGraph, loc: &'static Location<'static
             Some(EdgeOrigin {
                 from: info(&o.held, &g.classes[e.from]),
                 to: info(&o.taken, &g.classes[e.to]),
-                thread: ThreadInfo { name: Some(name), id: current.id },
+                thread: ThreadInfo { name: Some(name), id: current.id, task: None },
                 trace: None,
             })
         })

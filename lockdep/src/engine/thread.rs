@@ -13,7 +13,7 @@ use super::held::HeldStack;
 use super::inner::Inner;
 use super::registry::global;
 use super::signature::Signature;
-use crate::report::{Report, ReportKind, ThreadInfo};
+use crate::report::{Report, ReportKind, TaskInfo, ThreadInfo};
 
 pub(crate) struct ThreadData {
     pub(crate) info: ThreadInfo,
@@ -26,6 +26,35 @@ pub(crate) struct ThreadData {
     validators: Vec<Box<PerValidator>>,
     /// Reports waiting for dispatch (kept to reuse its allocation).
     out: Vec<Report>,
+    /// Instances among the held locks that may be held across an `.await`
+    /// (the async locks of `crate::tokio`); see `task`.
+    awaitable: Vec<usize>,
+}
+
+/// What an instrumented task carries from poll to poll and exchanges with
+/// the polling thread's (see [`exchange`] and `task`): the engine number,
+/// the held-lock stacks and chain caches, the validator scopes, the task's
+/// name and id for reports, and the awaitable held locks.
+#[derive(Default)]
+pub(crate) struct Swappable {
+    pub(crate) num: u64,
+    #[allow(clippy::vec_box)] // see `ThreadData::validators`
+    pub(crate) validators: Vec<Box<PerValidator>>,
+    pub(crate) scopes: Vec<Arc<Inner>>,
+    pub(crate) task: Option<TaskInfo>,
+    pub(crate) awaitable: Vec<usize>,
+}
+
+/// What [`exchange`] did.
+pub(crate) enum Exchange {
+    /// The states were exchanged.
+    Done,
+    /// Nothing was exchanged: the thread is inside the validator, or its
+    /// state is being torn down.
+    Skipped,
+    /// Nothing was exchanged: the current held-lock stack holds these
+    /// instances, none of them awaitable (only when asked to check).
+    Holding(Vec<usize>),
 }
 
 struct ThreadState {
@@ -50,8 +79,74 @@ impl ThreadData {
         let info = ThreadInfo::current();
         let num = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
         super::inner::lock(live_threads()).insert(num, info.clone());
-        ThreadData { info, num, scopes: Vec::new(), validators: Vec::new(), out: Vec::new() }
+        ThreadData { info, num, scopes: Vec::new(), validators: Vec::new(), out: Vec::new(), awaitable: Vec::new() }
     }
+}
+
+/// A new engine number, as threads get (for a task: see `task`).
+pub(crate) fn new_num() -> u64 {
+    NEXT_THREAD.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Exchanges the current thread's number, held-lock stacks, scopes, task
+/// and awaitable locks with `other`'s, re-arming the fast path for what is
+/// now current. With `check`, first looks for held locks of the current
+/// validator that are not awaitable: if there are any, nothing is exchanged
+/// and they are returned.
+pub(crate) fn exchange(other: &mut Swappable, check: bool) -> Exchange {
+    STATE
+        .try_with(|st| {
+            if st.busy.get() {
+                return Exchange::Skipped;
+            }
+            let Ok(mut slot) = st.data.try_borrow_mut() else { return Exchange::Skipped };
+            let data = slot.get_or_insert_with(ThreadData::new);
+            if check {
+                let inner = current(&data.scopes);
+                if let Some(pv) = data.validators.iter().find(|p| p.is_for(inner)) {
+                    let bad: Vec<usize> =
+                        pv.held.locks.iter().map(|h| h.instance).filter(|i| !data.awaitable.contains(i)).collect();
+                    if !bad.is_empty() {
+                        return Exchange::Holding(bad);
+                    }
+                }
+            }
+            disarm();
+            std::mem::swap(&mut data.num, &mut other.num);
+            std::mem::swap(&mut data.validators, &mut other.validators);
+            std::mem::swap(&mut data.scopes, &mut other.scopes);
+            std::mem::swap(&mut data.info.task, &mut other.task);
+            std::mem::swap(&mut data.awaitable, &mut other.awaitable);
+            arm(&mut slot);
+            Exchange::Done
+        })
+        .unwrap_or(Exchange::Skipped)
+}
+
+/// The current thread's validator scopes (what a task made here inherits).
+pub(crate) fn scopes() -> Vec<Arc<Inner>> {
+    STATE
+        .try_with(|st| st.data.try_borrow().ok().and_then(|d| d.as_ref().map(|d| d.scopes.clone())))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+#[cfg(feature = "tokio")]
+/// Runs `f` on the current list of awaitable held locks (`None` when the
+/// thread is inside the validator or being torn down).
+pub(crate) fn with_awaitable<R>(f: impl FnOnce(&mut Vec<usize>) -> R) -> Option<R> {
+    STATE
+        .try_with(|st| {
+            if st.busy.get() {
+                return None;
+            }
+            let mut slot = st.data.try_borrow_mut().ok()?;
+            let data = slot.get_or_insert_with(ThreadData::new);
+            Some(f(&mut data.awaitable))
+        })
+        .ok()
+        .flatten()
 }
 
 /// The engine's number for the current thread, if it has one.
@@ -89,7 +184,7 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
                 Some(d) => d,
                 None => slot.insert(ThreadData::new()),
             };
-            let ThreadData { info, num, scopes, validators, out } = data;
+            let ThreadData { info, num, scopes, validators, out, .. } = data;
             let inner = current(scopes);
             let pv = per_validator(validators, inner);
             sync_epoch(inner, pv);
