@@ -13,6 +13,8 @@ run cargo test -p lockdep
 run cargo test -p lockdep --features enabled
 run cargo test -p lockdep --release --features enabled-in-release
 run cargo test -p lockdep --no-default-features --features enabled
+run cargo test -p lockdep --features enabled,tokio
+run cargo test -p lockdep --release --features enabled-in-release,tokio
 run cargo test -p vmalock
 run cargo test -p vmalock --features lockdep
 # The parking_lot 0.13 shim is a workspace of its own (cargo allows one

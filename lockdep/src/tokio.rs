@@ -37,7 +37,6 @@
 //! each method is tokio's.
 //!
 //! ```
-//! # #[cfg(feature = "tokio")] {
 //! use lockdep::tokio::Mutex;
 //! let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 //! let m = Mutex::new(1);
@@ -45,7 +44,6 @@
 //!     *m.lock().await += 1;
 //!     assert_eq!(*m.lock().await, 2);
 //! });
-//! # }
 //! ```
 
 use std::fmt;
