@@ -52,6 +52,12 @@
 //! **Limits.** A lock must be released by the task that took it: a guard
 //! sent to another task (tokio's guards are `Send`), or returned as the
 //! task's output, is released from another stack (an unlock imbalance).
+//! When an instrumented future is dropped (completed or not) still holding
+//! locks, that is reported as
+//! [`HeldLocksAtThreadExit`](crate::ReportKind::HeldLocksAtThreadExit)
+//! naming the task. Instrument a task's outermost future: a future
+//! instrumented *inside* an instrumented task gets a stack of its own, so
+//! the locks the outer one holds do not order the inner one's.
 //! `lockdep_assert_none_held!()` at an await point inside an instrumented
 //! task checks the task's stack.
 //!
@@ -182,9 +188,14 @@ impl<F> Drop for Instrumented<F> {
         #[cfg(lockdep_on)]
         self.state.enter();
         #[cfg(lockdep_on)]
-        let _leave = Leave { state: &mut self.state, pending: false };
+        let leave = Leave { state: &mut self.state, pending: false };
         // SAFETY: dropped once, here, in place; `fut` is not used again.
         unsafe { ManuallyDrop::drop(&mut self.fut) };
+        // What is still held now leaves with the task: reported.
+        #[cfg(lockdep_on)]
+        if !std::thread::panicking() {
+            leave.state.ended();
+        }
     }
 }
 

@@ -397,3 +397,30 @@ fn dropping_a_task_mid_way_releases_its_locks_in_the_task() {
     assert!(reports.is_empty(), "{reports:#?}");
     assert!(m.try_lock().is_ok());
 }
+
+/// A task whose future is dropped still holding a lock (here a leaked
+/// guard) is reported as a thread exiting with locks held, naming the task.
+#[test]
+fn a_task_that_ends_holding_a_lock_is_reported() {
+    let v = collect();
+    let rt = current_thread();
+    let m = lockdep::Mutex::named(0, "leaked");
+    let line = v.scope(|| {
+        rt.block_on(instrument_named("leaker", async {
+            let line = line!() + 1;
+            std::mem::forget(m.lock());
+            line
+        }))
+    });
+    let reports = v.reports();
+    assert_eq!(kinds(&reports), [ReportKind::HeldLocksAtThreadExit], "{reports:#?}");
+    let r = &reports[0];
+    assert_eq!(r.thread().task().and_then(|t| t.name()), Some("leaker"));
+    assert_eq!(r.lock().unwrap().location().line(), line);
+    assert!(r.message().starts_with("ended with 1 lock held"), "{}", r.message());
+    // The thread's own stack never held it.
+    v.scope(|| assert!(lockdep::held_locks().is_empty()));
+    // Still locked, and held by a task that is gone: not dropped, so that
+    // its drop is not checked against a holder that no longer exists.
+    std::mem::forget(m);
+}

@@ -87,6 +87,16 @@ impl TaskState {
     }
 }
 
+impl TaskState {
+    /// The task's future has been dropped (in the task's context): the
+    /// locks it still holds leave with it, reported as at a thread's exit.
+    pub(crate) fn ended(&mut self) {
+        if self.entered {
+            with_ctx(|ctx| ctx.held_at_task_end());
+        }
+    }
+}
+
 /// Gives the thread its state back when dropped.
 struct Back<'a>(&'a mut TaskState);
 
@@ -123,6 +133,35 @@ pub(crate) fn awaitable_released(addr: usize) {
 }
 
 impl Ctx<'_> {
+    /// The task ended holding locks (a leaked guard, a guard returned as the
+    /// task's output): one report per set of held classes, as for threads.
+    fn held_at_task_end(&mut self) {
+        let Some(top) = self.pv.held.locks.last() else { return };
+        if !self.inner.is_validating() {
+            return;
+        }
+        let (inner, loc) = (self.inner, top.location);
+        let mut sh = lock(&inner.shared);
+        let n = self.pv.held.locks.len();
+        let classes = self.pv.held.locks.iter().map(|h| h.class).collect();
+        let top = lock_info(&sh.graph, top);
+        let msg = format!(
+            "ended with {n} lock{} held (its future was dropped): a guard outlived the task (leaked, or returned as \
+             its output), and will be released from another stack if at all",
+            if n == 1 { "" } else { "s" }
+        );
+        let report =
+            self.new_report(&sh.graph, ReportKind::HeldLocksAtThreadExit, loc, Some(top), None, Vec::new(), msg);
+        if inner.config.one_shot {
+            if !inner.turn_off() {
+                return;
+            }
+        } else if !sh.seen.insert(Signature::HeldLocksAtThreadExit(classes)) {
+            return;
+        }
+        self.out.push(report);
+    }
+
     /// The task returned `Pending` holding `bad` (synchronous locks of the
     /// current validator): one report per lock, once per (class, site).
     fn held_across_await(&mut self, bad: &[usize], site: Loc) {
