@@ -133,8 +133,10 @@ pub(crate) fn scopes() -> Vec<Arc<Inner>> {
 }
 
 #[cfg(feature = "tokio")]
-/// Runs `f` on the current list of awaitable held locks (`None` when the
-/// thread is inside the validator or being torn down).
+/// Runs `f` on the current task's list of awaitable held locks (`None`
+/// outside an instrumented task, where nothing reads the list — and where a
+/// guard released on another worker would leave its entry behind for ever —
+/// and when the thread is inside the validator or being torn down).
 pub(crate) fn with_awaitable<R>(f: impl FnOnce(&mut Vec<usize>) -> R) -> Option<R> {
     STATE
         .try_with(|st| {
@@ -142,7 +144,7 @@ pub(crate) fn with_awaitable<R>(f: impl FnOnce(&mut Vec<usize>) -> R) -> Option<
                 return None;
             }
             let mut slot = st.data.try_borrow_mut().ok()?;
-            let data = slot.get_or_insert_with(ThreadData::new);
+            let data = slot.as_mut().filter(|d| d.info.task.is_some())?;
             Some(f(&mut data.awaitable))
         })
         .ok()
