@@ -12,8 +12,8 @@
 //! made in the task name it (`ThreadInfo::task`, shown as
 //! `"tokio-runtime-worker" (ThreadId(3)) in task "fetch" #2`).
 //!
-//! With the `tokio` feature, [`spawn`] and [`spawn_named`] are
-//! `tokio::spawn` of an instrumented future, and [`crate::tokio`] has
+//! With the `tokio` feature, `spawn` and `spawn_named` (here) are
+//! `tokio::spawn` of an instrumented future, and `lockdep::tokio` has
 //! instrumented `tokio::sync` locks. [`instrument`] itself works with any
 //! executor.
 //!
@@ -25,7 +25,7 @@
 //! [`HeldAcrossAwait`](crate::ReportKind::HeldAcrossAwait), naming the lock
 //! and where it was taken: another task that wants that lock blocks its
 //! worker thread until the holder is polled again — on a current-thread
-//! runtime, never. Locks of [`crate::tokio`] may be held across an
+//! runtime, never. Locks of `lockdep::tokio` may be held across an
 //! `.await`. Each (class, acquisition site) is reported once per validator.
 //!
 //! **Plain `tokio::spawn`.** A future that is not instrumented runs on the
