@@ -424,3 +424,32 @@ fn a_task_that_ends_holding_a_lock_is_reported() {
     // its drop is not checked against a holder that no longer exists.
     std::mem::forget(m);
 }
+
+/// With `Action::Panic`, the report made as a poll returns `Pending`
+/// panics out of the poll: the thread still gets its own state back (its
+/// lock, not the task's), and dropping the task on the way out releases the
+/// task's lock from the task's stack.
+#[test]
+#[allow(clippy::await_holding_lock)] // the bug under test
+fn a_panicking_report_at_an_await_leaves_the_thread_state_intact() {
+    let v = Validator::new(Config::collect().with_action(lockdep::Action::Panic));
+    let outer = lockdep::Mutex::named(0, "outer");
+    let inner = lockdep::Mutex::named(0, "inner");
+    v.scope(|| {
+        let _outer = outer.lock();
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut fut = pin!(instrument_named("panicky", async {
+                let g = inner.lock();
+                YieldOnce(false).await;
+                drop(g);
+            }));
+            poll_once(fut.as_mut()).is_pending()
+        }));
+        assert!(polled.is_err(), "the report's action did not panic");
+        let held: Vec<&str> = lockdep::held_locks().iter().map(|l| l.instance()).collect();
+        assert_eq!(held, ["outer"]);
+    });
+    let reports = v.reports();
+    assert_eq!(kinds(&reports), [ReportKind::HeldAcrossAwait], "{reports:#?}");
+    assert!(inner.try_lock().is_some(), "the task's guard was not dropped");
+}
