@@ -10,6 +10,8 @@
 //!   what the wrapper adds to every poll (the exchange of the task's state
 //!   with the thread's, in and out);
 //! * `sync-lock`: a poll that takes and releases one synchronous lock;
+//! * `short-task`: a task made, polled once (taking one lock) and dropped:
+//!   what instrumenting costs per task (its state, its first acquisition);
 //! * `async-held`: a poll of a task that holds an async lock across its
 //!   `Pending` (the exchange, plus the check of what it holds).
 
@@ -56,6 +58,20 @@ fn polls(c: &mut Criterion) {
         g.bench_function("sync-lock/bare", |b| b.iter(|| black_box(bare.as_mut().poll(&mut cx))));
         let mut inst = pin!(lockdep::task::instrument(Forever(|| *m.lock() += 1)));
         g.bench_function("sync-lock/instrumented", |b| b.iter(|| black_box(inst.as_mut().poll(&mut cx))));
+
+        // A whole short task: made, polled once (one lock), dropped.
+        g.bench_function("short-task/bare", |b| {
+            b.iter(|| {
+                let mut t = pin!(async { *m.lock() += 1 });
+                black_box(t.as_mut().poll(&mut cx))
+            })
+        });
+        g.bench_function("short-task/instrumented", |b| {
+            b.iter(|| {
+                let mut t = pin!(lockdep::task::instrument(async { *m.lock() += 1 }));
+                black_box(t.as_mut().poll(&mut cx))
+            })
+        });
 
         // A task holding an async lock across every `Pending`.
         let a = lockdep::tokio::Mutex::new(0u64);

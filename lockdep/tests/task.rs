@@ -418,8 +418,13 @@ fn a_task_that_ends_holding_a_lock_is_reported() {
     assert_eq!(r.thread().task().and_then(|t| t.name()), Some("leaker"));
     assert_eq!(r.lock().unwrap().location().line(), line);
     assert!(r.message().starts_with("ended with 1 lock held"), "{}", r.message());
-    // The thread's own stack never held it.
-    v.scope(|| assert!(lockdep::held_locks().is_empty()));
+    // The thread's own stack never held it, and the next task on this
+    // thread (which may reuse the ended task's state) starts empty.
+    v.scope(|| {
+        assert!(lockdep::held_locks().is_empty());
+        let next = rt.block_on(instrument(async { lockdep::held_locks().len() }));
+        assert_eq!(next, 0);
+    });
     // Still locked, and held by a task that is gone: not dropped, so that
     // its drop is not checked against a holder that no longer exists.
     std::mem::forget(m);

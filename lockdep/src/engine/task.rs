@@ -18,7 +18,7 @@ use super::inner::lock;
 use super::signature::{Signature, Site};
 #[cfg(feature = "tokio")]
 use super::thread::with_awaitable;
-use super::thread::{Exchange, Swappable, exchange, live_threads, new_num, scopes, with_ctx};
+use super::thread::{Exchange, Swappable, exchange, live_threads, new_num, recycle, scopes, with_ctx};
 use crate::report::{ReportKind, TaskInfo, ThreadInfo};
 
 type Loc = &'static Location<'static>;
@@ -111,6 +111,7 @@ impl Drop for TaskState {
     fn drop(&mut self) {
         if !crate::fork::in_forked_child_quiet() {
             lock(live_threads()).remove(&self.saved.num);
+            recycle(std::mem::take(&mut self.saved.validators));
         }
     }
 }

@@ -29,7 +29,16 @@ pub(crate) struct ThreadData {
     /// Instances among the held locks that may be held across an `.await`
     /// (the async locks of `crate::tokio`); see `task`.
     awaitable: Vec<usize>,
+    /// Per-validator states of ended tasks, their held stacks emptied, for
+    /// the next task that starts here: a chain cache says which chains were
+    /// validated, which holds whoever pushes them, so a new task starts
+    /// warm (see `task`). At most [`SPARES`].
+    #[allow(clippy::vec_box)] // see `validators`
+    spare: Vec<Box<PerValidator>>,
 }
+
+/// How many ended tasks' per-validator states a thread keeps.
+const SPARES: usize = 4;
 
 /// What an instrumented task carries from poll to poll and exchanges with
 /// the polling thread's (see [`exchange`] and `task`): the engine number,
@@ -79,7 +88,15 @@ impl ThreadData {
         let info = ThreadInfo::current();
         let num = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
         super::inner::lock(live_threads()).insert(num, info.clone());
-        ThreadData { info, num, scopes: Vec::new(), validators: Vec::new(), out: Vec::new(), awaitable: Vec::new() }
+        ThreadData {
+            info,
+            num,
+            scopes: Vec::new(),
+            validators: Vec::new(),
+            out: Vec::new(),
+            awaitable: Vec::new(),
+            spare: Vec::new(),
+        }
     }
 }
 
@@ -114,6 +131,15 @@ pub(crate) fn exchange(other: &mut Swappable, check: bool) -> Exchange {
             disarm();
             std::mem::swap(&mut data.num, &mut other.num);
             std::mem::swap(&mut data.validators, &mut other.validators);
+            if data.validators.is_empty() && other.task.is_some() {
+                // A task coming in (`other` is still its, for what is not
+                // swapped yet) with no state of its own: its first poll. A
+                // warm spare, if this thread has one for its validator.
+                let inner = current(&other.scopes);
+                if let Some(i) = data.spare.iter().position(|p| p.is_for(inner)) {
+                    data.validators.push(data.spare.swap_remove(i));
+                }
+            }
             std::mem::swap(&mut data.scopes, &mut other.scopes);
             std::mem::swap(&mut data.info.task, &mut other.task);
             std::mem::swap(&mut data.awaitable, &mut other.awaitable);
@@ -121,6 +147,25 @@ pub(crate) fn exchange(other: &mut Swappable, check: bool) -> Exchange {
             Exchange::Done
         })
         .unwrap_or(Exchange::Skipped)
+}
+
+/// Keeps an ended task's per-validator states as spares for the next task
+/// to start on this thread (see `ThreadData::spare`).
+#[allow(clippy::vec_box)] // see `ThreadData::validators`
+pub(crate) fn recycle(validators: Vec<Box<PerValidator>>) {
+    let _ = STATE.try_with(|st| {
+        if st.busy.get() {
+            return;
+        }
+        let Ok(mut slot) = st.data.try_borrow_mut() else { return };
+        let Some(data) = slot.as_mut() else { return };
+        for mut pv in validators {
+            if data.spare.len() < SPARES && pv.inner.strong_count() > 0 {
+                pv.held.locks.clear();
+                data.spare.push(pv);
+            }
+        }
+    });
 }
 
 /// The current thread's validator scopes (what a task made here inherits).
