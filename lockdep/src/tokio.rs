@@ -25,9 +25,11 @@
 //! task that took them (they are `Send`, as tokio's are: a guard moved to
 //! another task is released from that task's stack, an unlock imbalance).
 //!
-//! **Not instrumented:** owned guards (`lock_owned` and friends: they need
-//! the lock in an `Arc` of tokio's type) and `tokio::sync::Semaphore`. A
-//! semaphore is not a lock in the validator's model: a permit is routinely
+//! **Not instrumented:** owned guards (`lock_owned` and friends) and
+//! `tokio::sync::Semaphore`. An owned guard exists to be moved — most often
+//! into another task, which a held-lock stack per task cannot follow: every
+//! such hand-over would be reported as an unlock imbalance (and they would
+//! need the lock in an `Arc` of tokio's own type). A semaphore is not a lock in the validator's model: a permit is routinely
 //! acquired by one task and released by another (or forgotten, or added),
 //! and with more than one permit nothing is exclusive — as the kernel,
 //! which leaves `struct semaphore` out of lockdep, we do not guess an order
