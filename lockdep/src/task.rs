@@ -55,9 +55,14 @@
 //! When an instrumented future is dropped (completed or not) still holding
 //! locks, that is reported as
 //! [`HeldLocksAtThreadExit`](crate::ReportKind::HeldLocksAtThreadExit)
-//! naming the task. Instrument a task's outermost future: a future
-//! instrumented *inside* an instrumented task gets a stack of its own, so
-//! the locks the outer one holds do not order the inner one's.
+//! naming the task.
+//!
+//! **Nesting.** A future instrumented inside an instrumented task and
+//! polled by it (a library that instruments what it runs, say) is part of
+//! that task while it holds nothing of its own: it uses the task's stack,
+//! so the task's locks order its locks. The same goes for tasks polled
+//! *inside* an instrumented future (a `LocalSet` driven by it): instrument
+//! those tasks, not the future that drives them.
 //! `lockdep_assert_none_held!()` at an await point inside an instrumented
 //! task checks the task's stack.
 //!

@@ -458,3 +458,39 @@ fn a_panicking_report_at_an_await_leaves_the_thread_state_intact() {
     assert_eq!(kinds(&reports), [ReportKind::HeldAcrossAwait], "{reports:#?}");
     assert!(inner.try_lock().is_some(), "the task's guard was not dropped");
 }
+
+/// A future instrumented inside an instrumented task (a library that
+/// instruments what it runs, say) and awaited by it is part of that task:
+/// the outer task's held lock orders the inner future's locks.
+#[test]
+fn a_future_instrumented_inside_a_task_joins_it() {
+    let v = collect();
+    let rt = current_thread();
+    let outer = Arc::new(lockdep::tokio::Mutex::named(0, "outer"));
+    let inner = Arc::new(lockdep::tokio::Mutex::named(0, "inner"));
+    v.scope(|| {
+        rt.block_on(async {
+            let (o, i) = (outer.clone(), inner.clone());
+            spawn_named("caller", async move {
+                let _o = o.lock().await;
+                instrument(async move {
+                    *i.lock().await += 1; // outer -> inner
+                    tokio::task::yield_now().await;
+                })
+                .await;
+            })
+            .await
+            .unwrap();
+            let (o, i) = (outer.clone(), inner.clone());
+            spawn_named("reverse", async move {
+                let _i = i.lock().await;
+                let _o = o.lock().await; // inner -> outer: reported
+            })
+            .await
+            .unwrap();
+        })
+    });
+    let reports = v.reports();
+    assert_eq!(kinds(&reports), [ReportKind::CircularDependency], "{reports:#?}");
+    assert_eq!(reports[0].chain()[0].thread().task().and_then(|t| t.name()), Some("caller"));
+}

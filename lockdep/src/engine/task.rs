@@ -18,7 +18,7 @@ use super::inner::lock;
 use super::signature::{Signature, Site};
 #[cfg(feature = "tokio")]
 use super::thread::with_awaitable;
-use super::thread::{Exchange, Swappable, exchange, live_threads, new_num, recycle, scopes, with_ctx};
+use super::thread::{Exchange, Swappable, Way, exchange, live_threads, new_num, recycle, scopes, with_ctx};
 use crate::report::{ReportKind, TaskInfo, ThreadInfo};
 
 type Loc = &'static Location<'static>;
@@ -52,14 +52,16 @@ impl TaskState {
 
     /// Makes the task's state the thread's (for one poll, or the drop of
     /// the future). Does nothing inside the validator (a future polled from
-    /// a report callback: its hooks are no-ops there anyway).
+    /// a report callback: its hooks are no-ops there anyway), nor inside
+    /// another instrumented task while this one holds nothing: it is then
+    /// part of that task (see `thread::Way::In`).
     #[inline]
     pub(crate) fn enter(&mut self) {
         debug_assert!(!self.entered);
         if crate::fork::in_forked_child() {
             return;
         }
-        self.entered = matches!(exchange(&mut self.saved, false), Exchange::Done);
+        self.entered = matches!(exchange(&mut self.saved, Way::In), Exchange::Done);
     }
 
     /// Takes the task's state back from the thread. After a poll that
@@ -70,7 +72,8 @@ impl TaskState {
         if !self.entered {
             return;
         }
-        let bad = match exchange(&mut self.saved, pending) {
+        let way = if pending { Way::OutChecked } else { Way::Out };
+        let bad = match exchange(&mut self.saved, way) {
             Exchange::Done | Exchange::Skipped => {
                 self.entered = false;
                 return;
@@ -102,7 +105,7 @@ struct Back<'a>(&'a mut TaskState);
 
 impl Drop for Back<'_> {
     fn drop(&mut self) {
-        exchange(&mut self.0.saved, false);
+        exchange(&mut self.0.saved, Way::Out);
         self.0.entered = false;
     }
 }

@@ -54,12 +54,26 @@ pub(crate) struct Swappable {
     pub(crate) awaitable: Vec<usize>,
 }
 
+/// Which way [`exchange`] goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Way {
+    /// A task comes in. Inside another task (a future instrumented within
+    /// an instrumented task and polled by it) one that holds nothing of its
+    /// own does not: it runs in the outer task, whose locks order its own.
+    In,
+    /// The task goes out.
+    Out,
+    /// The task goes out after returning `Pending`: unless it holds locks
+    /// of the current validator that are not awaitable.
+    OutChecked,
+}
+
 /// What [`exchange`] did.
 pub(crate) enum Exchange {
     /// The states were exchanged.
     Done,
-    /// Nothing was exchanged: the thread is inside the validator, or its
-    /// state is being torn down.
+    /// Nothing was exchanged: the thread is inside the validator, its
+    /// state is being torn down, or (`Way::In`) a task is current already.
     Skipped,
     /// Nothing was exchanged: the current held-lock stack holds these
     /// instances, none of them awaitable (only when asked to check).
@@ -107,10 +121,8 @@ pub(crate) fn new_num() -> u64 {
 
 /// Exchanges the current thread's number, held-lock stacks, scopes, task
 /// and awaitable locks with `other`'s, re-arming the fast path for what is
-/// now current. With `check`, first looks for held locks of the current
-/// validator that are not awaitable: if there are any, nothing is exchanged
-/// and they are returned.
-pub(crate) fn exchange(other: &mut Swappable, check: bool) -> Exchange {
+/// now current (see [`Way`] for when it does not).
+pub(crate) fn exchange(other: &mut Swappable, way: Way) -> Exchange {
     STATE
         .try_with(|st| {
             if st.busy.get() {
@@ -118,7 +130,10 @@ pub(crate) fn exchange(other: &mut Swappable, check: bool) -> Exchange {
             }
             let Ok(mut slot) = st.data.try_borrow_mut() else { return Exchange::Skipped };
             let data = slot.get_or_insert_with(ThreadData::new);
-            if check {
+            if way == Way::In && data.info.task.is_some() && other.validators.iter().all(|p| p.held.locks.is_empty()) {
+                return Exchange::Skipped;
+            }
+            if way == Way::OutChecked {
                 let inner = current(&data.scopes);
                 if let Some(pv) = data.validators.iter().find(|p| p.is_for(inner)) {
                     let bad: Vec<usize> =
