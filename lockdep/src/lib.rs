@@ -21,6 +21,10 @@
 //!   variables, takes everything else.
 //! * [`Report`] — what was found, as data ([`ReportKind`], [`LockInfo`],
 //!   [`ChainStep`]) and as kernel-style text (`Display`).
+//! * [`task`] — async code: held-lock stacks that follow instrumented
+//!   tasks across worker threads, and the report of a task that awaits
+//!   holding a synchronous lock; with the `tokio` feature, `task::spawn` and
+//!   validated `tokio::sync` locks in `lockdep::tokio`.
 //!
 //! For lock implementers, the layer underneath:
 //!
