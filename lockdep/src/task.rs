@@ -122,6 +122,12 @@ pub struct Instrumented<F> {
     state: crate::engine::TaskState,
 }
 
+// Compiled out, the wrapper is the future.
+#[cfg(not(lockdep_on))]
+const _: () = assert!(
+    std::mem::size_of::<Instrumented<std::future::Ready<u64>>>() == std::mem::size_of::<std::future::Ready<u64>>()
+);
+
 /// Wraps `fut` so that its held locks are its own, whichever thread polls
 /// it (see the [module docs](self)). The task reports to the validator in
 /// scope here, and is named after this call site in its reports' details.

@@ -62,6 +62,16 @@ use crate::map::LockdepMap;
 
 type Loc = &'static Location<'static>;
 
+// Compiled out, the locks and guards have tokio's sizes.
+#[cfg(not(lockdep_on))]
+const _: () = {
+    use std::mem::size_of;
+    assert!(size_of::<Mutex<u64>>() == size_of::<::tokio::sync::Mutex<u64>>());
+    assert!(size_of::<MutexGuard<'static, u64>>() == size_of::<::tokio::sync::MutexGuard<'static, u64>>());
+    assert!(size_of::<RwLock<u64>>() == size_of::<::tokio::sync::RwLock<u64>>());
+    assert!(size_of::<RwLockWriteGuard<'static, u64>>() == size_of::<::tokio::sync::RwLockWriteGuard<'static, u64>>());
+};
+
 /// One held acquisition of an async lock: its hooks were called (acquire,
 /// and "awaitable" so that `Pending` while holding it is fine); dropping it
 /// releases them. Taken before a blocking wait, so a cancelled wait (the
