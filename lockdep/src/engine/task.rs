@@ -57,8 +57,7 @@ impl TaskState {
     /// part of that task (see `thread::Way::In`).
     #[inline]
     pub(crate) fn enter(&mut self) {
-        debug_assert!(!self.entered);
-        if crate::fork::in_forked_child() {
+        if self.entered || crate::fork::in_forked_child() {
             return;
         }
         self.entered = matches!(exchange(&mut self.saved, Way::In), Exchange::Done);
