@@ -20,6 +20,8 @@ run cargo test -p lockdep --features enabled,parking_lot-0.13 --doc lock_api05
 run cargo test -p lockdep --features parking_lot-0.13 --test sync_lock_api05 --test sync_parking_lot013
 run cargo test -p lockdep --no-default-features --features enabled,lock_api-0.5 --test sync_lock_api05
 run cargo test -p lockdep --release --features enabled-in-release,parking_lot-0.13 --test sync_lock_api05 --test sync_parking_lot013
+run cargo test -p lockdep --features enabled,tokio
+run cargo test -p lockdep --release --features enabled-in-release,tokio
 run cargo test -p vmalock
 run cargo test -p vmalock --features lockdep
 # The parking_lot 0.13 shim is a workspace of its own (cargo allows one

@@ -55,3 +55,6 @@ pub mod contributing {}
 
 #[doc = include_str!("15-across-runs.md")]
 pub mod across_runs {}
+
+#[doc = include_str!("17-async.md")]
+pub mod async_tasks {}

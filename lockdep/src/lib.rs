@@ -23,6 +23,10 @@
 //!   variables, takes everything else.
 //! * [`Report`] — what was found, as data ([`ReportKind`], [`LockInfo`],
 //!   [`ChainStep`]) and as kernel-style text (`Display`).
+//! * [`task`] — async code: held-lock stacks that follow instrumented
+//!   tasks across worker threads, and the report of a task that awaits
+//!   holding a synchronous lock; with the `tokio` feature, `task::spawn` and
+//!   validated `tokio::sync` locks in `lockdep::tokio`.
 //!
 //! For lock implementers, the layer underneath:
 //!
@@ -140,6 +144,9 @@ pub mod save;
 mod stats;
 pub mod std_sync;
 pub mod sync;
+pub mod task;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod validator;
 
 pub use class::{DynamicKey, LockClassKey, MAX_SUBCLASSES, Read};
@@ -148,7 +155,7 @@ pub use dump::Stats;
 pub use events::{Hook, HookEvent};
 pub use hooks::*;
 pub use map::LockdepMap;
-pub use report::{ChainStep, DepTypes, DumpFiles, Frame, LockInfo, Report, ReportKind, ThreadInfo, Trace};
+pub use report::{ChainStep, DepTypes, DumpFiles, Frame, LockInfo, Report, ReportKind, TaskInfo, ThreadInfo, Trace};
 pub use validator::Validator;
 
 /// Whether validation is compiled into this build. Code that must choose a

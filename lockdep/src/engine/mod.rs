@@ -25,6 +25,7 @@
 //! | `inner` | one validator's shared state (`debug_locks`, the graph lock) |
 //! | `registry` | every live validator, and the global one |
 //! | `thread` | per-thread state (`current->held_locks`), scopes, re-entrancy protection |
+//! | `task` | an async task's own held-lock state, exchanged with the polling thread's; awaiting while holding a synchronous lock |
 //! | `stats`, `held_query` | `/proc/lockdep*` and `lockdep_print_held_locks`, as text and data |
 //! | `dump_file` | the dump files of a report, created new in a private directory |
 //! | `trace` | the stack-trace store |
@@ -77,6 +78,8 @@ mod summary;
 #[cfg(lockdep_on)]
 mod svg;
 #[cfg(lockdep_on)]
+mod task;
+#[cfg(lockdep_on)]
 mod thread;
 #[cfg(lockdep_on)]
 mod trace;
@@ -104,6 +107,10 @@ pub(crate) use registry::global;
 pub(crate) use release::{debug_check_no_locks_freed, lockdep_unregister_key};
 #[cfg(lockdep_on)]
 pub(crate) use stats::{dump_chains, dump_classes, dump_dot, dump_stats, stats};
+#[cfg(lockdep_on)]
+pub(crate) use task::TaskState;
+#[cfg(all(lockdep_on, feature = "tokio"))]
+pub(crate) use task::{awaitable_acquired, awaitable_released};
 #[cfg(lockdep_on)]
 pub(crate) use thread::enter_scope;
 

@@ -302,7 +302,7 @@ pub(crate) fn seed(inner: &Inner, g: &SavedGraph, loc: &'static Location<'static
             Some(EdgeOrigin {
                 from: info(&o.held, &g.classes[e.from]),
                 to: info(&o.taken, &g.classes[e.to]),
-                thread: ThreadInfo { name: Some(name.into()), id: current.id },
+                thread: ThreadInfo { name: Some(name.into()), id: current.id, task: None },
                 trace: None,
             })
         })

@@ -47,4 +47,6 @@ pub(crate) enum Signature {
     /// A failed assertion: which assertion (and whether another thread was
     /// named), per call site.
     Assertion { which: u8, site: Site },
+    /// A task awaited holding a synchronous lock: its class and where it was taken.
+    HeldAcrossAwait { class: ClassId, site: Site },
 }

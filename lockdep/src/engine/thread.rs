@@ -13,7 +13,7 @@ use super::held::HeldStack;
 use super::inner::Inner;
 use super::registry::global;
 use super::signature::Signature;
-use crate::report::{Report, ReportKind, ThreadInfo};
+use crate::report::{Report, ReportKind, TaskInfo, ThreadInfo};
 
 pub(crate) struct ThreadData {
     pub(crate) info: ThreadInfo,
@@ -26,6 +26,58 @@ pub(crate) struct ThreadData {
     validators: Vec<Box<PerValidator>>,
     /// Reports waiting for dispatch (kept to reuse its allocation).
     out: Vec<Report>,
+    /// Instances among the held locks that may be held across an `.await`
+    /// (the async locks of `crate::tokio`); see `task`.
+    awaitable: Vec<usize>,
+    /// Per-validator states of ended tasks, their held stacks emptied, for
+    /// the next task that starts here: a chain cache says which chains were
+    /// validated, which holds whoever pushes them, so a new task starts
+    /// warm (see `task`). At most [`SPARES`].
+    #[allow(clippy::vec_box)] // see `validators`
+    spare: Vec<Box<PerValidator>>,
+}
+
+/// How many ended tasks' per-validator states a thread keeps.
+const SPARES: usize = 4;
+
+/// What an instrumented task carries from poll to poll and exchanges with
+/// the polling thread's (see [`exchange`] and `task`): the engine number,
+/// the held-lock stacks and chain caches, the validator scopes, the task's
+/// name and id for reports, and the awaitable held locks.
+#[derive(Default)]
+pub(crate) struct Swappable {
+    pub(crate) num: u64,
+    #[allow(clippy::vec_box)] // see `ThreadData::validators`
+    pub(crate) validators: Vec<Box<PerValidator>>,
+    pub(crate) scopes: Vec<Arc<Inner>>,
+    pub(crate) task: Option<TaskInfo>,
+    pub(crate) awaitable: Vec<usize>,
+}
+
+/// Which way [`exchange`] goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Way {
+    /// A task comes in. Inside another task (a future instrumented within
+    /// an instrumented task and polled by it) one that holds nothing of its
+    /// own does not: it runs in the outer task, whose locks order its own.
+    In,
+    /// The task goes out.
+    Out,
+    /// The task goes out after returning `Pending`: unless it holds locks
+    /// of the current validator that are not awaitable.
+    OutChecked,
+}
+
+/// What [`exchange`] did.
+pub(crate) enum Exchange {
+    /// The states were exchanged.
+    Done,
+    /// Nothing was exchanged: the thread is inside the validator, its
+    /// state is being torn down, or (`Way::In`) a task is current already.
+    Skipped,
+    /// Nothing was exchanged: the current held-lock stack holds these
+    /// instances, none of them awaitable (only when asked to check).
+    Holding(Vec<usize>),
 }
 
 struct ThreadState {
@@ -50,8 +102,113 @@ impl ThreadData {
         let info = ThreadInfo::current();
         let num = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
         super::inner::lock(live_threads()).insert(num, info.clone());
-        ThreadData { info, num, scopes: Vec::new(), validators: Vec::new(), out: Vec::new() }
+        ThreadData {
+            info,
+            num,
+            scopes: Vec::new(),
+            validators: Vec::new(),
+            out: Vec::new(),
+            awaitable: Vec::new(),
+            spare: Vec::new(),
+        }
     }
+}
+
+/// A new engine number, as threads get (for a task: see `task`).
+pub(crate) fn new_num() -> u64 {
+    NEXT_THREAD.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Exchanges the current thread's number, held-lock stacks, scopes, task
+/// and awaitable locks with `other`'s, re-arming the fast path for what is
+/// now current (see [`Way`] for when it does not).
+pub(crate) fn exchange(other: &mut Swappable, way: Way) -> Exchange {
+    STATE
+        .try_with(|st| {
+            if st.busy.get() {
+                return Exchange::Skipped;
+            }
+            let Ok(mut slot) = st.data.try_borrow_mut() else { return Exchange::Skipped };
+            let data = slot.get_or_insert_with(ThreadData::new);
+            if way == Way::In && data.info.task.is_some() && other.validators.iter().all(|p| p.held.locks.is_empty()) {
+                return Exchange::Skipped;
+            }
+            if way == Way::OutChecked {
+                let inner = current(&data.scopes);
+                if let Some(pv) = data.validators.iter().find(|p| p.is_for(inner)) {
+                    let bad: Vec<usize> =
+                        pv.held.locks.iter().map(|h| h.instance).filter(|i| !data.awaitable.contains(i)).collect();
+                    if !bad.is_empty() {
+                        return Exchange::Holding(bad);
+                    }
+                }
+            }
+            disarm();
+            std::mem::swap(&mut data.num, &mut other.num);
+            std::mem::swap(&mut data.validators, &mut other.validators);
+            if data.validators.is_empty() && other.task.is_some() {
+                // A task coming in (`other` is still its, for what is not
+                // swapped yet) with no state of its own: its first poll. A
+                // warm spare, if this thread has one for its validator.
+                let inner = current(&other.scopes);
+                if let Some(i) = data.spare.iter().position(|p| p.is_for(inner)) {
+                    data.validators.push(data.spare.swap_remove(i));
+                }
+            }
+            std::mem::swap(&mut data.scopes, &mut other.scopes);
+            std::mem::swap(&mut data.info.task, &mut other.task);
+            std::mem::swap(&mut data.awaitable, &mut other.awaitable);
+            arm(&mut slot);
+            Exchange::Done
+        })
+        .unwrap_or(Exchange::Skipped)
+}
+
+/// Keeps an ended task's per-validator states as spares for the next task
+/// to start on this thread (see `ThreadData::spare`).
+#[allow(clippy::vec_box)] // see `ThreadData::validators`
+pub(crate) fn recycle(validators: Vec<Box<PerValidator>>) {
+    let _ = STATE.try_with(|st| {
+        if st.busy.get() {
+            return;
+        }
+        let Ok(mut slot) = st.data.try_borrow_mut() else { return };
+        let Some(data) = slot.as_mut() else { return };
+        for mut pv in validators {
+            if data.spare.len() < SPARES && pv.inner.strong_count() > 0 {
+                pv.held.locks.clear();
+                data.spare.push(pv);
+            }
+        }
+    });
+}
+
+/// The current thread's validator scopes (what a task made here inherits).
+pub(crate) fn scopes() -> Vec<Arc<Inner>> {
+    STATE
+        .try_with(|st| st.data.try_borrow().ok().and_then(|d| d.as_ref().map(|d| d.scopes.clone())))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+#[cfg(feature = "tokio")]
+/// Runs `f` on the current task's list of awaitable held locks (`None`
+/// outside an instrumented task, where nothing reads the list — and where a
+/// guard released on another worker would leave its entry behind for ever —
+/// and when the thread is inside the validator or being torn down).
+pub(crate) fn with_awaitable<R>(f: impl FnOnce(&mut Vec<usize>) -> R) -> Option<R> {
+    STATE
+        .try_with(|st| {
+            if st.busy.get() {
+                return None;
+            }
+            let mut slot = st.data.try_borrow_mut().ok()?;
+            let data = slot.as_mut().filter(|d| d.info.task.is_some())?;
+            Some(f(&mut data.awaitable))
+        })
+        .ok()
+        .flatten()
 }
 
 /// The engine's number for the current thread, if it has one.
@@ -89,7 +246,7 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
                 Some(d) => d,
                 None => slot.insert(ThreadData::new()),
             };
-            let ThreadData { info, num, scopes, validators, out } = data;
+            let ThreadData { info, num, scopes, validators, out, .. } = data;
             let inner = current(scopes);
             let pv = per_validator(validators, inner);
             sync_epoch(inner, pv);

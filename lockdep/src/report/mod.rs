@@ -50,6 +50,9 @@ pub enum ReportKind {
     InvalidSubclass,
     /// A downgrade of a lock held for read.
     BadDowngrade,
+    /// An instrumented task returned `Pending` (awaited) while holding a
+    /// synchronous lock (see [`task`](crate::task); `tokio` feature).
+    HeldAcrossAwait,
 }
 
 impl ReportKind {
@@ -66,6 +69,7 @@ impl ReportKind {
             ReportKind::LimitExceeded => "BUG: lockdep limit exceeded",
             ReportKind::InvalidSubclass => "BUG: looking up invalid subclass",
             ReportKind::BadDowngrade => "WARNING: downgrading a read lock",
+            ReportKind::HeldAcrossAwait => "BUG: awaiting while holding a synchronous lock",
         }
     }
 }
@@ -76,13 +80,22 @@ pub struct ThreadInfo {
     /// Shared, not copied: every new dependency records its thread.
     pub(crate) name: Option<std::sync::Arc<str>>,
     pub(crate) id: ThreadId,
+    /// The instrumented task the thread was polling (see [`crate::task`]).
+    pub(crate) task: Option<TaskInfo>,
 }
 
 impl ThreadInfo {
     #[cfg_attr(not(lockdep_on), allow(dead_code))]
     pub(crate) fn current() -> Self {
         let t = std::thread::current();
-        ThreadInfo { name: t.name().map(Into::into), id: t.id() }
+        ThreadInfo { name: t.name().map(Into::into), id: t.id(), task: None }
+    }
+
+    /// The instrumented task ([`lockdep::task`](crate::task)) this thread
+    /// was polling, if any: its locks, not the thread's, are the ones a
+    /// report shows.
+    pub fn task(&self) -> Option<&TaskInfo> {
+        self.task.as_ref()
     }
 
     /// The thread's name, if it has one.
@@ -99,8 +112,43 @@ impl ThreadInfo {
 impl fmt::Display for ThreadInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.name {
-            Some(n) => write!(f, "\"{}\" ({:?})", n, self.id),
-            None => write!(f, "<unnamed> ({:?})", self.id),
+            Some(n) => write!(f, "\"{}\" ({:?})", n, self.id)?,
+            None => write!(f, "<unnamed> ({:?})", self.id)?,
+        }
+        match &self.task {
+            Some(t) => write!(f, " in {t}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An instrumented task as reports name it (see [`crate::task`]): a number
+/// lockdep gives each instrumented future, unique in the process, and the
+/// name it was given, if any.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TaskInfo {
+    pub(crate) id: u64,
+    pub(crate) name: Option<std::sync::Arc<str>>,
+}
+
+impl TaskInfo {
+    /// lockdep's number for the task (from 1, in the order tasks were
+    /// instrumented; not tokio's task id).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The task's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "task \"{n}\" #{}", self.id),
+            None => write!(f, "task #{}", self.id),
         }
     }
 }

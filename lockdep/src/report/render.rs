@@ -96,14 +96,17 @@ fn write_held_among(
 /// the cycle, each thread first taking the earlier lock of its dependency,
 /// then the later one.
 fn scenario(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
-    let distinct =
-        chain.iter().map(|s| s.thread.id).collect::<std::collections::HashSet<ThreadId>>().len() == chain.len();
+    // A column per thread, or per task for dependencies recorded by
+    // instrumented tasks (two tasks may share a worker thread).
+    let who = |s: &ChainStep| (s.thread.id, s.thread.task.as_ref().map(|t| t.id));
+    let distinct = chain.iter().map(who).collect::<HashSet<(ThreadId, Option<u64>)>>().len() == chain.len();
     let labels: Vec<String> = chain
         .iter()
         .enumerate()
-        .map(|(i, s)| match (&s.thread.name, distinct) {
-            (Some(n), true) => n.to_string(),
-            (None, true) => format!("{:?}", s.thread.id),
+        .map(|(i, s)| match (&s.thread.task, &s.thread.name, distinct) {
+            (Some(t), _, true) => t.name.as_deref().map_or_else(|| format!("task #{}", t.id), str::to_owned),
+            (None, Some(n), true) => n.to_string(),
+            (None, None, true) => format!("{:?}", s.thread.id),
             _ => format!("Thread {}", (b'A' + (i % 26) as u8) as char),
         })
         .collect();
