@@ -134,7 +134,9 @@ pub mod save;
 mod stats;
 pub mod std_sync;
 pub mod sync;
+pub mod thread;
 pub mod validator;
+mod waits;
 
 pub use class::{DynamicKey, LockClassKey, MAX_SUBCLASSES, Read};
 pub use config::{Action, Config};

@@ -9,6 +9,7 @@
 //! | file | what a kernel reader finds there |
 //! |---|---|
 //! | `entry` | the entry points the hooks call (`lock_acquire`, `lock_release`, …) and the fast path |
+//! | `event` | the events of waitable objects (DEPT's `dept_event`): dependencies from a wait's pseudo-lock to the event context's locks |
 //! | `fast` | the fast path's thread-local way in |
 //! | `ctx` | the per-thread context the algorithms run in ([`ctx::Ctx`]) |
 //! | `acquire` | `__lock_acquire`, `register_lock_class` |
@@ -50,6 +51,8 @@ mod dump_file;
 mod emit;
 #[cfg(lockdep_on)]
 mod entry;
+#[cfg(lockdep_on)]
+mod event;
 #[cfg(lockdep_on)]
 mod fast;
 #[cfg(lockdep_on)]
@@ -93,6 +96,8 @@ pub(crate) use entry::{
     set_subclass,
 };
 #[cfg(lockdep_on)]
+pub(crate) use event::{event, held_instances, mark_wait};
+#[cfg(lockdep_on)]
 pub(crate) use held_query::{dump_held, held_locks, held_locks_in};
 #[cfg(lockdep_on)]
 pub(crate) use inner::Inner;
@@ -103,7 +108,7 @@ pub(crate) use release::{debug_check_no_locks_freed, lockdep_unregister_key};
 #[cfg(lockdep_on)]
 pub(crate) use stats::{dump_chains, dump_classes, dump_dot, dump_stats, stats};
 #[cfg(lockdep_on)]
-pub(crate) use thread::enter_scope;
+pub(crate) use thread::{current_scope, enter_scope};
 
 #[cfg(not(lockdep_on))]
 mod stub;
