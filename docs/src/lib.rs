@@ -54,3 +54,6 @@ pub mod contributing {}
 
 #[doc = include_str!("15-across-runs.md")]
 pub mod across_runs {}
+
+#[doc = include_str!("16-waits.md")]
+pub mod waits {}
