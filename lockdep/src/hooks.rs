@@ -240,9 +240,7 @@ pub fn lock_map_acquire_read(map: &LockdepMap) {
 #[track_caller]
 pub fn lock_wait(map: &LockdepMap) {
     if ENABLED {
-        let loc = Location::caller();
-        engine::acquire(map, 0, false, Read::Exclusive, true, None, loc);
-        engine::release(map, loc);
+        crate::waits::wait_on(map, 0, Location::caller());
     }
 }
 

@@ -83,8 +83,7 @@ impl Body {
     /// A join at `loc`: the pseudo-lock acquired and released.
     fn join(&self, loc: &'static Location<'static>) {
         if let Some(sub) = self.subclass {
-            crate::engine::acquire(self.map, sub, false, crate::Read::Exclusive, true, None, loc);
-            crate::engine::release(self.map, loc);
+            crate::waits::wait_on(self.map, sub, loc);
         }
     }
 }

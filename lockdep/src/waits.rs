@@ -73,23 +73,12 @@ impl WaitSite {
         }
     }
 
-    /// A wait on this object at the caller's site ([`lock_wait`](crate::lock_wait)).
-    #[inline(always)]
-    #[track_caller]
-    pub(crate) fn wait(&self) {
-        if crate::ENABLED {
-            crate::hooks::lock_wait(self.map());
-        }
-    }
-
     /// A wait on this object at `loc` (for closures `#[track_caller]`
     /// cannot reach).
     #[inline(always)]
     pub(crate) fn wait_at(&self, loc: &'static Location<'static>) {
         if crate::ENABLED {
-            let map = self.map();
-            crate::engine::acquire(map, 0, false, crate::Read::Exclusive, true, None, loc);
-            crate::engine::release(map, loc);
+            wait_on(self.map(), 0, loc);
         }
     }
 
@@ -98,9 +87,26 @@ impl WaitSite {
     #[track_caller]
     pub(crate) fn event(&self) {
         if crate::ENABLED {
-            crate::hooks::lock_event(self.map());
+            crate::engine::event(self.map(), 0, None, Location::caller());
         }
     }
+}
+
+/// A wait on `map` (its class for `subclass`) at `loc`: its acquisition and
+/// release. The release also runs if the acquisition's report unwinds
+/// (`Action::Panic`), so that no pseudo-lock stays held.
+#[inline(always)]
+pub(crate) fn wait_on(map: &LockdepMap, subclass: u32, loc: &'static Location<'static>) {
+    struct Release<'a>(&'a LockdepMap, &'static Location<'static>);
+    impl Drop for Release<'_> {
+        #[inline(always)]
+        fn drop(&mut self) {
+            crate::engine::release(self.0, self.1);
+        }
+    }
+    let release = Release(map, loc);
+    crate::engine::acquire(map, subclass, false, crate::Read::Exclusive, true, None, loc);
+    drop(release);
 }
 
 /// The one map of `kind` made at `site`: a leaked static key per pair, so
@@ -182,9 +188,9 @@ pub(crate) fn init_section<R>(
     if depth >= MAX_NESTING {
         return run();
     }
-    crate::engine::acquire(map, depth, false, crate::Read::Exclusive, true, None, loc);
     let _ = INITS.try_with(|s| s.borrow_mut().push((instance, depth)));
-    /// Ends the section, also when the initialiser unwinds.
+    /// Ends the section, also when the initialiser (or the acquisition's
+    /// report, under `Action::Panic`) unwinds.
     struct End(&'static LockdepMap, &'static Location<'static>);
     impl Drop for End {
         fn drop(&mut self) {
@@ -193,6 +199,7 @@ pub(crate) fn init_section<R>(
         }
     }
     let _end = End(map, loc);
+    crate::engine::acquire(map, depth, false, crate::Read::Exclusive, true, None, loc);
     run()
 }
 

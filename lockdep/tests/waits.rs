@@ -43,6 +43,7 @@ fn assert_cycle_through(v: &Validator, kind: &str, lock: &str) -> Report {
     }
     let text = r.to_string();
     assert!(text.contains(kind), "{text}");
+    println!("{text}");
     r
 }
 
@@ -545,4 +546,25 @@ fn the_dump_draws_waitable_objects_as_diamonds() {
     let line = |needle: &str| dot.lines().find(|l| l.contains(needle)).unwrap_or_default().to_owned();
     assert!(line("Condvar@").contains("shape=diamond"), "{dot}");
     assert!(line("label=\"outer\"").contains("shape=box"), "{dot}");
+}
+
+/// A wait reported under `Action::Panic` unwinds before blocking, with the
+/// mutex locked and held for the validator: the guard's drop balances it.
+#[test]
+fn a_wait_reported_with_action_panic_unwinds_with_its_mutex_held() {
+    let v = Validator::new(Config::collect().with_backtraces(false).with_action(lockdep::Action::Panic));
+    let (p, outer) = (Pair::new(), Mutex::named((), "outer"));
+    notify_holding(&v, &p, &outer);
+    let result = v.scope(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _o = outer.lock();
+            let mut flag = p.flag.lock();
+            p.cv.wait(&mut flag); // reported: unwinds before blocking
+        }))
+    });
+    assert!(result.is_err(), "the report did not panic");
+    let kinds: Vec<ReportKind> = v.reports().iter().map(Report::kind).collect();
+    assert_eq!(kinds, [ReportKind::CircularDependency]);
+    assert!(p.flag.try_lock().is_some());
+    assert!(v.scope(lockdep::held_locks).is_empty());
 }

@@ -166,9 +166,15 @@ impl Ctx<'_> {
             for report in &mut self.out[before..] {
                 report.location = loc;
                 report.message = format!(
-                    "the event on {} at {loc} happens while {} (taken at {}) is held: a thread that waits on {} \
+                    "{}{} at {loc} happens while {} (taken at {}) is held: a thread that waits on {} \
                      while holding {} would never see it; {}",
-                    prev.name, next.name, next.location, prev.name, next.name, report.message
+                    crate::report::EVENT_MESSAGE,
+                    prev.name,
+                    next.name,
+                    next.location,
+                    prev.name,
+                    next.name,
+                    report.message
                 );
             }
             break;

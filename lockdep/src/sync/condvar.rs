@@ -178,9 +178,17 @@ impl Condvar {
         // yet and the guard, which still exists, unlocks when dropped.
         crate::hooks::lock_release(raw.map());
         // A wait that can last forever waits for a notify: the locks still
-        // held come before this condvar (a timed one ends by itself).
+        // held come before this condvar (a timed one ends by itself). If its
+        // report unwinds (`Action::Panic`), the validator is told the mutex
+        // is held again first, as it is, so that the guard's drop balances.
         if deadline.is_none() {
-            self.site.wait();
+            let loc = Location::caller();
+            if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.site.wait_at(loc))) {
+                if let Some(held) = held {
+                    crate::engine::reacquire(raw.map(), held, crate::Read::Exclusive, loc);
+                }
+                std::panic::resume_unwind(panic);
+            }
         }
         // Counted before the user's mutex is released (see `waiters`).
         self.waiters.fetch_add(1, Ordering::SeqCst);
