@@ -58,7 +58,11 @@ impl Body {
     fn new(site: &'static Location<'static>) -> Body {
         let map = crate::waits::WaitSite::new("thread", site).map();
         let depth = crate::waits::thread_depth();
-        Body { map, subclass: (depth < crate::waits::MAX_NESTING).then_some(depth), scope: crate::engine::current_scope() }
+        Body {
+            map,
+            subclass: (depth < crate::waits::MAX_NESTING).then_some(depth),
+            scope: crate::engine::current_scope(),
+        }
     }
 
     /// Wraps `f`: the new thread's depth, and the pseudo-lock held while `f` runs.

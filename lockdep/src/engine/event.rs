@@ -19,49 +19,23 @@
 //! happening). Events whose context is a whole body (a thread, an init
 //! closure) do not come here: the body runs holding the pseudo-lock.
 //!
-//! The classes of waitable objects are marked ([`mark_wait`]) so that the
-//! graph dump draws them as their own shape.
+//! The classes of waitable objects are marked (`waitable::mark_wait`) so
+//! that the graph dump draws them as their own shape.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::panic::Location;
-use std::sync::{Mutex, OnceLock};
 
 use super::ctx::Ctx;
 use super::held::{ChainNode, HeldLock};
 use super::ids::ClassId;
 use super::inner::lock;
 use super::thread::with_ctx;
-use crate::class::{KeyId, Read};
+use super::waitable::is_wait_map;
+use crate::class::Read;
 use crate::map::LockdepMap;
 
 type Loc = &'static Location<'static>;
-
-/// The keys and map addresses of waitable objects' pseudo-locks (for the
-/// dump's node shape, and to leave them out of [`held_instances`]).
-#[derive(Default)]
-struct Marked {
-    keys: HashSet<KeyId>,
-    maps: HashSet<usize>,
-}
-
-fn marked() -> &'static Mutex<Marked> {
-    static MARKED: OnceLock<Mutex<Marked>> = OnceLock::new();
-    MARKED.get_or_init(Default::default)
-}
-
-/// Marks `map` as a waitable object's pseudo-lock (called once per map;
-/// the map lives for ever).
-pub(crate) fn mark_wait(map: &'static LockdepMap) {
-    let mut m = lock(marked());
-    m.keys.insert(map.key.id());
-    m.maps.insert(map.addr());
-}
-
-/// Whether `key` was marked by [`mark_wait`].
-pub(crate) fn is_wait_key(key: KeyId) -> bool {
-    lock(marked()).keys.contains(&key)
-}
 
 /// The instances of the locks the current thread holds that an event could
 /// depend on: checked, blocking, and not a waitable object's pseudo-lock.
@@ -77,16 +51,18 @@ pub(crate) fn held_instances() -> Vec<usize> {
     if held.is_empty() {
         return held;
     }
-    let m = lock(marked());
-    held.into_iter().filter(|a| !m.maps.contains(a)).collect()
+    held.into_iter().filter(|a| !is_wait_map(*a)).collect()
 }
+
+/// A validator's id and hot word, and the event dependencies known in it.
+type Known = (u32, u64, HashSet<(ClassId, ClassId)>);
 
 thread_local! {
     /// Event dependencies this thread already added, for one validator
     /// state (its id and hot word: an epoch change or a switch-off empties
     /// it): the steady state of a repeated notify under the same locks
     /// takes no engine lock.
-    static KNOWN: RefCell<(u32, u64, HashSet<(ClassId, ClassId)>)> = RefCell::new((0, 0, HashSet::new()));
+    static KNOWN: RefCell<Known> = RefCell::new((0, 0, HashSet::new()));
 }
 
 /// The event of `map` (its class for `subclass`) at `loc`: `map -> L` for

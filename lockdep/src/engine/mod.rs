@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `entry` | the entry points the hooks call (`lock_acquire`, `lock_release`, …) and the fast path |
 //! | `event` | the events of waitable objects (DEPT's `dept_event`): dependencies from a wait's pseudo-lock to the event context's locks |
+//! | `waitable` | which classes are waitable objects' pseudo-locks (the dump's diamonds) |
 //! | `fast` | the fast path's thread-local way in |
 //! | `ctx` | the per-thread context the algorithms run in ([`ctx::Ctx`]) |
 //! | `acquire` | `__lock_acquire`, `register_lock_class` |
@@ -83,6 +84,8 @@ mod thread;
 mod trace;
 #[cfg(lockdep_on)]
 mod validate;
+#[cfg(lockdep_on)]
+mod waitable;
 
 #[cfg(lockdep_on)]
 pub(crate) use crate::fork::in_forked_child;
@@ -96,7 +99,7 @@ pub(crate) use entry::{
     set_subclass,
 };
 #[cfg(lockdep_on)]
-pub(crate) use event::{event, held_instances, mark_wait};
+pub(crate) use event::{event, held_instances};
 #[cfg(lockdep_on)]
 pub(crate) use held_query::{dump_held, held_locks, held_locks_in};
 #[cfg(lockdep_on)]
@@ -109,6 +112,8 @@ pub(crate) use release::{debug_check_no_locks_freed, lockdep_unregister_key};
 pub(crate) use stats::{dump_chains, dump_classes, dump_dot, dump_stats, stats};
 #[cfg(lockdep_on)]
 pub(crate) use thread::{current_scope, enter_scope};
+#[cfg(lockdep_on)]
+pub(crate) use waitable::mark_wait;
 
 #[cfg(not(lockdep_on))]
 mod stub;

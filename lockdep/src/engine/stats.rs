@@ -80,7 +80,7 @@ impl Snapshot {
                 id: c.id.raw(),
                 key: key_text(c.key),
                 name: c.display_name(),
-                wait: super::event::is_wait_key(c.key),
+                wait: super::waitable::is_wait_key(c.key),
             });
         }
         let edges = g
@@ -376,7 +376,8 @@ pub(crate) fn dot_text(snap: &Snapshot, cycle: &[(u32, u32)]) -> String {
             pg.add_edge(na, nb, ("new".to_owned(), true));
         }
     }
-    let edge_attr = |_: &DiGraph<(String, bool), (String, bool)>, e: petgraph::graph::EdgeReference<'_, (String, bool)>| {
+    let edge_attr = |_: &DiGraph<(String, bool), (String, bool)>,
+                     e: petgraph::graph::EdgeReference<'_, (String, bool)>| {
         let (label, hot) = e.weight();
         let style = if label == "new" { ", style=dashed" } else { "" };
         if *hot {

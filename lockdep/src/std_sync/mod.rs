@@ -115,12 +115,13 @@ mod site;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::Condvar;
-pub use once::{Once, OnceLock, OnceState};
 pub use mutex::{Mutex, MutexGuard};
+pub use once::{Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// An initial value for a [`Once`] (std's deprecated `ONCE_INIT`).
 #[deprecated(note = "the `Once::new()` function is now preferred", since = "1.38.0")]
+#[allow(clippy::declare_interior_mutable_const)] // std's is the same constant
 pub const ONCE_INIT: Once = Once::new();
 pub use std::sync::{
     Arc, LazyLock, LockResult, PoisonError, TryLockError, TryLockResult, WaitTimeoutResult, Weak, atomic,

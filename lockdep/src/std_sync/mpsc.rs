@@ -56,8 +56,7 @@ impl Chan {
         use crate::waits::WaitSite;
         Chan {
             data: WaitSite::new("mpsc", site).map(),
-            space: bounded
-                .then(|| Space { map: WaitSite::new("mpsc space", site).map(), holders: Default::default() }),
+            space: bounded.then(|| Space { map: WaitSite::new("mpsc space", site).map(), holders: Default::default() }),
         }
     }
 }
@@ -101,8 +100,10 @@ impl Space {
 /// The channel's pseudo-locks, or nothing when compiled out.
 #[cfg(lockdep_on)]
 type Waits = Chan;
+/// Compiled out: nothing (zero-sized).
 #[cfg(not(lockdep_on))]
-type Waits = ();
+#[derive(Clone)]
+struct Waits;
 
 #[cfg(lockdep_on)]
 fn waits(w: &Waits) -> Option<&Chan> {
@@ -118,7 +119,9 @@ fn make(site: &'static Location<'static>, bounded: bool) -> Waits {
     Chan::new(site, bounded)
 }
 #[cfg(not(lockdep_on))]
-fn make(_: &'static Location<'static>, _: bool) -> Waits {}
+fn make(_: &'static Location<'static>, _: bool) -> Waits {
+    Waits
+}
 
 /// `std::sync::mpsc::channel`: an unbounded channel whose class is the
 /// caller's line.
@@ -126,7 +129,6 @@ fn make(_: &'static Location<'static>, _: bool) -> Waits {}
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let w = make(Location::caller(), false);
     let (tx, rx) = std_mpsc::channel();
-    #[allow(clippy::clone_on_copy)]
     (Sender { inner: tx, waits: w.clone() }, Receiver { inner: rx, waits: w })
 }
 
@@ -136,7 +138,6 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
     let w = make(Location::caller(), true);
     let (tx, rx) = std_mpsc::sync_channel(bound);
-    #[allow(clippy::clone_on_copy)]
     (SyncSender { inner: tx, waits: w.clone() }, Receiver { inner: rx, waits: w })
 }
 
@@ -160,7 +161,6 @@ impl<T> Sender<T> {
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
-        #[allow(clippy::clone_on_copy)]
         Sender { inner: self.inner.clone(), waits: self.waits.clone() }
     }
 }
@@ -211,7 +211,6 @@ impl<T> SyncSender<T> {
 
 impl<T> Clone for SyncSender<T> {
     fn clone(&self) -> Self {
-        #[allow(clippy::clone_on_copy)]
         SyncSender { inner: self.inner.clone(), waits: self.waits.clone() }
     }
 }

@@ -25,7 +25,9 @@ pub struct Once {
 }
 
 impl Once {
-    /// A new `Once`, whose class is the caller's line.
+    /// A new `Once`, whose class is the caller's line. (No `Default`, as
+    /// std's `Once` has none.)
+    #[allow(clippy::new_without_default)]
     #[track_caller]
     pub const fn new() -> Once {
         Once { inner: std::sync::Once::new(), site: WaitSite::new("Once", Location::caller()) }
