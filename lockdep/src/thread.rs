@@ -10,22 +10,35 @@
 //! the body happened to finish first, too.
 //!
 //! ```
+//! use std::sync::Arc;
 //! use lockdep::{Config, Mutex, ReportKind, Validator};
 //!
-//! let state = std::sync::Arc::new(Mutex::new(0));
+//! // Every worker is spawned on this line: one class.
+//! fn worker(state: &Arc<Mutex<u32>>, touch: bool) -> lockdep::thread::JoinHandle<()> {
+//!     let state = Arc::clone(state);
+//!     lockdep::thread::spawn(move || {
+//!         if touch {
+//!             *state.lock() += 1;
+//!         }
+//!     })
+//! }
+//!
+//! let state = Arc::new(Mutex::new(0));
 //! let v = Validator::new(Config::collect());
 //! v.scope(|| {
-//!     let s = state.clone();
-//!     let worker = lockdep::thread::spawn(move || *s.lock() += 1);
-//!     let guard = state.lock(); // the worker needs this lock to finish...
-//!     # let _ = &guard;
-//!     # drop(guard);
-//!     # let guard = state.lock();
-//!     worker.join().unwrap(); // ...and it is joined under it: reported
+//!     worker(&state, true).join().unwrap(); // the body takes `state`
+//!     let idle = worker(&state, false);
+//!     let guard = state.lock();
+//!     idle.join().unwrap(); // joined under `state`: reported, though it returned
 //!     drop(guard);
 //! });
-//! # let _ = ReportKind::CircularDependency;
+//! if lockdep::ENABLED {
+//!     assert_eq!(v.reports()[0].kind(), ReportKind::CircularDependency);
+//! }
 //! ```
+//!
+//! The spawned body runs in the validator the spawner was in (its
+//! innermost [`Validator::scope`](crate::Validator::scope)).
 //!
 //! A thread spawned by plain `std::thread::spawn` has no pseudo-lock: its
 //! locks are checked as usual, but a join of it is invisible. Bodies nested
