@@ -54,15 +54,23 @@ pub(crate) fn held_instances() -> Vec<usize> {
     held.into_iter().filter(|a| !is_wait_map(*a)).collect()
 }
 
-/// A validator's id and hot word, and the event dependencies known in it.
-type Known = (u32, u64, HashSet<(ClassId, ClassId)>);
+/// What one thread knows is already in one validator's graph, for one
+/// state of it (its id and hot word: an epoch change or a switch-off
+/// empties it).
+#[derive(Default)]
+struct Known {
+    id: u32,
+    hot: u64,
+    /// Event dependencies added (`W -> L`).
+    edges: HashSet<(ClassId, ClassId)>,
+    /// Events of a class made with a whole chain of held locks, every
+    /// dependency of which is in the graph: the steady state of a repeated
+    /// notify under the same locks, answered without the engine.
+    chains: HashSet<(ClassId, ChainNode)>,
+}
 
 thread_local! {
-    /// Event dependencies this thread already added, for one validator
-    /// state (its id and hot word: an epoch change or a switch-off empties
-    /// it): the steady state of a repeated notify under the same locks
-    /// takes no engine lock.
-    static KNOWN: RefCell<Known> = RefCell::new((0, 0, HashSet::new()));
+    static KNOWN: RefCell<Known> = RefCell::new(Known::default());
 }
 
 /// The event of `map` (its class for `subclass`) at `loc`: `map -> L` for
@@ -72,14 +80,25 @@ thread_local! {
 pub(crate) fn event(map: &LockdepMap, subclass: u32, only: Option<usize>, loc: Loc) {
     // Nothing held, nothing to depend on: no thread-local state is touched
     // beyond the fast path's pointer when it is armed.
+    let subclass = subclass.min(crate::class::MAX_SUBCLASSES - 1);
     // SAFETY: the borrow ends in this statement, which calls nothing outside
     // the engine.
     if let Some(pv) = unsafe { super::fast::fast() } {
-        if pv.held.locks.is_empty() {
-            return;
+        let Some(top) = pv.held.locks.last() else { return };
+        // The same event under the same chain of held locks as before.
+        if only.is_none() && top.node != ChainNode::NONE {
+            // SAFETY: `pv` comes from `fast` in this hook.
+            let inner = unsafe { super::fast::fast_inner(pv) };
+            if inner.hot() == pv.hot {
+                if let Some(class) = map.cached_class(pv.hot >> 2, subclass) {
+                    if known_chain(inner.id, pv.hot, ClassId::from_raw(class), top.node) {
+                        return;
+                    }
+                }
+            }
         }
     }
-    event_slow(map, subclass.min(crate::class::MAX_SUBCLASSES - 1), only, loc);
+    event_slow(map, subclass, only, loc);
 }
 
 #[cold]
@@ -102,6 +121,7 @@ impl Ctx<'_> {
         let Some(class) = class else { return };
         let hot = self.inner.hot();
         let id = self.inner.id;
+        let top = self.pv.held.locks.last().map_or(ChainNode::NONE, |h| h.node);
         let targets: Vec<HeldLock> = self
             .pv
             .held
@@ -113,6 +133,9 @@ impl Ctx<'_> {
             .cloned()
             .collect();
         if targets.is_empty() {
+            if only.is_none() {
+                remember_chain(id, hot, class, top);
+            }
             return;
         }
         // The event as the first element of a two-lock chain whose second is
@@ -132,12 +155,14 @@ impl Ctx<'_> {
         };
         let mut sh = lock(&self.inner.shared);
         let mut trace = None;
+        let mut all = true;
         for next in targets {
             let before = self.out.len();
             if self.check_prev_add(&mut sh, &prev, &next, 1, &mut trace) {
                 remember(id, hot, class, next.class);
                 continue;
             }
+            all = false;
             // A cycle closed by the event: say so, at the event's site.
             for report in &mut self.out[before..] {
                 report.location = loc;
@@ -155,20 +180,43 @@ impl Ctx<'_> {
             }
             break;
         }
+        drop(sh);
+        if all && only.is_none() {
+            remember_chain(id, hot, class, top);
+        }
+    }
+}
+
+/// Runs `f` on this thread's knowledge of the validator `id` in state
+/// `hot` (emptied first if it was about another); `None` on re-entry or
+/// thread-local teardown.
+fn with_known<R>(id: u32, hot: u64, f: impl FnOnce(&mut Known) -> R) -> Option<R> {
+    KNOWN
+        .try_with(|k| {
+            let mut k = k.try_borrow_mut().ok()?;
+            if k.id != id || k.hot != hot {
+                *k = Known { id, hot, ..Known::default() };
+            }
+            Some(f(&mut k))
+        })
+        .ok()
+        .flatten()
+}
+
+fn known_chain(id: u32, hot: u64, w: ClassId, top: ChainNode) -> bool {
+    with_known(id, hot, |k| k.chains.contains(&(w, top))).unwrap_or(false)
+}
+
+fn remember_chain(id: u32, hot: u64, w: ClassId, top: ChainNode) {
+    if top != ChainNode::NONE {
+        with_known(id, hot, |k| k.chains.insert((w, top)));
     }
 }
 
 fn known(id: u32, hot: u64, w: ClassId, l: ClassId) -> bool {
-    KNOWN.try_with(|k| k.try_borrow().is_ok_and(|k| k.0 == id && k.1 == hot && k.2.contains(&(w, l)))).unwrap_or(false)
+    with_known(id, hot, |k| k.edges.contains(&(w, l))).unwrap_or(false)
 }
 
 fn remember(id: u32, hot: u64, w: ClassId, l: ClassId) {
-    let _ = KNOWN.try_with(|k| {
-        if let Ok(mut k) = k.try_borrow_mut() {
-            if k.0 != id || k.1 != hot {
-                *k = (id, hot, HashSet::new());
-            }
-            k.2.insert((w, l));
-        }
-    });
+    with_known(id, hot, |k| k.edges.insert((w, l)));
 }
