@@ -56,5 +56,8 @@ pub mod contributing {}
 #[doc = include_str!("15-across-runs.md")]
 pub mod across_runs {}
 
+#[doc = include_str!("16-waits.md")]
+pub mod waits {}
+
 #[doc = include_str!("17-async.md")]
 pub mod async_tasks {}

@@ -14,6 +14,8 @@
 //! | `spin_acquire`, `rwlock_acquire`, `mutex_acquire`, `rwsem_acquire`, `lock_map_acquire` | same names | [`Read::Exclusive`] |
 //! | `rwsem_acquire_read` | [`rwsem_acquire_read`] | [`Read::Shared`] |
 //! | `rwlock_acquire_read`, `lock_map_acquire_read` | same names | [`Read::SharedRecursive`] |
+//! | `lock_map_acquire` + `lock_map_release` (`flush_work`), DEPT's `dept_wait` | [`lock_wait`] | [`Read::Exclusive`] |
+//! | DEPT's `dept_event` | [`lock_event`] | |
 
 use std::panic::Location;
 
@@ -225,6 +227,36 @@ pub fn lock_map_acquire(map: &LockdepMap) {
 #[track_caller]
 pub fn lock_map_acquire_read(map: &LockdepMap) {
     lock_acquire(map, 0, false, Read::SharedRecursive, None);
+}
+
+/// A wait on a waitable object whose pseudo-lock is `map` (a condvar, a
+/// thread handle, a channel): its acquisition and release at the caller's
+/// site, the kernel's `lock_map_acquire(&work->lockdep_map);
+/// lock_map_release(..)` of `flush_work` (DEPT's `dept_wait`). Every lock
+/// held here then comes before `map`: a cycle through [`lock_event`]s is
+/// reported. Call it before blocking, and only for waits that can block
+/// forever (not timed ones). See the book's chapter on waits.
+#[inline]
+#[track_caller]
+pub fn lock_wait(map: &LockdepMap) {
+    if ENABLED {
+        crate::waits::wait_on(map, 0, Location::caller());
+    }
+}
+
+/// The event that ends waits on `map` (a notify, a send, a barrier
+/// arrival) happens here, in the context of the locks the current thread
+/// holds: `map` comes before each of them (DEPT's `dept_event`). A thread
+/// that waits on `map` ([`lock_wait`]) while holding one of them, directly
+/// or through a chain of dependencies, is reported as a cycle, whichever of
+/// the two was seen first. Costs one thread-local read when no lock is
+/// held.
+#[inline]
+#[track_caller]
+pub fn lock_event(map: &LockdepMap) {
+    if ENABLED {
+        engine::event(map, 0, None, Location::caller());
+    }
 }
 
 /// Validates taking `map` exclusively here without taking it: acquire then

@@ -17,6 +17,10 @@
 //!   the same for `std::sync`'s API. By default every lock made on one
 //!   source line is one class, named after its data type and that line
 //!   (`Mutex<Account>@src/bank.rs:12`); see [`sync`].
+//! * [`thread`] and the waitable objects of [`std_sync`] (`mpsc`, `Once`,
+//!   `OnceLock`, `Barrier`), with [`Condvar`] — waits and their events are
+//!   in the graph too: waiting for something while holding a lock that it
+//!   needs is reported like an inversion (the book's chapter 16).
 //! * [`Validator`] — an independent validation state with its [`Config`];
 //!   [`Validator::scope`] routes a thread's checks to it (tests use one per
 //!   case), and a global validator, configured from `LOCKDEP_*` environment
@@ -145,9 +149,11 @@ mod stats;
 pub mod std_sync;
 pub mod sync;
 pub mod task;
+pub mod thread;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 pub mod validator;
+mod waits;
 
 pub use class::{DynamicKey, LockClassKey, MAX_SUBCLASSES, Read};
 pub use config::{Action, Config};

@@ -364,11 +364,17 @@ fn re_exports_are_std_items() {
     assert!(same::<ours::TryLockError<u8>, std::sync::TryLockError<u8>>());
     assert!(same::<ours::PoisonError<u8>, std::sync::PoisonError<u8>>());
     assert!(same::<ours::WaitTimeoutResult, std::sync::WaitTimeoutResult>());
-    assert!(same::<ours::OnceLock<u8>, std::sync::OnceLock<u8>>());
     assert!(same::<ours::atomic::AtomicBool, std::sync::atomic::AtomicBool>());
-    assert!(same::<ours::mpsc::Sender<u8>, std::sync::mpsc::Sender<u8>>());
-    // ... and the locks are not (they carry the validator's hooks).
+    assert!(same::<ours::mpsc::RecvError, std::sync::mpsc::RecvError>());
+    assert!(same::<ours::mpsc::TrySendError<u8>, std::sync::mpsc::TrySendError<u8>>());
+    assert!(same::<ours::BarrierWaitResult, std::sync::BarrierWaitResult>());
+    assert!(same::<ours::LazyLock<u8>, std::sync::LazyLock<u8>>());
+    // ... and the locks and waitable objects are not (they carry the
+    // validator's hooks; book chapter 16).
     assert!(!same::<ours::Mutex<u8>, std::sync::Mutex<u8>>());
+    assert!(!same::<ours::OnceLock<u8>, std::sync::OnceLock<u8>>());
+    assert!(!same::<ours::mpsc::Sender<u8>, std::sync::mpsc::Sender<u8>>());
+    assert!(!same::<ours::Barrier, std::sync::Barrier>());
 }
 
 #[test]

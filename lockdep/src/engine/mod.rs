@@ -9,6 +9,8 @@
 //! | file | what a kernel reader finds there |
 //! |---|---|
 //! | `entry` | the entry points the hooks call (`lock_acquire`, `lock_release`, …) and the fast path |
+//! | `event` | the events of waitable objects (DEPT's `dept_event`): dependencies from a wait's pseudo-lock to the event context's locks |
+//! | `waitable` | which classes are waitable objects' pseudo-locks (the dump's diamonds) |
 //! | `fast` | the fast path's thread-local way in |
 //! | `ctx` | the per-thread context the algorithms run in ([`ctx::Ctx`]) |
 //! | `acquire` | `__lock_acquire`, `register_lock_class` |
@@ -52,6 +54,8 @@ mod emit;
 #[cfg(lockdep_on)]
 mod entry;
 #[cfg(lockdep_on)]
+mod event;
+#[cfg(lockdep_on)]
 mod fast;
 #[cfg(lockdep_on)]
 mod graph;
@@ -85,6 +89,8 @@ mod thread;
 mod trace;
 #[cfg(lockdep_on)]
 mod validate;
+#[cfg(lockdep_on)]
+mod waitable;
 
 #[cfg(lockdep_on)]
 pub(crate) use crate::fork::in_forked_child;
@@ -97,6 +103,8 @@ pub(crate) use entry::{
     acquire, acquired, contended, downgrade, is_held, might_lock, might_lock_nested, other_holder, release,
     set_subclass,
 };
+#[cfg(lockdep_on)]
+pub(crate) use event::{event, held_instances};
 #[cfg(lockdep_on)]
 pub(crate) use held_query::{dump_held, held_locks, held_locks_in};
 #[cfg(lockdep_on)]
@@ -112,7 +120,9 @@ pub(crate) use task::TaskState;
 #[cfg(all(lockdep_on, feature = "tokio"))]
 pub(crate) use task::{awaitable_acquired, awaitable_released};
 #[cfg(lockdep_on)]
-pub(crate) use thread::enter_scope;
+pub(crate) use thread::{current_scope, enter_scope};
+#[cfg(lockdep_on)]
+pub(crate) use waitable::mark_wait;
 
 #[cfg(not(lockdep_on))]
 mod stub;

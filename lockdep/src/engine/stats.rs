@@ -39,6 +39,8 @@ pub(crate) struct ClassSnap {
     id: u32,
     key: String,
     name: String,
+    /// A waitable object's pseudo-lock (drawn as a diamond).
+    wait: bool,
 }
 
 /// One live dependency between two snapshot classes (indices into
@@ -74,7 +76,12 @@ impl Snapshot {
         for (slot, c) in g.live() {
             index.insert(c.id.raw(), classes.len());
             dense[slot.index()] = classes.len();
-            classes.push(ClassSnap { id: c.id.raw(), key: key_text(c.key), name: c.display_name() });
+            classes.push(ClassSnap {
+                id: c.id.raw(),
+                key: key_text(c.key),
+                name: c.display_name(),
+                wait: super::waitable::is_wait_key(c.key),
+            });
         }
         let edges = g
             .edges
@@ -344,13 +351,13 @@ pub(crate) fn dot_text(snap: &Snapshot, cycle: &[(u32, u32)]) -> String {
         let seeds: Vec<usize> = cycle.iter().flat_map(|&(a, b)| [a, b]).collect();
         neighbourhood(snap, &seeds, TRIM_HOPS)
     });
-    let mut pg: DiGraph<String, (String, bool)> = DiGraph::new();
+    let mut pg: DiGraph<(String, bool), (String, bool)> = DiGraph::new();
     let mut nodes: HashMap<usize, NodeIndex> = HashMap::new();
     for (i, c) in snap.classes.iter().enumerate() {
         if keep.as_ref().is_some_and(|k| !k.contains(&i)) {
             continue;
         }
-        nodes.insert(i, pg.add_node(c.name.clone()));
+        nodes.insert(i, pg.add_node((c.name.clone(), c.wait)));
     }
     let mut present: HashSet<(usize, usize)> = HashSet::new();
     for e in &snap.edges {
@@ -369,7 +376,8 @@ pub(crate) fn dot_text(snap: &Snapshot, cycle: &[(u32, u32)]) -> String {
             pg.add_edge(na, nb, ("new".to_owned(), true));
         }
     }
-    let edge_attr = |_: &DiGraph<String, (String, bool)>, e: petgraph::graph::EdgeReference<'_, (String, bool)>| {
+    let edge_attr = |_: &DiGraph<(String, bool), (String, bool)>,
+                     e: petgraph::graph::EdgeReference<'_, (String, bool)>| {
         let (label, hot) = e.weight();
         let style = if label == "new" { ", style=dashed" } else { "" };
         if *hot {
@@ -378,8 +386,11 @@ pub(crate) fn dot_text(snap: &Snapshot, cycle: &[(u32, u32)]) -> String {
             format!("label=\"{label}\"")
         }
     };
-    let node_attr = |_: &DiGraph<String, (String, bool)>, (_, name): (NodeIndex, &String)| {
-        format!("label=\"{}\", shape=box", name.replace('"', "\\\""))
+    // A waitable object's pseudo-lock (condvar, channel, thread, once
+    // cell, barrier) is a diamond; a lock is a box.
+    let node_attr = |_: &DiGraph<(String, bool), (String, bool)>, (_, (name, wait)): (NodeIndex, &(String, bool))| {
+        let shape = if *wait { "diamond" } else { "box" };
+        format!("label=\"{}\", shape={shape}", name.replace('"', "\\\""))
     };
     let dot = Dot::with_attr_getters(&pg, &[DotConfig::EdgeNoLabel, DotConfig::NodeNoLabel], &edge_attr, &node_attr);
     let mut out = String::new();

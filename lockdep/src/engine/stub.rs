@@ -77,6 +77,8 @@ pub(crate) fn might_lock(_: &LockdepMap, _: Read, _: &'static Location<'static>)
 #[inline(always)]
 pub(crate) fn might_lock_nested(_: &LockdepMap, _: u32, _: &'static Location<'static>) {}
 #[inline(always)]
+pub(crate) fn event(_: &LockdepMap, _: u32, _: Option<usize>, _: &'static Location<'static>) {}
+#[inline(always)]
 pub(crate) fn debug_check_no_locks_freed(_: &LockdepMap) {}
 #[inline(always)]
 pub(crate) fn lockdep_unregister_key(_: &LockClassKey, _: bool) {}

@@ -354,6 +354,12 @@ impl Drop for ScopeGuard {
     }
 }
 
+/// The validator of this thread's innermost scope (`None`: the global
+/// one), for a lockdep-aware spawn to enter in the new thread.
+pub(crate) fn current_scope() -> Option<Arc<Inner>> {
+    STATE.try_with(|st| st.data.try_borrow().ok()?.as_ref()?.scopes.last().cloned()).ok().flatten()
+}
+
 /// Routes this thread's hooks to `inner` until the guard is dropped.
 pub(crate) fn enter_scope(inner: &Arc<Inner>) -> ScopeGuard {
     if crate::fork::in_forked_child() {

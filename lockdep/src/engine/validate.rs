@@ -138,7 +138,7 @@ impl Ctx<'_> {
 
     /// Kernel `check_prev_add`: the cycle check (`check_noncircular`), then
     /// the edge.
-    fn check_prev_add(
+    pub(super) fn check_prev_add(
         &mut self,
         sh: &mut Shared,
         prev: &HeldLock,

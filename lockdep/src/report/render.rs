@@ -21,6 +21,18 @@ fn scenario_verb(read: Read) -> &'static str {
     if read.is_read() { "rlock" } else { "lock" }
 }
 
+/// The kinds of waitable objects' pseudo-locks, as their class names begin
+/// (book chapter 16; `crate::waits` names them).
+const WAITABLE_KINDS: [&str; 7] = ["Condvar@", "thread@", "mpsc@", "mpsc space@", "Once@", "OnceLock@", "Barrier@"];
+
+/// Whether `l` is a waitable object's pseudo-lock rather than a lock.
+fn waitable(l: &LockInfo) -> bool {
+    WAITABLE_KINDS.iter().any(|k| l.class.starts_with(k))
+}
+
+/// How `event.rs` begins the message of a cycle closed by an event.
+pub(crate) const EVENT_MESSAGE: &str = "the event on ";
+
 /// The instance names that stand for more than one address among `locks`:
 /// only those are shown with their address (`name@0x…`), which is what
 /// tells them apart. A name alone is clearer everywhere else.
@@ -110,9 +122,16 @@ fn scenario(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
             _ => format!("Thread {}", (b'A' + (i % 26) as u8) as char),
         })
         .collect();
-    let cell = |s: &ChainStep, later: bool| {
-        let l = if later { &s.to } else { &s.from };
-        format!("{}({});", scenario_verb(l.read), l.class)
+    // A wait is `wait(C);` after the locks it is made under; an event's
+    // dependency (`C -> L`) is its thread taking `L`, then the event.
+    let cell = |s: &ChainStep, later: bool| match (waitable(&s.from), later) {
+        (true, false) => String::new(),
+        (true, true) => format!("{}({}); event({});", scenario_verb(s.to.read), s.to.class, s.from.class),
+        (false, _) => {
+            let l = if later { &s.to } else { &s.from };
+            let verb = if later && waitable(l) { "wait" } else { scenario_verb(l.read) };
+            format!("{verb}({});", l.class)
+        }
     };
     let width = chain
         .iter()
@@ -134,7 +153,10 @@ fn scenario(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
     for later in [false, true] {
         for (col, s) in chain.iter().enumerate() {
             let indent = if col == 0 { 2 } else { 7 + col * width };
-            writeln!(f, "{:indent$}{}", "", cell(s, later))?;
+            let text = cell(s, later);
+            if !text.is_empty() {
+                writeln!(f, "{:indent$}{}", "", text)?;
+            }
         }
     }
     writeln!(f)?;
@@ -189,12 +211,26 @@ fn render(r: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", "-".repeat(width))?;
     match r.kind {
         ReportKind::CircularDependency | ReportKind::RecursiveLocking => {
-            writeln!(f, "thread {} is trying to acquire lock:", r.thread)?;
+            let event = r.message.starts_with(EVENT_MESSAGE);
+            if event {
+                // Closed by an event (`other` is the waitable object).
+                writeln!(f, "thread {}: {}", r.thread, r.message)?;
+                writeln!(f)?;
+                writeln!(f, "the lock held:")?;
+            } else if r.lock.as_ref().is_some_and(waitable) {
+                writeln!(f, "thread {} is about to wait on:", r.thread)?;
+            } else {
+                writeln!(f, "thread {} is trying to acquire lock:", r.thread)?;
+            }
             if let Some(l) = &r.lock {
                 lock_line(f, l, ambiguous)?;
             }
             writeln!(f)?;
-            writeln!(f, "but this thread already holds lock:")?;
+            if event {
+                writeln!(f, "and the event's object:")?;
+            } else {
+                writeln!(f, "but this thread already holds lock:")?;
+            }
             if let Some(l) = &r.other {
                 lock_line(f, l, ambiguous)?;
             }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::mutex::{MutexGuard, map_lock_result};
 use super::site::{Held, might_lock_at, reacquired_at, release_at};
 use crate::map::LockdepMap;
+use crate::waits::WaitSite;
 
 /// `std::sync::Condvar` for [`MutexGuard`]s of the facade: the same API
 /// and results (`WaitTimeoutResult` is std's own), a `std::sync::Condvar`
@@ -40,6 +41,8 @@ use crate::map::LockdepMap;
 /// ```
 pub struct Condvar {
     inner: std::sync::Condvar,
+    /// The condvar as a waitable object (zero-sized when compiled out).
+    site: WaitSite,
 }
 
 /// The validator's view of the mutex across one wait call: whether it
@@ -50,11 +53,13 @@ struct Waiting<'a> {
     map: &'a LockdepMap,
     loc: &'static Location<'static>,
     held: bool,
+    /// The condvar, for a wait that can last forever (`None`: a timed one).
+    forever: Option<&'a WaitSite>,
 }
 
 impl<'a> Waiting<'a> {
-    fn new(held: Held<'a>, loc: &'static Location<'static>) -> Self {
-        Waiting { map: held.map(), loc, held: true }
+    fn new(held: Held<'a>, loc: &'static Location<'static>, forever: Option<&'a WaitSite>) -> Self {
+        Waiting { map: held.map(), loc, held: true, forever }
     }
 
     /// About to block: release, then validate the re-lock that follows.
@@ -63,6 +68,10 @@ impl<'a> Waiting<'a> {
             self.held = false;
             release_at(self.map, self.loc);
             might_lock_at(self.map, self.loc);
+            // The locks still held come before the condvar's notify.
+            if let Some(site) = self.forever {
+                site.wait_at(self.loc);
+            }
         }
     }
 
@@ -90,10 +99,12 @@ impl Drop for Waiting<'_> {
 }
 
 impl Condvar {
-    /// A new condition variable.
+    /// A new condition variable, whose class as a waitable object is the
+    /// caller's line (`Condvar@src/pool.rs:12:20`).
     #[inline]
+    #[track_caller]
     pub const fn new() -> Condvar {
-        Condvar { inner: std::sync::Condvar::new() }
+        Condvar { inner: std::sync::Condvar::new(), site: WaitSite::new("Condvar", Location::caller()) }
     }
 
     /// Blocks until notified (or woken spuriously), unlocking the guard's
@@ -102,7 +113,7 @@ impl Condvar {
     #[track_caller]
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let (held, inner) = guard.into_parts();
-        let mut waiting = Waiting::new(held, Location::caller());
+        let mut waiting = Waiting::new(held, Location::caller(), Some(&self.site));
         waiting.before_wait();
         let result = self.inner.wait(inner);
         waiting.finish();
@@ -117,7 +128,7 @@ impl Condvar {
         F: FnMut(&mut T) -> bool,
     {
         let (held, inner) = guard.into_parts();
-        let mut waiting = Waiting::new(held, Location::caller());
+        let mut waiting = Waiting::new(held, Location::caller(), Some(&self.site));
         let result = self.inner.wait_while(inner, |data| {
             waiting.after_wake();
             let wait = condition(data);
@@ -147,7 +158,7 @@ impl Condvar {
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let (held, inner) = guard.into_parts();
-        let mut waiting = Waiting::new(held, Location::caller());
+        let mut waiting = Waiting::new(held, Location::caller(), None);
         waiting.before_wait();
         let result = self.inner.wait_timeout(inner, dur);
         waiting.finish();
@@ -167,7 +178,7 @@ impl Condvar {
         F: FnMut(&mut T) -> bool,
     {
         let (held, inner) = guard.into_parts();
-        let mut waiting = Waiting::new(held, Location::caller());
+        let mut waiting = Waiting::new(held, Location::caller(), None);
         let result = self.inner.wait_timeout_while(inner, dur, |data| {
             waiting.after_wake();
             let wait = condition(data);
@@ -180,20 +191,27 @@ impl Condvar {
         map_lock_result(result, |(g, r)| (MutexGuard::from_parts(held, g), r))
     }
 
-    /// Wakes one waiting thread, if any.
+    /// Wakes one waiting thread, if any. The locks held here are the
+    /// notify's context: a thread that waits on this condvar while holding
+    /// one of them is reported (see the book's chapter on waits).
     #[inline]
+    #[track_caller]
     pub fn notify_one(&self) {
+        self.site.event();
         self.inner.notify_one()
     }
 
-    /// Wakes every waiting thread.
+    /// Wakes every waiting thread; an event like [`notify_one`](Self::notify_one).
     #[inline]
+    #[track_caller]
     pub fn notify_all(&self) {
+        self.site.event();
         self.inner.notify_all()
     }
 }
 
 impl Default for Condvar {
+    #[track_caller]
     fn default() -> Condvar {
         Condvar::new()
     }

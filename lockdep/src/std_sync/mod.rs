@@ -37,15 +37,21 @@
 //!   type, so poisoning, fairness and the platform's lock are std's; what
 //!   is added is a lockdep hook on every acquisition and release.
 //! * [`Condvar`] — std's condvar for these guards; a wait releases and
-//!   re-acquires the mutex in the validator too.
+//!   re-acquires the mutex in the validator too, and a wait and a notify
+//!   are a wait and an event of the condvar (book chapter 16: deadlocks
+//!   through waits).
+//! * The waitable objects, std's inside, with std's API: [`mpsc`] (a
+//!   blocking receive and a send into a full channel are waits, sends and
+//!   receives their events), [`Once`] and [`OnceLock`] (the initialiser
+//!   runs holding the cell's pseudo-lock), [`Barrier`] (arrival and wait).
+//!   Compiled out, each has the size of std's.
 //! * Everything else is **std's own item, re-exported**: [`LockResult`],
-//!   [`TryLockResult`], [`TryLockError`], [`PoisonError`] and
-//!   [`WaitTimeoutResult`] (so a `match` on them, or a function that names
-//!   them, works with both), and the types that are not validated locks:
-//!   [`Arc`], [`Weak`], [`Barrier`], [`BarrierWaitResult`], [`Once`],
-//!   [`OnceState`], [`OnceLock`], [`LazyLock`], [`atomic`], [`mpsc`].
-//!   `Once`, `OnceLock` and `LazyLock` block other threads while one runs
-//!   the initializer, but the validator does not see them.
+//!   [`TryLockResult`], [`TryLockError`], [`PoisonError`],
+//!   [`WaitTimeoutResult`], [`BarrierWaitResult`] and [`OnceState`] (so a
+//!   `match` on them, or a function that names them, works with both), and
+//!   [`Arc`], [`Weak`], [`LazyLock`], [`atomic`]. `LazyLock` blocks other
+//!   threads while one runs the initializer, but the validator does not
+//!   see it.
 //!
 //! The API is std's stable API at this crate's minimum Rust version (1.85):
 //! `RwLockWriteGuard::downgrade` (std 1.92) and std's unstable items (mapped
@@ -99,20 +105,26 @@
 //!
 //! Guards are never `Send`, like std's, in every configuration.
 
+mod barrier;
 mod condvar;
+pub mod mpsc;
 mod mutex;
+mod once;
 mod rwlock;
 mod site;
 
+pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::Condvar;
 pub use mutex::{Mutex, MutexGuard};
+pub use once::{Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-#[allow(deprecated)]
-pub use std::sync::ONCE_INIT;
+/// An initial value for a [`Once`] (std's deprecated `ONCE_INIT`).
+#[deprecated(note = "the `Once::new()` function is now preferred", since = "1.38.0")]
+#[allow(clippy::declare_interior_mutable_const)] // std's is the same constant
+pub const ONCE_INIT: Once = Once::new();
 pub use std::sync::{
-    Arc, Barrier, BarrierWaitResult, LazyLock, LockResult, Once, OnceLock, OnceState, PoisonError, TryLockError,
-    TryLockResult, WaitTimeoutResult, Weak, atomic, mpsc,
+    Arc, LazyLock, LockResult, PoisonError, TryLockError, TryLockResult, WaitTimeoutResult, Weak, atomic,
 };
 
 // ---------------------------------------------------------------------------

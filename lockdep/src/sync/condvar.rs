@@ -1,6 +1,7 @@
 //! [`Condvar`]: a condition variable for the instrumented [`Mutex`](super::Mutex).
 
 use std::fmt;
+use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use lock_api::RawMutex;
 use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, ParkResult};
 
 use super::raw::RawLockdep;
+use crate::waits::WaitSite;
 
 /// A condition variable working with [`Mutex`](super::Mutex) guards over any
 /// raw mutex.
@@ -46,6 +48,8 @@ pub struct Condvar {
     /// parking lot before it releases it too: a notifier that changed the
     /// state under that mutex afterwards sees the count and finds the waiter.
     waiters: AtomicUsize,
+    /// The condvar as a waitable object (zero-sized when compiled out).
+    site: WaitSite,
 }
 
 /// Whether a timed wait timed out.
@@ -60,9 +64,11 @@ impl WaitTimeoutResult {
 }
 
 impl Condvar {
-    /// A new condition variable.
+    /// A new condition variable, whose class as a waitable object is the
+    /// caller's line (`Condvar@src/pool.rs:12:20`).
+    #[track_caller]
     pub const fn new() -> Self {
-        Condvar { waiters: AtomicUsize::new(0) }
+        Condvar { waiters: AtomicUsize::new(0), site: WaitSite::new("Condvar", Location::caller()) }
     }
 
     /// The parking key: this condvar's address.
@@ -127,8 +133,13 @@ impl Condvar {
         WaitTimeoutResult(false)
     }
 
-    /// Wakes one waiting thread; whether there was one.
+    /// Wakes one waiting thread; whether there was one. The locks held
+    /// here are the notify's context: a thread that waits on this condvar
+    /// while holding one of them is reported (see the book's chapter on
+    /// waits).
+    #[track_caller]
     pub fn notify_one(&self) -> bool {
+        self.site.event();
         if self.waiters.load(Ordering::SeqCst) == 0 {
             return false;
         }
@@ -136,8 +147,11 @@ impl Condvar {
         unsafe { parking_lot_core::unpark_one(self.key(), |_| DEFAULT_UNPARK_TOKEN) }.unparked_threads != 0
     }
 
-    /// Wakes every waiting thread; how many there were.
+    /// Wakes every waiting thread; how many there were. An event like
+    /// [`notify_one`](Self::notify_one).
+    #[track_caller]
     pub fn notify_all(&self) -> usize {
+        self.site.event();
         if self.waiters.load(Ordering::SeqCst) == 0 {
             return 0;
         }
@@ -177,6 +191,19 @@ impl Condvar {
         // parking-lot queue locked. If it unwinds, nothing here has happened
         // yet and the guard, which still exists, unlocks when dropped.
         crate::hooks::lock_release(raw.map());
+        // A wait that can last forever waits for a notify: the locks still
+        // held come before this condvar (a timed one ends by itself). If its
+        // report unwinds (`Action::Panic`), the validator is told the mutex
+        // is held again first, as it is, so that the guard's drop balances.
+        if deadline.is_none() {
+            let loc = Location::caller();
+            if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.site.wait_at(loc))) {
+                if let Some(held) = held {
+                    crate::engine::reacquire(raw.map(), held, crate::Read::Exclusive, loc);
+                }
+                std::panic::resume_unwind(panic);
+            }
+        }
         // Counted before the user's mutex is released (see `waiters`).
         self.waiters.fetch_add(1, Ordering::SeqCst);
         // SAFETY: the guard proves this thread holds the lock; the validator
@@ -195,6 +222,7 @@ impl Condvar {
 }
 
 impl Default for Condvar {
+    #[track_caller]
     fn default() -> Self {
         Self::new()
     }

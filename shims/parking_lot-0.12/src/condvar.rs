@@ -40,20 +40,25 @@ impl Drop for Waiting<'_> {
 }
 
 impl Condvar {
-    /// A new condition variable.
+    /// A new condition variable; its class as a waitable object is the
+    /// caller's line (lockdep's book, chapter 16).
     #[inline]
+    #[track_caller]
     pub const fn new() -> Condvar {
         Condvar { inner: lockdep::sync::Condvar::new(), mutex: StdMutex::new((0, 0)) }
     }
 
-    /// Wakes one waiting thread; whether there was one.
+    /// Wakes one waiting thread; whether there was one (an event of the
+    /// condvar, in the context of the locks held here).
     #[inline]
+    #[track_caller]
     pub fn notify_one(&self) -> bool {
         self.inner.notify_one()
     }
 
-    /// Wakes every waiting thread; how many there were.
+    /// Wakes every waiting thread; how many there were (an event).
     #[inline]
+    #[track_caller]
     pub fn notify_all(&self) -> usize {
         self.inner.notify_all()
     }
@@ -149,6 +154,7 @@ impl Condvar {
 }
 
 impl Default for Condvar {
+    #[track_caller]
     #[inline]
     fn default() -> Condvar {
         Condvar::new()
