@@ -366,3 +366,32 @@ fn once_poisoned_by_a_panic_and_forced_again() {
     o.wait_done(false);
     assert_eq!(Once::new_completed().state(), OnceState::Done);
 }
+
+#[test]
+fn bumping_one_of_two_reads_under_a_waiting_writer_does_not_deadlock() {
+    // The fair bump of a read while this thread holds a second read and a
+    // writer waits: re-entering behind the writer would wait for ever (the
+    // writer waits for the other read). Checked against a deadline, since
+    // the failure is a hang.
+    let lock = Arc::new(RwLock::new(()));
+    let (done_tx, done_rx) = mpsc::channel();
+    let l = Arc::clone(&lock);
+    thread::spawn(move || {
+        let first = l.read_recursive();
+        let mut second = l.read_recursive();
+        let l2 = Arc::clone(&l);
+        let writer = thread::spawn(move || drop(l2.write()));
+        until(|| l.is_locked_exclusive());
+        // The writer spins before it parks; bumping until well after that
+        // reaches the parked case.
+        for _ in 0..2_000 {
+            lock_api::RwLockReadGuard::bump(&mut second);
+            thread::yield_now();
+        }
+        drop(first);
+        drop(second);
+        writer.join().unwrap();
+        done_tx.send(()).unwrap();
+    });
+    assert!(done_rx.recv_timeout(Duration::from_secs(60)).is_ok(), "bump deadlocked against the waiting writer");
+}

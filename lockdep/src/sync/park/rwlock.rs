@@ -348,7 +348,12 @@ unsafe impl RawRwLockFair for RawRwLock {
         self.bump_with(
             // SAFETY: the caller holds a shared lock.
             || unsafe { lock_api::RawRwLock::unlock_shared(self) },
-            || lock_api::RawRwLock::lock_shared(self),
+            // Back in as a recursive reader: when this thread holds another
+            // read of the lock (a recursive read guard bumped under a
+            // waiting writer), a plain reader would queue behind the writer,
+            // which waits for that other read: a self-deadlock. When it was
+            // the only reader, the waiting writer goes first either way.
+            || RawRwLockRecursive::lock_shared_recursive(self),
         );
     }
 
