@@ -31,6 +31,10 @@ for args in "edge 1000 1000" "edge 10000 1000" "redge 1000 1000" "redge 10000 10
     echo "$args: $((total / $3)) instructions per new edge"
 done
 for n in 0 10000 50000; do
+    total=$(count idle idle "$n" 1000)
+    echo "idle with $n chains: $((total / 1000)) instructions per create + drop (never locked)"
+    total=$(count solo solo "$n" 1000)
+    echo "solo with $n chains: $((total / 1000)) instructions per create + lock alone + drop"
     total=$(count churn churn "$n" 1000)
     echo "churn with $n chains: $((total / 1000)) instructions per create + lock + drop"
 done
