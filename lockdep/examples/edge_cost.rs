@@ -12,7 +12,8 @@
 //! * `idle N M`: the same, but each lock is never taken, counted inside `idle`.
 //!
 //! With `trace`, `LOCKDEP_BACKTRACE_FRAMES` caps each capture as it does
-//! for the global validator.
+//! for the global validator, and a fifth argument `D` runs the counted edges
+//! `D` frames deeper (a program's stack is deeper than this example's 18).
 //!
 //! `valgrind --tool=callgrind --toggle-collect='*new_counted*' target/release/examples/edge_cost edge 10000 1000`
 //! (see docs/PERFORMANCE.md, "Round 2"). Run directly it checks that the
@@ -71,12 +72,24 @@ fn idle(m: usize) {
     }
 }
 
+/// Runs `f` under `depth` more frames.
+#[inline(never)]
+fn at_depth(depth: usize, f: &mut dyn FnMut()) -> usize {
+    if depth == 0 {
+        f();
+        return 0;
+    }
+    // Not a tail call: the frame stays on the stack.
+    black_box(at_depth(black_box(depth - 1), f)) + 1
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map_or("edge", String::as_str);
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let m: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000);
     let traces = args.get(4).is_some_and(|s| s == "trace");
+    let depth: usize = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(0);
     let v = Validator::new(Config {
         max_classes: 2 * (n + m) + 10,
         max_dependencies: 2 * (n + m) + 10,
@@ -112,7 +125,7 @@ fn main() {
             // learned ones, continuing the same chain.
             let (learned, counted) = if reverse { (m..total - 1, 0..m) } else { (0..n - 1, n - 1..total - 1) };
             new_edges(&maps, learned.start, learned.end, reverse);
-            new_counted(&maps, counted.start, counted.end, reverse);
+            at_depth(depth, &mut || new_counted(&maps, counted.start, counted.end, reverse));
         }
     });
     let s = v.stats();
