@@ -32,7 +32,7 @@ for args in "edge 1000 1000" "edge 10000 1000" "redge 1000 1000" "redge 10000 10
     echo "$args: $((total / $3)) instructions per new edge"
 done
 # Capture's cost against the frame cap, 40 frames deeper than the example's
-# own 18-frame stack (58 in all, a program's stack rather than a bench's).
+# own 17-frame stack (57 in all, a program's stack rather than a bench's).
 for frames in 48 32 16 8; do
     export LOCKDEP_BACKTRACE_FRAMES=$frames
     total=$(count new_counted edge 1000 300 trace 40)

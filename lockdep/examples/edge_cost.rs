@@ -13,7 +13,7 @@
 //!
 //! With `trace`, `LOCKDEP_BACKTRACE_FRAMES` caps each capture as it does
 //! for the global validator, and a fifth argument `D` runs the counted edges
-//! `D` frames deeper (a program's stack is deeper than this example's 18).
+//! `D` frames deeper (a program's stack is deeper than this example's 17 frames).
 //!
 //! `valgrind --tool=callgrind --toggle-collect='*new_counted*' target/release/examples/edge_cost edge 10000 1000`
 //! (see docs/PERFORMANCE.md, "Round 2"). Run directly it checks that the
