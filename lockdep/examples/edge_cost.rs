@@ -6,7 +6,14 @@
 //!   same, every chain built last edge first;
 //! * `churn N M`: with `N` validated chains in the store, `M` locks with a
 //!   class of their own (`LockdepMap::new_dynamic`) are created, taken under a
-//!   static lock and dropped, counted inside `churn`.
+//!   static lock and dropped, counted inside `churn`;
+//! * `solo N M`: the same, but each lock is taken with nothing held (it
+//!   takes part in no dependency), counted inside `solo`;
+//! * `idle N M`: the same, but each lock is never taken, counted inside `idle`.
+//!
+//! With `trace`, `LOCKDEP_BACKTRACE_FRAMES` caps each capture as it does
+//! for the global validator, and a fifth argument `D` runs the counted edges
+//! `D` frames deeper (a program's stack is deeper than this example's 17 frames).
 //!
 //! `valgrind --tool=callgrind --toggle-collect='*new_counted*' target/release/examples/edge_cost edge 10000 1000`
 //! (see docs/PERFORMANCE.md, "Round 2"). Run directly it checks that the
@@ -47,20 +54,53 @@ fn churn(outer: &LockdepMap, m: usize) {
     }
 }
 
+/// The counted solo churn: `m` dynamic-class locks taken alone.
+#[inline(never)]
+fn solo(m: usize) {
+    for _ in 0..m {
+        let map = LockdepMap::new_dynamic("solo");
+        lockdep::mutex_acquire(black_box(&map), 0, false);
+        lockdep::mutex_release(&map);
+    }
+}
+
+/// The counted idle churn: `m` dynamic-class locks created and dropped.
+#[inline(never)]
+fn idle(m: usize) {
+    for _ in 0..m {
+        drop(black_box(LockdepMap::new_dynamic("idle")));
+    }
+}
+
+/// Runs `f` under `depth` more frames.
+#[inline(never)]
+fn at_depth(depth: usize, f: &mut dyn FnMut()) -> usize {
+    if depth == 0 {
+        f();
+        return 0;
+    }
+    // Not a tail call: the frame stays on the stack.
+    black_box(at_depth(black_box(depth - 1), f)) + 1
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map_or("edge", String::as_str);
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let m: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000);
     let traces = args.get(4).is_some_and(|s| s == "trace");
+    let depth: usize = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(0);
     let v = Validator::new(Config {
         max_classes: 2 * (n + m) + 10,
         max_dependencies: 2 * (n + m) + 10,
         max_chains: 4 * (n + m) + 10,
+        // `LOCKDEP_BACKTRACE_FRAMES` (the frame cap of a capture) is read
+        // from the environment, the rest is this example's.
+        backtrace_frames: Config::from_env().backtrace_frames,
         ..Config::collect().with_backtraces(traces)
     });
     v.scope(|| match mode {
-        "churn" => {
+        "churn" | "solo" | "idle" => {
             let keys: &'static [LockClassKey] = Box::leak((0..n + 1).map(|_| LockClassKey::new()).collect());
             let maps: Vec<LockdepMap> = keys.iter().map(|k| LockdepMap::new("filler", k)).collect();
             for w in maps.windows(2) {
@@ -70,7 +110,11 @@ fn main() {
             let outer = LockdepMap::new("outer", &OUTER);
             // The static class, once, outside the counted function.
             pair(&outer, &LockdepMap::new_dynamic("churn"));
-            churn(&outer, m);
+            match mode {
+                "solo" => solo(m),
+                "idle" => idle(m),
+                _ => churn(&outer, m),
+            }
         }
         _ => {
             let total = n + m;
@@ -81,10 +125,13 @@ fn main() {
             // learned ones, continuing the same chain.
             let (learned, counted) = if reverse { (m..total - 1, 0..m) } else { (0..n - 1, n - 1..total - 1) };
             new_edges(&maps, learned.start, learned.end, reverse);
-            new_counted(&maps, counted.start, counted.end, reverse);
+            at_depth(depth, &mut || new_counted(&maps, counted.start, counted.end, reverse));
         }
     });
     let s = v.stats();
     println!("{mode}: {} classes, {} dependencies, {} chains", s.classes, s.direct_dependencies, s.chains);
+    if s.stack_traces > 0 {
+        println!("{} stack traces, {} frames each on average", s.stack_traces, s.stack_trace_entries / s.stack_traces);
+    }
     assert!(v.reports().is_empty());
 }

@@ -121,6 +121,10 @@ impl fmt::Debug for DynamicKey {
 #[derive(Default)]
 pub(crate) struct DynKeyInner {
     pub(crate) key: LockClassKey,
+    /// Set once some validator has registered a class of this key: until
+    /// then no validator holds anything of it, and dropping the key costs
+    /// nothing (no registry walk, no graph lock).
+    pub(crate) registered: std::sync::atomic::AtomicBool,
 }
 
 /// What a [`LockdepMap`](crate::LockdepMap) takes its class from.
@@ -144,6 +148,20 @@ pub(crate) enum KeyId {
 }
 
 impl KeySource {
+    /// Notes that a validator registered a class of this key (see
+    /// `DynKeyInner::registered`); nothing for the other sources.
+    #[cfg_attr(not(lockdep_on), allow(dead_code))]
+    pub(crate) fn note_registered(&self) {
+        #[cfg(lockdep_on)]
+        if let KeySource::Dynamic(d) = self {
+            // Relaxed: the key's drop runs after the last map's `Arc` is
+            // dropped, which orders this store before it.
+            if !d.registered.load(Ordering::Relaxed) {
+                d.registered.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
     #[cfg_attr(not(lockdep_on), allow(dead_code))]
     pub(crate) fn id(&self) -> KeyId {
         match self {

@@ -308,9 +308,13 @@ impl crate::class::LockClassKey {
 #[cfg(lockdep_on)]
 impl Drop for crate::class::DynKeyInner {
     /// The last map of a dynamic key and the key itself are gone: remove its
-    /// classes (kernel `lockdep_unregister_key`).
+    /// classes (kernel `lockdep_unregister_key`). A key no validator ever
+    /// registered a class of (its locks were never taken) has nothing to
+    /// remove: its drop skips the walk.
     fn drop(&mut self) {
-        engine::lockdep_unregister_key(&self.key, false);
+        if *self.registered.get_mut() {
+            engine::lockdep_unregister_key(&self.key, false);
+        }
     }
 }
 

@@ -175,3 +175,43 @@ fn maps_of_an_unregistered_key_get_a_new_class() {
     });
     assert_eq!(kinds(&v), [ReportKind::CircularDependency]);
 }
+
+/// A dynamic key's drop skips the unregister only while no validator has a
+/// class of it: a key whose first map was never taken but whose second map
+/// was still has its class removed, in the validator that made it, when the
+/// last of them goes; a key never taken leaves every count as it was.
+#[test]
+fn a_dynamic_key_is_unregistered_exactly_when_some_lock_of_it_was_taken() {
+    let (v1, v2) = (Validator::new(Config::collect()), Validator::new(Config::collect()));
+    let base = v1.stats();
+    // Never taken: created and dropped, nothing registered or removed.
+    drop(LockdepMap::new_dynamic("idle"));
+    let after_idle = v1.stats();
+    assert_eq!((after_idle.classes, after_idle.zapped_classes), (base.classes, base.zapped_classes));
+    // One key, two maps: the first never taken, the second taken in v1.
+    let key = DynamicKey::new();
+    let (unused, used) = (LockdepMap::with_dynamic_key("shared", &key), LockdepMap::with_dynamic_key("shared", &key));
+    drop(key);
+    v1.scope(|| {
+        mutex_acquire(&used, 0, false);
+        mutex_release(&used);
+    });
+    assert_eq!(v1.stats().classes, base.classes + 1);
+    drop(unused);
+    assert_eq!(v1.stats().classes, base.classes + 1, "the key lives on in the other map");
+    drop(used);
+    let gone = v1.stats();
+    assert_eq!(gone.classes, base.classes, "the last map took the key's class with it");
+    assert_eq!(gone.zapped_classes, base.zapped_classes + 1);
+    assert_eq!(v2.stats().classes, 0, "v2 never had it");
+    // Taken after a drop of another never-taken key of the same name: a
+    // class of its own as before, removed with it.
+    let d = LockdepMap::new_dynamic("idle");
+    v2.scope(|| {
+        mutex_acquire(&d, 0, false);
+        mutex_release(&d);
+    });
+    assert_eq!(v2.stats().classes, 1);
+    drop(d);
+    assert_eq!((v2.stats().classes, v2.stats().zapped_classes), (0, 1));
+}

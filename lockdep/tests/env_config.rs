@@ -11,8 +11,9 @@ use std::process::Command;
 use lockdep::Config;
 
 const CHILD: &str = "LOCKDEP_ENV_CHILD";
-const VARS: [&str; 6] = [
+const VARS: [&str; 7] = [
     "LOCKDEP_BACKTRACE",
+    "LOCKDEP_BACKTRACE_FRAMES",
     "LOCKDEP_RECORD_EVENTS",
     "LOCKDEP_MAX_DEPTH",
     "LOCKDEP_MAX_CLASSES",
@@ -23,8 +24,8 @@ const VARS: [&str; 6] = [
 /// The settings this file checks, as one line.
 fn render(c: &Config) -> String {
     format!(
-        "config: backtraces={} events={} depth={} classes={} dependencies={} chains={}",
-        c.backtraces, c.record_events, c.max_depth, c.max_classes, c.max_dependencies, c.max_chains
+        "config: backtraces={} frames={} events={} depth={} classes={} dependencies={} chains={}",
+        c.backtraces, c.backtrace_frames, c.record_events, c.max_depth, c.max_classes, c.max_dependencies, c.max_chains
     )
 }
 
@@ -79,6 +80,8 @@ fn from_env_takes_documented_values_only() {
         ("LOCKDEP_MAX_CLASSES", "100", "classes", "100"),
         ("LOCKDEP_MAX_DEPENDENCIES", "7", "dependencies", "7"),
         ("LOCKDEP_MAX_CHAINS", "99", "chains", "99"),
+        ("LOCKDEP_BACKTRACE_FRAMES", "8", "frames", "8"),
+        ("LOCKDEP_BACKTRACE_FRAMES", "1", "frames", "1"),
     ];
     for (var, value, field, set) in taken {
         let (config, lines) = from_env_with(var, value);
@@ -98,6 +101,8 @@ fn from_env_takes_documented_values_only() {
         ("LOCKDEP_MAX_DEPENDENCIES", "0"),
         ("LOCKDEP_MAX_CHAINS", "0"),
         ("LOCKDEP_MAX_CHAINS", "-1"),
+        ("LOCKDEP_BACKTRACE_FRAMES", "0"),
+        ("LOCKDEP_BACKTRACE_FRAMES", "many"),
         ("LOCKDEP_MAX_DEPTH", "lots"),
         ("LOCKDEP_BACKTRACE", "no"),
         ("LOCKDEP_BACKTRACE", "2"),

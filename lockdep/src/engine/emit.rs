@@ -106,7 +106,7 @@ impl Ctx<'_> {
             return;
         }
         if report.backtrace.is_none() && self.inner.config.backtraces {
-            report.backtrace = Some(sh.traces.intern(super::trace::capture()));
+            report.backtrace = Some(sh.traces.intern(super::trace::capture(self.inner.config.backtrace_frames)));
         }
         self.out.push(report);
     }
@@ -142,7 +142,12 @@ impl Ctx<'_> {
     /// The stack of the current acquisition, captured at most once per
     /// acquisition and shared by every edge it adds (None when capture is off).
     pub(crate) fn trace(&self, sh: &mut Shared, slot: &mut Option<Option<Trace>>) -> Option<Trace> {
-        slot.get_or_insert_with(|| self.inner.config.backtraces.then(|| sh.traces.intern(super::trace::capture())))
-            .clone()
+        slot.get_or_insert_with(|| {
+            self.inner
+                .config
+                .backtraces
+                .then(|| sh.traces.intern(super::trace::capture(self.inner.config.backtrace_frames)))
+        })
+        .clone()
     }
 }

@@ -75,10 +75,10 @@ pub(crate) fn lockdep_unregister_key(key: &LockClassKey, maps_may_remain: bool) 
     for inner in validators {
         let mut sh = lock(&inner.shared);
         let dead = sh.graph.classes_of(id);
-        if dead.is_empty() {
+        if dead.iter().all(Option::is_none) {
             continue;
         }
-        for c in dead {
+        for c in dead.into_iter().flatten() {
             sh.graph.zap(c);
             sh.chains.zap_class(c);
         }

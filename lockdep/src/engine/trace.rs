@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use crate::report::Trace;
 
-/// Deepest trace kept, in frames.
-const MAX_FRAMES: usize = 48;
-
-/// Captures the current stack, unresolved.
-pub(crate) fn capture() -> Vec<usize> {
-    let mut ips = Vec::with_capacity(32);
+/// Captures the current stack, unresolved, at most `max_frames` frames
+/// (`Config::backtrace_frames`): the unwind stops there, since each frame
+/// the unwinder steps through is what a capture costs.
+pub(crate) fn capture(max_frames: usize) -> Vec<usize> {
+    let max_frames = max_frames.max(1);
+    let mut ips = Vec::with_capacity(max_frames.min(64));
     backtrace::trace(|frame| {
         ips.push(frame.ip() as usize);
-        ips.len() < MAX_FRAMES
+        ips.len() < max_frames
     });
     ips
 }
