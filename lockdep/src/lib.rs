@@ -137,7 +137,7 @@ pub mod sync;
 pub mod validator;
 
 pub use class::{DynamicKey, LockClassKey, MAX_SUBCLASSES, Read};
-pub use config::{Action, Config};
+pub use config::{Action, Config, NestedSite};
 pub use dump::Stats;
 pub use events::{Hook, HookEvent};
 pub use hooks::*;

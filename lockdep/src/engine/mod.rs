@@ -23,6 +23,7 @@
 //! | `graph` | lock classes and the dependency graph (`lock_list`), the strong-path search (`__bfs`) |
 //! | `ids` | class ids and the id hasher |
 //! | `inner` | one validator's shared state (`debug_locks`, the graph lock) |
+//! | `nested` | `*_nested(.., SINGLE_DEPTH_NESTING)` for the construction sites of `Config::nested_sites` |
 //! | `registry` | every live validator, and the global one |
 //! | `thread` | per-thread state (`current->held_locks`), scopes, re-entrancy protection |
 //! | `stats`, `held_query` | `/proc/lockdep*` and `lockdep_print_held_locks`, as text and data |
@@ -62,6 +63,8 @@ mod held_query;
 mod ids;
 #[cfg(lockdep_on)]
 mod inner;
+#[cfg(lockdep_on)]
+mod nested;
 #[cfg(lockdep_on)]
 mod registry;
 #[cfg(lockdep_on)]
