@@ -151,7 +151,10 @@ suite() {
             doc=$(awk "BEGIN { print $e - $s }")
         fi
     fi
-    printf 'build=%s\nbuild_s=%s\nrun=%s\ndoc=%s\nopt=%s\n' "$build" "$built" "$run" "$doc" "$OPT" > "$res"
+    local nested=
+    [ "$mode" = shim ] && nested=${NESTED[$t]:-}
+    printf 'build=%s\nbuild_s=%s\nrun=%s\ndoc=%s\nopt=%s\nnested=%s\n' "$build" "$built" "$run" "$doc" "$OPT" \
+        "$nested" > "$res"
 }
 
 for t in "${TARGETS[@]}"; do
