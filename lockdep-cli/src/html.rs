@@ -304,7 +304,10 @@ pub(crate) fn page(g: &SavedGraph, max_classes: usize) -> String {
         "classes": g.classes.iter().enumerate().map(|(i, c)| json!({
             "name": c.display_name(),
             "key": match &c.key {
-                lockdep::save::Key::Site(s) => format!("site {s}"),
+                lockdep::save::Key::Site(s) => match &c.ty {
+                    Some(ty) => format!("site {s}, type {ty}"),
+                    None => format!("site {s}"),
+                },
                 lockdep::save::Key::Addr(a) => format!("key at {a}"),
                 _ => String::new(),
             },

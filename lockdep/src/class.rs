@@ -134,17 +134,23 @@ pub(crate) enum KeySource {
     /// A run-time key shared by the maps that use it.
     #[cfg(lockdep_on)]
     Dynamic(std::sync::Arc<DynKeyInner>),
-    /// The source location that constructed the lock: one class per
-    /// construction site, like one static key per `*_init()` call site.
-    Site(&'static Location<'static>),
+    /// The source location that constructed the lock, and the type of the
+    /// data it protects when the constructor knows it
+    /// (`std::any::type_name::<T>`, as a `fn` pointer so that a `const fn`
+    /// can store it): one class per construction site and type, like one
+    /// static key per `*_init()` call site — and a generic helper that
+    /// makes locks of many types for its callers (`fn new<T>(t: T) ->
+    /// Mutex<T>`) still makes one class per type.
+    Site(&'static Location<'static>, Option<fn() -> &'static str>),
 }
 
 /// The identity of a key inside the engine: the key's address and generation,
-/// or a construction site (compared by file, line and column).
+/// or a construction site (compared by file, line and column) with the
+/// protected data's type name when known (compared by its text).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(crate) enum KeyId {
     Key { addr: usize, generation: u32 },
-    Site { file: &'static str, line: u32, col: u32 },
+    Site { file: &'static str, line: u32, col: u32, ty: Option<&'static str> },
 }
 
 impl KeySource {
@@ -166,7 +172,9 @@ impl KeySource {
     pub(crate) fn id(&self) -> KeyId {
         match self {
             KeySource::Key(k) => k.id(),
-            KeySource::Site(l) => KeyId::Site { file: l.file(), line: l.line(), col: l.column() },
+            KeySource::Site(l, ty) => {
+                KeyId::Site { file: l.file(), line: l.line(), col: l.column(), ty: ty.map(|name| name()) }
+            }
             #[cfg(lockdep_on)]
             KeySource::Dynamic(d) => d.key.id(),
         }

@@ -75,6 +75,15 @@ pub struct Config {
     pub backtrace_frames: usize,
     /// Where to write a graph dump (DOT + text) when a report fires; `None`: no dump.
     pub dump_dir: Option<std::path::PathBuf>,
+    /// Construction sites whose locks may nest one level in each other: a
+    /// lock made at a listed site, taken while the thread holds *another*
+    /// lock of its class, is taken as subclass 1 — the kernel's
+    /// `down_read_nested(lock, SINGLE_DEPTH_NESTING)`, for code that cannot
+    /// say it (a dependency, through parking_lot's or std's API). Taking the
+    /// same lock twice, or a third lock of the class under two, is still
+    /// reported. See [`NestedSite`]; `LOCKDEP_NESTED_SITES` in
+    /// [`from_env`](Config::from_env).
+    pub nested_sites: Vec<NestedSite>,
 }
 
 impl Default for Config {
@@ -91,6 +100,7 @@ impl Default for Config {
             backtraces: true,
             backtrace_frames: Config::DEFAULT_BACKTRACE_FRAMES,
             dump_dir: None,
+            nested_sites: Vec::new(),
         }
     }
 }
@@ -142,6 +152,29 @@ impl Config {
         self
     }
 
+    /// Adds a construction site whose locks may nest one level in each other
+    /// (see [`nested_sites`](Config::nested_sites)).
+    ///
+    /// ```
+    /// use lockdep::{Config, NestedSite, Validator};
+    /// use lockdep::sync::RwLock;
+    ///
+    /// let waiter = || RwLock::new(0); // one construction site: one class
+    /// let line = line!() - 1;
+    /// let site: NestedSite = format!("{}:{line}", file!()).parse().unwrap();
+    /// let v = Validator::new(Config::collect().with_nested_site(site));
+    /// let (mine, theirs) = (waiter(), waiter());
+    /// v.scope(|| {
+    ///     let _mine = mine.write();
+    ///     let _theirs = theirs.read(); // another lock of the class: one level down
+    /// });
+    /// assert!(v.reports().is_empty());
+    /// ```
+    pub fn with_nested_site(mut self, site: NestedSite) -> Self {
+        self.nested_sites.push(site);
+        self
+    }
+
     /// Turns event recording on or off.
     pub fn with_events(mut self, on: bool) -> Self {
         self.record_events = on;
@@ -162,6 +195,7 @@ impl Config {
     /// | `LOCKDEP_MAX_CLASSES` | a number ≥ 1 | `8192` |
     /// | `LOCKDEP_MAX_DEPENDENCIES` | a number ≥ 1 | `16384` |
     /// | `LOCKDEP_MAX_CHAINS` | a number ≥ 1 | `65536` |
+    /// | `LOCKDEP_NESTED_SITES` | construction sites whose locks may nest one level in each other ([`Config::nested_sites`]): `file:line` or `file:line:column`, comma-separated, e.g. `src/sync/value_initializer.rs:98` (the file matches the end of the site's path, whole components) | none |
     /// | `LOCKDEP_SUMMARY` | a file: at exit (unix, validation compiled in), the process appends one JSON line with the global validator's counts and reports | none |
     /// | `LOCKDEP_SAVE` | a file, or a directory (one new file per process), to save the learned graph to at exit (feature `save`, unix; see [`Validator::save`](crate::Validator::save)) | none |
     /// | `LOCKDEP_SAVE_TRACES` | `1`, `true`, `on` / `0`, `false`, `off`: include the resolved stack traces in that file (loading the debug info costs up to a second a process) | off |
@@ -202,7 +236,111 @@ impl Config {
         env_limit("LOCKDEP_MAX_CLASSES", &mut c.max_classes);
         env_limit("LOCKDEP_MAX_DEPENDENCIES", &mut c.max_dependencies);
         env_limit("LOCKDEP_MAX_CHAINS", &mut c.max_chains);
+        if let Some(v) = env_text("LOCKDEP_NESTED_SITES") {
+            match NestedSite::parse_list(&v) {
+                Ok(sites) => c.nested_sites = sites,
+                Err(bad) => crate::output::say!(
+                    "lockdep: ignoring LOCKDEP_NESTED_SITES={v:?} (expected file:line or file:line:column, \
+                     comma-separated; {bad:?} is not)"
+                ),
+            }
+        }
         c
+    }
+}
+
+/// A construction site named in [`Config::nested_sites`] (or
+/// `LOCKDEP_NESTED_SITES`): `file:line`, or `file:line:column` to pick one
+/// of several locks made on a line.
+///
+/// It matches the class of a lock made at that source location by a
+/// constructor that records its caller (the lock types of
+/// [`sync`](crate::sync) and [`std_sync`](crate::std_sync), the
+/// parking_lot shims, [`LockdepMap::here`](crate::LockdepMap::here)); not
+/// a class with an explicit key. `file` matches the end of the site's file
+/// name in whole path components: `src/sync/value_initializer.rs` matches
+/// the `src/sync/value_initializer.rs` the compiler names when the crate is
+/// the one built, and the
+/// `/home/me/.cargo/registry/src/…/moka-0.12.16/src/sync/value_initializer.rs`
+/// it names when the crate is a dependency — give enough of the path to name
+/// one file (`moka-0.12.16/src/…` if need be).
+///
+/// ```
+/// use lockdep::NestedSite;
+/// let site: NestedSite = "src/sync/value_initializer.rs:98".parse().unwrap();
+/// assert_eq!((site.file.as_str(), site.line, site.column), ("src/sync/value_initializer.rs", 98, None));
+/// assert!("value_initializer.rs".parse::<NestedSite>().is_err()); // no line
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NestedSite {
+    /// The file, or the last components of its path.
+    pub file: String,
+    /// The line (from 1).
+    pub line: u32,
+    /// The column (from 1); `None`: any lock made on the line.
+    pub column: Option<u32>,
+}
+
+impl NestedSite {
+    /// The site `file:line` (any column).
+    pub fn new(file: impl Into<String>, line: u32) -> NestedSite {
+        NestedSite { file: file.into(), line, column: None }
+    }
+
+    /// The same site, at `column` only.
+    pub fn at_column(mut self, column: u32) -> NestedSite {
+        self.column = Some(column);
+        self
+    }
+
+    /// Whether a lock made at `file:line:column` is made at this site.
+    pub fn matches(&self, file: &str, line: u32, column: u32) -> bool {
+        if line != self.line || self.column.is_some_and(|c| c != column) {
+            return false;
+        }
+        match file.strip_suffix(self.file.as_str()) {
+            Some("") => true,
+            Some(rest) => rest.ends_with('/') || rest.ends_with('\\'),
+            None => false,
+        }
+    }
+
+    /// A comma-separated list (spaces around entries allowed, empty entries
+    /// skipped); `Err` with the first entry that is not a site.
+    pub(crate) fn parse_list(list: &str) -> Result<Vec<NestedSite>, String> {
+        list.split(',').map(str::trim).filter(|e| !e.is_empty()).map(|e| e.parse().map_err(|_| e.to_owned())).collect()
+    }
+}
+
+impl std::str::FromStr for NestedSite {
+    type Err = String;
+
+    /// `file:line` or `file:line:column` (numbers from 1; the file may
+    /// itself contain `:`, as a Windows drive does).
+    fn from_str(s: &str) -> Result<NestedSite, String> {
+        let bad = || format!("a nested site is file:line or file:line:column, not {s:?}");
+        let number = |t: &str| t.parse::<u32>().ok().filter(|&n| n > 0);
+        let (head, last) = s.rsplit_once(':').ok_or_else(bad)?;
+        let last = number(last).ok_or_else(bad)?;
+        // `file:line:column` when what precedes the last number ends in one too.
+        let site = match head.rsplit_once(':').and_then(|(file, line)| Some((file, number(line)?))) {
+            Some((file, line)) if !file.is_empty() => NestedSite::new(file, line).at_column(last),
+            _ => NestedSite::new(head, last),
+        };
+        if site.file.is_empty() || site.file.ends_with(['/', '\\']) {
+            return Err(bad());
+        }
+        Ok(site)
+    }
+}
+
+impl fmt::Display for NestedSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)?;
+        if let Some(c) = self.column {
+            write!(f, ":{c}")?;
+        }
+        Ok(())
     }
 }
 

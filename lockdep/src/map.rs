@@ -66,23 +66,57 @@ impl LockdepMap {
     }
 
     /// A map whose class is its construction site: every lock created at the
-    /// same `file:line:col` shares one class. This is what the lock types in
-    /// [`sync`](crate::sync) use unless given an explicit key.
+    /// same `file:line:col` shares one class. (The lock types in
+    /// [`sync`](crate::sync) use [`with_site_typed`](Self::with_site_typed),
+    /// whose class is the site *and* the data type.)
     pub const fn with_site(name: &'static str, site: &'static Location<'static>) -> Self {
-        Self::from_source(name, KeySource::Site(site))
+        Self::from_source(name, KeySource::Site(site, None))
     }
 
-    /// A map whose class is its construction site `site` (as
-    /// [`with_site`](Self::with_site)), named after what it is and where:
-    /// `kind<T>@file:line`, e.g. `Mutex<Account>@src/bank.rs:12`. `T` is the
-    /// protected data's type with its module paths trimmed
-    /// (`Vec<String>`, not `alloc::vec::Vec<alloc::string::String>`); the
-    /// column is added only when another lock of the same kind and type was
-    /// made on the same line, so that the names differ. The name is built
-    /// when first asked for (so this is a `const fn`), once per site.
-    #[allow(unused_variables)]
+    /// A map whose class is its construction site `site` and the protected
+    /// data's type `T`: locks of one type made at one site are one class,
+    /// locks of different types made at one site (by a generic helper such
+    /// as `fn new_lock<T>(t: T) -> Mutex<T>`) are one class per type. It is
+    /// named after what it is and where: `kind<T>@file:line`, e.g.
+    /// `Mutex<Account>@src/bank.rs:12`. `T` is the protected data's type
+    /// with its module paths trimmed (`Vec<String>`, not
+    /// `alloc::vec::Vec<alloc::string::String>`; the class itself is keyed
+    /// by the full [`type_name`](std::any::type_name)); the column is added
+    /// only when another lock of the same kind and type was made on the same
+    /// line, so that the names differ. The name is built when first asked
+    /// for (so this is a `const fn`), once per site and type. This is what
+    /// the lock types in [`sync`](crate::sync), the `std::sync` facade and
+    /// the parking_lot shims use unless given an explicit key.
     pub const fn with_site_typed<T: ?Sized>(kind: &'static str, site: &'static Location<'static>) -> Self {
-        Self::typed::<T>(kind, KeySource::Site(site), Some(site))
+        Self::with_site_type_of(kind, site, std::any::type_name::<T>)
+    }
+
+    /// [`with_site_typed`](Self::with_site_typed) with the type given by its
+    /// `type_name` function (for constructors that are not generic over it).
+    #[allow(unused_variables)]
+    pub(crate) const fn with_site_type_of(
+        kind: &'static str,
+        site: &'static Location<'static>,
+        ty: fn() -> &'static str,
+    ) -> Self {
+        #[cfg(lockdep_on)]
+        {
+            let typed = TypedName { ty, site: Some(site), built: std::sync::OnceLock::new() };
+            Self::from_parts(kind, Some(typed), KeySource::Site(site, Some(ty)))
+        }
+        #[cfg(not(lockdep_on))]
+        {
+            Self::from_source(kind, KeySource::Site(site, None))
+        }
+    }
+
+    /// A map named `name` whose class is its construction site `site` and
+    /// the protected data's type `T` (the `named` constructors of the lock
+    /// types: one name, one class per type made there — `name#2` in reports
+    /// for the second type).
+    pub(crate) const fn with_site_named<T: ?Sized>(name: &'static str, site: &'static Location<'static>) -> Self {
+        let ty: fn() -> &'static str = std::any::type_name::<T>;
+        Self::from_source(name, KeySource::Site(site, Some(ty)))
     }
 
     /// A map whose class is `key`, named `kind<T>` — or, with a `site`,

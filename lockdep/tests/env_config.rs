@@ -11,7 +11,7 @@ use std::process::Command;
 use lockdep::Config;
 
 const CHILD: &str = "LOCKDEP_ENV_CHILD";
-const VARS: [&str; 7] = [
+const VARS: [&str; 8] = [
     "LOCKDEP_BACKTRACE",
     "LOCKDEP_BACKTRACE_FRAMES",
     "LOCKDEP_RECORD_EVENTS",
@@ -19,13 +19,21 @@ const VARS: [&str; 7] = [
     "LOCKDEP_MAX_CLASSES",
     "LOCKDEP_MAX_DEPENDENCIES",
     "LOCKDEP_MAX_CHAINS",
+    "LOCKDEP_NESTED_SITES",
 ];
 
 /// The settings this file checks, as one line.
 fn render(c: &Config) -> String {
     format!(
-        "config: backtraces={} frames={} events={} depth={} classes={} dependencies={} chains={}",
-        c.backtraces, c.backtrace_frames, c.record_events, c.max_depth, c.max_classes, c.max_dependencies, c.max_chains
+        "config: backtraces={} frames={} events={} depth={} classes={} dependencies={} chains={} nested=[{}]",
+        c.backtraces,
+        c.backtrace_frames,
+        c.record_events,
+        c.max_depth,
+        c.max_classes,
+        c.max_dependencies,
+        c.max_chains,
+        c.nested_sites.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
     )
 }
 
@@ -82,6 +90,8 @@ fn from_env_takes_documented_values_only() {
         ("LOCKDEP_MAX_CHAINS", "99", "chains", "99"),
         ("LOCKDEP_BACKTRACE_FRAMES", "8", "frames", "8"),
         ("LOCKDEP_BACKTRACE_FRAMES", "1", "frames", "1"),
+        ("LOCKDEP_NESTED_SITES", "src/sync/value_initializer.rs:98", "nested", "[src/sync/value_initializer.rs:98]"),
+        ("LOCKDEP_NESTED_SITES", "a.rs:3, src/b.rs:4:5,", "nested", "[a.rs:3,src/b.rs:4:5]"),
     ];
     for (var, value, field, set) in taken {
         let (config, lines) = from_env_with(var, value);
@@ -110,6 +120,9 @@ fn from_env_takes_documented_values_only() {
         ("LOCKDEP_BACKTRACE", "OFF"),
         ("LOCKDEP_RECORD_EVENTS", "yes"),
         ("LOCKDEP_RECORD_EVENTS", "enabled"),
+        ("LOCKDEP_NESTED_SITES", "src/a.rs"),
+        ("LOCKDEP_NESTED_SITES", "a.rs:3,b.rs:x"),
+        ("LOCKDEP_NESTED_SITES", "a.rs:0"),
     ];
     for (var, value) in rejected {
         let (config, lines) = from_env_with(var, value);

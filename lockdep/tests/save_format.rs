@@ -9,15 +9,16 @@ use proptest::prelude::*;
 /// A valid graph of two runs using every field of the format.
 const VALID: &str = r#"{
   "format": "lockdep-graph",
-  "version": 1,
+  "version": 2,
   "runs": [
     { "name": "suite_a", "pid": 11, "validator": "global", "saved_at": 1767225600 },
     { "name": "suite_b", "source": "runs/b.json" }
   ],
   "classes": [
-    { "name": "account", "key": { "site": "src/bank.rs:10:19" } },
+    { "name": "account", "key": { "site": "src/bank.rs:10:19" }, "type": "bank::Account" },
     { "name": "ledger", "key": { "addr": "0x55d0c3a1b2c0" }, "subclass": 1, "version": 2 },
-    { "name": "C:odd", "key": { "site": "C:\\src\\win.rs:3:4" } }
+    { "name": "C:odd", "key": { "site": "C:\\src\\win.rs:3:4" } },
+    { "name": "account", "key": { "site": "src/bank.rs:10:19" }, "type": "bank::Audit", "version": 2 }
   ],
   "edges": [
     { "from": 0, "to": 1, "types": ["EN", "SR"], "distance": 1,
@@ -40,8 +41,13 @@ const VALID: &str = r#"{
 #[test]
 fn a_valid_file_reads_and_round_trips() {
     let g = SavedGraph::from_json(VALID.as_bytes()).unwrap();
-    assert_eq!((g.runs.len(), g.classes.len(), g.edges.len()), (2, 3, 2));
+    assert_eq!((g.runs.len(), g.classes.len(), g.edges.len()), (2, 4, 2));
     assert_eq!(g.classes[1].display_name(), "ledger#2/1");
+    // One site, two types: two classes (and one without a type).
+    assert_eq!(g.classes[0].ty.as_deref(), Some("bank::Account"));
+    assert_eq!(g.classes[3].ty.as_deref(), Some("bank::Audit"));
+    assert_eq!(g.classes[2].ty, None);
+    assert_ne!(g.classes[0].identity(), g.classes[3].identity());
     assert_eq!(g.edges[0].types.to_string(), "EN|SR");
     let o = &g.edges[0].seen[0];
     assert!(o.taken.trylock && !o.held.trylock);
@@ -69,9 +75,14 @@ fn bad_files_get_one_error_of_the_right_kind() {
         ("[1, 2]".into(), LoadErrorKind::NotAGraph),
         ("{}".into(), LoadErrorKind::NotAGraph),
         (swap("lockdep-graph", "other-graph"), LoadErrorKind::NotAGraph),
-        (swap("\"version\": 1", "\"version\": 2"), LoadErrorKind::Version),
-        (swap("\"version\": 1", "\"version\": \"1\""), LoadErrorKind::Version),
-        (swap("\"to\": 1", "\"to\": 3"), LoadErrorKind::Invalid),
+        (swap("\"version\": 2", "\"version\": 3"), LoadErrorKind::Version),
+        (swap("\"version\": 2", "\"version\": 1"), LoadErrorKind::Version),
+        (swap("\"version\": 2", "\"version\": \"2\""), LoadErrorKind::Version),
+        // One site and one type twice: one class twice.
+        (swap("bank::Audit", "bank::Account"), LoadErrorKind::Invalid),
+        // A type belongs to a site key.
+        (swap("\"0x55d0c3a1b2c0\" },", "\"0x55d0c3a1b2c0\" }, \"type\": \"u8\","), LoadErrorKind::Invalid),
+        (swap("\"to\": 1", "\"to\": 4"), LoadErrorKind::Invalid),
         (swap("\"to\": 1", "\"to\": -1"), LoadErrorKind::Syntax),
         (swap("\"to\": 1", "\"to\": 18446744073709551616"), LoadErrorKind::Syntax),
         (swap("\"run\": 1,", "\"run\": 2,"), LoadErrorKind::Invalid),
@@ -80,7 +91,7 @@ fn bad_files_get_one_error_of_the_right_kind() {
         (
             swap(
                 "\"addr\": \"0x55d0c3a1b2c0\" }, \"subclass\": 1",
-                "\"site\": \"src/bank.rs:10:19\" }, \"subclass\": 0",
+                "\"site\": \"src/bank.rs:10:19\" }, \"type\": \"bank::Account\", \"subclass\": 0",
             ),
             LoadErrorKind::Invalid,
         ),
@@ -93,7 +104,7 @@ fn bad_files_get_one_error_of_the_right_kind() {
         (swap("\"runs\": [", "\"runs\": 5, \"r\": ["), LoadErrorKind::Syntax),
         // Nesting far beyond any real file: refused by depth, no stack overflow.
         (
-            format!("{{\"format\": \"lockdep-graph\", \"version\": 1, \"runs\": {}", "[".repeat(100_000)),
+            format!("{{\"format\": \"lockdep-graph\", \"version\": 2, \"runs\": {}", "[".repeat(100_000)),
             LoadErrorKind::Syntax,
         ),
     ];
@@ -102,6 +113,9 @@ fn bad_files_get_one_error_of_the_right_kind() {
         assert_eq!(err.kind(), *kind, "{err} for {}", &text[..text.len().min(200)]);
         assert!(!err.to_string().is_empty() && !err.to_string().contains('\n'), "one line: {err}");
     }
+    // A file of the format before types were part of a class says so.
+    let old = SavedGraph::from_json(swap("\"version\": 2", "\"version\": 1").as_bytes()).unwrap_err().to_string();
+    assert!(old.contains("version 1") && old.contains("save the graph again"), "{old}");
     // Hostile text is quoted clipped, never whole.
     let long =
         swap("\"write\", \"site\": \"src/bank.rs:21:9\"", &format!("\"{}\", \"site\": \"x:1:1\"", "w".repeat(5000)));

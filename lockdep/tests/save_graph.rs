@@ -66,6 +66,9 @@ fn save_writes_classes_typed_edges_sites_threads_and_reads_back_equal() {
         Key::Site(s) => assert_eq!(s.file, file!()),
         other => panic!("sb should be keyed by site: {other:?}"),
     }
+    // ... and by its data type: `RwLock::named((), ..)` protects a `()`.
+    assert_eq!(sb_class.ty.as_deref(), Some("()"));
+    assert_eq!(k.ty, None, "an address key has no type");
 
     let e = edge(&g, "sb", "a");
     assert_eq!(e.types, DepTypes::of(Read::Shared, Read::Exclusive));

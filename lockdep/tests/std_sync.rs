@@ -18,9 +18,10 @@ fn kinds(reports: &[Report]) -> Vec<ReportKind> {
     reports.iter().map(Report::kind).collect()
 }
 
-/// The class name of a lock made at `line` of this file.
-fn made_at(kind: &str, line: u32) -> String {
-    format!("{kind}@{}:{line}:", file!())
+/// The class name of a lock of `kind` over a `ty` made at `line` of this
+/// file (the only such lock made on its line, so no column).
+fn made_at(kind: &str, ty: &str, line: u32) -> String {
+    format!("{kind}<{ty}>@{}:{line}", file!())
 }
 
 #[test]
@@ -42,14 +43,14 @@ fn abba_is_reported_at_the_users_lines() {
     assert_eq!(kinds(&reports), [ReportKind::CircularDependency], "{reports:#?}");
     let r = &reports[0];
     let lock = r.lock().unwrap();
-    assert!(lock.class().starts_with(&made_at("Mutex", line_a)), "{}", lock.class());
+    assert_eq!(lock.class(), made_at("Mutex", "i32", line_a));
     assert_eq!((lock.location().file(), lock.location().line()), (file!(), second_a));
     let held = r.other().unwrap();
-    assert!(held.class().starts_with(&made_at("Mutex", line_b)), "{}", held.class());
+    assert_eq!(held.class(), made_at("Mutex", "i32", line_b));
     // The text names both construction sites and the acquisition line.
     let text = r.to_string();
     assert!(text.contains(&format!("{}:{second_a}:", file!())), "{text}");
-    assert!(text.contains(&made_at("Mutex", line_b)), "{text}");
+    assert!(text.contains(&made_at("Mutex", "i32", line_b)), "{text}");
 }
 
 static FIRST: Mutex<u32> = Mutex::new(0);
@@ -70,8 +71,8 @@ fn two_statics_are_two_classes_and_their_abba_is_reported() {
     });
     let reports = v.reports();
     assert_eq!(kinds(&reports), [ReportKind::CircularDependency], "{reports:#?}");
-    assert!(reports[0].lock().unwrap().class().starts_with(&made_at("Mutex", FIRST_LINE)));
-    assert!(reports[0].other().unwrap().class().starts_with(&made_at("Mutex", SECOND_LINE)));
+    assert_eq!(reports[0].lock().unwrap().class(), made_at("Mutex", "u32", FIRST_LINE));
+    assert_eq!(reports[0].other().unwrap().class(), made_at("Mutex", "u32", SECOND_LINE));
 }
 
 #[test]
@@ -103,8 +104,38 @@ fn default_and_from_take_the_callers_line() {
     });
     let reports = v.reports();
     assert_eq!(kinds(&reports), [ReportKind::CircularDependency]);
-    assert!(reports[0].lock().unwrap().class().starts_with(&made_at("Mutex", line_a)));
-    assert!(reports[0].other().unwrap().class().starts_with(&made_at("RwLock", line_b)));
+    assert_eq!(reports[0].lock().unwrap().class(), made_at("Mutex", "u8", line_a));
+    assert_eq!(reports[0].other().unwrap().class(), made_at("RwLock", "i32", line_b));
+}
+
+/// A generic helper that makes every lock of a program (tokio's
+/// `loom::std::parking_lot::Mutex::new`, in the std facade's terms) makes
+/// them all at one line; the class is the site *and* the data type, so
+/// its locks of two types are two classes and nest without a report —
+/// while two of one type are still one class.
+#[test]
+fn a_generic_helpers_locks_are_one_class_per_type() {
+    struct Users(u32);
+    struct Groups(u32);
+    fn new_lock<T>(t: T) -> Mutex<T> {
+        Mutex::new(t)
+    }
+    let (users, groups) = (new_lock(Users(1)), new_lock(Groups(2)));
+    let v = collect();
+    v.scope(|| {
+        let u = users.lock().unwrap();
+        let g = groups.lock().unwrap(); // Users -> Groups: two classes
+        assert_eq!(u.0 + g.0, 3);
+    });
+    assert!(v.reports().is_empty(), "{:#?}", v.reports());
+    let other_users = new_lock(Users(3));
+    v.scope(|| {
+        let _u = users.lock().unwrap();
+        let _o = other_users.lock().unwrap(); // Users twice: one class
+    });
+    let reports = v.reports();
+    assert_eq!(kinds(&reports), [ReportKind::RecursiveLocking]);
+    assert!(reports[0].lock().unwrap().class().starts_with("Mutex<Users>@"), "{reports:#?}");
 }
 
 #[test]

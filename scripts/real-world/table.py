@@ -135,6 +135,8 @@ def main():
         d = [f"### {t}", ""]
         opt = "lock crates at opt-level 3" if shim.get("opt", "1") == "1" else "lock crates unoptimized (`--unoptimized`)"
         d += [f"Dev profile, {opt}.", ""]
+        if shim.get("nested"):
+            d += [f"Shimmed run with `LOCKDEP_NESTED_SITES={shim['nested']}`.", ""]
         bp, bs = secs(plain.get("build_s")), secs(shim.get("build_s"))
         if bp or bs:
             d += [f"Built (`--no-run`, untimed in the table) in {bp:.0f} s published, {bs:.0f} s with the shim.", ""]

@@ -90,6 +90,7 @@ impl Ctx<'_> {
             }
             subclass = 0; // keep tracking the lock so that its release balances
         }
+        subclass = self.nested_subclass(map, subclass); // Config::nested_sites
         let class = if self.inner.is_learning() {
             self.register_lock_class(map, subclass, read, loc)
         } else {

@@ -25,6 +25,7 @@
 //! | `graph` | lock classes and the dependency graph (`lock_list`), the strong-path search (`__bfs`) |
 //! | `ids` | class ids and the id hasher |
 //! | `inner` | one validator's shared state (`debug_locks`, the graph lock) |
+//! | `nested` | `*_nested(.., SINGLE_DEPTH_NESTING)` for the construction sites of `Config::nested_sites` |
 //! | `registry` | every live validator, and the global one |
 //! | `thread` | per-thread state (`current->held_locks`), scopes, re-entrancy protection |
 //! | `task` | an async task's own held-lock state, exchanged with the polling thread's; awaiting while holding a synchronous lock |
@@ -67,6 +68,8 @@ mod held_query;
 mod ids;
 #[cfg(lockdep_on)]
 mod inner;
+#[cfg(lockdep_on)]
+mod nested;
 #[cfg(lockdep_on)]
 mod registry;
 #[cfg(lockdep_on)]

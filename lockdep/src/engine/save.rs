@@ -89,8 +89,12 @@ fn build(inner: &Inner, classes: Vec<ClassCopy>, edges: Vec<EdgeCopy>, traces: b
         .map(|c| SavedClass {
             name: c.name.to_owned(),
             key: match c.key {
-                KeyId::Site { file, line, col } => Key::Site(Site::new(file, line, col)),
+                KeyId::Site { file, line, col, .. } => Key::Site(Site::new(file, line, col)),
                 KeyId::Key { addr, .. } => Key::Addr(format!("{addr:#x}")),
+            },
+            ty: match c.key {
+                KeyId::Site { ty, .. } => ty.map(str::to_owned),
+                KeyId::Key { .. } => None,
             },
             subclass: c.subclass,
             version: c.version,
@@ -271,7 +275,7 @@ pub(crate) fn seed(inner: &Inner, g: &SavedGraph, loc: &'static Location<'static
         .iter()
         .map(|c| match &c.key {
             Key::Site(s) => Some(SeedClass {
-                key: KeyId::Site { file: intern(&s.file), line: s.line, col: s.col },
+                key: KeyId::Site { file: intern(&s.file), line: s.line, col: s.col, ty: c.ty.as_deref().map(intern) },
                 subclass: c.subclass,
                 name: intern(&c.name),
             }),

@@ -15,8 +15,12 @@ use crate::report::DepTypes;
 /// The value of the `format` key of every saved graph.
 pub const FORMAT: &str = "lockdep-graph";
 
-/// The format version this lockdep writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this lockdep writes and reads: 2 since classes made
+/// by the lock types are keyed by construction site *and* data type
+/// ([`SavedClass::ty`]). A version-1 graph keyed them by site only, so its
+/// site classes would match none of this lockdep's: it is refused, with a
+/// message saying to save it again.
+pub const VERSION: u32 = 2;
 
 /// A learned class graph: the classes, the dependencies between them, and
 /// the runs (processes) that learned them. A graph saved by one process has
@@ -162,6 +166,16 @@ pub struct SavedClass {
     pub name: String,
     /// The key.
     pub key: Key,
+    /// For a site key, the protected data's type
+    /// ([`std::any::type_name`]) when the lock's constructor knew it (the
+    /// lock types of [`sync`](crate::sync) and [`std_sync`](crate::std_sync),
+    /// the parking_lot shims): part of the class's identity, so that locks
+    /// of different types made at one site are different classes. JSON key
+    /// `type`; absent for [`LockdepMap::here`](crate::LockdepMap::here) and
+    /// [`LockdepMap::with_site`](crate::LockdepMap::with_site) classes and
+    /// for address keys.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub ty: Option<String>,
     /// The subclass (`0..8`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub subclass: u32,
@@ -189,12 +203,12 @@ impl SavedClass {
         s
     }
 
-    /// What makes two classes of different runs one class: the site and
-    /// subclass for a site key, the displayed name for an address key (see
-    /// [`Key`]).
+    /// What makes two classes of different runs one class: the site, type
+    /// and subclass for a site key, the displayed name for an address key
+    /// (see [`Key`]).
     pub fn identity(&self) -> Identity {
         match &self.key {
-            Key::Site(s) => Identity::Site(s.clone(), self.subclass),
+            Key::Site(s) => Identity::Site(s.clone(), self.ty.clone(), self.subclass),
             Key::Addr(_) => Identity::Name(self.display_name()),
         }
     }
@@ -203,8 +217,9 @@ impl SavedClass {
 /// A class's identity across runs (see [`SavedClass::identity`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Identity {
-    /// A construction site and subclass.
-    Site(Site, u32),
+    /// A construction site, the data type when known ([`SavedClass::ty`])
+    /// and the subclass.
+    Site(Site, Option<String>, u32),
     /// A displayed name.
     Name(String),
 }

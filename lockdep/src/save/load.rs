@@ -150,6 +150,15 @@ impl SavedGraph {
         }
         match header.version.as_ref().and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(VERSION) => {}
+            Some(1) => {
+                return Err(LoadError::new(
+                    LoadErrorKind::Version,
+                    format!(
+                        "saved graph format version 1, whose classes are keyed by construction site only; \
+                         this lockdep keys them by site and data type (version {VERSION}): save the graph again"
+                    ),
+                ));
+            }
             Some(v) => {
                 return Err(LoadError::new(
                     LoadErrorKind::Version,
@@ -223,6 +232,13 @@ impl SavedGraph {
             match &c.key {
                 super::Key::Site(s) if long(&s.file) => return long_string("file name"),
                 super::Key::Addr(a) if long(a) => return long_string("key address"),
+                _ => {}
+            }
+            match (&c.key, &c.ty) {
+                (_, Some(ty)) if long(ty) => return long_string("type name"),
+                (super::Key::Addr(_), Some(_)) => {
+                    return invalid(format!("class {i} ({}) has a type but no site key", clip(&c.name)));
+                }
                 _ => {}
             }
             if c.subclass >= MAX_SUBCLASSES {

@@ -19,17 +19,17 @@
 //! * the `lockdep` command (the `lockdep-cli` crate) merges, checks, diffs
 //!   and draws them.
 //!
-//! # The format (version 1)
+//! # The format (version 2)
 //!
 //! UTF-8 JSON, one object:
 //!
 //! ```json
 //! {
 //!   "format": "lockdep-graph",
-//!   "version": 1,
+//!   "version": 2,
 //!   "runs": [ { "name": "my_tests-1f2e", "pid": 4711, "validator": "global", "saved_at": 1767225600 } ],
 //!   "classes": [
-//!     { "name": "Mutex@src/bank.rs:10:19", "key": { "site": "src/bank.rs:10:19" } },
+//!     { "name": "Mutex<Account>@src/bank.rs:10", "key": { "site": "src/bank.rs:10:19" }, "type": "bank::Account" },
 //!     { "name": "ledger", "key": { "addr": "0x55d0c3a1b2c0" }, "subclass": 1, "version": 2 }
 //!   ],
 //!   "edges": [
@@ -44,13 +44,13 @@
 //!
 //! | key | meaning |
 //! |---|---|
-//! | `format`, `version` | always `"lockdep-graph"` and `1`; a reader refuses other values |
+//! | `format`, `version` | always `"lockdep-graph"` and `2`; a reader refuses other values (version 1, which keyed classes by site only, with a message to save the graph again) |
 //! | `runs[]` | the processes (or merged files) the graph comes from: `name` (the program's file name), optional `pid`, `validator`, `saved_at` (Unix seconds), `source` (the file a merge read it from) |
-//! | `classes[]` | `name`; `key`: `{"site": "file:line:col"}` for a construction-site class, `{"addr": "0x…"}` for a [`LockClassKey`](crate::LockClassKey); `subclass` and `version` (the `#n` of a shared name), omitted when 0 |
+//! | `classes[]` | `name`; `key`: `{"site": "file:line:col"}` for a construction-site class, `{"addr": "0x…"}` for a [`LockClassKey`](crate::LockClassKey); `type`: for a site class made by a lock type, the protected data's [`type_name`](std::any::type_name) (absent otherwise); `subclass` and `version` (the `#n` of a shared name), omitted when 0 |
 //! | `edges[]` | `from` → `to` (class indices): a lock of `to` taken while one of `from` was held; `types`: the kernel's `EN`/`ER`/`SN`/`SR` seen; `distance`: the fewest held locks between them (1 = directly on top) |
 //! | `edges[].seen[]` | per run that saw it (the first first): `run` (index), `thread` (its name; absent if unnamed), `held` and `taken` (instance name, `read` mode `write`/`read`/`read-recursive`, `trylock` if so, acquisition `site`), `trace` (resolved frames, when backtraces were captured) |
 //!
-//! Across runs a class is one class by its [`Identity`]: the site and
+//! Across runs a class is one class by its [`Identity`]: the site, type and
 //! subclass of a site key — the same in every binary built from the same
 //! source — or the displayed name (`name#version/subclass`) of an address
 //! key, whose address means nothing in another process. Give locks with

@@ -21,7 +21,7 @@
 //!     assert_eq!(report.kind(), lockdep::ReportKind::CircularDependency);
 //!     // Reported at the line that took the lock, in the class named after
 //!     // the line that made it.
-//!     assert!(report.lock().unwrap().class().starts_with("Mutex@"));
+//!     assert!(report.lock().unwrap().class().starts_with("Mutex<i32>@"));
 //! }
 //! ```
 //!
@@ -66,9 +66,12 @@
 //!
 //! ## Lock classes
 //!
-//! Every lock constructed at one source location is one class, named
-//! `Mutex@file:line:col` (or `RwLock@…`), like the kernel's static key per
-//! `mutex_init()` call site. `new` is a `#[track_caller] const fn`, so
+//! Every lock of one data type constructed at one source location is one
+//! class, named `Mutex<T>@file:line` (or `RwLock<T>@…`), like the kernel's
+//! static key per `mutex_init()` call site — with the type added, so that a
+//! generic helper making every lock of a program (`fn new_lock<T>(t: T) ->
+//! Mutex<T>`) still makes one class per type. `new` is a
+//! `#[track_caller] const fn`, so
 //!
 //! ```
 //! use lockdep::std_sync::Mutex;

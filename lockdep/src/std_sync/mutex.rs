@@ -15,8 +15,10 @@ use crate::{ENABLED, hooks};
 /// a `std::sync::Mutex` inside), and every acquisition checked by lockdep at
 /// your call site.
 ///
-/// **Class:** every mutex constructed at one source location is one class,
-/// named `Mutex@file:line:col`. `new` is a `#[track_caller] const fn`, so a
+/// **Class:** every mutex of one data type constructed at one source
+/// location is one class, named `Mutex<T>@file:line` (`T` with its module
+/// paths trimmed; `:col` added when two are made on one line).
+/// `new` is a `#[track_caller] const fn`, so a
 /// `static` gets its own initializer's location and two statics on two
 /// lines are two classes. `Default` and `From` take their caller's location.
 ///
@@ -53,10 +55,10 @@ pub(super) fn map_lock_result<G, U>(result: LockResult<G>, f: impl FnOnce(G) -> 
 }
 
 impl<T> Mutex<T> {
-    /// A new unlocked mutex whose class is this call site (see the type docs).
+    /// A new unlocked mutex whose class is this call site and `T` (see the type docs).
     #[track_caller]
     pub const fn new(t: T) -> Mutex<T> {
-        Mutex { dep: SiteMap::new("Mutex", Location::caller()), inner: std::sync::Mutex::new(t) }
+        Mutex { dep: SiteMap::new::<T>("Mutex", Location::caller()), inner: std::sync::Mutex::new(t) }
     }
 
     /// Consumes the mutex, returning the data (`Err` with the data if poisoned).

@@ -22,8 +22,8 @@ use crate::{ENABLED, hooks};
 /// between. The validator therefore reports a second `read` of one class
 /// on one thread, and read-side inversions with writers, as rwsem rules say.
 ///
-/// **Class:** as for [`Mutex`](super::Mutex): one per construction site,
-/// `RwLock@file:line:col`; `new` is a `#[track_caller] const fn`.
+/// **Class:** as for [`Mutex`](super::Mutex): one per construction site and
+/// data type, `RwLock<T>@file:line`; `new` is a `#[track_caller] const fn`.
 ///
 /// ```
 /// use lockdep::std_sync::RwLock;
@@ -53,10 +53,10 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
 }
 
 impl<T> RwLock<T> {
-    /// A new unlocked lock whose class is this call site.
+    /// A new unlocked lock whose class is this call site and `T`.
     #[track_caller]
     pub const fn new(t: T) -> RwLock<T> {
-        RwLock { dep: SiteMap::new("RwLock", Location::caller()), inner: std::sync::RwLock::new(t) }
+        RwLock { dep: SiteMap::new::<T>("RwLock", Location::caller()), inner: std::sync::RwLock::new(t) }
     }
 
     /// Consumes the lock, returning the data (`Err` with the data if poisoned).

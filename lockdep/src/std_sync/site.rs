@@ -23,17 +23,20 @@ static OFF: LockdepMap = LockdepMap::new("lockdep::std_sync", &OFF_KEY);
 #[cfg(not(lockdep_on))]
 static OFF_KEY: crate::LockClassKey = crate::LockClassKey::new();
 
-/// What a facade lock is known by: its kind and construction site, and the
-/// map built from them on first use.
+/// What a facade lock is known by: its kind, construction site and data
+/// type, and the map built from them on first use.
 ///
 /// The map is built lazily so that `new` can stay a `const fn` and still
-/// name the class after its site (`"Mutex@src/db.rs:12:20"`): a name built
-/// at run time cannot be made in a constant.
+/// name the class after its type and site (`"Mutex<Users>@src/db.rs:12"`):
+/// a name built at run time cannot be made in a constant.
 pub(super) struct SiteMap {
     #[cfg(lockdep_on)]
     kind: &'static str,
     #[cfg(lockdep_on)]
     site: &'static Location<'static>,
+    /// `std::any::type_name` of the protected data: part of the class.
+    #[cfg(lockdep_on)]
+    ty: fn() -> &'static str,
     /// Built once, then at the same address for as long as the lock lives
     /// (the engine knows an instance by its map's address while it is held).
     #[cfg(lockdep_on)]
@@ -44,14 +47,17 @@ pub(super) struct SiteMap {
 const _: () = assert!(std::mem::size_of::<SiteMap>() == 0);
 
 impl SiteMap {
-    /// A lock of `kind` whose class is `site`.
+    /// A lock of `kind` over a `T` whose class is `site` and `T`.
     #[allow(unused_variables)]
-    pub(super) const fn new(kind: &'static str, site: &'static Location<'static>) -> Self {
+    #[cfg_attr(not(lockdep_on), allow(clippy::extra_unused_type_parameters))] // compiled out, nothing is kept
+    pub(super) const fn new<T: ?Sized>(kind: &'static str, site: &'static Location<'static>) -> Self {
         SiteMap {
             #[cfg(lockdep_on)]
             kind,
             #[cfg(lockdep_on)]
             site,
+            #[cfg(lockdep_on)]
+            ty: std::any::type_name::<T>,
             #[cfg(lockdep_on)]
             map: OnceLock::new(),
         }
@@ -62,7 +68,7 @@ impl SiteMap {
     pub(super) fn map(&self) -> &LockdepMap {
         #[cfg(lockdep_on)]
         {
-            self.map.get_or_init(|| LockdepMap::with_site(site_name(self.kind, self.site), self.site))
+            self.map.get_or_init(|| LockdepMap::with_site_type_of(self.kind, self.site, self.ty))
         }
         #[cfg(not(lockdep_on))]
         {
@@ -109,22 +115,6 @@ impl<'a> Held<'a> {
             &OFF
         }
     }
-}
-
-/// The name of a facade lock: `"<kind>@file:line:col"`, built once per site
-/// (and only with validation compiled in: the name is not stored otherwise).
-#[cfg(lockdep_on)]
-fn site_name(kind: &'static str, site: &'static Location<'static>) -> &'static str {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    type Names = Mutex<HashMap<(&'static str, &'static str, u32, u32), &'static str>>;
-    static NAMES: OnceLock<Names> = OnceLock::new();
-    // A plain std mutex, never seen by the validator; nothing panics under it,
-    // but poisoning is ignored anyway.
-    let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    names
-        .entry((kind, site.file(), site.line(), site.column()))
-        .or_insert_with(|| Box::leak(format!("{kind}@{site}").into_boxed_str()))
 }
 
 /// Runs its closure when dropped, also while unwinding, unless forgotten.

@@ -178,7 +178,7 @@ pub type DefaultThreadId = park::RawThreadId;
 pub const SINGLE_DEPTH_NESTING: u32 = 1;
 
 /// The map of a lock made by a `#[track_caller]` constructor at `site`:
-/// its class is the site, its name `kind<T>@file:line`.
+/// its class is the site and `T`, its name `kind<T>@file:line`.
 fn site_map<T: ?Sized>(kind: &'static str, site: &'static Location<'static>) -> crate::LockdepMap {
     // (In a child of fork() the table may be locked for ever by a thread
     // that no longer exists.)

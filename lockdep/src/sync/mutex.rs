@@ -21,12 +21,16 @@ use crate::map::LockdepMap;
 /// [`lock`](GenericMutex::lock), [`try_lock`](GenericMutex::try_lock) and the
 /// other acquire methods are `#[track_caller]`.
 ///
-/// **Class:** [`new`](GenericMutex::new) gives every mutex created at the same
-/// source location (`file:line:column`) one lock class — the kernel's "one
-/// static key per `mutex_init()` call site". Two mutexes from one constructor
-/// call (say, the `Mutex::new` inside `Account::new`) are the *same* class:
-/// taking one while holding the other is reported as recursive locking unless
-/// the inner one is annotated with [`lock_nested`](GenericMutex::lock_nested).
+/// **Class:** [`new`](GenericMutex::new) gives every mutex of one data type
+/// created at the same source location (`file:line:column`) one lock class —
+/// the kernel's "one static key per `mutex_init()` call site", with the type
+/// added so that a generic helper (`fn new_lock<T>(t: T) -> Mutex<T>`) that
+/// makes every lock of a crate still makes one class per type. Two mutexes
+/// from one constructor call (say, the `Mutex::new` inside `Account::new`)
+/// are the *same* class: taking one while holding the other is reported as
+/// recursive locking unless the inner one is annotated with
+/// [`lock_nested`](GenericMutex::lock_nested) (or its construction site is
+/// listed in [`Config::nested_sites`](crate::Config::nested_sites)).
 /// Use [`with_key`](GenericMutex::with_key) or
 /// [`new_mutex!`](crate::new_mutex) to choose classes explicitly.
 ///
@@ -57,16 +61,16 @@ pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawLockdep<sup
 pub type Mutex<T> = GenericMutex<super::DefaultRawMutex, T>;
 
 impl<T, R: RawMutex> GenericMutex<R, T> {
-    /// A new mutex whose class is this call site (see the type docs).
+    /// A new mutex whose class is this call site and `T` (see the type docs).
     #[track_caller]
     pub fn new(value: T) -> Self {
         Self::from_map(value, site_map::<T>("Mutex", Location::caller()))
     }
 
-    /// A new mutex named `name` in reports, whose class is this call site.
+    /// A new mutex named `name` in reports, whose class is this call site and `T`.
     #[track_caller]
     pub fn named(value: T, name: &'static str) -> Self {
-        Self::from_map(value, LockdepMap::with_site(name, Location::caller()))
+        Self::from_map(value, LockdepMap::with_site_named::<T>(name, Location::caller()))
     }
 
     /// A new mutex of the class `key` (usable in `static`s), named after

@@ -20,7 +20,7 @@ use crate::{ENABLED, hooks};
 /// re-locking by the owner cannot deadlock, so it is not a recursion. `G`
 /// identifies threads (`lock_api::GetThreadId`).
 ///
-/// **Class:** one per construction site, as for [`Mutex`](super::GenericMutex).
+/// **Class:** one per construction site and data type, as for [`Mutex`](super::GenericMutex).
 ///
 /// ```
 /// use lockdep::sync::ReentrantMutex;
@@ -42,7 +42,7 @@ pub type ReentrantMutexGuard<'a, T> =
 pub type ReentrantMutex<T> = GenericReentrantMutex<super::DefaultRawMutex, super::DefaultThreadId, T>;
 
 impl<T, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
-    /// A new reentrant mutex whose class is this call site, named after its data type
+    /// A new reentrant mutex whose class is this call site and `T`, named after its data type
     /// and the site (`ReentrantMutex<Account>@src/bank.rs:12`, see
     /// [`LockdepMap::with_site_typed`]).
     #[track_caller]
@@ -50,10 +50,10 @@ impl<T, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
         Self::from_map(value, site_map::<T>("ReentrantMutex", Location::caller()))
     }
 
-    /// A new reentrant mutex named `name`, whose class is this call site.
+    /// A new reentrant mutex named `name`, whose class is this call site and `T`.
     #[track_caller]
     pub fn named(value: T, name: &'static str) -> Self {
-        Self::from_map(value, LockdepMap::with_site(name, Location::caller()))
+        Self::from_map(value, LockdepMap::with_site_named::<T>(name, Location::caller()))
     }
 
     /// A new reentrant mutex of the class `key` (usable in `static`s), named after

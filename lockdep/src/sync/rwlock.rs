@@ -27,7 +27,7 @@ use crate::map::LockdepMap;
 /// `RwLockUpgradableReadGuard::downgrade`) turn the held entry into a
 /// `Shared` one (kernel `downgrade_write`).
 ///
-/// **Class:** one per construction site, as for [`Mutex`](super::GenericMutex).
+/// **Class:** one per construction site and data type, as for [`Mutex`](super::GenericMutex).
 ///
 /// ```
 /// use lockdep::sync::{RwLock, RwLockWriteGuard};
@@ -60,7 +60,7 @@ pub type RwLock<T> = GenericRwLock<super::DefaultRawRwLock, T>;
 pub type MappedRwLockWriteGuard<'a, T> = lock_api::MappedRwLockWriteGuard<'a, RawLockdep<super::DefaultRawRwLock>, T>;
 
 impl<T, R: RawRwLock> GenericRwLock<R, T> {
-    /// A new rwlock whose class is this call site, named after its data type
+    /// A new rwlock whose class is this call site and `T`, named after its data type
     /// and the site (`RwLock<Account>@src/bank.rs:12`, see
     /// [`LockdepMap::with_site_typed`]).
     #[track_caller]
@@ -68,10 +68,10 @@ impl<T, R: RawRwLock> GenericRwLock<R, T> {
         Self::from_map(value, site_map::<T>("RwLock", Location::caller()))
     }
 
-    /// A new rwlock named `name` in reports, whose class is this call site.
+    /// A new rwlock named `name` in reports, whose class is this call site and `T`.
     #[track_caller]
     pub fn named(value: T, name: &'static str) -> Self {
-        Self::from_map(value, LockdepMap::with_site(name, Location::caller()))
+        Self::from_map(value, LockdepMap::with_site_named::<T>(name, Location::caller()))
     }
 
     /// A new rwlock of the class `key` (usable in `static`s), named after

@@ -21,6 +21,8 @@ fn collect(f: impl FnOnce()) -> Vec<Report> {
 fn wrapper_new<T>(t: T) -> Mutex<T> {
     Mutex::new(t)
 }
+/// The line of `Mutex::new(t)` above: the site of every lock `wrapper_new` makes.
+const NEW_LINE: u32 = line!() - 3;
 
 /// And its statics through `const_new` (:56), over `const_mutex`.
 const fn wrapper_const_new<T>(t: T) -> Mutex<T> {
@@ -44,38 +46,56 @@ fn reap_orphans(q: &OrphanQueue) -> usize {
     }
 }
 
-/// What the shim does today: the class is the construction site, and the
-/// construction site of every lock a wrapper builds is the line inside the
-/// wrapper — so tokio's mutexes, which never nest two of one kind, are all
-/// one class, and any two of them nested is "recursive locking". This is
-/// what tokio's suite reported (twice: once for the locks of `new`, once
-/// for those of `const_new`).
+/// The class of a lock is its construction site *and* its data type: the
+/// locks a wrapper builds all have the wrapper's line as their site, but
+/// one class per type. So tokio's wrapper-made mutexes of one type are one
+/// class (two of them nested is still "recursive locking", as for any
+/// class), locks of two types nested in both orders are a real lock
+/// inversion, and the class names say which type each is. (Before classes
+/// had a type, every lock of the wrapper was one class: tokio's suite
+/// reported its nested locks of different types as recursive locking, and
+/// the inversion below was a recursion report about one class.)
 #[test]
-fn locks_built_by_a_wrapper_are_one_class() {
-    let orphans = OrphanQueue { sigchild: wrapper_new(None), queue: wrapper_new(Vec::new()) };
-    let reports = collect(|| assert_eq!(reap_orphans(&orphans), 0));
+fn locks_built_by_a_wrapper_are_one_class_per_type() {
+    let (a, b) = (wrapper_new(1u8), wrapper_new(2u8));
+    let reports = collect(|| {
+        let _a = a.lock();
+        let _b = b.lock(); // two `Mutex<u8>` of one site: one class
+    });
     assert_eq!(kinds(&reports), [ReportKind::RecursiveLocking]);
-    let reports = collect(|| assert_eq!(reap_orphans(&ORPHANS), 0));
-    assert_eq!(kinds(&reports), [ReportKind::RecursiveLocking]);
-    // (Built directly, the two are two classes: no report.)
-    let direct = OrphanQueue { sigchild: Mutex::new(None), queue: Mutex::new(Vec::new()) };
-    let reports = collect(|| assert_eq!(reap_orphans(&direct), 0));
-    assert!(reports.is_empty(), "{reports:?}");
+    let (taking, held) = (reports[0].lock().unwrap(), reports[0].other().unwrap());
+    assert_ne!(taking.addr(), held.addr());
+    let class = format!("Mutex<u8>@{}:{NEW_LINE}", file!());
+    assert_eq!((taking.class(), held.class()), (class.as_str(), class.as_str()));
+
+    // Two types of one site, nested both ways: two classes, one inversion.
+    let (names, ids) = (wrapper_new(Vec::<String>::new()), wrapper_new(Vec::<u32>::new()));
+    let reports = collect(|| {
+        {
+            let _n = names.lock();
+            ids.lock().push(1); // Vec<String> -> Vec<u32>
+        }
+        let _i = ids.lock();
+        names.lock().push(String::new()); // Vec<u32> -> Vec<String>
+    });
+    assert_eq!(kinds(&reports), [ReportKind::CircularDependency]);
+    let site = format!("@{}:{NEW_LINE}", file!());
+    assert_eq!(reports[0].lock().unwrap().class(), format!("Mutex<Vec<String>>{site}"));
+    assert_eq!(reports[0].other().unwrap().class(), format!("Mutex<Vec<u32>>{site}"));
 }
 
-/// What it should do: locks of different types built at one site are
-/// different classes (a class per construction site *and* type — the
-/// type is what tells tokio's mutexes apart), so the wrapper's locks nest
-/// without a report. Needs a class key that includes the type:
-/// `core::any::type_name::<T>` can be stored as a `fn` pointer in the
-/// shim's `const fn new`, but a `LockdepMap`'s key is a site or a static
-/// key only (see docs/REAL-WORLD.md, "tokio").
+/// tokio's orphan queue, under the class rule above: its two mutexes are of
+/// two types, hence two classes though one wrapper line built both — no
+/// report, for the locks of `new` as for those of `const_new` (statics).
 #[test]
-#[ignore = "class naming: a wrapper's locks collapse into one class; needs a site+type class key in lockdep"]
 fn wrapper_constructor_collapses_classes() {
     let orphans = OrphanQueue { sigchild: wrapper_new(None), queue: wrapper_new(Vec::new()) };
     let reports = collect(|| assert_eq!(reap_orphans(&orphans), 0));
     assert!(reports.is_empty(), "{reports:?}");
     let reports = collect(|| assert_eq!(reap_orphans(&ORPHANS), 0));
+    assert!(reports.is_empty(), "{reports:?}");
+    // (Built directly, the two are two classes as well.)
+    let direct = OrphanQueue { sigchild: Mutex::new(None), queue: Mutex::new(Vec::new()) };
+    let reports = collect(|| assert_eq!(reap_orphans(&direct), 0));
     assert!(reports.is_empty(), "{reports:?}");
 }

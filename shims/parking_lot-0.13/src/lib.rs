@@ -89,7 +89,9 @@ pub use lock_api::{
     ArcMutexGuard, ArcReentrantMutexGuard, ArcRwLockReadGuard, ArcRwLockUpgradableReadGuard, ArcRwLockWriteGuard,
 };
 
-/// A `LockdepMap` whose class is the caller's location, named after what
+/// A `LockdepMap` whose class is the caller's location and `T` (so that a
+/// crate's generic helper, `fn new<T>(t: T) -> Mutex<T>`, still makes one
+/// class per type), named after what
 /// the lock is and where it was made: `Mutex<Account>@src/bank.rs:12` (built
 /// by lockdep at its first use, so that this can be a `const fn`).
 #[track_caller]

@@ -52,6 +52,34 @@ fn locks_from_one_site_are_one_class() {
     assert_eq!(kinds(&reports), [ReportKind::RecursiveLocking]);
 }
 
+/// A crate's generic helper makes all its locks at one line; the class is
+/// the site *and* the data type, so locks of two types made there are two
+/// classes (an inversion between them is reported as one, not as a
+/// recursion), two of one type one class.
+#[test]
+fn a_generic_helpers_locks_are_one_class_per_type() {
+    fn new_lock<T>(t: T) -> RwLock<T> {
+        RwLock::new(t)
+    }
+    let (names, ids) = (new_lock(Vec::<String>::new()), new_lock(Vec::<u64>::new()));
+    let reports = collect(|| {
+        {
+            let _n = names.write();
+            let _i = ids.write();
+        }
+        let _i = ids.write();
+        let _n = names.write();
+    });
+    assert_eq!(kinds(&reports), [ReportKind::CircularDependency]);
+    assert!(reports[0].lock().unwrap().class().starts_with("RwLock<Vec<String>>@"), "{reports:?}");
+    let more_ids = new_lock(Vec::<u64>::new());
+    let reports = collect(|| {
+        let _i = ids.read();
+        let _m = more_ids.read();
+    });
+    assert_eq!(kinds(&reports), [ReportKind::RecursiveLocking]);
+}
+
 static FIRST: Mutex<u32> = Mutex::new(0);
 static SECOND: FairMutex<u32> = FairMutex::new(0);
 
