@@ -25,7 +25,22 @@ pub use std::sync::BarrierWaitResult;
 #[cfg(lockdep_on)]
 use crate::waits::WaitSite;
 
-/// `std::sync::Barrier`; see the [module docs](self).
+/// `std::sync::Barrier`.
+///
+/// A barrier is a waitable object of its construction site
+/// (`Barrier@src/sim.rs:9:15`). Every `wait` is a wait for the other
+/// participants (the locks held there come before the barrier) and an
+/// arrival, an event whose context is the locks held there that *another*
+/// participant held at its own `wait` of this barrier — the same lock
+/// instance, in any generation. So a participant that waits holding a lock
+/// that another participant holds when it arrives is reported, from a run
+/// in which the two happened in different generations; a thread holding a
+/// lock across its own waits, or participants each holding their own lock,
+/// are not.
+///
+/// Known limit: only locks *held* at arrival are the arrival's context; a
+/// participant that takes a lock and drops it before arriving is not seen
+/// as needing it.
 pub struct Barrier {
     inner: std::sync::Barrier,
     #[cfg(lockdep_on)]

@@ -18,7 +18,17 @@ pub use std::sync::OnceState;
 
 use crate::waits::{WaitSite, init_section};
 
-/// `std::sync::Once`; see the [module docs](self).
+/// `std::sync::Once`.
+///
+/// A once cell is a waitable object of its construction site
+/// (`OnceLock@src/config.rs:4:20`). Its initialiser runs holding the cell's
+/// pseudo-lock, as a kernel work item runs holding its work's map, and a
+/// thread that finds the cell uninitialised (and so may wait for another
+/// thread's initialiser) acquires it too. So initialising under a lock that
+/// an initialiser of the cell's class takes — on this thread or another — is
+/// reported as a cycle, and initialising a cell again from its own
+/// initialiser (which std leaves to deadlock) is reported and refused with
+/// a panic. A cell already initialised costs what std's costs: one load.
 pub struct Once {
     inner: std::sync::Once,
     site: WaitSite,
@@ -66,7 +76,17 @@ impl fmt::Debug for Once {
     }
 }
 
-/// `std::sync::OnceLock`; see the [module docs](self).
+/// `std::sync::OnceLock`.
+///
+/// A once cell is a waitable object of its construction site
+/// (`OnceLock@src/config.rs:4:20`). Its initialiser runs holding the cell's
+/// pseudo-lock, as a kernel work item runs holding its work's map, and a
+/// thread that finds the cell uninitialised (and so may wait for another
+/// thread's initialiser) acquires it too. So initialising under a lock that
+/// an initialiser of the cell's class takes — on this thread or another — is
+/// reported as a cycle, and initialising a cell again from its own
+/// initialiser (which std leaves to deadlock) is reported and refused with
+/// a panic. A cell already initialised costs what std's costs: one load.
 pub struct OnceLock<T> {
     inner: std::sync::OnceLock<T>,
     site: WaitSite,
