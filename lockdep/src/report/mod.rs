@@ -23,7 +23,7 @@ mod render;
 mod trace;
 
 #[cfg(lockdep_on)]
-pub(crate) use render::{EVENT_MESSAGE, write_held};
+pub(crate) use render::{EVENT_MESSAGE, scenario_table, write_held};
 pub use trace::{Frame, Trace};
 
 /// The kinds of problem the validator reports.

@@ -133,35 +133,37 @@ fn scenario(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {
             format!("{verb}({});", l.class)
         }
     };
-    let width = chain
-        .iter()
-        .zip(&labels)
-        .map(|(s, l)| l.len().max(cell(s, false).len()).max(cell(s, true).len()))
-        .max()
-        .unwrap_or(8)
-        + 4;
-    writeln!(f, " Possible unsafe locking scenario:")?;
-    writeln!(f)?;
+    let cells: Vec<[String; 2]> = chain.iter().map(|s| [cell(s, false), cell(s, true)]).collect();
+    scenario_table(f, &labels, &cells)?;
+    writeln!(f, " *** DEADLOCK ***")?;
+    writeln!(f)
+}
+
+/// The scenario table's text: a column per label, each column's two cells
+/// (the earlier lock, then the later one) on rows of their own, staggered
+/// left to right; an empty cell is no row. Shared with the report of a
+/// cycle found in saved graphs (`save::render`).
+pub(crate) fn scenario_table(out: &mut impl fmt::Write, labels: &[String], cells: &[[String; 2]]) -> fmt::Result {
+    let width = labels.iter().zip(cells).map(|(l, [a, b])| l.len().max(a.len()).max(b.len())).max().unwrap_or(8) + 4;
+    writeln!(out, " Possible unsafe locking scenario:")?;
+    writeln!(out)?;
     let mut head = String::from("       ");
     let mut rule = String::from("       ");
-    for l in &labels {
+    for l in labels {
         head.push_str(&format!("{l:<width$}"));
         rule.push_str(&format!("{:<width$}", "-".repeat(l.len())));
     }
-    writeln!(f, "{}", head.trim_end())?;
-    writeln!(f, "{}", rule.trim_end())?;
-    for later in [false, true] {
-        for (col, s) in chain.iter().enumerate() {
+    writeln!(out, "{}", head.trim_end())?;
+    writeln!(out, "{}", rule.trim_end())?;
+    for later in [0, 1] {
+        for (col, c) in cells.iter().enumerate() {
             let indent = if col == 0 { 2 } else { 7 + col * width };
-            let text = cell(s, later);
-            if !text.is_empty() {
-                writeln!(f, "{:indent$}{}", "", text)?;
+            if !c[later].is_empty() {
+                writeln!(out, "{:indent$}{}", "", c[later])?;
             }
         }
     }
-    writeln!(f)?;
-    writeln!(f, " *** DEADLOCK ***")?;
-    writeln!(f)
+    writeln!(out)
 }
 
 fn chain_text(f: &mut fmt::Formatter<'_>, chain: &[ChainStep]) -> fmt::Result {

@@ -159,30 +159,8 @@ fn scenario(out: &mut String, steps: &[Step<'_>]) -> fmt::Result {
             format!("{}({});", verb(s.origin.map(|o| &o.held)), s.from)
         }
     };
-    let width = steps
-        .iter()
-        .zip(&labels)
-        .map(|(s, l)| l.len().max(cell(s, false).len()).max(cell(s, true).len()))
-        .max()
-        .unwrap_or(8)
-        + 4;
-    writeln!(out, " Possible unsafe locking scenario:")?;
-    writeln!(out)?;
-    let mut head = String::from("       ");
-    let mut rule = String::from("       ");
-    for l in &labels {
-        head.push_str(&format!("{l:<width$}"));
-        rule.push_str(&format!("{:<width$}", "-".repeat(l.len())));
-    }
-    writeln!(out, "{}", head.trim_end())?;
-    writeln!(out, "{}", rule.trim_end())?;
-    for later in [false, true] {
-        for (col, s) in steps.iter().enumerate() {
-            let indent = if col == 0 { 2 } else { 7 + col * width };
-            writeln!(out, "{:indent$}{}", "", cell(s, later))?;
-        }
-    }
-    writeln!(out)?;
+    let cells: Vec<[String; 2]> = steps.iter().map(|s| [cell(s, false), cell(s, true)]).collect();
+    crate::report::scenario_table(out, &labels, &cells)?;
     writeln!(out, " *** DEADLOCK ***")?;
     writeln!(out)
 }
