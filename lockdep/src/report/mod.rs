@@ -22,8 +22,10 @@ use crate::class::Read;
 mod render;
 mod trace;
 
+#[cfg(feature = "save")]
+pub(crate) use render::scenario_table;
 #[cfg(lockdep_on)]
-pub(crate) use render::{EVENT_MESSAGE, scenario_table, write_held};
+pub(crate) use render::{EVENT_MESSAGE, write_held};
 pub use trace::{Frame, Trace};
 
 /// The kinds of problem the validator reports.
