@@ -174,16 +174,20 @@ impl Condvar {
         unsafe { self.wait_raw(raw, deadline) }
     }
 
-    /// The wait itself, on the raw lock of a guard of either `lock_api`
-    /// major (`lock_api05::Condvar` calls it too); returns whether it timed
-    /// out.
+    /// The wait itself, on the raw lock of a guard of any `lock_api` major
+    /// (`lock_api05::Condvar` and the parking_lot 0.13 shim's condvar call
+    /// it): releases `raw` in the validator and for real, waits for a
+    /// notification (an untimed wait is a wait on this condvar as a waitable
+    /// object) or `deadline`, and re-acquires `raw` with the annotations it
+    /// was held with, validated at the caller's location. Returns whether it
+    /// timed out.
     ///
     /// # Safety
     ///
     /// This thread holds `raw` through a guard that the caller keeps mutably
     /// borrowed for the whole call (nothing may touch the data meanwhile).
     #[track_caller]
-    pub(super) unsafe fn wait_raw<R: RawMutex>(&self, raw: &RawLockdep<R>, deadline: Option<Instant>) -> bool {
+    pub unsafe fn wait_raw<R: RawMutex>(&self, raw: &RawLockdep<R>, deadline: Option<Instant>) -> bool {
         // How the guard holds the lock, for the re-acquisition.
         let held = crate::engine::held_annotation(raw.map());
         // The release hook first, before anything is queued: a report it

@@ -41,6 +41,13 @@
 //! * `deadlock::check_deadlock` (feature `deadlock_detection`) finds nothing:
 //!   lockdep reports the lock order that can deadlock instead.
 //! * Locks made through `lock_api` directly (`RawMutex::INIT`) share one class.
+//! * [`Condvar`] is the shim's own type rather than an alias of
+//!   `lock_api::Condvar<RawCondvar>`: it is a waitable object classed by the
+//!   line that made it (lockdep's book, chapter 16), and it reports waits
+//!   and re-locks at the caller's line. Same methods, but no `raw()`, and
+//!   its [`WaitTimeoutResult`] is the shim's (lock_api's cannot be built
+//!   outside lock_api). `lock_api::Condvar<RawCondvar>` still works, without
+//!   the waitable object.
 //!
 //! ```
 //! use parking_lot::{Mutex, RecursiveRwLock};

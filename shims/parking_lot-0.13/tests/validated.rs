@@ -201,3 +201,80 @@ fn relocking_panics_at_the_callers_line_instead_of_hanging() {
     });
     assert_eq!(kinds(&v.reports()), [ReportKind::RecursiveLocking]);
 }
+
+/// The condvar is a waitable object (lockdep's chapter 16): a thread that
+/// waits on it while holding `outer`, where a notifier of the same condvar
+/// holds `outer`, can wait forever. Both halves run at different times (no
+/// hang); the control differs only in the lock the notifier holds.
+fn condvar_wait_then_notify(notifier_holds_outer: bool) -> Vec<Report> {
+    let flag = Mutex::new(false);
+    let cv = Condvar::new();
+    let (outer, other) = (Mutex::new(()), Mutex::new(()));
+    let v = Validator::new(Config::collect().with_backtraces(false));
+    let (ready, is_ready) = std::sync::mpsc::channel();
+    thread::scope(|s| {
+        s.spawn(|| {
+            v.scope(|| {
+                let _outer = outer.lock();
+                let mut f = flag.lock();
+                ready.send(()).unwrap();
+                // The flag's mutex is given up only inside the wait: once the
+                // helper sets the flag, the wait has happened.
+                cv.wait_while(&mut f, |f| !*f);
+            })
+        });
+        is_ready.recv().unwrap();
+        v.scope(|| {
+            *flag.lock() = true;
+            cv.notify_all();
+        });
+    });
+    thread::scope(|s| {
+        s.spawn(|| {
+            v.scope(|| {
+                let _l = if notifier_holds_outer { outer.lock() } else { other.lock() };
+                cv.notify_one();
+            })
+        });
+    });
+    v.reports()
+}
+
+#[test]
+fn condvar_wait_under_a_lock_a_notifier_holds_is_reported() {
+    let reports = condvar_wait_then_notify(true);
+    assert_eq!(kinds(&reports), [ReportKind::CircularDependency], "{reports:#?}");
+    let text = reports[0].to_string();
+    assert!(text.contains("the event on Condvar@"), "{text}");
+    // Both ends of the dependencies are this file's lines, not lock_api's
+    // or the shim's.
+    for step in reports[0].chain() {
+        assert_eq!(step.from().location().file(), file!(), "{text}");
+        assert_eq!(step.to().location().file(), file!(), "{text}");
+    }
+}
+
+#[test]
+fn condvar_control_a_notifier_holding_another_lock_is_silent() {
+    let reports = condvar_wait_then_notify(false);
+    assert!(reports.is_empty(), "{reports:#?}");
+}
+
+#[test]
+fn condvar_relock_is_validated_at_the_waits_line() {
+    let outer = Mutex::new(());
+    let pair = (Mutex::new(false), Condvar::new());
+    let v = Validator::new(Config::collect().with_backtraces(false));
+    v.scope(|| {
+        let mut g = pair.0.lock();
+        let _o = outer.lock(); // pair.0 -> outer
+        // The wait gives pair.0 up and takes it back while outer is held:
+        // outer -> pair.0 closes the cycle, at the wait's line.
+        let line = line!() + 1;
+        let r = pair.1.wait_for(&mut g, std::time::Duration::from_millis(1));
+        assert!(r.timed_out());
+        let reports = v.reports();
+        assert_eq!(kinds(&reports), [ReportKind::CircularDependency], "{reports:#?}");
+        assert_eq!((reports[0].location().file(), reports[0].location().line()), (file!(), line));
+    });
+}
