@@ -20,8 +20,11 @@ run cargo test -p lockdep --features enabled,parking_lot-0.13 --doc lock_api05
 run cargo test -p lockdep --features parking_lot-0.13 --test sync_lock_api05 --test sync_parking_lot013
 run cargo test -p lockdep --no-default-features --features enabled,lock_api-0.5 --test sync_lock_api05
 run cargo test -p lockdep --release --features enabled-in-release,parking_lot-0.13 --test sync_lock_api05 --test sync_parking_lot013
-run cargo test -p lockdep --features enabled,tokio
+# The optional integrations: tokio (tasks, async locks) and crossbeam's
+# channels as waitable objects (compiled out: the doctests of the API).
+run cargo test -p lockdep --features enabled,tokio,crossbeam-channel
 run cargo test -p lockdep --release --features enabled-in-release,tokio
+run cargo test -p lockdep --features crossbeam-channel --doc crossbeam_channel
 run cargo test -p vmalock
 run cargo test -p vmalock --features lockdep
 # The parking_lot 0.13 shim is a workspace of its own (cargo allows one

@@ -133,6 +133,8 @@
 pub mod assert;
 pub mod class;
 pub mod config;
+#[cfg(feature = "crossbeam-channel")]
+pub mod crossbeam_channel;
 pub mod dump;
 mod engine;
 pub mod events;

@@ -29,17 +29,17 @@ use crate::map::LockdepMap;
 /// A channel's pseudo-locks (compiled in only).
 #[derive(Clone)]
 #[cfg_attr(not(lockdep_on), allow(dead_code))]
-struct Chan {
-    data: &'static LockdepMap,
+pub(crate) struct Chan {
+    pub(crate) data: &'static LockdepMap,
     /// `None` for an unbounded channel, whose sends never wait.
-    space: Option<Space>,
+    pub(crate) space: Option<Space>,
 }
 
 /// A bounded channel's space: its pseudo-lock, and which thread held which
 /// lock when it sent into the full channel and when it received.
 #[derive(Clone)]
 #[cfg_attr(not(lockdep_on), allow(dead_code))]
-struct Space {
+pub(crate) struct Space {
     map: &'static LockdepMap,
     #[cfg(lockdep_on)]
     holders: std::sync::Arc<[crate::waits::Holders; 2]>,
@@ -65,7 +65,7 @@ impl Space {
     /// A send found the channel full: a wait for space, which the receive
     /// depends on if its thread held one of these locks when it received.
     #[track_caller]
-    fn wait(&self) {
+    pub(crate) fn wait(&self) {
         #[cfg(lockdep_on)]
         {
             let loc = Location::caller();
@@ -77,7 +77,7 @@ impl Space {
     /// A receive: an event of space, in the context of the held locks a
     /// sender held when it found the channel full.
     #[track_caller]
-    fn received(&self) {
+    pub(crate) fn received(&self) {
         #[cfg(lockdep_on)]
         self.event(Location::caller(), RECEIVER, SENDERS);
     }
@@ -99,27 +99,27 @@ impl Space {
 
 /// The channel's pseudo-locks, or nothing when compiled out.
 #[cfg(lockdep_on)]
-type Waits = Chan;
+pub(crate) type Waits = Chan;
 /// Compiled out: nothing (zero-sized).
 #[cfg(not(lockdep_on))]
 #[derive(Clone)]
-struct Waits;
+pub(crate) struct Waits;
 
 #[cfg(lockdep_on)]
-fn waits(w: &Waits) -> Option<&Chan> {
+pub(crate) fn waits(w: &Waits) -> Option<&Chan> {
     Some(w)
 }
 #[cfg(not(lockdep_on))]
-fn waits(_: &Waits) -> Option<&Chan> {
+pub(crate) fn waits(_: &Waits) -> Option<&Chan> {
     None
 }
 
 #[cfg(lockdep_on)]
-fn make(site: &'static Location<'static>, bounded: bool) -> Waits {
+pub(crate) fn make(site: &'static Location<'static>, bounded: bool) -> Waits {
     Chan::new(site, bounded)
 }
 #[cfg(not(lockdep_on))]
-fn make(_: &'static Location<'static>, _: bool) -> Waits {
+pub(crate) fn make(_: &'static Location<'static>, _: bool) -> Waits {
     Waits
 }
 
