@@ -10,6 +10,7 @@
 //! keeps a table as large as its live classes.
 
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 use std::panic::Location;
 
 pub(crate) use super::ids::ClassId;
@@ -127,8 +128,9 @@ pub(crate) struct Graph {
     slots: IdMap<u32, Slot>,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
-    /// Each key's classes, by subclass (one probe finds them all).
-    by_key: FastMap<KeyId, [Option<ClassId>; MAX_SUBCLASSES as usize]>,
+    /// Each key's classes, by subclass (one probe finds them all), and its
+    /// `#version`.
+    by_key: FastMap<KeyId, KeyClasses>,
     name_keys: FastMap<&'static str, NameVersions>,
     pub(crate) edges: Vec<Edge>,
     by_pair: FastMap<(Slot, Slot), EdgeId>,
@@ -154,11 +156,37 @@ pub(crate) struct Graph {
     pub(crate) searches_run: u64,
 }
 
-/// The `#version` of each key sharing one class name.
+/// The keys sharing one class name, for their `#version`s: a key's version
+/// among the keys of the name its first class was registered under is kept
+/// with its classes ([`KeyClasses`]), so that a key of one name — nearly
+/// every key — is counted here, not listed; `keys` lists the versions of
+/// keys that also have classes under this name although their first class
+/// had another.
 #[derive(Default)]
 struct NameVersions {
     keys: FastMap<KeyId, u32>,
+    /// Live keys whose first class has this name.
+    firsts: u32,
+    /// The last version handed out (versions start again at 1 once no live
+    /// key has a class of this name).
     last: u32,
+}
+
+/// A key's classes, by subclass, and its claim on the name of its first
+/// class.
+#[derive(Clone, Copy)]
+struct KeyClasses {
+    classes: [Option<ClassId>; MAX_SUBCLASSES as usize],
+    name: &'static str,
+    version: u32,
+    /// Whether some class of the key was registered under another name (its
+    /// version is then in that name's `NameVersions::keys`).
+    other_names: bool,
+}
+
+/// Whether two class names are the same text (most often the same string).
+fn same_name(a: &'static str, b: &'static str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 /// What the topological order says about a new edge `prev -> next`.
@@ -171,7 +199,7 @@ pub(crate) enum Plain {
 
 impl Graph {
     pub(crate) fn lookup(&self, key: KeyId, subclass: u32) -> Option<ClassId> {
-        self.by_key.get(&key).and_then(|c| c.get(subclass as usize).copied().flatten())
+        self.by_key.get(&key).and_then(|c| c.classes.get(subclass as usize).copied().flatten())
     }
 
     /// The slot of a live class.
@@ -183,8 +211,13 @@ impl Graph {
     /// Registers a class; `None` when `limit` classes exist already (or
     /// class ids ran out, or `subclass` is out of range).
     pub(crate) fn register(&mut self, key: KeyId, subclass: u32, name: &'static str, limit: usize) -> Option<ClassId> {
-        if let Some(c) = self.lookup(key, subclass) {
-            return Some(c);
+        // One probe of `by_key` finds the class, or the key's other classes
+        // and its version, or the place of a new key.
+        let mut entry = self.by_key.entry(key);
+        if let Entry::Occupied(o) = &entry {
+            if let Some(c) = o.get().classes.get(subclass as usize).copied().flatten() {
+                return Some(c);
+            }
         }
         // (No lock has a subclass past the range: only a saved file could.)
         if self.nr_classes >= limit || self.last_id >= ClassId::MAX || subclass >= MAX_SUBCLASSES {
@@ -196,11 +229,26 @@ impl Graph {
         };
         self.last_id += 1;
         let id = ClassId::from_raw(self.last_id);
-        let names = self.name_keys.entry(name).or_default();
-        let version = *names.keys.entry(key).or_insert_with(|| {
-            names.last += 1;
-            names.last
-        });
+        let version = match &mut entry {
+            Entry::Occupied(o) if same_name(o.get().name, name) => o.get().version,
+            Entry::Occupied(o) => {
+                o.get_mut().other_names = true;
+                let names = self.name_keys.entry(name).or_default();
+                *names.keys.entry(key).or_insert_with(|| {
+                    names.last += 1;
+                    names.last
+                })
+            }
+            Entry::Vacant(_) => {
+                let names = self.name_keys.entry(name).or_default();
+                names.firsts += 1;
+                names.last += 1;
+                names.last
+            }
+        };
+        let classes =
+            entry.or_insert(KeyClasses { classes: [None; MAX_SUBCLASSES as usize], name, version, other_names: false });
+        classes.classes[subclass as usize] = Some(id);
         let class = Class {
             id,
             key,
@@ -219,7 +267,6 @@ impl Graph {
             self.classes.push(class);
         }
         self.slots.insert(id.raw(), slot);
-        self.by_key.entry(key).or_default()[subclass as usize] = Some(id);
         self.nr_classes += 1;
         Some(id)
     }
@@ -444,28 +491,44 @@ impl Graph {
         let class = &mut self.classes[slot.index()];
         class.alive = false;
         class.ord = None;
-        let (key, subclass, name) = (class.key, class.subclass, class.name);
-        let left = self.by_key.get_mut(&key).is_some_and(|c| {
-            c[subclass as usize] = None;
-            c.iter().any(Option::is_some)
-        });
-        // Forget the key's claim on its name once no class of it is left.
-        if !left {
-            self.by_key.remove(&key);
-            if let Some(names) = self.name_keys.get_mut(name) {
-                names.keys.remove(&key);
-                if names.keys.is_empty() {
-                    // Versions start again, and the entry (with its table)
-                    // stays for the next key of the name: a program that
-                    // churns dynamic classes of one name allocates nothing
-                    // here. (One entry per distinct name, as the names are.)
-                    names.last = 0;
-                }
+        let (key, subclass) = (class.key, class.subclass);
+        if let Entry::Occupied(mut o) = self.by_key.entry(key) {
+            let classes = &mut o.get_mut().classes;
+            classes[subclass as usize] = None;
+            if classes.iter().all(Option::is_none) {
+                // No class of the key is left: forget its claims on names.
+                let gone = o.remove();
+                self.release_names(key, gone);
             }
         }
         self.nr_classes -= 1;
         self.nr_zapped_classes += 1;
         self.free_classes.push(slot);
+    }
+
+    /// Releases the claims of the removed key `key` on its names' versions:
+    /// a name no live key claims starts its versions again, and its entry
+    /// (with its table) stays for the next key of the name — a program that
+    /// churns dynamic classes of one name allocates nothing here. (One entry
+    /// per distinct name, as the names are.)
+    fn release_names(&mut self, key: KeyId, gone: KeyClasses) {
+        let restart = |names: &mut NameVersions| {
+            if names.firsts == 0 && names.keys.is_empty() {
+                names.last = 0;
+            }
+        };
+        if let Some(names) = self.name_keys.get_mut(gone.name) {
+            names.firsts -= 1;
+            restart(names);
+        }
+        if gone.other_names {
+            // Rare (one key, classes under several names): every name.
+            for names in self.name_keys.values_mut() {
+                if names.keys.remove(&key).is_some() {
+                    restart(names);
+                }
+            }
+        }
     }
 
     /// The topological-order check for a new edge `prev -> next`
@@ -585,7 +648,7 @@ impl Graph {
     /// Classes of a key, one slot per subclass (a copy: nothing allocated,
     /// and the graph stays free to change while they are removed).
     pub(crate) fn classes_of(&self, key: KeyId) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
-        self.by_key.get(&key).copied().unwrap_or_default()
+        self.by_key.get(&key).map(|c| c.classes).unwrap_or_default()
     }
 }
 
@@ -715,6 +778,49 @@ mod tests {
         assert_eq!(g.class_name(b), "a#2");
         g.zap(a3);
         assert_eq!(g.classes_of(key(1)), [None; MAX_SUBCLASSES as usize]);
+    }
+
+    #[test]
+    fn a_name_versions_its_keys_while_they_live() {
+        let mut g = Graph::default();
+        let c1 = g.register(key(1), 0, "conn", 10).unwrap();
+        let c2 = g.register(key(2), 0, "conn", 10).unwrap();
+        let c2b = g.register(key(2), 2, "conn", 10).unwrap();
+        assert_eq!(
+            (g.class_name(c1), g.class_name(c2), g.class_name(c2b)),
+            ("conn".into(), "conn#2".into(), "conn#2/2".into())
+        );
+        g.zap(c1);
+        let c3 = g.register(key(3), 0, "conn", 10).unwrap();
+        assert_eq!(g.class_name(c3), "conn#3", "conn#2 still lives: versions go on");
+        g.zap(c2);
+        assert_eq!(g.class_name(c2b), "conn#2/2", "the key keeps its version while a class of it lives");
+        g.zap(c2b);
+        g.zap(c3);
+        let c4 = g.register(key(4), 0, "conn", 10).unwrap();
+        assert_eq!(g.class_name(c4), "conn", "no key of the name left: versions start again");
+    }
+
+    #[test]
+    fn a_key_with_classes_under_two_names_has_a_version_in_each_and_releases_both() {
+        let mut g = Graph::default();
+        let b0 = g.register(key(1), 0, "b", 10).unwrap();
+        let a0 = g.register(key(2), 0, "a", 10).unwrap();
+        let b1 = g.register(key(2), 1, "b", 10).unwrap();
+        let a1 = g.register(key(2), 2, "a", 10).unwrap();
+        let names: Vec<String> = [b0, a0, b1, a1].iter().map(|&c| g.class_name(c)).collect();
+        assert_eq!(names, ["b", "a", "b#2/1", "a/2"]);
+        for c in [a0, b1, a1] {
+            g.zap(c);
+        }
+        let b = g.register(key(3), 0, "b", 10).unwrap();
+        let a = g.register(key(4), 0, "a", 10).unwrap();
+        // Key 1 still holds "b": its versions go on; "a" has no key left.
+        assert_eq!((g.class_name(b), g.class_name(a)), ("b#3".into(), "a".into()), "key 2 claims neither name now");
+        g.zap(b0);
+        g.zap(b);
+        let fresh = g.register(key(5), 0, "b", 10).unwrap();
+        assert_eq!(g.class_name(fresh), "b");
     }
 
     #[test]
