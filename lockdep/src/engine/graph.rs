@@ -131,7 +131,10 @@ pub(crate) struct Graph {
     /// Each key's classes, by subclass (one probe finds them all), and its
     /// `#version`.
     by_key: FastMap<KeyId, KeyClasses>,
-    name_keys: FastMap<&'static str, NameVersions>,
+    /// Each class name's place in `names` (entries stay: one per distinct
+    /// name, as the names are).
+    name_keys: FastMap<&'static str, u32>,
+    names: Vec<NameVersions>,
     pub(crate) edges: Vec<Edge>,
     by_pair: FastMap<(Slot, Slot), EdgeId>,
     pub(crate) nr_classes: usize,
@@ -178,10 +181,26 @@ struct NameVersions {
 struct KeyClasses {
     classes: [Option<ClassId>; MAX_SUBCLASSES as usize],
     name: &'static str,
+    /// The name's place in `Graph::names` (a removal finds it without
+    /// hashing the name).
+    name_at: u32,
     version: u32,
     /// Whether some class of the key was registered under another name (its
     /// version is then in that name's `NameVersions::keys`).
     other_names: bool,
+}
+
+/// The versions of the keys of `name`, and their place in `names` (made if new).
+fn name_versions<'a>(
+    name_keys: &mut FastMap<&'static str, u32>,
+    names: &'a mut Vec<NameVersions>,
+    name: &'static str,
+) -> (u32, &'a mut NameVersions) {
+    let at = *name_keys.entry(name).or_insert_with(|| {
+        names.push(NameVersions::default());
+        (names.len() - 1) as u32
+    });
+    (at, &mut names[at as usize])
 }
 
 /// Whether two class names are the same text (most often the same string).
@@ -229,25 +248,31 @@ impl Graph {
         };
         self.last_id += 1;
         let id = ClassId::from_raw(self.last_id);
-        let version = match &mut entry {
-            Entry::Occupied(o) if same_name(o.get().name, name) => o.get().version,
+        let (name_at, version) = match &mut entry {
+            Entry::Occupied(o) if same_name(o.get().name, name) => (o.get().name_at, o.get().version),
             Entry::Occupied(o) => {
                 o.get_mut().other_names = true;
-                let names = self.name_keys.entry(name).or_default();
-                *names.keys.entry(key).or_insert_with(|| {
+                let (at, names) = name_versions(&mut self.name_keys, &mut self.names, name);
+                let version = *names.keys.entry(key).or_insert_with(|| {
                     names.last += 1;
                     names.last
-                })
+                });
+                (at, version)
             }
             Entry::Vacant(_) => {
-                let names = self.name_keys.entry(name).or_default();
+                let (at, names) = name_versions(&mut self.name_keys, &mut self.names, name);
                 names.firsts += 1;
                 names.last += 1;
-                names.last
+                (at, names.last)
             }
         };
-        let classes =
-            entry.or_insert(KeyClasses { classes: [None; MAX_SUBCLASSES as usize], name, version, other_names: false });
+        let classes = entry.or_insert(KeyClasses {
+            classes: [None; MAX_SUBCLASSES as usize],
+            name,
+            name_at,
+            version,
+            other_names: false,
+        });
         classes.classes[subclass as usize] = Some(id);
         let class = Class {
             id,
@@ -517,13 +542,13 @@ impl Graph {
                 names.last = 0;
             }
         };
-        if let Some(names) = self.name_keys.get_mut(gone.name) {
+        if let Some(names) = self.names.get_mut(gone.name_at as usize) {
             names.firsts -= 1;
             restart(names);
         }
         if gone.other_names {
             // Rare (one key, classes under several names): every name.
-            for names in self.name_keys.values_mut() {
+            for names in &mut self.names {
                 if names.keys.remove(&key).is_some() {
                     restart(names);
                 }
