@@ -290,3 +290,34 @@ fn a_removed_dynamic_classs_name_is_reused_by_version() {
         assert!(fresh.contains("conn"), "{fresh}");
     });
 }
+
+/// A dynamic class taken under a static lock: each new dependency into it
+/// is counted as a skipped cycle search, as before the check of a class no
+/// edge touches was skipped; with a third lock above it the search for the
+/// dependency out of it is counted too.
+#[test]
+fn dependencies_into_new_dynamic_classes_keep_their_counts() {
+    static OUTER: LockClassKey = LockClassKey::new();
+    static TOP: LockClassKey = LockClassKey::new();
+    let (outer, top) = (LockdepMap::new("outer", &OUTER), LockdepMap::new("top", &TOP));
+    let v = Validator::new(Config::collect());
+    v.scope(|| {
+        let before = v.stats();
+        for i in 0..10u64 {
+            let d = LockdepMap::new_dynamic("d");
+            mutex_acquire(&outer, 0, false);
+            mutex_acquire(&d, 0, false);
+            mutex_acquire(&top, 0, false);
+            mutex_release(&top);
+            mutex_release(&d);
+            mutex_release(&outer);
+            drop(d);
+            let s = v.stats();
+            // outer -> d (d untouched), d -> top (d now has an edge in).
+            assert_eq!(s.cycle_searches_skipped, before.cycle_searches_skipped + 2 * (i + 1));
+            assert_eq!(s.cycle_searches, before.cycle_searches);
+            assert_eq!((s.classes, s.direct_dependencies), (2, 0));
+        }
+    });
+    assert!(v.reports().is_empty());
+}

@@ -556,6 +556,30 @@ impl Graph {
         }
     }
 
+    /// Whether `id` is a live class that no edge touches and the order never
+    /// placed — most often one just registered. A new dependency into it
+    /// cannot close a cycle (no path leaves it) nor exist already, and
+    /// [`plain_check`](Self::plain_check) would neither search nor reorder
+    /// for it: the caller may skip the check, counting it with
+    /// [`count_untouched_check`](Self::count_untouched_check).
+    pub(crate) fn is_untouched(&self, id: ClassId) -> bool {
+        self.slot(id).is_some_and(|s| {
+            let c = &self.classes[s.index()];
+            c.ord.is_none() && c.after.is_empty() && c.before.is_empty()
+        })
+    }
+
+    /// Counts the check of a dependency into an untouched class as
+    /// [`plain_check`](Self::plain_check) would have (with the order broken
+    /// it runs the search, which finds nothing).
+    pub(crate) fn count_untouched_check(&mut self) {
+        if self.order_broken {
+            self.searches_run += 1;
+        } else {
+            self.searches_skipped += 1;
+        }
+    }
+
     /// The topological-order check for a new edge `prev -> next`
     /// (Pearce–Kelly). When `next` cannot reach `prev` the order is repaired
     /// for the new edge here, touching only the classes between the two.
@@ -846,6 +870,27 @@ mod tests {
         g.zap(b);
         let fresh = g.register(key(5), 0, "b", 10).unwrap();
         assert_eq!(g.class_name(fresh), "b");
+    }
+
+    #[test]
+    fn only_a_class_no_edge_ever_placed_is_untouched() {
+        let (mut g, c) = graph(3);
+        assert!(g.is_untouched(c[0]) && g.is_untouched(c[1]));
+        add(&mut g, c[0], c[1], Read::Exclusive, Read::Exclusive);
+        assert!(!g.is_untouched(c[0]) && !g.is_untouched(c[1]), "an edge each way");
+        g.zap(c[0]);
+        assert!(!g.is_untouched(c[0]), "removed");
+        // Its edges are gone but the order placed it: `plain_check` may
+        // still reorder for it, so the check is not skipped.
+        assert!(g.classes[g.slot(c[1]).unwrap().index()].before.is_empty());
+        assert!(!g.is_untouched(c[1]));
+        assert!(g.is_untouched(c[2]));
+        let skipped = g.searches_skipped;
+        g.count_untouched_check();
+        assert_eq!((g.searches_skipped, g.searches_run), (skipped + 1, 0));
+        g.order_broken = true;
+        g.count_untouched_check();
+        assert_eq!((g.searches_skipped, g.searches_run), (skipped + 1, 1), "with the order broken it searches");
     }
 
     #[test]
