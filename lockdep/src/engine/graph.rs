@@ -502,20 +502,15 @@ impl Graph {
 
     /// Removes a class with every edge touching it (the kernel's
     /// `zap_class`), in time proportional to its edges. Its slot and its
-    /// edges' slots are reused; its id never is.
+    /// edges' slots are reused; its id never is. (The engine removes a
+    /// key's classes together, with [`zap_key`](Self::zap_key); tests
+    /// remove one subclass at a time.)
+    #[cfg(test)]
     pub(crate) fn zap(&mut self, id: ClassId) {
-        let Some(slot) = self.slots.remove(&id.raw()) else {
+        let Some(slot) = self.unplace(id) else {
             return;
         };
-        while let Some(&e) = self.classes[slot.index()].after.last() {
-            self.remove_edge(e);
-        }
-        while let Some(&e) = self.classes[slot.index()].before.last() {
-            self.remove_edge(e);
-        }
-        let class = &mut self.classes[slot.index()];
-        class.alive = false;
-        class.ord = None;
+        let class = &self.classes[slot.index()];
         let (key, subclass) = (class.key, class.subclass);
         if let Entry::Occupied(mut o) = self.by_key.entry(key) {
             let classes = &mut o.get_mut().classes;
@@ -526,9 +521,40 @@ impl Graph {
                 self.release_names(key, gone);
             }
         }
+    }
+
+    /// Removes every class of `key` as [`zap`](Self::zap) would, one by
+    /// one, but with one probe of the key's entry for all of them; returns
+    /// the classes removed (for the chain store).
+    pub(crate) fn zap_key(&mut self, key: KeyId) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
+        let Some(gone) = self.by_key.remove(&key) else {
+            return [None; MAX_SUBCLASSES as usize];
+        };
+        for c in gone.classes.into_iter().flatten() {
+            self.unplace(c);
+        }
+        self.release_names(key, gone);
+        gone.classes
+    }
+
+    /// Takes a live class out of the graph with every edge touching it and
+    /// frees its slot, leaving its key's entry to the caller; its slot, or
+    /// `None` if it was not live.
+    fn unplace(&mut self, id: ClassId) -> Option<Slot> {
+        let slot = self.slots.remove(&id.raw())?;
+        while let Some(&e) = self.classes[slot.index()].after.last() {
+            self.remove_edge(e);
+        }
+        while let Some(&e) = self.classes[slot.index()].before.last() {
+            self.remove_edge(e);
+        }
+        let class = &mut self.classes[slot.index()];
+        class.alive = false;
+        class.ord = None;
         self.nr_classes -= 1;
         self.nr_zapped_classes += 1;
         self.free_classes.push(slot);
+        Some(slot)
     }
 
     /// Releases the claims of the removed key `key` on its names' versions:
@@ -696,6 +722,7 @@ impl Graph {
 
     /// Classes of a key, one slot per subclass (a copy: nothing allocated,
     /// and the graph stays free to change while they are removed).
+    #[cfg(test)]
     pub(crate) fn classes_of(&self, key: KeyId) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
         self.by_key.get(&key).map(|c| c.classes).unwrap_or_default()
     }
@@ -891,6 +918,29 @@ mod tests {
         g.order_broken = true;
         g.count_untouched_check();
         assert_eq!((g.searches_skipped, g.searches_run), (skipped + 1, 1), "with the order broken it searches");
+    }
+
+    #[test]
+    fn zap_key_removes_every_subclass_with_its_edges_and_name() {
+        let mut g = Graph::default();
+        let a0 = g.register(key(1), 0, "a", 10).unwrap();
+        let a2 = g.register(key(1), 2, "a", 10).unwrap();
+        let a5 = g.register(key(1), 5, "other", 10).unwrap();
+        let b = g.register(key(2), 0, "b", 10).unwrap();
+        add(&mut g, a0, b, Read::Exclusive, Read::Exclusive);
+        add(&mut g, b, a2, Read::Exclusive, Read::Exclusive);
+        add(&mut g, a2, a5, Read::Exclusive, Read::Exclusive);
+        let mut gone = g.zap_key(key(1));
+        gone.sort();
+        assert_eq!(gone.into_iter().flatten().collect::<Vec<_>>(), vec![a0, a2, a5]);
+        assert!(!g.is_alive(a0) && !g.is_alive(a2) && !g.is_alive(a5) && g.is_alive(b));
+        assert_eq!((g.nr_classes, g.nr_dependencies, g.nr_zapped_classes), (1, 0, 3));
+        assert!(g.order_is_consistent());
+        assert_eq!(g.zap_key(key(1)), [None; MAX_SUBCLASSES as usize], "nothing left");
+        // Both of its names are free again.
+        let a = g.register(key(3), 0, "a", 10).unwrap();
+        let o = g.register(key(4), 0, "other", 10).unwrap();
+        assert_eq!((g.class_name(a), g.class_name(o)), ("a".into(), "other".into()));
     }
 
     #[test]

@@ -81,12 +81,11 @@ pub(crate) fn lockdep_unregister_key(key: &LockClassKey, maps_may_remain: bool) 
 /// [`lockdep_unregister_key`]).
 pub(crate) fn zap_key(inner: &Inner, id: KeyId, maps_may_remain: bool) {
     let mut sh = lock(&inner.shared);
-    let dead = sh.graph.classes_of(id);
+    let dead = sh.graph.zap_key(id);
     if dead.iter().all(Option::is_none) {
         return;
     }
     for c in dead.into_iter().flatten() {
-        sh.graph.zap(c);
         sh.chains.zap_class(c);
     }
     if maps_may_remain {
