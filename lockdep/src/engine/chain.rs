@@ -136,6 +136,21 @@ struct Node {
     extended: bool,
 }
 
+/// What the chain store keeps per class.
+#[derive(Default)]
+struct ClassChains {
+    /// The nodes whose top element is of this class.
+    nodes: SmallList<ChainNode>,
+    /// A bit for each of the class's elements that may have an entry in
+    /// `heads` or a `children` list as a head (a superset: bits are only
+    /// cleared with the class), so that removing a class probes only those
+    /// instead of all `1 << CLASS_SHIFT` elements. A head's `children` list
+    /// stays, empty, until its class is removed: a long-lived lock under
+    /// which short-lived classes come and go neither re-creates the list
+    /// nor re-marks the bit for each of them.
+    head_bits: u16,
+}
+
 /// The validator-wide chain store: interned chain nodes and which chains
 /// were validated (the kernel's chain hash table).
 ///
@@ -152,20 +167,13 @@ pub(crate) struct ChainStore {
     /// The nodes extending each node (chain heads included, by their
     /// [`ChainNode::head`] id).
     children: IdMap<ChainNode, SmallList<ChainNode>>,
-    /// The nodes whose top element is of each class.
-    by_class: IdMap<ClassId, SmallList<ChainNode>>,
+    /// Per class: the nodes whose top element is of it, and its head bits
+    /// (see [`ClassChains`]); one probe finds both when the class goes.
+    by_class: IdMap<ClassId, ClassChains>,
     /// The last id handed out (ids start at 1; 0 is [`ChainNode::ROOT`]).
     last: u32,
     /// Chain heads (chains of one entry) recorded as validated, by element.
     heads: HashSet<Elem, BuildHasherDefault<IdHasher>>,
-    /// Per class, a bit for each of its elements that may have an entry in
-    /// `heads` or a `children` list as a head (a superset: bits are only
-    /// cleared with the class), so that removing a class probes only those
-    /// instead of all `1 << CLASS_SHIFT` elements. A head's `children` list
-    /// stays, empty, until its class is removed: a long-lived lock under
-    /// which short-lived classes come and go neither re-creates the list
-    /// nor re-marks the bit for each of them.
-    head_bits: IdMap<ClassId, u16>,
     /// The chains a removal is taking down (kept to save an allocation per
     /// removal).
     doomed: Vec<ChainNode>,
@@ -210,14 +218,14 @@ impl ChainStore {
                 let list = v.insert(SmallList::default());
                 if let Some(e) = parent.head_elem() {
                     // A head's list is made here only: its bit goes with it.
-                    *self.head_bits.entry(e.class()).or_default() |= 1 << e.low_bits();
+                    self.by_class.entry(e.class()).or_default().head_bits |= 1 << e.low_bits();
                 }
                 list
             }
         };
         let at_parent = siblings.len() as u32;
         siblings.push(id);
-        let same_class = self.by_class.entry(elem.class()).or_default();
+        let same_class = &mut self.by_class.entry(elem.class()).or_default().nodes;
         let at_class = same_class.len() as u32;
         same_class.push(id);
         self.nodes.insert(id, Node { parent, elem, len, validated: false, at_parent, at_class, extended: false });
@@ -225,9 +233,9 @@ impl ChainStore {
         Some(id)
     }
 
-    /// Marks `e` in its class's [`head_bits`](Self::head_bits).
+    /// Marks `e` in its class's [`head_bits`](ClassChains::head_bits).
     fn note_head(&mut self, e: Elem) {
-        *self.head_bits.entry(e.class()).or_default() |= 1 << e.low_bits();
+        self.by_class.entry(e.class()).or_default().head_bits |= 1 << e.low_bits();
     }
 
     fn len_of(&self, node: ChainNode) -> u32 {
@@ -286,10 +294,8 @@ impl ChainStore {
     /// `remove_class_from_lock_chains`), in time proportional to those chains.
     pub(crate) fn zap_class(&mut self, class: ClassId) {
         let mut doomed = std::mem::take(&mut self.doomed);
-        if let Some(l) = self.by_class.remove(&class) {
-            doomed.extend_from_slice(&l);
-        }
-        let bits = self.head_bits.remove(&class).unwrap_or(0);
+        let ClassChains { nodes, head_bits: bits } = self.by_class.remove(&class).unwrap_or_default();
+        doomed.extend_from_slice(&nodes);
         for e in Elem::all_of(class).filter(|e| bits & (1 << e.low_bits()) != 0) {
             if self.heads.remove(&e) {
                 self.count -= 1;
@@ -337,14 +343,15 @@ impl ChainStore {
         if class == zapped {
             return;
         }
-        if let Some(list) = self.by_class.get_mut(&class) {
+        if let Some(chains) = self.by_class.get_mut(&class) {
+            let list = &mut chains.nodes;
             list.swap_remove(n.at_class as usize);
             if let Some(&moved) = list.get(n.at_class as usize) {
                 if let Some(m) = self.nodes.get_mut(&moved) {
                     m.at_class = n.at_class;
                 }
             }
-            if list.is_empty() {
+            if list.is_empty() && chains.head_bits == 0 {
                 self.by_class.remove(&class);
             }
         }
@@ -371,12 +378,12 @@ impl ChainStore {
     #[cfg(test)]
     fn lists_are_consistent(&self) -> bool {
         let listed: usize = self.children.values().map(|l| l.len()).sum();
-        let by_class: usize = self.by_class.values().map(|l| l.len()).sum();
+        let by_class: usize = self.by_class.values().map(|l| l.nodes.len()).sum();
         listed == self.nodes.len()
             && by_class == self.nodes.len()
             && self.nodes.iter().all(|(id, n)| {
                 self.children.get(&n.parent).and_then(|l| l.get(n.at_parent as usize)) == Some(id)
-                    && self.by_class.get(&n.elem.class()).and_then(|l| l.get(n.at_class as usize)) == Some(id)
+                    && self.by_class.get(&n.elem.class()).and_then(|l| l.nodes.get(n.at_class as usize)) == Some(id)
             })
     }
 }
@@ -491,10 +498,10 @@ mod tests {
         assert!(s.lists_are_consistent());
         assert!(!s.is_validated(m) && !s.is_validated(n));
         assert_eq!((s.interned(), s.count, s.hlocks), (0, 1, 1));
-        assert!(s.by_class.is_empty(), "class 61's list went with its last chain");
+        assert!(!s.by_class.contains_key(&cls(61)), "class 61's list went with its last chain");
         // The head's class goes: nothing of it is left.
         s.zap_class(cls(1));
-        assert!(s.children.is_empty() && s.head_bits.is_empty() && s.nodes.is_empty() && s.index.is_empty());
+        assert!(s.children.is_empty() && s.by_class.is_empty() && s.nodes.is_empty() && s.index.is_empty());
         assert_eq!((s.count, s.hlocks), (0, 0));
     }
 
