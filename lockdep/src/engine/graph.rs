@@ -131,10 +131,8 @@ pub(crate) struct Graph {
     /// Each key's classes, by subclass (one probe finds them all), and its
     /// `#version`.
     by_key: FastMap<KeyId, KeyClasses>,
-    /// Each class name's place in `names` (entries stay: one per distinct
-    /// name, as the names are).
-    name_keys: FastMap<&'static str, u32>,
-    names: Vec<NameVersions>,
+    /// The versions of each class name's keys.
+    names: Names,
     pub(crate) edges: Vec<Edge>,
     by_pair: FastMap<(Slot, Slot), EdgeId>,
     pub(crate) nr_classes: usize,
@@ -190,17 +188,36 @@ struct KeyClasses {
     other_names: bool,
 }
 
-/// The versions of the keys of `name`, and their place in `names` (made if new).
-fn name_versions<'a>(
-    name_keys: &mut FastMap<&'static str, u32>,
-    names: &'a mut Vec<NameVersions>,
-    name: &'static str,
-) -> (u32, &'a mut NameVersions) {
-    let at = *name_keys.entry(name).or_insert_with(|| {
-        names.push(NameVersions::default());
-        (names.len() - 1) as u32
-    });
-    (at, &mut names[at as usize])
+/// Every class name's [`NameVersions`], kept for good (one per distinct
+/// name, as the names are).
+#[derive(Default)]
+struct Names {
+    /// Each name's place in `versions`.
+    by_name: FastMap<&'static str, u32>,
+    versions: Vec<NameVersions>,
+    /// The name asked for last, and its place: a program that makes many
+    /// classes of one name (`LockdepMap::new_dynamic("conn")` in a loop)
+    /// hashes the name once.
+    recent: Option<(&'static str, u32)>,
+}
+
+impl Names {
+    /// The versions of the keys of `name`, and their place (made if new).
+    fn of(&mut self, name: &'static str) -> (u32, &mut NameVersions) {
+        let at = match self.recent {
+            Some((n, at)) if std::ptr::eq(n, name) => at,
+            _ => {
+                let versions = &mut self.versions;
+                let at = *self.by_name.entry(name).or_insert_with(|| {
+                    versions.push(NameVersions::default());
+                    (versions.len() - 1) as u32
+                });
+                self.recent = Some((name, at));
+                at
+            }
+        };
+        (at, &mut self.versions[at as usize])
+    }
 }
 
 /// Whether two class names are the same text (most often the same string).
@@ -252,7 +269,7 @@ impl Graph {
             Entry::Occupied(o) if same_name(o.get().name, name) => (o.get().name_at, o.get().version),
             Entry::Occupied(o) => {
                 o.get_mut().other_names = true;
-                let (at, names) = name_versions(&mut self.name_keys, &mut self.names, name);
+                let (at, names) = self.names.of(name);
                 let version = *names.keys.entry(key).or_insert_with(|| {
                     names.last += 1;
                     names.last
@@ -260,7 +277,7 @@ impl Graph {
                 (at, version)
             }
             Entry::Vacant(_) => {
-                let (at, names) = name_versions(&mut self.name_keys, &mut self.names, name);
+                let (at, names) = self.names.of(name);
                 names.firsts += 1;
                 names.last += 1;
                 (at, names.last)
@@ -568,13 +585,13 @@ impl Graph {
                 names.last = 0;
             }
         };
-        if let Some(names) = self.names.get_mut(gone.name_at as usize) {
+        if let Some(names) = self.names.versions.get_mut(gone.name_at as usize) {
             names.firsts -= 1;
             restart(names);
         }
         if gone.other_names {
             // Rare (one key, classes under several names): every name.
-            for names in &mut self.names {
+            for names in &mut self.names.versions {
                 if names.keys.remove(&key).is_some() {
                     restart(names);
                 }
@@ -941,6 +958,20 @@ mod tests {
         let a = g.register(key(3), 0, "a", 10).unwrap();
         let o = g.register(key(4), 0, "other", 10).unwrap();
         assert_eq!((g.class_name(a), g.class_name(o)), ("a".into(), "other".into()));
+    }
+
+    #[test]
+    fn one_name_is_one_name_whatever_string_holds_it() {
+        // The recent-name shortcut compares addresses; equal text at
+        // another address must still find the same versions.
+        let mut g = Graph::default();
+        let copy: &'static str = String::from("conn").leak();
+        let a = g.register(key(1), 0, "conn", 10).unwrap();
+        let b = g.register(key(2), 0, copy, 10).unwrap();
+        let other = g.register(key(3), 0, "other", 10).unwrap();
+        let c = g.register(key(4), 0, "conn", 10).unwrap();
+        let names: Vec<String> = [a, b, other, c].iter().map(|&x| g.class_name(x)).collect();
+        assert_eq!(names, ["conn", "conn#2", "other", "conn#3"]);
     }
 
     #[test]
