@@ -121,10 +121,10 @@ impl fmt::Debug for DynamicKey {
 #[derive(Default)]
 pub(crate) struct DynKeyInner {
     pub(crate) key: LockClassKey,
-    /// Set once some validator has registered a class of this key: until
-    /// then no validator holds anything of it, and dropping the key costs
-    /// nothing (no registry walk, no graph lock).
-    pub(crate) registered: std::sync::atomic::AtomicBool,
+    /// The validators that registered a class of this key: none (its locks
+    /// were never taken, and dropping the key costs nothing), one (removal
+    /// goes straight to it) or several (removal walks the registry).
+    pub(crate) owners: crate::engine::KeyOwners,
 }
 
 /// What a [`LockdepMap`](crate::LockdepMap) takes its class from.
@@ -154,17 +154,12 @@ pub(crate) enum KeyId {
 }
 
 impl KeySource {
-    /// Notes that a validator registered a class of this key (see
-    /// `DynKeyInner::registered`); nothing for the other sources.
-    #[cfg_attr(not(lockdep_on), allow(dead_code))]
-    pub(crate) fn note_registered(&self) {
-        #[cfg(lockdep_on)]
+    /// Notes that the validator `inner` registered a class of this key (see
+    /// `DynKeyInner::owners`); nothing for the other sources.
+    #[cfg(lockdep_on)]
+    pub(crate) fn note_registered(&self, inner: &std::sync::Weak<crate::engine::Inner>) {
         if let KeySource::Dynamic(d) = self {
-            // Relaxed: the key's drop runs after the last map's `Arc` is
-            // dropped, which orders this store before it.
-            if !d.registered.load(Ordering::Relaxed) {
-                d.registered.store(true, Ordering::Relaxed);
-            }
+            d.owners.note(inner);
         }
     }
 

@@ -308,12 +308,12 @@ impl crate::class::LockClassKey {
 #[cfg(lockdep_on)]
 impl Drop for crate::class::DynKeyInner {
     /// The last map of a dynamic key and the key itself are gone: remove its
-    /// classes (kernel `lockdep_unregister_key`). A key no validator ever
-    /// registered a class of (its locks were never taken) has nothing to
-    /// remove: its drop skips the walk.
+    /// classes (kernel `lockdep_unregister_key`), in the validator that has
+    /// them. A key no validator ever registered a class of (its locks were
+    /// never taken) has nothing to remove: its drop costs nothing.
     fn drop(&mut self) {
-        if *self.registered.get_mut() {
-            engine::lockdep_unregister_key(&self.key, false);
+        if self.owners.any() {
+            engine::unregister_dynamic_key(&self.key, &self.owners);
         }
     }
 }

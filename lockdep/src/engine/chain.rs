@@ -12,6 +12,7 @@
 //!   validation. Its keys are exact, so a hit never needs verifying.
 
 use std::collections::HashSet;
+use std::collections::hash_map::Entry;
 use std::hash::BuildHasherDefault;
 
 use super::held::{ChainKey, ChainNode, Elem};
@@ -130,6 +131,24 @@ struct Node {
     /// class's `by_class` list (removal is O(1) in both).
     at_parent: u32,
     at_class: u32,
+    /// Whether a chain was ever interned above this one (else removing it
+    /// need not look for a `children` list).
+    extended: bool,
+}
+
+/// What the chain store keeps per class.
+#[derive(Default)]
+struct ClassChains {
+    /// The nodes whose top element is of this class.
+    nodes: SmallList<ChainNode>,
+    /// A bit for each of the class's elements that may have an entry in
+    /// `heads` or a `children` list as a head (a superset: bits are only
+    /// cleared with the class), so that removing a class probes only those
+    /// instead of all `1 << CLASS_SHIFT` elements. A head's `children` list
+    /// stays, empty, until its class is removed: a long-lived lock under
+    /// which short-lived classes come and go neither re-creates the list
+    /// nor re-marks the bit for each of them.
+    head_bits: u16,
 }
 
 /// The validator-wide chain store: interned chain nodes and which chains
@@ -148,17 +167,16 @@ pub(crate) struct ChainStore {
     /// The nodes extending each node (chain heads included, by their
     /// [`ChainNode::head`] id).
     children: IdMap<ChainNode, SmallList<ChainNode>>,
-    /// The nodes whose top element is of each class.
-    by_class: IdMap<ClassId, SmallList<ChainNode>>,
+    /// Per class: the nodes whose top element is of it, and its head bits
+    /// (see [`ClassChains`]); one probe finds both when the class goes.
+    by_class: IdMap<ClassId, ClassChains>,
     /// The last id handed out (ids start at 1; 0 is [`ChainNode::ROOT`]).
     last: u32,
     /// Chain heads (chains of one entry) recorded as validated, by element.
     heads: HashSet<Elem, BuildHasherDefault<IdHasher>>,
-    /// Per class, a bit for each of its elements that may have an entry in
-    /// `heads` or a `children` list as a head (a superset: bits are only
-    /// cleared with the class), so that removing a class probes only those
-    /// instead of all `1 << CLASS_SHIFT` elements.
-    head_bits: IdMap<ClassId, u16>,
+    /// The chains a removal is taking down (kept to save an allocation per
+    /// removal).
+    doomed: Vec<ChainNode>,
     /// Validated chains.
     pub(crate) count: usize,
     /// Entries over all validated chains.
@@ -182,32 +200,42 @@ impl ChainStore {
         if let Some(&n) = self.index.get(&key) {
             return Some(n);
         }
-        if parent.is_interned() && !self.nodes.contains_key(&parent) {
-            return None;
-        }
         if self.index.len() >= limit {
             return None;
         }
+        let len = if parent.is_interned() {
+            let below = self.nodes.get_mut(&parent)?; // a removed chain
+            below.extended = true;
+            below.len + 1
+        } else {
+            2 // above a chain head
+        };
         let id = ChainNode::interned(self.last + 1)?;
         self.last += 1;
-        let len = self.len_of(parent) + 1;
-        if let Some(e) = parent.head_elem() {
-            self.note_head(e);
-        }
-        let siblings = self.children.entry(parent).or_default();
+        let siblings = match self.children.entry(parent) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                let list = v.insert(SmallList::default());
+                if let Some(e) = parent.head_elem() {
+                    // A head's list is made here only: its bit goes with it.
+                    self.by_class.entry(e.class()).or_default().head_bits |= 1 << e.low_bits();
+                }
+                list
+            }
+        };
         let at_parent = siblings.len() as u32;
         siblings.push(id);
-        let same_class = self.by_class.entry(elem.class()).or_default();
+        let same_class = &mut self.by_class.entry(elem.class()).or_default().nodes;
         let at_class = same_class.len() as u32;
         same_class.push(id);
-        self.nodes.insert(id, Node { parent, elem, len, validated: false, at_parent, at_class });
+        self.nodes.insert(id, Node { parent, elem, len, validated: false, at_parent, at_class, extended: false });
         self.index.insert(key, id);
         Some(id)
     }
 
-    /// Marks `e` in its class's [`head_bits`](Self::head_bits).
+    /// Marks `e` in its class's [`head_bits`](ClassChains::head_bits).
     fn note_head(&mut self, e: Elem) {
-        *self.head_bits.entry(e.class()).or_default() |= 1 << e.low_bits();
+        self.by_class.entry(e.class()).or_default().head_bits |= 1 << e.low_bits();
     }
 
     fn len_of(&self, node: ChainNode) -> u32 {
@@ -265,32 +293,46 @@ impl ChainStore {
     /// Removes every chain containing `class` (the kernel's
     /// `remove_class_from_lock_chains`), in time proportional to those chains.
     pub(crate) fn zap_class(&mut self, class: ClassId) {
-        let mut doomed: Vec<ChainNode> = self.by_class.remove(&class).map_or_else(Vec::new, |l| l.to_vec());
-        let bits = self.head_bits.remove(&class).unwrap_or(0);
-        for e in Elem::all_of(class).filter(|e| bits & (1 << e.low_bits()) != 0) {
-            if self.heads.remove(&e) {
-                self.count -= 1;
-                self.hlocks -= 1;
-                self.zapped += 1;
+        let mut doomed = std::mem::take(&mut self.doomed);
+        let ClassChains { nodes, head_bits: bits } = self.by_class.remove(&class).unwrap_or_default();
+        doomed.extend_from_slice(&nodes);
+        // Most classes are never a chain head's top: no walk of their
+        // elements at all.
+        let heads = Elem::all_of(class).filter(|e| bits & (1 << e.low_bits()) != 0);
+        if bits != 0 {
+            for e in heads {
+                if self.heads.remove(&e) {
+                    self.count -= 1;
+                    self.hlocks -= 1;
+                    self.zapped += 1;
+                }
+                if let Some(l) = self.children.remove(&ChainNode::head(e)) {
+                    doomed.extend_from_slice(&l);
+                }
             }
-            doomed.extend(self.children.remove(&ChainNode::head(e)).unwrap_or_default().iter());
         }
         while let Some(id) = doomed.pop() {
             let Some(n) = self.nodes.remove(&id) else { continue };
             self.index.remove(&ChainKey::new(n.parent, n.elem));
-            self.unlist(n);
+            self.unlist(n, class);
             if n.validated {
                 self.count -= 1;
                 self.hlocks -= n.len as usize;
                 self.zapped += 1;
             }
-            doomed.extend(self.children.remove(&id).unwrap_or_default().iter());
+            if n.extended {
+                if let Some(l) = self.children.remove(&id) {
+                    doomed.extend_from_slice(&l);
+                }
+            }
         }
+        self.doomed = doomed;
     }
 
     /// Takes a removed node out of its parent's and its class's lists (those
-    /// being removed themselves are gone already).
-    fn unlist(&mut self, n: Node) {
+    /// being removed themselves are gone already: `zapped`'s list among
+    /// them). A head's list stays when it empties (see `head_bits`).
+    fn unlist(&mut self, n: Node, zapped: ClassId) {
         if let Some(list) = self.children.get_mut(&n.parent) {
             list.swap_remove(n.at_parent as usize);
             if let Some(&moved) = list.get(n.at_parent as usize) {
@@ -298,19 +340,23 @@ impl ChainStore {
                     m.at_parent = n.at_parent;
                 }
             }
-            if list.is_empty() {
+            if list.is_empty() && n.parent.head_elem().is_none() {
                 self.children.remove(&n.parent);
             }
         }
         let class = n.elem.class();
-        if let Some(list) = self.by_class.get_mut(&class) {
+        if class == zapped {
+            return;
+        }
+        if let Some(chains) = self.by_class.get_mut(&class) {
+            let list = &mut chains.nodes;
             list.swap_remove(n.at_class as usize);
             if let Some(&moved) = list.get(n.at_class as usize) {
                 if let Some(m) = self.nodes.get_mut(&moved) {
                     m.at_class = n.at_class;
                 }
             }
-            if list.is_empty() {
+            if list.is_empty() && chains.head_bits == 0 {
                 self.by_class.remove(&class);
             }
         }
@@ -337,12 +383,12 @@ impl ChainStore {
     #[cfg(test)]
     fn lists_are_consistent(&self) -> bool {
         let listed: usize = self.children.values().map(|l| l.len()).sum();
-        let by_class: usize = self.by_class.values().map(|l| l.len()).sum();
+        let by_class: usize = self.by_class.values().map(|l| l.nodes.len()).sum();
         listed == self.nodes.len()
             && by_class == self.nodes.len()
             && self.nodes.iter().all(|(id, n)| {
                 self.children.get(&n.parent).and_then(|l| l.get(n.at_parent as usize)) == Some(id)
-                    && self.by_class.get(&n.elem.class()).and_then(|l| l.get(n.at_class as usize)) == Some(id)
+                    && self.by_class.get(&n.elem.class()).and_then(|l| l.nodes.get(n.at_class as usize)) == Some(id)
             })
     }
 }
@@ -429,6 +475,39 @@ mod tests {
         assert!(s.lists_are_consistent());
         assert!(tops.iter().all(|&(_, _, m)| !s.is_validated(m)));
         assert!(s.is_validated(head));
+    }
+
+    #[test]
+    fn a_heads_list_stays_while_its_class_lives_and_goes_with_it() {
+        let mut s = ChainStore::default();
+        let head = s.intern(ChainNode::ROOT, el(1), usize::MAX).unwrap();
+        s.set_validated(head);
+        // Short-lived classes above a long-lived head, one at a time.
+        for c in 2..50u32 {
+            let n = s.intern(head, el(c), usize::MAX).unwrap();
+            s.set_validated(n);
+            s.zap_class(cls(c));
+            assert!(s.lists_are_consistent());
+            assert_eq!((s.count, s.hlocks, s.zapped), (1, 1, c as usize - 1));
+        }
+        assert_eq!(s.children.len(), 1, "the head's list stays, empty");
+        assert!(s.children[&head].is_empty());
+        // Removing the middle class of a three-entry chain takes the top
+        // with it (the middle chain was extended).
+        let n = s.intern(head, el(60), usize::MAX).unwrap();
+        let m = s.intern(n, el(61), usize::MAX).unwrap();
+        s.set_validated(n);
+        s.set_validated(m);
+        assert_eq!((s.count, s.hlocks), (3, 6));
+        s.zap_class(cls(60));
+        assert!(s.lists_are_consistent());
+        assert!(!s.is_validated(m) && !s.is_validated(n));
+        assert_eq!((s.interned(), s.count, s.hlocks), (0, 1, 1));
+        assert!(!s.by_class.contains_key(&cls(61)), "class 61's list went with its last chain");
+        // The head's class goes: nothing of it is left.
+        s.zap_class(cls(1));
+        assert!(s.children.is_empty() && s.by_class.is_empty() && s.nodes.is_empty() && s.index.is_empty());
+        assert_eq!((s.count, s.hlocks), (0, 0));
     }
 
     #[test]

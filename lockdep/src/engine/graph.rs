@@ -10,6 +10,7 @@
 //! keeps a table as large as its live classes.
 
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 use std::panic::Location;
 
 pub(crate) use super::ids::ClassId;
@@ -127,9 +128,11 @@ pub(crate) struct Graph {
     slots: IdMap<u32, Slot>,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
-    /// Each key's classes, by subclass (one probe finds them all).
-    by_key: FastMap<KeyId, [Option<ClassId>; MAX_SUBCLASSES as usize]>,
-    name_keys: FastMap<&'static str, NameVersions>,
+    /// Each key's classes, by subclass (one probe finds them all), and its
+    /// `#version`.
+    by_key: FastMap<KeyId, KeyClasses>,
+    /// The versions of each class name's keys.
+    names: Names,
     pub(crate) edges: Vec<Edge>,
     by_pair: FastMap<(Slot, Slot), EdgeId>,
     pub(crate) nr_classes: usize,
@@ -154,11 +157,72 @@ pub(crate) struct Graph {
     pub(crate) searches_run: u64,
 }
 
-/// The `#version` of each key sharing one class name.
+/// The keys sharing one class name, for their `#version`s: a key's version
+/// among the keys of the name its first class was registered under is kept
+/// with its classes ([`KeyClasses`]), so that a key of one name — nearly
+/// every key — is counted here, not listed; `keys` lists the versions of
+/// keys that also have classes under this name although their first class
+/// had another.
 #[derive(Default)]
 struct NameVersions {
     keys: FastMap<KeyId, u32>,
+    /// Live keys whose first class has this name.
+    firsts: u32,
+    /// The last version handed out (versions start again at 1 once no live
+    /// key has a class of this name).
     last: u32,
+}
+
+/// A key's classes, by subclass, and its claim on the name of its first
+/// class.
+#[derive(Clone, Copy)]
+struct KeyClasses {
+    classes: [Option<ClassId>; MAX_SUBCLASSES as usize],
+    name: &'static str,
+    /// The name's place in `Graph::names` (a removal finds it without
+    /// hashing the name).
+    name_at: u32,
+    version: u32,
+    /// Whether some class of the key was registered under another name (its
+    /// version is then in that name's `NameVersions::keys`).
+    other_names: bool,
+}
+
+/// Every class name's [`NameVersions`], kept for good (one per distinct
+/// name, as the names are).
+#[derive(Default)]
+struct Names {
+    /// Each name's place in `versions`.
+    by_name: FastMap<&'static str, u32>,
+    versions: Vec<NameVersions>,
+    /// The name asked for last, and its place: a program that makes many
+    /// classes of one name (`LockdepMap::new_dynamic("conn")` in a loop)
+    /// hashes the name once.
+    recent: Option<(&'static str, u32)>,
+}
+
+impl Names {
+    /// The versions of the keys of `name`, and their place (made if new).
+    fn of(&mut self, name: &'static str) -> (u32, &mut NameVersions) {
+        let at = match self.recent {
+            Some((n, at)) if std::ptr::eq(n, name) => at,
+            _ => {
+                let versions = &mut self.versions;
+                let at = *self.by_name.entry(name).or_insert_with(|| {
+                    versions.push(NameVersions::default());
+                    (versions.len() - 1) as u32
+                });
+                self.recent = Some((name, at));
+                at
+            }
+        };
+        (at, &mut self.versions[at as usize])
+    }
+}
+
+/// Whether two class names are the same text (most often the same string).
+fn same_name(a: &'static str, b: &'static str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 /// What the topological order says about a new edge `prev -> next`.
@@ -171,7 +235,7 @@ pub(crate) enum Plain {
 
 impl Graph {
     pub(crate) fn lookup(&self, key: KeyId, subclass: u32) -> Option<ClassId> {
-        self.by_key.get(&key).and_then(|c| c.get(subclass as usize).copied().flatten())
+        self.by_key.get(&key).and_then(|c| c.classes.get(subclass as usize).copied().flatten())
     }
 
     /// The slot of a live class.
@@ -183,8 +247,13 @@ impl Graph {
     /// Registers a class; `None` when `limit` classes exist already (or
     /// class ids ran out, or `subclass` is out of range).
     pub(crate) fn register(&mut self, key: KeyId, subclass: u32, name: &'static str, limit: usize) -> Option<ClassId> {
-        if let Some(c) = self.lookup(key, subclass) {
-            return Some(c);
+        // One probe of `by_key` finds the class, or the key's other classes
+        // and its version, or the place of a new key.
+        let mut entry = self.by_key.entry(key);
+        if let Entry::Occupied(o) = &entry {
+            if let Some(c) = o.get().classes.get(subclass as usize).copied().flatten() {
+                return Some(c);
+            }
         }
         // (No lock has a subclass past the range: only a saved file could.)
         if self.nr_classes >= limit || self.last_id >= ClassId::MAX || subclass >= MAX_SUBCLASSES {
@@ -196,11 +265,32 @@ impl Graph {
         };
         self.last_id += 1;
         let id = ClassId::from_raw(self.last_id);
-        let names = self.name_keys.entry(name).or_default();
-        let version = *names.keys.entry(key).or_insert_with(|| {
-            names.last += 1;
-            names.last
+        let (name_at, version) = match &mut entry {
+            Entry::Occupied(o) if same_name(o.get().name, name) => (o.get().name_at, o.get().version),
+            Entry::Occupied(o) => {
+                o.get_mut().other_names = true;
+                let (at, names) = self.names.of(name);
+                let version = *names.keys.entry(key).or_insert_with(|| {
+                    names.last += 1;
+                    names.last
+                });
+                (at, version)
+            }
+            Entry::Vacant(_) => {
+                let (at, names) = self.names.of(name);
+                names.firsts += 1;
+                names.last += 1;
+                (at, names.last)
+            }
+        };
+        let classes = entry.or_insert(KeyClasses {
+            classes: [None; MAX_SUBCLASSES as usize],
+            name,
+            name_at,
+            version,
+            other_names: false,
         });
+        classes.classes[subclass as usize] = Some(id);
         let class = Class {
             id,
             key,
@@ -219,7 +309,6 @@ impl Graph {
             self.classes.push(class);
         }
         self.slots.insert(id.raw(), slot);
-        self.by_key.entry(key).or_default()[subclass as usize] = Some(id);
         self.nr_classes += 1;
         Some(id)
     }
@@ -430,11 +519,46 @@ impl Graph {
 
     /// Removes a class with every edge touching it (the kernel's
     /// `zap_class`), in time proportional to its edges. Its slot and its
-    /// edges' slots are reused; its id never is.
+    /// edges' slots are reused; its id never is. (The engine removes a
+    /// key's classes together, with [`zap_key`](Self::zap_key); tests
+    /// remove one subclass at a time.)
+    #[cfg(test)]
     pub(crate) fn zap(&mut self, id: ClassId) {
-        let Some(slot) = self.slots.remove(&id.raw()) else {
+        let Some(slot) = self.unplace(id) else {
             return;
         };
+        let class = &self.classes[slot.index()];
+        let (key, subclass) = (class.key, class.subclass);
+        if let Entry::Occupied(mut o) = self.by_key.entry(key) {
+            let classes = &mut o.get_mut().classes;
+            classes[subclass as usize] = None;
+            if classes.iter().all(Option::is_none) {
+                // No class of the key is left: forget its claims on names.
+                let gone = o.remove();
+                self.release_names(key, gone);
+            }
+        }
+    }
+
+    /// Removes every class of `key` as [`zap`](Self::zap) would, one by
+    /// one, but with one probe of the key's entry for all of them; returns
+    /// the classes removed (for the chain store).
+    pub(crate) fn zap_key(&mut self, key: KeyId) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
+        let Some(gone) = self.by_key.remove(&key) else {
+            return [None; MAX_SUBCLASSES as usize];
+        };
+        for c in gone.classes.into_iter().flatten() {
+            self.unplace(c);
+        }
+        self.release_names(key, gone);
+        gone.classes
+    }
+
+    /// Takes a live class out of the graph with every edge touching it and
+    /// frees its slot, leaving its key's entry to the caller; its slot, or
+    /// `None` if it was not live.
+    fn unplace(&mut self, id: ClassId) -> Option<Slot> {
+        let slot = self.slots.remove(&id.raw())?;
         while let Some(&e) = self.classes[slot.index()].after.last() {
             self.remove_edge(e);
         }
@@ -444,28 +568,59 @@ impl Graph {
         let class = &mut self.classes[slot.index()];
         class.alive = false;
         class.ord = None;
-        let (key, subclass, name) = (class.key, class.subclass, class.name);
-        let left = self.by_key.get_mut(&key).is_some_and(|c| {
-            c[subclass as usize] = None;
-            c.iter().any(Option::is_some)
-        });
-        // Forget the key's claim on its name once no class of it is left.
-        if !left {
-            self.by_key.remove(&key);
-            if let Some(names) = self.name_keys.get_mut(name) {
-                names.keys.remove(&key);
-                if names.keys.is_empty() {
-                    // Versions start again, and the entry (with its table)
-                    // stays for the next key of the name: a program that
-                    // churns dynamic classes of one name allocates nothing
-                    // here. (One entry per distinct name, as the names are.)
-                    names.last = 0;
-                }
-            }
-        }
         self.nr_classes -= 1;
         self.nr_zapped_classes += 1;
         self.free_classes.push(slot);
+        Some(slot)
+    }
+
+    /// Releases the claims of the removed key `key` on its names' versions:
+    /// a name no live key claims starts its versions again, and its entry
+    /// (with its table) stays for the next key of the name — a program that
+    /// churns dynamic classes of one name allocates nothing here. (One entry
+    /// per distinct name, as the names are.)
+    fn release_names(&mut self, key: KeyId, gone: KeyClasses) {
+        let restart = |names: &mut NameVersions| {
+            if names.firsts == 0 && names.keys.is_empty() {
+                names.last = 0;
+            }
+        };
+        if let Some(names) = self.names.versions.get_mut(gone.name_at as usize) {
+            names.firsts -= 1;
+            restart(names);
+        }
+        if gone.other_names {
+            // Rare (one key, classes under several names): every name.
+            for names in &mut self.names.versions {
+                if names.keys.remove(&key).is_some() {
+                    restart(names);
+                }
+            }
+        }
+    }
+
+    /// Whether `id` is a live class that no edge touches and the order never
+    /// placed — most often one just registered. A new dependency into it
+    /// cannot close a cycle (no path leaves it) nor exist already, and
+    /// [`plain_check`](Self::plain_check) would neither search nor reorder
+    /// for it: the caller may skip the check, counting it with
+    /// [`count_untouched_check`](Self::count_untouched_check).
+    pub(crate) fn is_untouched(&self, id: ClassId) -> bool {
+        self.slot(id).is_some_and(|s| {
+            let c = &self.classes[s.index()];
+            c.ord.is_none() && c.after.is_empty() && c.before.is_empty()
+        })
+    }
+
+    /// Counts the check of a dependency into an untouched class as
+    /// [`plain_check`](Self::plain_check) would have (with the order broken
+    /// it runs the search, which finds nothing).
+    pub(crate) fn count_untouched_check(&mut self) {
+        if self.order_broken {
+            self.searches_run += 1;
+        } else {
+            self.searches_skipped += 1;
+        }
     }
 
     /// The topological-order check for a new edge `prev -> next`
@@ -584,8 +739,9 @@ impl Graph {
 
     /// Classes of a key, one slot per subclass (a copy: nothing allocated,
     /// and the graph stays free to change while they are removed).
+    #[cfg(test)]
     pub(crate) fn classes_of(&self, key: KeyId) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
-        self.by_key.get(&key).copied().unwrap_or_default()
+        self.by_key.get(&key).map(|c| c.classes).unwrap_or_default()
     }
 }
 
@@ -715,6 +871,107 @@ mod tests {
         assert_eq!(g.class_name(b), "a#2");
         g.zap(a3);
         assert_eq!(g.classes_of(key(1)), [None; MAX_SUBCLASSES as usize]);
+    }
+
+    #[test]
+    fn a_name_versions_its_keys_while_they_live() {
+        let mut g = Graph::default();
+        let c1 = g.register(key(1), 0, "conn", 10).unwrap();
+        let c2 = g.register(key(2), 0, "conn", 10).unwrap();
+        let c2b = g.register(key(2), 2, "conn", 10).unwrap();
+        assert_eq!(
+            (g.class_name(c1), g.class_name(c2), g.class_name(c2b)),
+            ("conn".into(), "conn#2".into(), "conn#2/2".into())
+        );
+        g.zap(c1);
+        let c3 = g.register(key(3), 0, "conn", 10).unwrap();
+        assert_eq!(g.class_name(c3), "conn#3", "conn#2 still lives: versions go on");
+        g.zap(c2);
+        assert_eq!(g.class_name(c2b), "conn#2/2", "the key keeps its version while a class of it lives");
+        g.zap(c2b);
+        g.zap(c3);
+        let c4 = g.register(key(4), 0, "conn", 10).unwrap();
+        assert_eq!(g.class_name(c4), "conn", "no key of the name left: versions start again");
+    }
+
+    #[test]
+    fn a_key_with_classes_under_two_names_has_a_version_in_each_and_releases_both() {
+        let mut g = Graph::default();
+        let b0 = g.register(key(1), 0, "b", 10).unwrap();
+        let a0 = g.register(key(2), 0, "a", 10).unwrap();
+        let b1 = g.register(key(2), 1, "b", 10).unwrap();
+        let a1 = g.register(key(2), 2, "a", 10).unwrap();
+        let names: Vec<String> = [b0, a0, b1, a1].iter().map(|&c| g.class_name(c)).collect();
+        assert_eq!(names, ["b", "a", "b#2/1", "a/2"]);
+        for c in [a0, b1, a1] {
+            g.zap(c);
+        }
+        let b = g.register(key(3), 0, "b", 10).unwrap();
+        let a = g.register(key(4), 0, "a", 10).unwrap();
+        // Key 1 still holds "b": its versions go on; "a" has no key left.
+        assert_eq!((g.class_name(b), g.class_name(a)), ("b#3".into(), "a".into()), "key 2 claims neither name now");
+        g.zap(b0);
+        g.zap(b);
+        let fresh = g.register(key(5), 0, "b", 10).unwrap();
+        assert_eq!(g.class_name(fresh), "b");
+    }
+
+    #[test]
+    fn only_a_class_no_edge_ever_placed_is_untouched() {
+        let (mut g, c) = graph(3);
+        assert!(g.is_untouched(c[0]) && g.is_untouched(c[1]));
+        add(&mut g, c[0], c[1], Read::Exclusive, Read::Exclusive);
+        assert!(!g.is_untouched(c[0]) && !g.is_untouched(c[1]), "an edge each way");
+        g.zap(c[0]);
+        assert!(!g.is_untouched(c[0]), "removed");
+        // Its edges are gone but the order placed it: `plain_check` may
+        // still reorder for it, so the check is not skipped.
+        assert!(g.classes[g.slot(c[1]).unwrap().index()].before.is_empty());
+        assert!(!g.is_untouched(c[1]));
+        assert!(g.is_untouched(c[2]));
+        let skipped = g.searches_skipped;
+        g.count_untouched_check();
+        assert_eq!((g.searches_skipped, g.searches_run), (skipped + 1, 0));
+        g.order_broken = true;
+        g.count_untouched_check();
+        assert_eq!((g.searches_skipped, g.searches_run), (skipped + 1, 1), "with the order broken it searches");
+    }
+
+    #[test]
+    fn zap_key_removes_every_subclass_with_its_edges_and_name() {
+        let mut g = Graph::default();
+        let a0 = g.register(key(1), 0, "a", 10).unwrap();
+        let a2 = g.register(key(1), 2, "a", 10).unwrap();
+        let a5 = g.register(key(1), 5, "other", 10).unwrap();
+        let b = g.register(key(2), 0, "b", 10).unwrap();
+        add(&mut g, a0, b, Read::Exclusive, Read::Exclusive);
+        add(&mut g, b, a2, Read::Exclusive, Read::Exclusive);
+        add(&mut g, a2, a5, Read::Exclusive, Read::Exclusive);
+        let mut gone = g.zap_key(key(1));
+        gone.sort();
+        assert_eq!(gone.into_iter().flatten().collect::<Vec<_>>(), vec![a0, a2, a5]);
+        assert!(!g.is_alive(a0) && !g.is_alive(a2) && !g.is_alive(a5) && g.is_alive(b));
+        assert_eq!((g.nr_classes, g.nr_dependencies, g.nr_zapped_classes), (1, 0, 3));
+        assert!(g.order_is_consistent());
+        assert_eq!(g.zap_key(key(1)), [None; MAX_SUBCLASSES as usize], "nothing left");
+        // Both of its names are free again.
+        let a = g.register(key(3), 0, "a", 10).unwrap();
+        let o = g.register(key(4), 0, "other", 10).unwrap();
+        assert_eq!((g.class_name(a), g.class_name(o)), ("a".into(), "other".into()));
+    }
+
+    #[test]
+    fn one_name_is_one_name_whatever_string_holds_it() {
+        // The recent-name shortcut compares addresses; equal text at
+        // another address must still find the same versions.
+        let mut g = Graph::default();
+        let copy: &'static str = String::from("conn").leak();
+        let a = g.register(key(1), 0, "conn", 10).unwrap();
+        let b = g.register(key(2), 0, copy, 10).unwrap();
+        let other = g.register(key(3), 0, "other", 10).unwrap();
+        let c = g.register(key(4), 0, "conn", 10).unwrap();
+        let names: Vec<String> = [a, b, other, c].iter().map(|&x| g.class_name(x)).collect();
+        assert_eq!(names, ["conn", "conn#2", "other", "conn#3"]);
     }
 
     #[test]

@@ -115,6 +115,8 @@ pub(crate) use inner::Inner;
 #[cfg(lockdep_on)]
 pub(crate) use registry::global;
 #[cfg(lockdep_on)]
+pub(crate) use registry::{KeyOwners, unregister_dynamic_key};
+#[cfg(lockdep_on)]
 pub(crate) use release::{debug_check_no_locks_freed, lockdep_unregister_key};
 #[cfg(lockdep_on)]
 pub(crate) use stats::{dump_chains, dump_classes, dump_dot, dump_stats, stats};

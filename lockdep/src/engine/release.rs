@@ -8,11 +8,11 @@ use std::panic::Location;
 use super::ctx::Ctx;
 use super::emit::{lock_info, map_info};
 use super::held::HeldLock;
-use super::inner::lock;
+use super::inner::{Inner, lock};
 use super::registry::registry;
 use super::signature::{Signature, Site};
 use super::thread::with_ctx;
-use crate::class::{LockClassKey, MAX_SUBCLASSES, Read};
+use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
 use crate::map::LockdepMap;
 use crate::report::ReportKind;
 
@@ -73,18 +73,23 @@ pub(crate) fn lockdep_unregister_key(key: &LockClassKey, maps_may_remain: bool) 
     let id = key.id();
     let validators: Vec<_> = lock(registry()).iter().filter_map(|w| w.upgrade()).collect();
     for inner in validators {
-        let mut sh = lock(&inner.shared);
-        let dead = sh.graph.classes_of(id);
-        if dead.iter().all(Option::is_none) {
-            continue;
-        }
-        for c in dead.into_iter().flatten() {
-            sh.graph.zap(c);
-            sh.chains.zap_class(c);
-        }
-        if maps_may_remain {
-            inner.bump_epoch();
-        }
+        zap_key(&inner, id, maps_may_remain);
+    }
+}
+
+/// Zaps every class of the key `id` in one validator (see
+/// [`lockdep_unregister_key`]).
+pub(crate) fn zap_key(inner: &Inner, id: KeyId, maps_may_remain: bool) {
+    let mut sh = lock(&inner.shared);
+    let dead = sh.graph.zap_key(id);
+    if dead.iter().all(Option::is_none) {
+        return;
+    }
+    for c in dead.into_iter().flatten() {
+        sh.chains.zap_class(c);
+    }
+    if maps_may_remain {
+        inner.bump_epoch();
     }
 }
 

@@ -149,14 +149,19 @@ impl Ctx<'_> {
         if !sh.graph.is_alive(prev.class) || !sh.graph.is_alive(next.class) {
             return true; // a class zapped while held: ignore it
         }
-        if !self.check_noncircular(sh, prev, next, trace) {
+        // A class no edge touches (one just made, most often): nothing to
+        // search from it and no edge to update.
+        let untouched = prev.class != next.class && sh.graph.is_untouched(next.class);
+        if untouched {
+            sh.graph.count_untouched_check();
+        } else if !self.check_noncircular(sh, prev, next, trace) {
             return false;
         }
         let dep = DepTypes::of(prev.read, next.read);
         if !self.inner.is_learning() {
             return true; // checked against what was learned; nothing is added
         }
-        if sh.graph.update_edge(prev.class, next.class, dep, distance) {
+        if !untouched && sh.graph.update_edge(prev.class, next.class, dep, distance) {
             return true;
         }
         let origin = EdgeOrigin {
