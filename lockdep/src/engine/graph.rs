@@ -127,8 +127,9 @@ pub(crate) struct Graph {
     slots: IdMap<u32, Slot>,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
-    /// Each key's classes, by subclass (one probe finds them all).
-    by_key: FastMap<KeyId, [Option<ClassId>; MAX_SUBCLASSES as usize]>,
+    /// Each key's classes, by subclass, and its `#version` (one probe
+    /// finds them all, and registers a class).
+    by_key: FastMap<KeyId, KeyClasses>,
     name_keys: FastMap<&'static str, NameVersions>,
     pub(crate) edges: Vec<Edge>,
     by_pair: FastMap<(Slot, Slot), EdgeId>,
@@ -154,11 +155,37 @@ pub(crate) struct Graph {
     pub(crate) searches_run: u64,
 }
 
-/// The `#version` of each key sharing one class name.
+/// The `#version`s handed out to the keys sharing one class name.
 #[derive(Default)]
 struct NameVersions {
-    keys: FastMap<KeyId, u32>,
+    /// Keys of the name that have a class now.
+    live: u32,
+    /// The last version handed out (versions start again at 1 once no key
+    /// of the name is left).
     last: u32,
+}
+
+/// A key's classes and name, in the one map entry that registering a class
+/// probes. A key's `#version` is given once, with its first class, under that
+/// class's name, and stays with the key until its last class goes; until
+/// then the name's versions count the key as live. (Compact, as a program with
+/// many keys walks this table on every registration: raw class ids, 0 for
+/// none, rather than `Option`s twice the size.)
+#[derive(Clone, Copy)]
+struct KeyClasses {
+    ids: [u32; MAX_SUBCLASSES as usize],
+    version: u32,
+    name: &'static str,
+}
+
+impl KeyClasses {
+    fn get(&self, subclass: u32) -> Option<ClassId> {
+        self.ids.get(subclass as usize).copied().filter(|&r| r != 0).map(ClassId::from_raw)
+    }
+
+    fn all(&self) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
+        self.ids.map(|r| (r != 0).then(|| ClassId::from_raw(r)))
+    }
 }
 
 /// What the topological order says about a new edge `prev -> next`.
@@ -171,7 +198,7 @@ pub(crate) enum Plain {
 
 impl Graph {
     pub(crate) fn lookup(&self, key: KeyId, subclass: u32) -> Option<ClassId> {
-        self.by_key.get(&key).and_then(|c| c.get(subclass as usize).copied().flatten())
+        self.by_key.get(&key).and_then(|c| c.get(subclass))
     }
 
     /// The slot of a live class.
@@ -183,21 +210,26 @@ impl Graph {
     /// Registers a class; `None` when `limit` classes exist already (or
     /// class ids ran out, or `subclass` is out of range).
     pub(crate) fn register(&mut self, key: KeyId, subclass: u32, name: &'static str, limit: usize) -> Option<ClassId> {
-        if let Some(c) = self.lookup(key, subclass) {
+        // One probe of the key's entry finds the class, or gives the version
+        // a new class of the key takes.
+        let known = self.by_key.get(&key);
+        if let Some(c) = known.and_then(|c| c.get(subclass)) {
             return Some(c);
         }
         // (No lock has a subclass past the range: only a saved file could.)
         if self.nr_classes >= limit || self.last_id >= ClassId::MAX || subclass >= MAX_SUBCLASSES {
             return None;
         }
+        let known_version = known.map(|c| c.version);
         let slot = match self.free_classes.last() {
             Some(&s) => s,
             None => Slot(u32::try_from(self.classes.len()).ok().filter(|&i| i < u32::MAX / 2)?),
         };
         self.last_id += 1;
         let id = ClassId::from_raw(self.last_id);
-        let names = self.name_keys.entry(name).or_default();
-        let version = *names.keys.entry(key).or_insert_with(|| {
+        let version = known_version.unwrap_or_else(|| {
+            let names = self.name_keys.entry(name).or_default();
+            names.live += 1;
             names.last += 1;
             names.last
         });
@@ -219,7 +251,8 @@ impl Graph {
             self.classes.push(class);
         }
         self.slots.insert(id.raw(), slot);
-        self.by_key.entry(key).or_default()[subclass as usize] = Some(id);
+        self.by_key.entry(key).or_insert(KeyClasses { ids: [0; MAX_SUBCLASSES as usize], version, name }).ids
+            [subclass as usize] = id.raw();
         self.nr_classes += 1;
         Some(id)
     }
@@ -444,21 +477,21 @@ impl Graph {
         let class = &mut self.classes[slot.index()];
         class.alive = false;
         class.ord = None;
-        let (key, subclass, name) = (class.key, class.subclass, class.name);
+        let (key, subclass) = (class.key, class.subclass);
         let left = self.by_key.get_mut(&key).is_some_and(|c| {
-            c[subclass as usize] = None;
-            c.iter().any(Option::is_some)
+            c.ids[subclass as usize] = 0;
+            c.ids.iter().any(|&r| r != 0)
         });
         // Forget the key's claim on its name once no class of it is left.
         if !left {
-            self.by_key.remove(&key);
-            if let Some(names) = self.name_keys.get_mut(name) {
-                names.keys.remove(&key);
-                if names.keys.is_empty() {
-                    // Versions start again, and the entry (with its table)
-                    // stays for the next key of the name: a program that
-                    // churns dynamic classes of one name allocates nothing
-                    // here. (One entry per distinct name, as the names are.)
+            let name = self.by_key.remove(&key).map(|c| c.name);
+            if let Some(names) = name.and_then(|n| self.name_keys.get_mut(n)) {
+                names.live = names.live.saturating_sub(1);
+                if names.live == 0 {
+                    // Versions start again, and the entry stays for the
+                    // next key of the name: a program that churns dynamic
+                    // classes of one name allocates nothing here. (One
+                    // entry per distinct name, as the names are.)
                     names.last = 0;
                 }
             }
@@ -585,7 +618,7 @@ impl Graph {
     /// Classes of a key, one slot per subclass (a copy: nothing allocated,
     /// and the graph stays free to change while they are removed).
     pub(crate) fn classes_of(&self, key: KeyId) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
-        self.by_key.get(&key).copied().unwrap_or_default()
+        self.by_key.get(&key).map(KeyClasses::all).unwrap_or_default()
     }
 }
 
@@ -782,6 +815,27 @@ mod tests {
         g.zap(hub);
         assert_eq!(g.nr_dependencies, 0);
         assert!(g.order_is_consistent());
+    }
+
+    #[test]
+    fn versions_restart_only_when_no_key_of_the_name_is_left() {
+        let mut g = Graph::default();
+        let a = g.register(key(1), 0, "n", 10).unwrap();
+        let b = g.register(key(2), 0, "n", 10).unwrap();
+        let b1 = g.register(key(2), 1, "other", 10).unwrap();
+        assert_eq!(
+            (g.class_name(a), g.class_name(b), g.class_name(b1)),
+            ("n".into(), "n#2".into(), "other#2/1".into())
+        );
+        g.zap(a);
+        let c = g.register(key(3), 0, "n", 10).unwrap();
+        assert_eq!(g.class_name(c), "n#3", "key 2 still holds the name");
+        g.zap(b);
+        assert_eq!(g.class_name(b1), "other#2/1", "the key keeps its version while a class of it is left");
+        g.zap(b1);
+        g.zap(c);
+        let d = g.register(key(4), 0, "n", 10).unwrap();
+        assert_eq!(g.class_name(d), "n", "versions start again");
     }
 
     #[test]
