@@ -297,26 +297,48 @@ impl Graph {
         (self.classes[e.from.index()].id, self.classes[e.to.index()].id)
     }
 
+    #[cfg_attr(not(feature = "save"), allow(dead_code))] // loading a saved graph; the live path uses the `_at` forms
     pub(crate) fn find_edge(&self, from: ClassId, to: ClassId) -> Option<EdgeId> {
-        let (from, to) = (self.slot(from)?, self.slot(to)?);
+        let (from, to) = self.slot_pair(from, to)?;
+        self.edge_at(from, to)
+    }
+
+    /// The slots of two live classes; `None` if either was removed. A new
+    /// dependency resolves its ends once and passes the slots on (the `_at`
+    /// functions), instead of a class-table probe per step.
+    #[inline]
+    pub(crate) fn slot_pair(&self, a: ClassId, b: ClassId) -> Option<(Slot, Slot)> {
+        Some((self.slot(a)?, self.slot(b)?))
+    }
+
+    /// The edge `from -> to` between two live classes.
+    #[inline]
+    pub(crate) fn edge_at(&self, from: Slot, to: Slot) -> Option<EdgeId> {
         self.by_pair.get(&(from, to)).copied()
     }
 
     /// ORs `dep` into the existing edge `from -> to`; false if there is none.
+    #[cfg_attr(not(feature = "save"), allow(dead_code))] // loading a saved graph; the live path uses the `_at` forms
     pub(crate) fn update_edge(&mut self, from: ClassId, to: ClassId, dep: DepTypes, distance: u32) -> bool {
         match self.find_edge(from, to) {
             Some(e) => {
-                let edge = &mut self.edges[e.index()];
-                edge.dep |= dep.bits();
-                edge.distance = edge.distance.min(distance);
+                self.widen_edge(e, dep, distance);
                 true
             }
             None => false,
         }
     }
 
+    /// ORs `dep` into the live edge `e`, keeping the shorter distance.
+    pub(crate) fn widen_edge(&mut self, e: EdgeId, dep: DepTypes, distance: u32) {
+        let edge = &mut self.edges[e.index()];
+        edge.dep |= dep.bits();
+        edge.distance = edge.distance.min(distance);
+    }
+
     /// Inserts a new edge `from -> to` between live classes; `None` when
     /// `limit` dependencies exist (or either class is gone).
+    #[cfg_attr(not(feature = "save"), allow(dead_code))] // loading a saved graph; the live path uses the `_at` forms
     pub(crate) fn insert_edge(
         &mut self,
         from: ClassId,
@@ -326,10 +348,24 @@ impl Graph {
         origin: EdgeOrigin,
         limit: usize,
     ) -> Option<EdgeId> {
+        let (from, to) = self.slot_pair(from, to)?;
+        self.insert_edge_at(from, to, dep, distance, origin, limit)
+    }
+
+    /// [`insert_edge`](Self::insert_edge) between two live classes' slots
+    /// (the edge must not exist yet).
+    pub(crate) fn insert_edge_at(
+        &mut self,
+        from: Slot,
+        to: Slot,
+        dep: DepTypes,
+        distance: u32,
+        origin: EdgeOrigin,
+        limit: usize,
+    ) -> Option<EdgeId> {
         if self.nr_dependencies >= limit {
             return None;
         }
-        let (from, to) = (self.slot(from)?, self.slot(to)?);
         let at_from = self.classes[from.index()].after.len() as u32;
         let at_to = self.classes[to.index()].before.len() as u32;
         let edge = Edge { from, to, at_from, at_to, dep: dep.bits(), distance, origin, alive: true };
@@ -504,11 +540,17 @@ impl Graph {
     /// The topological-order check for a new edge `prev -> next`
     /// (Pearce–Kelly). When `next` cannot reach `prev` the order is repaired
     /// for the new edge here, touching only the classes between the two.
+    #[cfg_attr(not(feature = "save"), allow(dead_code))] // loading a saved graph; the live path uses the `_at` forms
     pub(crate) fn plain_check(&mut self, prev: ClassId, next: ClassId) -> Plain {
-        let (Some(prev), Some(next)) = (self.slot(prev), self.slot(next)) else {
+        let Some((prev, next)) = self.slot_pair(prev, next) else {
             self.searches_skipped += 1;
             return Plain::NoPath; // a removed class is on no path
         };
+        self.plain_check_at(prev, next)
+    }
+
+    /// [`plain_check`](Self::plain_check) for two live classes' slots.
+    pub(crate) fn plain_check_at(&mut self, prev: Slot, next: Slot) -> Plain {
         if self.order_broken || prev == next {
             self.searches_run += 1;
             return Plain::Search;
