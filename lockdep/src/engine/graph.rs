@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::panic::Location;
+use std::sync::Arc;
 
 pub(crate) use super::ids::ClassId;
 use super::ids::{FastMap, FastSet, IdMap, SmallList};
@@ -95,11 +96,15 @@ impl EdgeEnd {
 }
 
 /// Where and by whom a dependency was first seen.
+///
+/// The thread is shared by the edges it added one after another (see
+/// [`Graph::shared_thread`]): a `ThreadInfo` is 56 bytes, and the edge table
+/// is the largest per-dependency structure a growing graph writes.
 #[derive(Clone, Debug)]
 pub(crate) struct EdgeOrigin {
     pub(crate) from: EdgeEnd,
     pub(crate) to: EdgeEnd,
-    pub(crate) thread: ThreadInfo,
+    pub(crate) thread: Arc<ThreadInfo>,
     pub(crate) trace: Option<Trace>,
 }
 
@@ -153,6 +158,8 @@ pub(crate) struct Graph {
     /// Searches the order let us skip, and the ones it did not.
     pub(crate) searches_skipped: u64,
     pub(crate) searches_run: u64,
+    /// The thread of the last new edge, for the next one to share.
+    last_thread: Option<Arc<ThreadInfo>>,
 }
 
 /// The `#version`s handed out to the keys sharing one class name.
@@ -301,6 +308,15 @@ impl Graph {
     pub(crate) fn find_edge(&self, from: ClassId, to: ClassId) -> Option<EdgeId> {
         let (from, to) = self.slot_pair(from, to)?;
         self.edge_at(from, to)
+    }
+
+    /// `thread` for a new edge's origin: the previous edge's when it is the
+    /// same thread (and task), so that a thread's edges share one copy.
+    pub(crate) fn shared_thread(&mut self, thread: &ThreadInfo) -> Arc<ThreadInfo> {
+        match &self.last_thread {
+            Some(t) if **t == *thread => Arc::clone(t),
+            _ => Arc::clone(self.last_thread.insert(Arc::new(thread.clone()))),
+        }
     }
 
     /// The slots of two live classes; `None` if either was removed. A new
@@ -675,7 +691,7 @@ mod tests {
     fn origin() -> EdgeOrigin {
         let loc = Location::caller();
         let li = EdgeEnd { instance: "x", addr: 0, subclass: 0, read: Read::Exclusive, trylock: false, location: loc };
-        EdgeOrigin { from: li, to: li, thread: ThreadInfo::current(), trace: None }
+        EdgeOrigin { from: li, to: li, thread: ThreadInfo::current().into(), trace: None }
     }
 
     fn graph(n: usize) -> (Graph, Vec<ClassId>) {

@@ -12,7 +12,7 @@ use super::ids::ClassId;
 use super::inner::{Shared, lock};
 use super::signature::Signature;
 use crate::class::Read;
-use crate::report::{ChainStep, DepTypes, ReportKind, Trace};
+use crate::report::{ChainStep, DepTypes, ReportKind, ThreadInfo, Trace};
 
 impl Ctx<'_> {
     /// The chain of `next` (`parent` followed by `elem`) missed the thread's
@@ -166,7 +166,7 @@ impl Ctx<'_> {
         let origin = EdgeOrigin {
             from: edge_end(prev),
             to: edge_end(next),
-            thread: self.thread.clone(),
+            thread: sh.graph.shared_thread(self.thread),
             trace: self.trace(sh, trace),
         };
         let limit = self.inner.config.max_dependencies;
@@ -221,7 +221,7 @@ impl Ctx<'_> {
                         from,
                         to,
                         types: DepTypes(edge.dep),
-                        thread: edge.origin.thread.clone(),
+                        thread: ThreadInfo::clone(&edge.origin.thread),
                         is_new: false,
                         trace: edge.origin.trace.clone(),
                     }
