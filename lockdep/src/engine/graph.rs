@@ -176,22 +176,48 @@ struct NameVersions {
 /// probes. A key's `#version` is given once, with its first class, under that
 /// class's name, and stays with the key until its last class goes; until
 /// then the name's versions count the key as live. (Compact, as a program with
-/// many keys walks this table on every registration: raw class ids, 0 for
-/// none, rather than `Option`s twice the size.)
-#[derive(Clone, Copy)]
+/// many keys writes this table on every registration and a large table costs
+/// cache misses and page faults: raw class ids, 0 for none; subclass 0 inline,
+/// the other subclasses, which few keys use, in a box made on first use.)
 struct KeyClasses {
-    ids: [u32; MAX_SUBCLASSES as usize],
+    first: u32,
     version: u32,
     name: &'static str,
+    more: Option<Box<[u32; MAX_SUBCLASSES as usize - 1]>>,
 }
 
 impl KeyClasses {
+    fn new(version: u32, name: &'static str) -> KeyClasses {
+        KeyClasses { first: 0, version, name, more: None }
+    }
+
+    /// The raw id of `subclass`'s class (0: none).
+    fn raw(&self, subclass: u32) -> u32 {
+        match subclass {
+            0 => self.first,
+            s => self.more.as_ref().and_then(|m| m.get(s as usize - 1).copied()).unwrap_or(0),
+        }
+    }
+
     fn get(&self, subclass: u32) -> Option<ClassId> {
-        self.ids.get(subclass as usize).copied().filter(|&r| r != 0).map(ClassId::from_raw)
+        Some(self.raw(subclass)).filter(|&r| r != 0).map(ClassId::from_raw)
+    }
+
+    /// Sets `subclass`'s class (raw id, 0 to clear; `subclass` in range).
+    fn set(&mut self, subclass: u32, raw: u32) {
+        match subclass {
+            0 => self.first = raw,
+            _ if raw == 0 && self.more.is_none() => {}
+            s => self.more.get_or_insert_with(Box::default)[s as usize - 1] = raw,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first == 0 && self.more.as_ref().is_none_or(|m| m.iter().all(|&r| r == 0))
     }
 
     fn all(&self) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
-        self.ids.map(|r| (r != 0).then(|| ClassId::from_raw(r)))
+        std::array::from_fn(|s| self.get(s as u32))
     }
 }
 
@@ -258,8 +284,7 @@ impl Graph {
             self.classes.push(class);
         }
         self.slots.insert(id.raw(), slot);
-        self.by_key.entry(key).or_insert(KeyClasses { ids: [0; MAX_SUBCLASSES as usize], version, name }).ids
-            [subclass as usize] = id.raw();
+        self.by_key.entry(key).or_insert_with(|| KeyClasses::new(version, name)).set(subclass, id.raw());
         self.nr_classes += 1;
         Some(id)
     }
@@ -531,8 +556,8 @@ impl Graph {
         class.ord = None;
         let (key, subclass) = (class.key, class.subclass);
         let left = self.by_key.get_mut(&key).is_some_and(|c| {
-            c.ids[subclass as usize] = 0;
-            c.ids.iter().any(|&r| r != 0)
+            c.set(subclass, 0);
+            !c.is_empty()
         });
         // Forget the key's claim on its name once no class of it is left.
         if !left {
@@ -873,6 +898,11 @@ mod tests {
         g.zap(hub);
         assert_eq!(g.nr_dependencies, 0);
         assert!(g.order_is_consistent());
+    }
+
+    #[test]
+    fn a_key_entry_is_small() {
+        assert_eq!(std::mem::size_of::<KeyClasses>(), 32);
     }
 
     #[test]
