@@ -21,6 +21,10 @@ fn minor_faults() -> u64 {
 }
 
 fn main() {
+    if !lockdep::ENABLED {
+        eprintln!("edge_grow needs validation compiled in (--features enabled-in-release)");
+        return;
+    }
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map_or("edge", String::as_str);
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
