@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::panic::Location;
+use std::sync::Arc;
 
 pub(crate) use super::ids::ClassId;
 use super::ids::{FastMap, FastSet, IdMap, SmallList};
@@ -96,11 +97,15 @@ impl EdgeEnd {
 }
 
 /// Where and by whom a dependency was first seen.
+///
+/// The thread is shared by the edges it added one after another (see
+/// [`Graph::shared_thread`]): a `ThreadInfo` is 56 bytes, and the edge table
+/// is the largest per-dependency structure a growing graph writes.
 #[derive(Clone, Debug)]
 pub(crate) struct EdgeOrigin {
     pub(crate) from: EdgeEnd,
     pub(crate) to: EdgeEnd,
-    pub(crate) thread: ThreadInfo,
+    pub(crate) thread: Arc<ThreadInfo>,
     pub(crate) trace: Option<Trace>,
 }
 
@@ -155,6 +160,8 @@ pub(crate) struct Graph {
     /// Searches the order let us skip, and the ones it did not.
     pub(crate) searches_skipped: u64,
     pub(crate) searches_run: u64,
+    /// The thread of the last new edge, for the next one to share.
+    last_thread: Option<Arc<ThreadInfo>>,
 }
 
 /// The keys sharing one class name, for their `#version`s: a key's version
@@ -353,26 +360,57 @@ impl Graph {
         (self.classes[e.from.index()].id, self.classes[e.to.index()].id)
     }
 
+    #[cfg_attr(not(feature = "save"), allow(dead_code))] // loading a saved graph; the live path uses the `_at` forms
     pub(crate) fn find_edge(&self, from: ClassId, to: ClassId) -> Option<EdgeId> {
-        let (from, to) = (self.slot(from)?, self.slot(to)?);
+        let (from, to) = self.slot_pair(from, to)?;
+        self.edge_at(from, to)
+    }
+
+    /// `thread` for a new edge's origin: the previous edge's when it is the
+    /// same thread (and task), so that a thread's edges share one copy.
+    pub(crate) fn shared_thread(&mut self, thread: &ThreadInfo) -> Arc<ThreadInfo> {
+        match &self.last_thread {
+            Some(t) if **t == *thread => Arc::clone(t),
+            _ => Arc::clone(self.last_thread.insert(Arc::new(thread.clone()))),
+        }
+    }
+
+    /// The slots of two live classes; `None` if either was removed. A new
+    /// dependency resolves its ends once and passes the slots on (the `_at`
+    /// functions), instead of a class-table probe per step.
+    #[inline]
+    pub(crate) fn slot_pair(&self, a: ClassId, b: ClassId) -> Option<(Slot, Slot)> {
+        Some((self.slot(a)?, self.slot(b)?))
+    }
+
+    /// The edge `from -> to` between two live classes.
+    #[inline]
+    pub(crate) fn edge_at(&self, from: Slot, to: Slot) -> Option<EdgeId> {
         self.by_pair.get(&(from, to)).copied()
     }
 
     /// ORs `dep` into the existing edge `from -> to`; false if there is none.
+    #[cfg_attr(not(feature = "save"), allow(dead_code))] // loading a saved graph; the live path uses the `_at` forms
     pub(crate) fn update_edge(&mut self, from: ClassId, to: ClassId, dep: DepTypes, distance: u32) -> bool {
         match self.find_edge(from, to) {
             Some(e) => {
-                let edge = &mut self.edges[e.index()];
-                edge.dep |= dep.bits();
-                edge.distance = edge.distance.min(distance);
+                self.widen_edge(e, dep, distance);
                 true
             }
             None => false,
         }
     }
 
+    /// ORs `dep` into the live edge `e`, keeping the shorter distance.
+    pub(crate) fn widen_edge(&mut self, e: EdgeId, dep: DepTypes, distance: u32) {
+        let edge = &mut self.edges[e.index()];
+        edge.dep |= dep.bits();
+        edge.distance = edge.distance.min(distance);
+    }
+
     /// Inserts a new edge `from -> to` between live classes; `None` when
     /// `limit` dependencies exist (or either class is gone).
+    #[cfg_attr(not(feature = "save"), allow(dead_code))] // loading a saved graph; the live path uses the `_at` forms
     pub(crate) fn insert_edge(
         &mut self,
         from: ClassId,
@@ -382,10 +420,24 @@ impl Graph {
         origin: EdgeOrigin,
         limit: usize,
     ) -> Option<EdgeId> {
+        let (from, to) = self.slot_pair(from, to)?;
+        self.insert_edge_at(from, to, dep, distance, origin, limit)
+    }
+
+    /// [`insert_edge`](Self::insert_edge) between two live classes' slots
+    /// (the edge must not exist yet).
+    pub(crate) fn insert_edge_at(
+        &mut self,
+        from: Slot,
+        to: Slot,
+        dep: DepTypes,
+        distance: u32,
+        origin: EdgeOrigin,
+        limit: usize,
+    ) -> Option<EdgeId> {
         if self.nr_dependencies >= limit {
             return None;
         }
-        let (from, to) = (self.slot(from)?, self.slot(to)?);
         let at_from = self.classes[from.index()].after.len() as u32;
         let at_to = self.classes[to.index()].before.len() as u32;
         let edge = Edge { from, to, at_from, at_to, dep: dep.bits(), distance, origin, alive: true };
@@ -626,11 +678,17 @@ impl Graph {
     /// The topological-order check for a new edge `prev -> next`
     /// (Pearce–Kelly). When `next` cannot reach `prev` the order is repaired
     /// for the new edge here, touching only the classes between the two.
+    #[cfg_attr(not(feature = "save"), allow(dead_code))] // loading a saved graph; the live path uses the `_at` forms
     pub(crate) fn plain_check(&mut self, prev: ClassId, next: ClassId) -> Plain {
-        let (Some(prev), Some(next)) = (self.slot(prev), self.slot(next)) else {
+        let Some((prev, next)) = self.slot_pair(prev, next) else {
             self.searches_skipped += 1;
             return Plain::NoPath; // a removed class is on no path
         };
+        self.plain_check_at(prev, next)
+    }
+
+    /// [`plain_check`](Self::plain_check) for two live classes' slots.
+    pub(crate) fn plain_check_at(&mut self, prev: Slot, next: Slot) -> Plain {
         if self.order_broken || prev == next {
             self.searches_run += 1;
             return Plain::Search;
@@ -756,7 +814,7 @@ mod tests {
     fn origin() -> EdgeOrigin {
         let loc = Location::caller();
         let li = EdgeEnd { instance: "x", addr: 0, subclass: 0, read: Read::Exclusive, trylock: false, location: loc };
-        EdgeOrigin { from: li, to: li, thread: ThreadInfo::current(), trace: None }
+        EdgeOrigin { from: li, to: li, thread: ThreadInfo::current().into(), trace: None }
     }
 
     fn graph(n: usize) -> (Graph, Vec<ClassId>) {
@@ -1039,6 +1097,32 @@ mod tests {
         g.zap(hub);
         assert_eq!(g.nr_dependencies, 0);
         assert!(g.order_is_consistent());
+    }
+
+    #[test]
+    fn a_key_entry_is_small() {
+        assert_eq!(std::mem::size_of::<KeyClasses>(), 32);
+    }
+
+    #[test]
+    fn versions_restart_only_when_no_key_of_the_name_is_left() {
+        let mut g = Graph::default();
+        let a = g.register(key(1), 0, "n", 10).unwrap();
+        let b = g.register(key(2), 0, "n", 10).unwrap();
+        let b1 = g.register(key(2), 1, "other", 10).unwrap();
+        assert_eq!(
+            (g.class_name(a), g.class_name(b), g.class_name(b1)),
+            ("n".into(), "n#2".into(), "other/1".into())
+        );
+        g.zap(a);
+        let c = g.register(key(3), 0, "n", 10).unwrap();
+        assert_eq!(g.class_name(c), "n#3", "key 2 still holds the name");
+        g.zap(b);
+        assert_eq!(g.class_name(b1), "other/1", "the key keeps its version while a class of it is left");
+        g.zap(b1);
+        g.zap(c);
+        let d = g.register(key(4), 0, "n", 10).unwrap();
+        assert_eq!(g.class_name(d), "n", "versions start again");
     }
 
     #[test]

@@ -211,7 +211,7 @@ pub(crate) fn cycles(g: &SavedGraph) -> Vec<Cycle> {
             trylock: false,
             location: Location::caller(),
         };
-        EdgeOrigin { from: l, to: l, thread: ThreadInfo::current(), trace: None }
+        EdgeOrigin { from: l, to: l, thread: ThreadInfo::current().into(), trace: None }
     };
     let mut found = Vec::new();
     let mut seen: HashSet<Vec<usize>> = HashSet::new();
@@ -306,7 +306,7 @@ pub(crate) fn seed(inner: &Inner, g: &SavedGraph, loc: &'static Location<'static
             Some(EdgeOrigin {
                 from: info(&o.held, &g.classes[e.from]),
                 to: info(&o.taken, &g.classes[e.to]),
-                thread: ThreadInfo { name: Some(name.into()), id: current.id, task: None },
+                thread: ThreadInfo { name: Some(name.into()), id: current.id, task: None }.into(),
                 trace: None,
             })
         })

@@ -6,13 +6,13 @@
 
 use super::ctx::Ctx;
 use super::emit::lock_info;
-use super::graph::{EdgeEnd, EdgeOrigin, Plain};
+use super::graph::{EdgeEnd, EdgeOrigin, Plain, Slot};
 use super::held::{ChainKey, ChainNode, Elem, HeldLock};
 use super::ids::ClassId;
 use super::inner::{Shared, lock};
 use super::signature::Signature;
 use crate::class::Read;
-use crate::report::{ChainStep, DepTypes, ReportKind, Trace};
+use crate::report::{ChainStep, DepTypes, ReportKind, ThreadInfo, Trace};
 
 impl Ctx<'_> {
     /// The chain of `next` (`parent` followed by `elem`) missed the thread's
@@ -146,32 +146,36 @@ impl Ctx<'_> {
         distance: u32,
         trace: &mut Option<Option<Trace>>,
     ) -> bool {
-        if !sh.graph.is_alive(prev.class) || !sh.graph.is_alive(next.class) {
+        // Both ends' slots and the edge between them, looked up once for
+        // the check and the update (neither changes the edge set).
+        let Some((from, to)) = sh.graph.slot_pair(prev.class, next.class) else {
             return true; // a class zapped while held: ignore it
-        }
+        };
         // A class no edge touches (one just made, most often): nothing to
         // search from it and no edge to update.
         let untouched = prev.class != next.class && sh.graph.is_untouched(next.class);
+        let existing = if untouched { None } else { sh.graph.edge_at(from, to) };
         if untouched {
             sh.graph.count_untouched_check();
-        } else if !self.check_noncircular(sh, prev, next, trace) {
+        } else if !self.check_noncircular(sh, prev, next, (from, to), existing.is_some(), trace) {
             return false;
         }
         let dep = DepTypes::of(prev.read, next.read);
         if !self.inner.is_learning() {
             return true; // checked against what was learned; nothing is added
         }
-        if !untouched && sh.graph.update_edge(prev.class, next.class, dep, distance) {
+        if let Some(e) = existing {
+            sh.graph.widen_edge(e, dep, distance);
             return true;
         }
         let origin = EdgeOrigin {
             from: edge_end(prev),
             to: edge_end(next),
-            thread: self.thread.clone(),
+            thread: sh.graph.shared_thread(self.thread),
             trace: self.trace(sh, trace),
         };
         let limit = self.inner.config.max_dependencies;
-        if sh.graph.insert_edge(prev.class, next.class, dep, distance, origin, limit).is_none() {
+        if sh.graph.insert_edge_at(from, to, dep, distance, origin, limit).is_none() {
             let info = lock_info(&sh.graph, next);
             let how = "Config::max_dependencies or LOCKDEP_MAX_DEPENDENCIES";
             self.limit(sh, "max_dependencies", how, Some(info), next.location);
@@ -184,16 +188,19 @@ impl Ctx<'_> {
     /// topological order answers most new dependencies in O(1); the others
     /// get the exact strong-path search (`Graph::find_strong_path`). A cycle
     /// is reported (as recursive locking when both ends are one class);
-    /// false then.
+    /// false then. `(from, to)`: the slots of `prev`'s and `next`'s
+    /// classes; `known`: the edge between them exists already.
     fn check_noncircular(
         &mut self,
         sh: &mut Shared,
         prev: &HeldLock,
         next: &HeldLock,
+        (from, to): (Slot, Slot),
+        known: bool,
         trace: &mut Option<Option<Trace>>,
     ) -> bool {
-        let known = sh.graph.find_edge(prev.class, next.class).is_some() && !sh.graph.order_broken;
-        let search = !known && matches!(sh.graph.plain_check(prev.class, next.class), Plain::Search);
+        let known = known && !sh.graph.order_broken;
+        let search = !known && matches!(sh.graph.plain_check_at(from, to), Plain::Search);
         let path = if search {
             sh.graph.find_strong_path(
                 next.class,
@@ -219,7 +226,7 @@ impl Ctx<'_> {
                         from,
                         to,
                         types: DepTypes(edge.dep),
-                        thread: edge.origin.thread.clone(),
+                        thread: ThreadInfo::clone(&edge.origin.thread),
                         is_new: false,
                         trace: edge.origin.trace.clone(),
                     }
