@@ -5,19 +5,34 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::config::Unwinder;
 use crate::report::Trace;
 
 /// Captures the current stack, unresolved, at most `max_frames` frames
 /// (`Config::backtrace_frames`): the unwind stops there, since each frame
-/// the unwinder steps through is what a capture costs.
-pub(crate) fn capture(max_frames: usize) -> Vec<usize> {
+/// the unwinder steps through is what a capture costs. With
+/// [`Unwinder::Cached`], the cached unwinder (`unwind.rs`) walks it where it
+/// can vouch for the walk, libgcc's (`backtrace::trace`) otherwise.
+pub(crate) fn capture(max_frames: usize, unwinder: Unwinder) -> Vec<usize> {
+    capture_with(max_frames, unwinder).or_else(|| capture_with(max_frames, Unwinder::Libgcc)).unwrap_or_default()
+}
+
+/// [`capture`] with `unwinder` alone: `None` when the cached unwinder
+/// cannot walk this stack (or is not built on this platform).
+#[inline(never)]
+pub(crate) fn capture_with(max_frames: usize, unwinder: Unwinder) -> Option<Vec<usize>> {
     let max_frames = max_frames.max(1);
     let mut ips = Vec::with_capacity(max_frames.min(64));
-    backtrace::trace(|frame| {
-        ips.push(frame.ip() as usize);
-        ips.len() < max_frames
-    });
-    ips
+    match unwinder {
+        Unwinder::Cached => super::unwind::capture(max_frames, &mut ips).then_some(ips),
+        Unwinder::Libgcc => {
+            backtrace::trace(|frame| {
+                ips.push(frame.ip() as usize);
+                ips.len() < max_frames
+            });
+            Some(ips)
+        }
+    }
 }
 
 /// De-duplicating store (the kernel's `stack_trace_hash`).
