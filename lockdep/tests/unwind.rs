@@ -167,6 +167,62 @@ fn repeated_captures_give_the_same_frames() {
     }
 }
 
+// glibc's own, for stacks through another module and for loading one.
+unsafe extern "C" {
+    fn qsort(base: *mut std::ffi::c_void, n: usize, size: usize, cmp: extern "C" fn(*const u32, *const u32) -> i32);
+    fn dlopen(name: *const std::ffi::c_char, flags: i32) -> *mut std::ffi::c_void;
+    fn dlclose(handle: *mut std::ffi::c_void) -> i32;
+}
+
+thread_local! {
+    static FROM_QSORT: RefCell<Option<(Vec<usize>, Vec<usize>)>> = const { RefCell::new(None) };
+}
+
+/// A comparator that probes the stack once, from inside libc's `qsort`.
+extern "C" fn compare(a: *const u32, b: *const u32) -> i32 {
+    FROM_QSORT.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.is_none() {
+            *p = Some(probe(ALL));
+        }
+    });
+    // SAFETY: qsort passes two elements of the array below.
+    let (a, b) = unsafe { (*a, *b) };
+    a.cmp(&b) as i32
+}
+
+#[test]
+fn same_frames_as_libgcc_through_a_c_library() {
+    let mut v = [3u32, 1, 2];
+    // SAFETY: a valid array of 3 u32 and a comparator of matching type.
+    unsafe { qsort(v.as_mut_ptr().cast(), v.len(), size_of::<u32>(), compare) };
+    assert_eq!(v, [1, 2, 3]);
+    let (cached, libgcc) = FROM_QSORT.with(|p| p.borrow_mut().take()).expect("qsort called the comparator");
+    // Below `probe`: `compare`, libc's sort, then this test's frames.
+    let below = below_probe(&cached);
+    assert!(names(below).iter().any(|n| n.contains("qsort") || n.contains("msort")), "{:?}", names(below));
+    assert_eq!(below, below_probe(&libgcc));
+}
+
+#[test]
+fn a_library_loaded_and_unloaded_between_captures() {
+    let before = probe_deep(3, ALL);
+    for lib in [c"libz.so.1", c"libresolv.so.2"] {
+        // SAFETY: loading and unloading a system library with no
+        // constructors of interest; the handle is closed once.
+        unsafe {
+            let h = dlopen(lib.as_ptr(), 2 /* RTLD_NOW */);
+            assert!(!h.is_null(), "{lib:?}");
+            // The loader's counters moved: the module list is read again.
+            agree(|| probe_deep(3, ALL));
+            assert_eq!(dlclose(h), 0);
+        }
+        agree(|| probe_deep(3, ALL));
+    }
+    let after = probe_deep(3, ALL);
+    assert_eq!(below_probe(&before.0).len(), below_probe(&after.0).len());
+}
+
 /// A two-class cycle made in this function under `config`: the report.
 #[inline(never)]
 fn cycle(config: Config) -> Report {

@@ -71,10 +71,10 @@ mod imp {
         counters: (u64, u64),
     }
 
-    /// Whether `addr` is in a known module's code (`text` sorted by start).
-    fn known(text: &[Range<u64>], addr: u64) -> bool {
+    /// The known module's code range `addr` is in (`text` sorted by start).
+    fn known(text: &[Range<u64>], addr: u64) -> Option<&Range<u64>> {
         let i = text.partition_point(|r| r.start <= addr);
-        i > 0 && text.get(i - 1).is_some_and(|r| addr < r.end)
+        text.get(i.checked_sub(1)?).filter(|r| addr < r.end)
     }
 
     /// The current module list (replaced when the loader's counters move).
@@ -203,7 +203,17 @@ mod imp {
         ips: &mut Vec<usize>,
     ) -> bool {
         let (unwinder, low) = (&modules.unwinder, sp);
-        let known = |addr: u64| known(&modules.text, addr);
+        // Most frames are in the module of the frame before: try it first.
+        let mut last = 0..0;
+        let mut known = |addr: u64| {
+            last.contains(&addr) || {
+                let found = known(&modules.text, addr);
+                if let Some(r) = found {
+                    last = r.clone();
+                }
+                found.is_some()
+            }
+        };
         let mut read_stack = |addr: u64| -> Result<u64, ()> {
             match addr.checked_add(8) {
                 Some(end) if addr >= low && end <= high && addr % 8 == 0 => {
