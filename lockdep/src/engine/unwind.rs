@@ -429,7 +429,15 @@ mod imp {
             }
         }
         let (text, hdr) = (text?, hdr?);
-        if hdr.end.checked_sub(hdr.start)? < 8 {
+        // The loaded segment holding `addr`: its end.
+        let segment_end = |addr: u64| {
+            phdrs.iter().find_map(|p| {
+                let r = range_of(p)?;
+                (p.p_type == libc::PT_LOAD && r.contains(&addr)).then_some(r.end)
+            })
+        };
+        // Read only what a loaded segment maps.
+        if hdr.end.checked_sub(hdr.start)? < 8 || segment_end(hdr.start)? < hdr.end {
             return None;
         }
         // `.eh_frame_hdr`: version 1, the encoding of `eh_frame_ptr`, two
@@ -445,10 +453,7 @@ mod imp {
         let eh_frame_start = hdr.start.checked_add(4)?.checked_add_signed(i64::from(rel))?;
         // `.eh_frame` ends at its terminator at the latest, within the
         // loaded segment that holds it: the range ends at that segment's end.
-        let seg_end = phdrs.iter().find_map(|p| {
-            let r = range_of(p)?;
-            (p.p_type == libc::PT_LOAD && r.contains(&eh_frame_start)).then_some(r.end)
-        })?;
+        let seg_end = segment_end(eh_frame_start)?;
         Some(Raw { base, text, eh_frame_hdr: hdr, eh_frame: eh_frame_start..seg_end })
     }
 }
