@@ -86,10 +86,27 @@ mod imp {
         /// This thread's stack, `[low, high)`; `(0, 0)`: not read yet;
         /// `(1, 1)`: unavailable (every capture then falls back).
         static STACK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-        /// This thread's rule cache: one per thread, so that no lock is held
+        /// This thread's rule caches: per thread, so that no lock is held
         /// while walking (framehop's cache is keyed by the module list's
         /// generation, so a new list makes it miss, never mislead).
-        static CACHE: RefCell<Option<Box<CacheNative<MayAllocateDuringUnwind>>>> = const { RefCell::new(None) };
+        static CACHE: RefCell<Option<Box<Caches>>> = const { RefCell::new(None) };
+    }
+
+    /// How many rule caches a thread has. framehop's cache is direct-mapped
+    /// (509 slots, by address): two hot return addresses that share a slot
+    /// evict each other, and each then costs a DWARF CFI evaluation (~3,000
+    /// instructions) at every capture — with 20 distinct addresses in a
+    /// stack that happens one time in three. Spreading addresses over four
+    /// caches by an independent hash makes it one in twelve or so; a cache
+    /// is ~12 KiB.
+    const CACHES: usize = 4;
+
+    type Caches = [CacheNative<MayAllocateDuringUnwind>; CACHES];
+
+    /// The cache an address's rule lives in: the top bits of a
+    /// multiplicative hash, independent of framehop's slot (address mod 509).
+    fn cache_of(lookup: u64) -> usize {
+        (lookup.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 62) as usize % CACHES
     }
 
     /// The module list for the loader's `counters`, built anew if they moved.
@@ -186,8 +203,8 @@ mod imp {
         let Some(modules) = modules(counters) else { return false };
         let walked = CACHE.try_with(|cache| {
             let Ok(mut cache) = cache.try_borrow_mut() else { return false };
-            let cache = cache.get_or_insert_with(|| Box::new(CacheNative::new()));
-            walk(&modules, cache, (pc, sp, fp, lr), high, max_frames, ips)
+            let caches = cache.get_or_insert_with(|| Box::new(std::array::from_fn(|_| CacheNative::new())));
+            walk(&modules, caches, (pc, sp, fp, lr), high, max_frames, ips)
         });
         walked.unwrap_or(false)
     }
@@ -196,7 +213,7 @@ mod imp {
     /// the stack `[sp, high)`.
     fn walk(
         modules: &Modules,
-        cache: &mut CacheNative<MayAllocateDuringUnwind>,
+        caches: &mut Caches,
         (pc, sp, fp, lr): (u64, u64, u64, u64),
         high: u64,
         max_frames: usize,
@@ -238,14 +255,16 @@ mod imp {
             let mask = framehop::aarch64::PtrAuthMask::from_max_known_address(unwinder.max_known_code_address());
             UnwindRegsNative::new_with_ptr_auth_mask(mask, lr, sp, fp)
         };
-        let mut frames = unwinder.iter_frames(pc, regs, cache, &mut read_stack);
+        let mut regs = regs;
+        // This function's own frame first: its registers are the walk's start.
+        let mut address = FrameAddress::from_instruction_pointer(pc);
         let start = ips.len();
         loop {
-            match frames.next() {
-                // This function's own frame.
-                Ok(Some(FrameAddress::InstructionPointer(_))) => {}
-                Ok(Some(FrameAddress::ReturnAddress(ra))) => {
-                    let ra = ra.get();
+            let Some(cache) = caches.get_mut(cache_of(address.address_for_lookup())) else { return false };
+            match unwinder.unwind_frame(address, &mut regs, cache, &mut read_stack) {
+                Ok(Some(ra)) => {
+                    // A null return address: no frame libgcc would walk on from.
+                    let Some(next) = FrameAddress::from_return_address(ra) else { return false };
                     ips.push(ra as usize);
                     if ips.len() - start >= max_frames {
                         return true;
@@ -253,9 +272,10 @@ mod imp {
                     // The next step unwinds this frame: its code must be in
                     // a module whose unwind data is known (libgcc would
                     // stop here, or know of code registered with it).
-                    if !known(ra - 1) {
+                    if !known(next.address_for_lookup()) {
                         return false;
                     }
+                    address = next;
                 }
                 Ok(None) => return true,
                 Err(_) => return false,
