@@ -22,18 +22,21 @@
 //!   part of the current thread's stack: from the stack pointer at the
 //!   capture to the stack's top (`pthread_getattr_np`, once per thread);
 //! * the module list is shared (an `Arc` behind a lock taken with
-//!   `try_lock`, only to clone or replace it); the rule cache is per thread:
-//!   no lock is held while walking, a capture never waits, and a child
-//!   forked while another thread held the lock falls back instead of
-//!   blocking.
+//!   `try_lock`, a few tries at most, only to clone or replace it); the rule
+//!   caches are per thread (four, an address's picked by a hash: framehop's
+//!   are direct-mapped): no lock is held while walking, a capture never
+//!   blocks, and a child forked while another thread held the lock falls
+//!   back instead of waiting forever.
 //!
 //! Anything it cannot vouch for — a stack pointer outside the thread's
-//! stack (an alternate signal stack, a coroutine's), a read out of bounds, a
-//! return address in no known module, an unwind error, the module list being replaced by another thread — makes
-//! [`capture`] return `false`, and the caller captures with
-//! `backtrace::trace` (libgcc) instead. Where the walk ends is where libgcc
-//! ends it: at a frame whose CFI leaves the return address undefined
-//! (`_start`, `clone3`).
+//! stack (an alternate signal stack, a coroutine's), a read out of bounds,
+//! a return address in no known module or null, an unwind error, the lock
+//! of the module list not had within its tries, a capture re-entered on the
+//! thread (a signal handler's) — makes [`capture`] return `false`, and the
+//! caller captures with `backtrace::trace` (libgcc) instead. Where the walk
+//! ends is where libgcc ends it: at a frame whose CFI leaves the return
+//! address undefined (`_start`, `clone3`), less the null "frame" libgcc
+//! reports after it.
 //!
 //! The frames are return addresses (as libgcc's `_Unwind_GetIP` gives
 //! them), the first one the return address into [`capture`]'s caller.
