@@ -318,6 +318,12 @@ mod imp {
 
     /// The loader's counts of objects loaded and unloaded so far.
     fn loader_counters() -> Option<(u64, u64)> {
+        /// `dl_iterate_phdr`'s callback: the counters of the first object,
+        /// then stop.
+        ///
+        /// # Safety
+        /// Called by the loader only: `info` valid for `size` bytes, `data`
+        /// the `Option<(u64, u64)>` passed with it.
         unsafe extern "C" fn first(info: *mut libc::dl_phdr_info, size: usize, data: *mut c_void) -> c_int {
             // SAFETY: the loader passes a valid `info` of `size` bytes for
             // the duration of the call; `data` is the `Option` below.
@@ -366,6 +372,11 @@ mod imp {
             objects: Vec<Raw>,
             counters: Option<(u64, u64)>,
         }
+        /// `dl_iterate_phdr`'s callback: each object's code and unwind data.
+        ///
+        /// # Safety
+        /// Called by the loader only: `info` valid for `size` bytes and its
+        /// object loaded, `data` the `Found` passed with it.
         unsafe extern "C" fn each(info: *mut libc::dl_phdr_info, size: usize, data: *mut c_void) -> c_int {
             // SAFETY: the loader passes a valid `info` of `size` bytes whose
             // program headers and segments are mapped while the object is
