@@ -14,6 +14,10 @@
 //! It is no frame, and resolves to nothing; the cached unwinder ends before
 //! it. The comparison drops it.)
 
+// Where the cached unwinder is built (elsewhere `Unwinder::Cached` is
+// libgcc's, and this file has nothing to compare).
+#![cfg(all(target_os = "linux", target_env = "gnu", any(target_arch = "x86_64", target_arch = "aarch64")))]
+
 use std::cell::RefCell;
 use std::fmt::Debug;
 use std::hint::black_box;
@@ -221,6 +225,48 @@ fn a_library_loaded_and_unloaded_between_captures() {
     }
     let after = probe_deep(3, ALL);
     assert_eq!(below_probe(&before.0).len(), below_probe(&after.0).len());
+}
+
+static ALT_CACHED_GAVE_WAY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static ALT_LIBGCC_FRAMES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs on the alternate signal stack: both unwinders from there.
+extern "C" fn on_alternate_stack(_: libc::c_int) {
+    use std::sync::atomic::Ordering::SeqCst;
+    ALT_CACHED_GAVE_WAY.store(Trace::capture(ALL, Unwinder::Cached).is_none(), SeqCst);
+    ALT_LIBGCC_FRAMES.store(Trace::capture(ALL, Unwinder::Libgcc).map_or(0, |t| t.len()), SeqCst);
+}
+
+#[test]
+fn a_stack_other_than_the_threads_is_left_to_libgcc() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // A signal delivered on an alternate stack (heap memory, outside the
+    // thread's stack): the cached unwinder must not walk it, libgcc's does.
+    let mut alt = vec![0u8; 256 * 1024];
+    // SAFETY: plain libc calls on valid, zero-initialised structs; the
+    // alternate stack outlives its use (disabled before `alt` is dropped),
+    // the handler is restored, and the signal is raised synchronously on
+    // this thread.
+    unsafe {
+        let stack = libc::stack_t { ss_sp: alt.as_mut_ptr().cast(), ss_flags: 0, ss_size: alt.len() };
+        let mut old_stack: libc::stack_t = std::mem::zeroed();
+        assert_eq!(libc::sigaltstack(&stack, &mut old_stack), 0);
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_alternate_stack as extern "C" fn(libc::c_int) as usize;
+        action.sa_flags = libc::SA_ONSTACK;
+        libc::sigemptyset(&mut action.sa_mask);
+        let mut old_action: libc::sigaction = std::mem::zeroed();
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &action, &mut old_action), 0);
+        assert_eq!(libc::raise(libc::SIGUSR1), 0);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &old_action, std::ptr::null_mut()), 0);
+        let off = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+        assert_eq!(libc::sigaltstack(&off, std::ptr::null_mut()), 0);
+    }
+    drop(alt);
+    assert!(ALT_CACHED_GAVE_WAY.load(SeqCst), "the cached unwinder walked the alternate stack");
+    assert!(ALT_LIBGCC_FRAMES.load(SeqCst) > 3, "{}", ALT_LIBGCC_FRAMES.load(SeqCst));
+    // And on the thread's own stack again, it walks.
+    agree(|| probe(ALL));
 }
 
 /// A two-class cycle made in this function under `config`: the report.
