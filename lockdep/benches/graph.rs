@@ -45,6 +45,8 @@ fn run(c: &Chain, iters: u64, reverse: bool, backtraces: bool, instrumented: boo
             max_classes: 20_000,
             max_dependencies: 20_000,
             max_chains: 100_000,
+            // `LOCKDEP_UNWINDER=libgcc`: the traced rows with libgcc's unwinder.
+            unwinder: Config::from_env().unwinder,
             ..Config::collect().with_backtraces(backtraces)
         });
         let steps = ((iters - done) as usize).min(n - 1);

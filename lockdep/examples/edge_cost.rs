@@ -12,7 +12,7 @@
 //! * `idle N M`: the same, but each lock is never taken, counted inside `idle`.
 //!
 //! With `trace`, `LOCKDEP_BACKTRACE_FRAMES` caps each capture as it does
-//! for the global validator, and a fifth argument `D` runs the counted edges
+//! for the global validator (and `LOCKDEP_UNWINDER` picks the unwinder), and a fifth argument `D` runs the counted edges
 //! `D` frames deeper (a program's stack is deeper than this example's 17 frames).
 //!
 //! `valgrind --tool=callgrind --toggle-collect='*new_counted*' target/release/examples/edge_cost edge 10000 1000`
@@ -94,9 +94,11 @@ fn main() {
         max_classes: 2 * (n + m) + 10,
         max_dependencies: 2 * (n + m) + 10,
         max_chains: 4 * (n + m) + 10,
-        // `LOCKDEP_BACKTRACE_FRAMES` (the frame cap of a capture) is read
-        // from the environment, the rest is this example's.
+        // `LOCKDEP_BACKTRACE_FRAMES` (the frame cap of a capture) and
+        // `LOCKDEP_UNWINDER` (cached or libgcc) are read from the
+        // environment, the rest is this example's.
         backtrace_frames: Config::from_env().backtrace_frames,
+        unwinder: Config::from_env().unwinder,
         ..Config::collect().with_backtraces(traces)
     });
     v.scope(|| match mode {

@@ -158,7 +158,7 @@ pub mod validator;
 mod waits;
 
 pub use class::{DynamicKey, LockClassKey, MAX_SUBCLASSES, Read};
-pub use config::{Action, Config, NestedSite};
+pub use config::{Action, Config, NestedSite, Unwinder};
 pub use dump::Stats;
 pub use events::{Hook, HookEvent};
 pub use hooks::*;

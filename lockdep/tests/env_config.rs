@@ -11,8 +11,9 @@ use std::process::Command;
 use lockdep::Config;
 
 const CHILD: &str = "LOCKDEP_ENV_CHILD";
-const VARS: [&str; 8] = [
+const VARS: [&str; 9] = [
     "LOCKDEP_BACKTRACE",
+    "LOCKDEP_UNWINDER",
     "LOCKDEP_BACKTRACE_FRAMES",
     "LOCKDEP_RECORD_EVENTS",
     "LOCKDEP_MAX_DEPTH",
@@ -25,9 +26,10 @@ const VARS: [&str; 8] = [
 /// The settings this file checks, as one line.
 fn render(c: &Config) -> String {
     format!(
-        "config: backtraces={} frames={} events={} depth={} classes={} dependencies={} chains={} nested=[{}]",
+        "config: backtraces={} frames={} unwinder={:?} events={} depth={} classes={} dependencies={} chains={} nested=[{}]",
         c.backtraces,
         c.backtrace_frames,
+        c.unwinder,
         c.record_events,
         c.max_depth,
         c.max_classes,
@@ -90,6 +92,7 @@ fn from_env_takes_documented_values_only() {
         ("LOCKDEP_MAX_CHAINS", "99", "chains", "99"),
         ("LOCKDEP_BACKTRACE_FRAMES", "8", "frames", "8"),
         ("LOCKDEP_BACKTRACE_FRAMES", "1", "frames", "1"),
+        ("LOCKDEP_UNWINDER", "libgcc", "unwinder", "Libgcc"),
         ("LOCKDEP_NESTED_SITES", "src/sync/value_initializer.rs:98", "nested", "[src/sync/value_initializer.rs:98]"),
         ("LOCKDEP_NESTED_SITES", "a.rs:3, src/b.rs:4:5,", "nested", "[a.rs:3,src/b.rs:4:5]"),
     ];
@@ -99,7 +102,12 @@ fn from_env_takes_documented_values_only() {
         assert!(lines.is_empty(), "{var}={value}: {lines:?}");
     }
     // The switches' other documented spellings, equal to the defaults.
-    for (var, value) in [("LOCKDEP_BACKTRACE", "1"), ("LOCKDEP_BACKTRACE", "on"), ("LOCKDEP_RECORD_EVENTS", "off")] {
+    for (var, value) in [
+        ("LOCKDEP_BACKTRACE", "1"),
+        ("LOCKDEP_BACKTRACE", "on"),
+        ("LOCKDEP_RECORD_EVENTS", "off"),
+        ("LOCKDEP_UNWINDER", "cached"),
+    ] {
         let (config, lines) = from_env_with(var, value);
         assert_eq!(config, default, "{var}={value}");
         assert!(lines.is_empty(), "{var}={value}: {lines:?}");
@@ -123,6 +131,8 @@ fn from_env_takes_documented_values_only() {
         ("LOCKDEP_NESTED_SITES", "src/a.rs"),
         ("LOCKDEP_NESTED_SITES", "a.rs:3,b.rs:x"),
         ("LOCKDEP_NESTED_SITES", "a.rs:0"),
+        ("LOCKDEP_UNWINDER", "gcc"),
+        ("LOCKDEP_UNWINDER", "Cached"),
     ];
     for (var, value) in rejected {
         let (config, lines) = from_env_with(var, value);

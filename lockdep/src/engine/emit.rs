@@ -106,7 +106,9 @@ impl Ctx<'_> {
             return;
         }
         if report.backtrace.is_none() && self.inner.config.backtraces {
-            report.backtrace = Some(sh.traces.intern(super::trace::capture(self.inner.config.backtrace_frames)));
+            report.backtrace = Some(
+                sh.traces.intern(super::trace::capture(self.inner.config.backtrace_frames, self.inner.config.unwinder)),
+            );
         }
         self.out.push(report);
     }
@@ -143,10 +145,9 @@ impl Ctx<'_> {
     /// acquisition and shared by every edge it adds (None when capture is off).
     pub(crate) fn trace(&self, sh: &mut Shared, slot: &mut Option<Option<Trace>>) -> Option<Trace> {
         slot.get_or_insert_with(|| {
-            self.inner
-                .config
-                .backtraces
-                .then(|| sh.traces.intern(super::trace::capture(self.inner.config.backtrace_frames)))
+            self.inner.config.backtraces.then(|| {
+                sh.traces.intern(super::trace::capture(self.inner.config.backtrace_frames, self.inner.config.unwinder))
+            })
         })
         .clone()
     }

@@ -32,6 +32,7 @@
 //! | `stats`, `held_query` | `/proc/lockdep*` and `lockdep_print_held_locks`, as text and data |
 //! | `dump_file` | the dump files of a report, created new in a private directory |
 //! | `trace` | the stack-trace store |
+//! | `unwind` | the cached unwinder that captures a trace's frames (x86_64, aarch64 Linux) |
 //! | `save` | saved graphs: the copy, the search over a loaded graph, seeding, `LOCKDEP_SAVE` |
 //! | `summary` | `LOCKDEP_SUMMARY`: a line about the global validator at process exit |
 //!
@@ -91,6 +92,8 @@ mod thread;
 #[cfg(lockdep_on)]
 mod trace;
 #[cfg(lockdep_on)]
+mod unwind;
+#[cfg(lockdep_on)]
 mod validate;
 #[cfg(lockdep_on)]
 mod waitable;
@@ -126,6 +129,8 @@ pub(crate) use task::TaskState;
 pub(crate) use task::{awaitable_acquired, awaitable_released};
 #[cfg(lockdep_on)]
 pub(crate) use thread::{current_scope, enter_scope};
+#[cfg(lockdep_on)]
+pub(crate) use trace::capture_with as capture_trace;
 #[cfg(lockdep_on)]
 pub(crate) use waitable::mark_wait;
 

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::config::Unwinder;
+
 /// A stack trace, captured unresolved and resolved on demand. Clones share
 /// the stored trace.
 #[derive(Clone, PartialEq, Eq)]
@@ -23,6 +25,34 @@ pub struct Frame {
 }
 
 impl Trace {
+    /// Captures the current stack as the validator does for a new
+    /// dependency (unresolved, at most `max_frames` frames, at least 1),
+    /// with `unwinder` alone: `None` when [`Unwinder::Cached`] cannot walk
+    /// this stack (the validator then captures with [`Unwinder::Libgcc`]),
+    /// and always when validation is compiled out.
+    ///
+    /// The first frame is the return address into the function that called
+    /// `capture`'s internal walk (lockdep's own, a few frames above the
+    /// caller of `Trace::capture`; [`frames`](Trace::frames) trims them).
+    pub fn capture(max_frames: usize, unwinder: Unwinder) -> Option<Trace> {
+        #[cfg(lockdep_on)]
+        {
+            crate::engine::capture_trace(max_frames, unwinder).map(|ips| Trace { ips: ips.into() })
+        }
+        #[cfg(not(lockdep_on))]
+        {
+            let _ = (max_frames, unwinder);
+            None
+        }
+    }
+
+    /// The captured frames' addresses, innermost first: return addresses
+    /// (each one past the call it returns to), as libgcc's unwinder reports
+    /// them.
+    pub fn ips(&self) -> &[usize] {
+        &self.ips
+    }
+
     /// Number of captured frames (before trimming).
     pub fn len(&self) -> usize {
         self.ips.len()
