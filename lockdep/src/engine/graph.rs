@@ -172,6 +172,8 @@ pub(crate) struct Graph {
 /// had another.
 #[derive(Default)]
 struct NameVersions {
+    /// The name itself.
+    name: &'static str,
     keys: FastMap<KeyId, u32>,
     /// Live keys whose first class has this name.
     firsts: u32,
@@ -181,18 +183,50 @@ struct NameVersions {
 }
 
 /// A key's classes, by subclass, and its claim on the name of its first
-/// class.
-#[derive(Clone, Copy)]
+/// class. (Compact, as a program with many keys writes this table on every
+/// registration and a large table costs cache misses: 24 bytes.)
 struct KeyClasses {
-    classes: [Option<ClassId>; MAX_SUBCLASSES as usize],
-    name: &'static str,
+    /// Subclass 0's class, raw (0: none; ids start at 1).
+    first: u32,
+    /// The other seven subclasses' (few keys use them), in a box made on
+    /// first use.
+    more: Option<Box<[u32; MAX_SUBCLASSES as usize - 1]>>,
     /// The name's place in `Graph::names` (a removal finds it without
-    /// hashing the name).
+    /// hashing the name, a registration compares its text there).
     name_at: u32,
     version: u32,
     /// Whether some class of the key was registered under another name (its
     /// version is then in that name's `NameVersions::keys`).
     other_names: bool,
+}
+
+impl KeyClasses {
+    fn get(&self, subclass: u32) -> Option<ClassId> {
+        let raw = match subclass {
+            0 => self.first,
+            s => self.more.as_ref().and_then(|m| m.get(s as usize - 1).copied()).unwrap_or(0),
+        };
+        (raw != 0).then(|| ClassId::from_raw(raw))
+    }
+
+    /// Sets `subclass`'s class (`subclass` in range).
+    fn set(&mut self, subclass: u32, id: Option<ClassId>) {
+        let raw = id.map_or(0, ClassId::raw);
+        match subclass {
+            0 => self.first = raw,
+            _ if raw == 0 && self.more.is_none() => {}
+            s => self.more.get_or_insert_with(Box::default)[s as usize - 1] = raw,
+        }
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.first == 0 && self.more.as_ref().is_none_or(|m| m.iter().all(|&r| r == 0))
+    }
+
+    fn all(&self) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
+        std::array::from_fn(|s| self.get(s as u32))
+    }
 }
 
 /// Every class name's [`NameVersions`], kept for good (one per distinct
@@ -216,7 +250,7 @@ impl Names {
             _ => {
                 let versions = &mut self.versions;
                 let at = *self.by_name.entry(name).or_insert_with(|| {
-                    versions.push(NameVersions::default());
+                    versions.push(NameVersions { name, ..NameVersions::default() });
                     (versions.len() - 1) as u32
                 });
                 self.recent = Some((name, at));
@@ -242,7 +276,7 @@ pub(crate) enum Plain {
 
 impl Graph {
     pub(crate) fn lookup(&self, key: KeyId, subclass: u32) -> Option<ClassId> {
-        self.by_key.get(&key).and_then(|c| c.classes.get(subclass as usize).copied().flatten())
+        self.by_key.get(&key).and_then(|c| c.get(subclass))
     }
 
     /// The slot of a live class.
@@ -258,7 +292,7 @@ impl Graph {
         // and its version, or the place of a new key.
         let mut entry = self.by_key.entry(key);
         if let Entry::Occupied(o) = &entry {
-            if let Some(c) = o.get().classes.get(subclass as usize).copied().flatten() {
+            if let Some(c) = o.get().get(subclass) {
                 return Some(c);
             }
         }
@@ -273,7 +307,11 @@ impl Graph {
         self.last_id += 1;
         let id = ClassId::from_raw(self.last_id);
         let (name_at, version) = match &mut entry {
-            Entry::Occupied(o) if same_name(o.get().name, name) => (o.get().name_at, o.get().version),
+            Entry::Occupied(o)
+                if self.names.versions.get(o.get().name_at as usize).is_some_and(|n| same_name(n.name, name)) =>
+            {
+                (o.get().name_at, o.get().version)
+            }
             Entry::Occupied(o) => {
                 o.get_mut().other_names = true;
                 let (at, names) = self.names.of(name);
@@ -290,14 +328,8 @@ impl Graph {
                 (at, names.last)
             }
         };
-        let classes = entry.or_insert(KeyClasses {
-            classes: [None; MAX_SUBCLASSES as usize],
-            name,
-            name_at,
-            version,
-            other_names: false,
-        });
-        classes.classes[subclass as usize] = Some(id);
+        let classes = entry.or_insert(KeyClasses { first: 0, more: None, name_at, version, other_names: false });
+        classes.set(subclass, Some(id));
         let class = Class {
             id,
             key,
@@ -582,9 +614,9 @@ impl Graph {
         let class = &self.classes[slot.index()];
         let (key, subclass) = (class.key, class.subclass);
         if let Entry::Occupied(mut o) = self.by_key.entry(key) {
-            let classes = &mut o.get_mut().classes;
-            classes[subclass as usize] = None;
-            if classes.iter().all(Option::is_none) {
+            let classes = o.get_mut();
+            classes.set(subclass, None);
+            if classes.is_empty() {
                 // No class of the key is left: forget its claims on names.
                 let gone = o.remove();
                 self.release_names(key, gone);
@@ -599,11 +631,12 @@ impl Graph {
         let Some(gone) = self.by_key.remove(&key) else {
             return [None; MAX_SUBCLASSES as usize];
         };
-        for c in gone.classes.into_iter().flatten() {
+        let all = gone.all();
+        for c in all.into_iter().flatten() {
             self.unplace(c);
         }
         self.release_names(key, gone);
-        gone.classes
+        all
     }
 
     /// Takes a live class out of the graph with every edge touching it and
@@ -799,7 +832,7 @@ impl Graph {
     /// and the graph stays free to change while they are removed).
     #[cfg(test)]
     pub(crate) fn classes_of(&self, key: KeyId) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
-        self.by_key.get(&key).map(|c| c.classes).unwrap_or_default()
+        self.by_key.get(&key).map(KeyClasses::all).unwrap_or_default()
     }
 }
 
@@ -1101,7 +1134,7 @@ mod tests {
 
     #[test]
     fn a_key_entry_is_small() {
-        assert_eq!(std::mem::size_of::<KeyClasses>(), 32);
+        assert_eq!(std::mem::size_of::<KeyClasses>(), 24);
     }
 
     #[test]
@@ -1110,10 +1143,7 @@ mod tests {
         let a = g.register(key(1), 0, "n", 10).unwrap();
         let b = g.register(key(2), 0, "n", 10).unwrap();
         let b1 = g.register(key(2), 1, "other", 10).unwrap();
-        assert_eq!(
-            (g.class_name(a), g.class_name(b), g.class_name(b1)),
-            ("n".into(), "n#2".into(), "other/1".into())
-        );
+        assert_eq!((g.class_name(a), g.class_name(b), g.class_name(b1)), ("n".into(), "n#2".into(), "other/1".into()));
         g.zap(a);
         let c = g.register(key(3), 0, "n", 10).unwrap();
         assert_eq!(g.class_name(c), "n#3", "key 2 still holds the name");
