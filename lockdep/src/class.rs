@@ -124,7 +124,34 @@ pub(crate) struct DynKeyInner {
     /// The validators that registered a class of this key: none (its locks
     /// were never taken, and dropping the key costs nothing), one (removal
     /// goes straight to it) or several (removal walks the registry).
-    pub(crate) owners: crate::engine::KeyOwners,
+    pub(crate) owners: KeyOwners,
+}
+
+/// The validators holding classes of one [`DynamicKey`] (part of its shared
+/// state), so that removing its classes when the key dies goes straight to
+/// the one validator that has them — nearly always one. Plain data: the
+/// engine reads and writes it (`engine::registry`'s `note_owner`,
+/// `first_owner`, `release_owners`), which keeps this module free of the
+/// engine's types.
+///
+/// Set under the graph lock of the validator that registers a class of the
+/// key (`Ctx::register_lock_class`, the only place classes of run-time keys
+/// are made); read when the key is dropped, after the last map using it,
+/// which orders every registration before it (the key's `Arc`).
+#[cfg(lockdep_on)]
+#[derive(Default)]
+pub(crate) struct KeyOwners {
+    /// The first validator that registered a class of the key: a pointer
+    /// made by `Weak::into_raw` on the engine's validator state, whose weak
+    /// count this struct owns (null: none yet), given back by
+    /// `release_owners` when the key is dropped. An atomic pointer rather
+    /// than a `OnceLock<Weak<_>>`: the first registration of every dynamic
+    /// class sets it, and the `Once` machinery cost more than the rest of
+    /// this together.
+    pub(crate) first: std::sync::atomic::AtomicPtr<()>,
+    /// Set when another validator registered one too: removal then walks
+    /// the registry, as for a static key.
+    pub(crate) several: std::sync::atomic::AtomicBool,
 }
 
 /// What a [`LockdepMap`](crate::LockdepMap) takes its class from.
@@ -154,12 +181,13 @@ pub(crate) enum KeyId {
 }
 
 impl KeySource {
-    /// Notes that the validator `inner` registered a class of this key (see
-    /// `DynKeyInner::owners`); nothing for the other sources.
+    /// The validators holding classes of a dynamic key (see
+    /// `DynKeyInner::owners`); `None` for the other sources.
     #[cfg(lockdep_on)]
-    pub(crate) fn note_registered(&self, inner: &std::sync::Weak<crate::engine::Inner>) {
-        if let KeySource::Dynamic(d) = self {
-            d.owners.note(inner);
+    pub(crate) fn dynamic_owners(&self) -> Option<&KeyOwners> {
+        match self {
+            KeySource::Dynamic(d) => Some(&d.owners),
+            _ => None,
         }
     }
 

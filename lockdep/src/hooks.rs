@@ -312,8 +312,9 @@ impl Drop for crate::class::DynKeyInner {
     /// them. A key no validator ever registered a class of (its locks were
     /// never taken) has nothing to remove: its drop costs nothing.
     fn drop(&mut self) {
-        if self.owners.any() {
+        if engine::any_owner(&self.owners) {
             engine::unregister_dynamic_key(&self.key, &self.owners);
+            engine::release_owners(&mut self.owners);
         }
     }
 }

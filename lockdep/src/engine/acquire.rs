@@ -41,7 +41,9 @@ impl Ctx<'_> {
         let key = map.key.id();
         match sh.graph.register(key, subclass, map.name(), inner.config.max_classes) {
             Some(c) => {
-                map.key.note_registered(&self.pv.inner);
+                if let Some(owners) = map.key.dynamic_owners() {
+                    super::registry::note_owner(owners, &self.pv.inner);
+                }
                 map.set_cached_class(inner.epoch(), subclass, c.raw());
                 Some(c)
             }

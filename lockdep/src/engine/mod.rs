@@ -118,9 +118,9 @@ pub(crate) use inner::Inner;
 #[cfg(lockdep_on)]
 pub(crate) use registry::global;
 #[cfg(lockdep_on)]
-pub(crate) use registry::{KeyOwners, unregister_dynamic_key};
+pub(crate) use registry::{any_owner, release_owners};
 #[cfg(lockdep_on)]
-pub(crate) use release::{debug_check_no_locks_freed, lockdep_unregister_key};
+pub(crate) use release::{debug_check_no_locks_freed, lockdep_unregister_key, unregister_dynamic_key};
 #[cfg(lockdep_on)]
 pub(crate) use stats::{dump_chains, dump_classes, dump_dot, dump_stats, stats};
 #[cfg(lockdep_on)]

@@ -9,7 +9,7 @@ use super::ctx::Ctx;
 use super::emit::{lock_info, map_info};
 use super::held::HeldLock;
 use super::inner::{Inner, lock};
-use super::registry::registry;
+use super::registry::{any_owner, first_owner, registry};
 use super::signature::{Signature, Site};
 use super::thread::with_ctx;
 use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
@@ -74,6 +74,27 @@ pub(crate) fn lockdep_unregister_key(key: &LockClassKey, maps_may_remain: bool) 
     let validators: Vec<_> = lock(registry()).iter().filter_map(|w| w.upgrade()).collect();
     for inner in validators {
         zap_key(&inner, id, maps_may_remain);
+    }
+}
+
+/// Removes the classes of a dynamic key that is being dropped (kernel
+/// `lockdep_unregister_key`): in its one validator when only one registered
+/// classes of it, else in every live validator. A key no validator
+/// registered a class of (its locks were never taken) costs nothing, and a
+/// validator that is gone has nothing left to remove.
+pub(crate) fn unregister_dynamic_key(key: &LockClassKey, owners: &crate::class::KeyOwners) {
+    if !any_owner(owners) {
+        return;
+    }
+    if owners.several.load(std::sync::atomic::Ordering::Relaxed) {
+        lockdep_unregister_key(key, false);
+        return;
+    }
+    if crate::fork::in_forked_child() {
+        return; // see `lockdep_unregister_key`
+    }
+    if let Some(inner) = first_owner(owners) {
+        zap_key(&inner, key.id(), false);
     }
 }
 
