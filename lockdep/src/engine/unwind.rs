@@ -21,12 +21,12 @@
 //!   inline assembly; every stack read is bounds-checked against the live
 //!   part of the current thread's stack: from the stack pointer at the
 //!   capture to the stack's top (`pthread_getattr_np`, once per thread);
-//! * the module list is shared (an `Arc` behind a lock taken with
-//!   `try_lock`, a few tries at most, only to clone or replace it); the rule
-//!   caches are per thread (four, an address's picked by a hash: framehop's
-//!   are direct-mapped): no lock is held while walking, a capture never
-//!   blocks, and a child forked while another thread held the lock falls
-//!   back instead of waiting forever.
+//! * the module list is shared (an `Arc` behind a lock held only to clone or
+//!   replace it: a few `try_lock`s, then a wait, which cannot be long — but
+//!   never a wait in a forked child, where a thread of the parent may have
+//!   held it at the fork: that child falls back instead); the rule caches
+//!   are per thread (four, an address's picked by a hash: framehop's are
+//!   direct-mapped): no lock is held while walking.
 //!
 //! Anything it cannot vouch for — a stack pointer outside the thread's
 //! stack (an alternate signal stack, a coroutine's), a read out of bounds,
@@ -81,8 +81,7 @@ mod imp {
     }
 
     /// The current module list (replaced when the loader's counters move).
-    /// Locked only to clone or replace the `Arc`, with `try_lock`: a child
-    /// forked while another thread held it falls back instead of waiting.
+    /// Locked only to clone or replace the `Arc` (see [`locked`]).
     static MODULES: Mutex<Option<Arc<Modules>>> = Mutex::new(None);
 
     thread_local! {
@@ -127,9 +126,12 @@ mod imp {
         Some(fresh)
     }
 
-    /// `f` on the module list, if its lock can be had within a few tries
-    /// (it is only ever held to clone or replace an `Arc`: a failure means
-    /// its holder was preempted, or a fork copied it held).
+    /// `f` on the module list. Its lock is only ever held to clone or
+    /// replace an `Arc`, so a holder always lets go soon: after a few tries
+    /// (its holder was preempted: on a loaded machine a few yields are not
+    /// always enough) this thread waits for it. Not in a forked child: a
+    /// thread of the parent may have held it at the fork, and nobody would
+    /// ever release it there — `None` then, and the capture falls back.
     fn locked<R>(f: impl FnOnce(&mut Option<Arc<Modules>>) -> R) -> Option<R> {
         for _ in 0..64 {
             match MODULES.try_lock() {
@@ -138,7 +140,10 @@ mod imp {
                 Err(TryLockError::WouldBlock) => std::thread::yield_now(),
             }
         }
-        None
+        if crate::fork::in_forked_child() {
+            return None;
+        }
+        MODULES.lock().ok().map(|mut g| f(&mut g))
     }
 
     /// The registers the walk starts from: the program counter, stack
