@@ -2,10 +2,9 @@
 //! pointers only) when a dependency is created, stored once however many
 //! edges share them, and resolved only when a report is printed.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use super::ids::FastSet;
 use crate::config::Unwinder;
 use crate::report::Trace;
 
@@ -39,7 +38,10 @@ pub(crate) fn capture_with(max_frames: usize, unwinder: Unwinder) -> Option<Vec<
 /// De-duplicating store (the kernel's `stack_trace_hash`).
 #[derive(Default)]
 pub(crate) struct TraceStore {
-    traces: HashSet<Arc<[usize]>, BuildHasherDefault<IpHasher>>,
+    /// With the engine's fast hasher: a trace is hashed at every new
+    /// dependency with capture on, and SipHash's guard against chosen keys
+    /// is not needed for the program's own return addresses.
+    traces: FastSet<Arc<[usize]>>,
     pub(crate) entries: usize,
 }
 
@@ -56,45 +58,5 @@ impl TraceStore {
 
     pub(crate) fn count(&self) -> usize {
         self.traces.len()
-    }
-}
-
-/// The store's hasher: a multiply-rotate over the trace's words (the scheme
-/// of rustc's FxHash). A trace is hashed at every new dependency with
-/// capture on, and SipHash (std's default, ~25 instructions a word) guards
-/// against chosen keys, which return addresses of the program's own code
-/// are not.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IpHasher(u64);
-
-impl IpHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for IpHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(c);
-            self.add(u64::from_ne_bytes(word));
-        }
-        for &b in chunks.remainder() {
-            self.add(u64::from(b));
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
