@@ -1,7 +1,9 @@
 //! The cost of a *new* dependency as the class graph grows: a chain of 1,000
 //! or 10,000 classes built forwards (A->B, B->C, ...) and in reverse (the
 //! same edges, last first), with stack-trace capture off and on. The
-//! uninstrumented baseline takes the same locks with parking_lot alone.
+//! uninstrumented baseline takes the same locks with parking_lot alone;
+//! tracing-mutex (every mutex its own node) learns the same chain, with fresh
+//! mutexes for every chain (made and dropped outside the timed steps).
 //!
 //! One criterion iteration is one new edge; a fresh validator is started
 //! whenever a chain is complete. Only meaningful with validation compiled in.
@@ -9,7 +11,9 @@
 //! `class-removal-N`: a lock with a class of its own (a `DynamicKey`) created,
 //! taken under a static lock and dropped — which removes its class — while
 //! the validator holds N other validated chains; removal must cost what the
-//! class owns, flat in N. `stall-during-dump`: the same churn on one thread
+//! class owns, flat in N. tracing-mutex does the same with a mutex of its own
+//! (each is its own node), its graph holding N edges as well.
+//! `stall-during-dump`: the same churn on one thread
 //! while another dumps an 8,192-class graph (`dump_classes`) in a loop: the
 //! dump computes outside the graph lock, so the churn barely notices.
 
@@ -73,6 +77,29 @@ fn run(c: &Chain, iters: u64, reverse: bool, backtraces: bool, instrumented: boo
     total
 }
 
+type TmMutex = tracing_mutex::stdsync::tracing::Mutex<()>;
+
+/// [`run`] for tracing-mutex: the same steps over `n` fresh mutexes a chain.
+fn run_tm(n: usize, iters: u64, reverse: bool) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0u64;
+    while done < iters {
+        let ms: Vec<TmMutex> = (0..n).map(|_| TmMutex::new(())).collect();
+        let steps = ((iters - done) as usize).min(n - 1);
+        let t = Instant::now();
+        for s in 0..steps {
+            let i = edge_index(s, n, reverse);
+            let a = ms[i].lock().unwrap();
+            let b = ms[i + 1].lock().unwrap();
+            drop((b, a));
+        }
+        total += t.elapsed();
+        drop(ms);
+        done += steps as u64;
+    }
+    total
+}
+
 fn growth(c: &mut Criterion) {
     if !lockdep::ENABLED {
         eprintln!("graph benchmarks need validation compiled in (--features enabled-in-release)");
@@ -91,6 +118,7 @@ fn growth(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("lockdep-trace", dir), |b| {
                 b.iter_custom(|i| run(&ch, i, reverse, true, true))
             });
+            g.bench_function(BenchmarkId::new("tracing-mutex", dir), |b| b.iter_custom(|i| run_tm(n, i, reverse)));
         }
         g.finish();
     }
@@ -126,6 +154,26 @@ fn churn_once(outer: &LockdepMap, raw_outer: &parking_lot::Mutex<()>, instrument
     }
 }
 
+/// [`churn_once`] for tracing-mutex.
+fn churn_once_tm(outer: &TmMutex) {
+    let inner = TmMutex::new(());
+    let _o = outer.lock().unwrap();
+    let _i = inner.lock().unwrap();
+}
+
+/// tracing-mutex's graph with `n` edges among `side` mutexes, kept alive.
+fn fill_tm(n: usize) -> Vec<TmMutex> {
+    let side = (n as f64).sqrt().ceil() as usize + 1;
+    let ms: Vec<TmMutex> = (0..side).map(|_| TmMutex::new(())).collect();
+    let pairs = (0..side).flat_map(|i| (i + 1..side).map(move |j| (i, j))).take(n);
+    for (i, j) in pairs {
+        let a = ms[i].lock().unwrap();
+        let b = ms[j].lock().unwrap();
+        drop((b, a));
+    }
+    ms
+}
+
 fn big_validator() -> Validator {
     Validator::new(Config {
         max_classes: 100_000,
@@ -149,6 +197,9 @@ fn class_removal(c: &mut Criterion) {
             let mut g = c.benchmark_group(format!("class-removal-{n}"));
             g.bench_function("parking_lot", |b| b.iter(|| churn_once(&outer, &raw_outer, false)));
             g.bench_function("lockdep-notrace", |b| b.iter(|| churn_once(&outer, &raw_outer, true)));
+            let tm_outer = TmMutex::new(());
+            let _tm_fill = fill_tm(n);
+            g.bench_function("tracing-mutex", |b| b.iter(|| churn_once_tm(&tm_outer)));
             g.finish();
         });
         assert!(v.reports().is_empty());
