@@ -550,3 +550,81 @@ fn might_lock_leaves_no_holder_behind() {
     });
     assert!(v.reports().is_empty(), "{:?}", kinds(&v));
 }
+
+/// A lock taken with nothing held whose map does not know its class yet
+/// takes one pass under the graph lock for the class and the chain head it
+/// starts: the head is counted as a chain exactly as the two passes did,
+/// once per distinct head, whichever map of the class starts it.
+#[test]
+fn a_chain_head_is_counted_once_whether_its_class_is_new_or_not() {
+    keys!(KA, KB);
+    let (a1, a2, b) = (LockdepMap::new("a", &KA), LockdepMap::new("a", &KA), LockdepMap::new("b", &KB));
+    let v = collect();
+    let alone = |m: &LockdepMap| {
+        mutex_acquire(m, 0, false);
+        mutex_release(m);
+    };
+    v.scope(|| {
+        let s0 = v.stats();
+        alone(&a1); // a new class, at depth 0
+        let s1 = v.stats();
+        assert_eq!((s1.classes, s1.chains, s1.chain_hlocks), (1, 1, 1));
+        assert_eq!((s1.chain_misses - s0.chain_misses, s1.chain_hits - s0.chain_hits), (1, 0));
+        assert_eq!(s1.max_depth, 1);
+        alone(&a2); // the same class from a map that does not know it yet
+        let s2 = v.stats();
+        assert_eq!((s2.classes, s2.chains, s2.chain_hlocks), (1, 1, 1));
+        assert_eq!((s2.chain_misses, s2.chain_hits), (s1.chain_misses, s1.chain_hits), "the thread's cache knew it");
+        // A trylock head and a read head are chains of their own; the
+        // trylock one needs no validation and is not counted. (A map that
+        // knows its class takes a head on the fast path, which records
+        // nothing: `b2` does not know it yet.)
+        mutex_acquire(&b, 0, true);
+        mutex_release(&b);
+        assert_eq!(v.stats().chains, 1);
+        let b2 = LockdepMap::new("b", &KB);
+        lock_acquire(&b2, 0, false, Read::Shared, None);
+        lock_release(&b2);
+        assert_eq!(v.stats().chains, 2);
+        // Another thread: its own cache, the store's record.
+        let a3 = LockdepMap::new("a", &KA);
+        std::thread::scope(|s| {
+            s.spawn(|| v.scope(|| alone(&a3)));
+        });
+        let s3 = v.stats();
+        assert_eq!((s3.chains, s3.chain_hlocks), (2, 2));
+        assert_eq!(s3.chain_hits, s2.chain_hits + 1, "found in the store, not counted again");
+        // A chain of two above the head.
+        mutex_acquire(&a1, 0, false);
+        mutex_acquire(&b, 0, false);
+        mutex_release(&b);
+        mutex_release(&a1);
+        assert_eq!((v.stats().chains, v.stats().chain_hlocks, v.stats().direct_dependencies), (3, 4, 1));
+    });
+    assert!(v.reports().is_empty());
+    // The dump lists the three validated chains: the two heads, and a -> b.
+    let dump = v.dump_chains();
+    assert_eq!(dump.matches("irq_context").count(), 3, "{dump}");
+}
+
+/// The chain limit meets a chain head whose class is registered in the same
+/// pass: reported once, the lock still tracked, nothing more counted.
+#[test]
+fn a_new_chain_head_past_max_chains_is_reported_and_still_tracked() {
+    keys!(KA, KB);
+    let (a, b) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB));
+    let v = Validator::new(Config { max_chains: 1, ..Config::collect().with_backtraces(false) });
+    v.scope(|| {
+        mutex_acquire(&a, 0, false);
+        mutex_release(&a);
+        mutex_acquire(&b, 0, false);
+        assert!(lock_is_held(&b));
+        mutex_release(&b);
+        assert!(!lock_is_held(&b));
+    });
+    let s = v.stats();
+    assert_eq!((s.classes, s.chains, s.chain_hlocks), (2, 1, 1));
+    let reports = v.reports();
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].message().contains("max_chains"), "{}", reports[0].message());
+}

@@ -3,12 +3,13 @@
 //! `validate_chain` for chains the thread has not validated before.
 
 use std::panic::Location;
+use std::sync::MutexGuard;
 
 use super::ctx::Ctx;
 use super::emit::{lock_info, map_info, named_info};
 use super::held::{ChainKey, ChainNode, HeldLock};
 use super::ids::ClassId;
-use super::inner::lock;
+use super::inner::{Shared, lock};
 use super::signature::{Signature, Site};
 use crate::class::{MAX_SUBCLASSES, Read};
 use crate::map::LockdepMap;
@@ -36,8 +37,22 @@ impl Ctx<'_> {
         if let Some(c) = self.cached_class(map, subclass) {
             return Some(c);
         }
+        let mut sh = lock(&self.inner.shared);
+        self.register_locked(&mut sh, map, subclass, read, loc)
+    }
+
+    /// [`register_lock_class`](Self::register_lock_class) past the map's
+    /// cache, under the graph lock.
+    #[inline(always)]
+    fn register_locked(
+        &mut self,
+        sh: &mut MutexGuard<'_, Shared>,
+        map: &LockdepMap,
+        subclass: u32,
+        read: Read,
+        loc: Loc,
+    ) -> Option<ClassId> {
         let inner = self.inner;
-        let mut sh = lock(&inner.shared);
         let key = map.key.id();
         match sh.graph.register(key, subclass, map.name(), inner.config.max_classes) {
             Some(c) => {
@@ -49,7 +64,7 @@ impl Ctx<'_> {
             }
             None => {
                 self.limit(
-                    &mut sh,
+                    sh,
                     "max_classes",
                     "Config::max_classes or LOCKDEP_MAX_CLASSES",
                     Some(map_info(map, subclass, read, false, loc)),
@@ -93,6 +108,15 @@ impl Ctx<'_> {
             subclass = 0; // keep tracking the lock so that its release balances
         }
         subclass = self.nested_subclass(map, subclass); // Config::nested_sites
+        if nest.is_none()
+            && self.pv.held.depth() == 0
+            && self.inner.config.max_depth > 0
+            && self.inner.is_learning()
+            && self.cached_class(map, subclass).is_none()
+        {
+            self.acquire_new_head(map, subclass, trylock, read, check, loc);
+            return;
+        }
         let class = if self.inner.is_learning() {
             self.register_lock_class(map, subclass, read, loc)
         } else {
@@ -112,6 +136,58 @@ impl Ctx<'_> {
             check: check && class.is_some(),
         };
         self.push(entry, 0, loc);
+    }
+
+    /// The acquisition of a lock with nothing held whose map does not know
+    /// its class yet (most often a class being registered): the class and
+    /// the chain head it starts are looked up and recorded in one pass under
+    /// the graph lock, instead of a pass for the class and another for the
+    /// chain. The same steps as [`acquire`](Self::acquire) and
+    /// [`push`](Self::push) would take (at depth 0 with no nest lock there is
+    /// no depth limit, no nest merge, and no dependency to check), so the
+    /// same verdicts and statistics.
+    #[allow(clippy::too_many_arguments)]
+    fn acquire_new_head(&mut self, map: &LockdepMap, subclass: u32, trylock: bool, read: Read, check: bool, loc: Loc) {
+        let mut sh = lock(&self.inner.shared);
+        let classes = sh.graph.nr_classes;
+        let class = self.register_locked(&mut sh, map, subclass, read, loc);
+        // A class just made is in no thread's cache (ids are never reused).
+        let new = sh.graph.nr_classes != classes;
+        let mut entry = HeldLock {
+            instance: map.addr(),
+            class: class.unwrap_or(ClassId::UNTRACKED),
+            node: ChainNode::NONE,
+            name: map.name(),
+            location: loc,
+            nest: None,
+            references: 0,
+            subclass: subclass as u8,
+            read,
+            trylock,
+            check: check && class.is_some(),
+        };
+        let elem = entry.elem();
+        // The thread's cache may know the head when the class is not new
+        // (another map of the same key, taken here before).
+        match elem.filter(|_| !new).and_then(|e| self.pv.cache.get(ChainKey::new(ChainNode::ROOT, e))) {
+            Some(node) => {
+                drop(sh);
+                entry.node = node;
+            }
+            None => {
+                let ok = match elem {
+                    Some(e) => self.validate_head(sh, &mut entry, e),
+                    None => {
+                        drop(sh); // an untracked class (rare): the whole path
+                        self.validate_chain(&mut entry, ChainNode::ROOT, None)
+                    }
+                };
+                if !ok && !self.inner.is_validating() {
+                    return;
+                }
+            }
+        }
+        self.pv.held.locks.push(entry);
     }
 
     /// Pushes `entry` through the acquire path (kernel `__lock_acquire` from

@@ -11,12 +11,10 @@
 //!   (parent node, element) to the node of a chain that needs no further
 //!   validation. Its keys are exact, so a hit never needs verifying.
 
-use std::collections::HashSet;
 use std::collections::hash_map::Entry;
-use std::hash::BuildHasherDefault;
 
 use super::held::{ChainKey, ChainNode, Elem};
-use super::ids::{ClassId, IdHasher, IdMap, SmallList};
+use super::ids::{ClassId, IdMap, SmallList};
 
 /// Sets of the front of the per-thread cache (a power of two), two slots
 /// (ways) each: 512 slots, 8 KiB.
@@ -149,6 +147,40 @@ struct ClassChains {
     /// which short-lived classes come and go neither re-creates the list
     /// nor re-marks the bit for each of them.
     head_bits: u16,
+    /// A bit for each of the class's elements whose chain head (the chain of
+    /// that one entry) was recorded as validated: a subset of `head_bits`.
+    /// (Kept here rather than in a set of its own: a head is recorded with
+    /// the one probe of this table that marks its `head_bits`.)
+    validated_heads: u16,
+}
+
+/// A chain head's record in the [`ChainStore`] (see [`ChainStore::head`]).
+pub(crate) struct Head<'a> {
+    chains: &'a mut ClassChains,
+    bit: u16,
+    count: &'a mut usize,
+    hlocks: &'a mut usize,
+}
+
+impl Head<'_> {
+    pub(crate) fn is_validated(&self) -> bool {
+        self.chains.validated_heads & self.bit != 0
+    }
+
+    /// Validated chains in the store (the `max_chains` limit's count).
+    pub(crate) fn count(&self) -> usize {
+        *self.count
+    }
+
+    /// Records the head as validated (counted once).
+    pub(crate) fn set_validated(self) {
+        self.chains.head_bits |= self.bit;
+        if self.chains.validated_heads & self.bit == 0 {
+            self.chains.validated_heads |= self.bit;
+            *self.count += 1;
+            *self.hlocks += 1;
+        }
+    }
 }
 
 /// The validator-wide chain store: interned chain nodes and which chains
@@ -172,8 +204,6 @@ pub(crate) struct ChainStore {
     by_class: IdMap<ClassId, ClassChains>,
     /// The last id handed out (ids start at 1; 0 is [`ChainNode::ROOT`]).
     last: u32,
-    /// Chain heads (chains of one entry) recorded as validated, by element.
-    heads: HashSet<Elem, BuildHasherDefault<IdHasher>>,
     /// The chains a removal is taking down (kept to save an allocation per
     /// removal).
     doomed: Vec<ChainNode>,
@@ -189,16 +219,30 @@ impl ChainStore {
     /// when `limit` interned chains exist already, when `parent` is a chain
     /// that was removed (a stale entry: nothing above it is cached), or,
     /// after 2^31 chains, when ids ran out.
+    #[cfg(test)]
     pub(crate) fn intern(&mut self, parent: ChainNode, elem: Elem, limit: usize) -> Option<ChainNode> {
+        self.intern_validated(parent, elem, limit).map(|(node, _)| node)
+    }
+
+    /// [`intern`](Self::intern), and whether the chain was validated (what
+    /// [`is_validated`](Self::is_validated) says of it, without a second
+    /// probe: a chain interned here was not).
+    pub(crate) fn intern_validated(
+        &mut self,
+        parent: ChainNode,
+        elem: Elem,
+        limit: usize,
+    ) -> Option<(ChainNode, bool)> {
         if parent == ChainNode::NONE {
             return None;
         }
         if parent == ChainNode::ROOT {
-            return Some(ChainNode::head(elem));
+            let head = ChainNode::head(elem);
+            return Some((head, self.is_validated(head)));
         }
         let key = ChainKey::new(parent, elem);
         if let Some(&n) = self.index.get(&key) {
-            return Some(n);
+            return Some((n, self.nodes.get(&n).is_some_and(|n| n.validated)));
         }
         if self.index.len() >= limit {
             return None;
@@ -230,12 +274,7 @@ impl ChainStore {
         same_class.push(id);
         self.nodes.insert(id, Node { parent, elem, len, validated: false, at_parent, at_class, extended: false });
         self.index.insert(key, id);
-        Some(id)
-    }
-
-    /// Marks `e` in its class's [`head_bits`](ClassChains::head_bits).
-    fn note_head(&mut self, e: Elem) {
-        self.by_class.entry(e.class()).or_default().head_bits |= 1 << e.low_bits();
+        Some((id, false))
     }
 
     fn len_of(&self, node: ChainNode) -> u32 {
@@ -244,7 +283,7 @@ impl ChainStore {
 
     pub(crate) fn is_validated(&self, node: ChainNode) -> bool {
         if let Some(e) = node.head_elem() {
-            self.heads.contains(&e)
+            self.by_class.get(&e.class()).is_some_and(|c| c.validated_heads & (1 << e.low_bits()) != 0)
         } else {
             self.nodes.get(&node).is_some_and(|n| n.validated)
         }
@@ -253,8 +292,12 @@ impl ChainStore {
     /// Records that the chain `node` was validated.
     pub(crate) fn set_validated(&mut self, node: ChainNode) {
         let newly = if let Some(e) = node.head_elem() {
-            self.note_head(e);
-            self.heads.insert(e)
+            let chains = self.by_class.entry(e.class()).or_default();
+            let bit = 1 << e.low_bits();
+            chains.head_bits |= bit;
+            let newly = chains.validated_heads & bit == 0;
+            chains.validated_heads |= bit;
+            newly
         } else {
             match self.nodes.get_mut(&node) {
                 Some(n) if !n.validated => {
@@ -267,6 +310,19 @@ impl ChainStore {
         if newly {
             self.count += 1;
             self.hlocks += self.len_of(node) as usize;
+        }
+    }
+
+    /// The record of the chain head `e` (the chain of that one entry): one
+    /// probe of its class's entry, made if absent, answers whether it was
+    /// validated and records it (what [`is_validated`](Self::is_validated)
+    /// and [`set_validated`](Self::set_validated) do for a head, in two).
+    pub(crate) fn head(&mut self, e: Elem) -> Head<'_> {
+        Head {
+            chains: self.by_class.entry(e.class()).or_default(),
+            bit: 1 << e.low_bits(),
+            count: &mut self.count,
+            hlocks: &mut self.hlocks,
         }
     }
 
@@ -294,18 +350,17 @@ impl ChainStore {
     /// `remove_class_from_lock_chains`), in time proportional to those chains.
     pub(crate) fn zap_class(&mut self, class: ClassId) {
         let mut doomed = std::mem::take(&mut self.doomed);
-        let ClassChains { nodes, head_bits: bits } = self.by_class.remove(&class).unwrap_or_default();
+        let ClassChains { nodes, head_bits: bits, validated_heads } = self.by_class.remove(&class).unwrap_or_default();
         doomed.extend_from_slice(&nodes);
+        let heads = validated_heads.count_ones() as usize;
+        self.count -= heads;
+        self.hlocks -= heads;
+        self.zapped += heads;
         // Most classes are never a chain head's top: no walk of their
         // elements at all.
         let heads = Elem::all_of(class).filter(|e| bits & (1 << e.low_bits()) != 0);
         if bits != 0 {
             for e in heads {
-                if self.heads.remove(&e) {
-                    self.count -= 1;
-                    self.hlocks -= 1;
-                    self.zapped += 1;
-                }
                 if let Some(l) = self.children.remove(&ChainNode::head(e)) {
                     doomed.extend_from_slice(&l);
                 }
@@ -364,7 +419,11 @@ impl ChainStore {
 
     /// Every validated chain, as its elements (bottom first).
     pub(crate) fn validated(&self) -> Vec<Vec<Elem>> {
-        let mut out: Vec<Vec<Elem>> = self.heads.iter().map(|e| vec![*e]).collect();
+        let mut out: Vec<Vec<Elem>> = (self.by_class.iter())
+            .filter(|(_, c)| c.validated_heads != 0)
+            .flat_map(|(&class, c)| Elem::all_of(class).filter(|e| c.validated_heads & (1 << e.low_bits()) != 0))
+            .map(|e| vec![e])
+            .collect();
         for (id, n) in &self.nodes {
             if n.validated {
                 out.push(self.elems(*id));
@@ -508,6 +567,33 @@ mod tests {
         s.zap_class(cls(1));
         assert!(s.children.is_empty() && s.by_class.is_empty() && s.nodes.is_empty() && s.index.is_empty());
         assert_eq!((s.count, s.hlocks), (0, 0));
+    }
+
+    #[test]
+    fn a_head_is_recorded_with_its_class_and_goes_with_it() {
+        let mut s = ChainStore::default();
+        let shared = Elem::new(cls(7), Read::Shared, false, true).unwrap();
+        assert!(!s.head(el(7)).is_validated());
+        s.head(el(7)).set_validated();
+        s.head(el(7)).set_validated(); // counted once
+        assert!(s.head(el(7)).is_validated() && s.is_validated(ChainNode::head(el(7))));
+        assert!(!s.head(shared).is_validated());
+        s.set_validated(ChainNode::head(shared)); // the two ways agree
+        assert!(s.head(shared).is_validated());
+        s.head(el(8)).set_validated();
+        assert_eq!((s.count, s.hlocks, s.head(el(9)).count()), (3, 3, 3));
+        let mut heads = s.validated();
+        heads.sort();
+        assert_eq!(heads, vec![vec![el(7)], vec![shared], vec![el(8)]]);
+        // A chain above a recorded head, then the head's class goes.
+        let n = s.intern(ChainNode::head(el(7)), el(8), usize::MAX).unwrap();
+        s.set_validated(n);
+        assert_eq!((s.count, s.hlocks), (4, 5));
+        s.zap_class(cls(7));
+        assert!(s.lists_are_consistent());
+        assert_eq!((s.count, s.hlocks, s.zapped), (1, 1, 3));
+        assert!(!s.is_validated(ChainNode::head(el(7))) && !s.is_validated(n));
+        assert_eq!(s.validated(), vec![vec![el(8)]]);
     }
 
     #[test]

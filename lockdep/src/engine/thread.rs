@@ -99,6 +99,9 @@ static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 
 impl ThreadData {
     fn new() -> ThreadData {
+        // The global validator and its exit hooks (fork, save, summary)
+        // exist from a thread's first hook on, scoped or not.
+        global();
         let info = ThreadInfo::current();
         let num = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
         super::inner::lock(live_threads()).insert(num, info.clone());
@@ -300,8 +303,15 @@ fn arm(slot: &mut Option<ThreadData>) {
 }
 
 /// The thread's current validator: the innermost scope's, or the global one.
+/// (The global one is looked up only when no scope is entered: `global()`
+/// also checks its one-time hooks, and this runs twice per slow-path hook.
+/// A thread's first hook has made it, in `ThreadData::new`.)
+#[inline]
 fn current(scopes: &[Arc<Inner>]) -> &Arc<Inner> {
-    scopes.last().unwrap_or(global())
+    match scopes.last() {
+        Some(inner) => inner,
+        None => global(),
+    }
 }
 
 /// Hands reports to their validator, outside every engine lock (the thread

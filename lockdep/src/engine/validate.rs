@@ -4,6 +4,8 @@
 //! held lock that can block to the new one, each checked for a cycle before
 //! it is added.
 
+use std::sync::MutexGuard;
+
 use super::ctx::Ctx;
 use super::emit::lock_info;
 use super::graph::{EdgeEnd, EdgeOrigin, Plain, Slot};
@@ -24,16 +26,22 @@ impl Ctx<'_> {
     #[inline(never)]
     pub(crate) fn validate_chain(&mut self, next: &mut HeldLock, parent: ChainNode, elem: Option<Elem>) -> bool {
         let inner = self.inner;
+        let mut sh = lock(&inner.shared);
+        if parent == ChainNode::ROOT && self.pv.held.depth() == 0 {
+            if let Some(e) = elem {
+                return self.validate_head(sh, next, e);
+            }
+        }
         // Once a limit stopped learning, known chains are still found (and
         // cached) and new ones still checked against the learned
         // dependencies, but nothing new is recorded.
         let learning = inner.is_learning();
-        let mut sh = lock(&inner.shared);
         let limit = if learning { inner.config.max_chains.saturating_mul(2) } else { 0 };
         // Nothing is cached above an entry whose class was removed while held.
         let parent_alive = self.pv.held.locks.last().is_none_or(|t| sh.graph.is_alive(t.class));
-        let node =
-            elem.filter(|_| parent_alive).and_then(|e| sh.chains.intern(parent, e, limit)).unwrap_or(ChainNode::NONE);
+        let (node, validated) = (elem.filter(|_| parent_alive))
+            .and_then(|e| sh.chains.intern_validated(parent, e, limit))
+            .unwrap_or((ChainNode::NONE, false));
         next.node = node;
         let key = elem.map(|e| ChainKey::new(parent, e));
         // Cacheable: a node the thread may push again without validation.
@@ -47,7 +55,7 @@ impl Ctx<'_> {
             cache(self); // trylocks and unchecked locks are never validated
             return true;
         }
-        if sh.chains.is_validated(node) {
+        if validated {
             sh.chain_hits += 1;
             drop(sh);
             cache(self);
@@ -72,6 +80,48 @@ impl Ctx<'_> {
         sh.chains.set_validated(node);
         drop(sh);
         cache(self);
+        true
+    }
+
+    /// [`validate_chain`](Self::validate_chain) for a chain head, `next`
+    /// taken with nothing held as the element `e`, the graph lock taken
+    /// already (by `Ctx::acquire`, when it registered the class in the same
+    /// pass): the same steps and counts, where there is nothing to check (no lock held, so no
+    /// recursion and no dependency) and the head is not interned (its node
+    /// is [`ChainNode::head`]) but recorded with its class in the chain
+    /// store, in one probe. Releases the lock.
+    #[inline(never)]
+    pub(crate) fn validate_head(&mut self, mut guard: MutexGuard<'_, Shared>, next: &mut HeldLock, e: Elem) -> bool {
+        let inner = self.inner;
+        let node = ChainNode::head(e);
+        next.node = node;
+        let key = ChainKey::new(ChainNode::ROOT, e);
+        if next.trylock || !next.check {
+            drop(guard);
+            self.pv.cache.insert(key, node); // never validated
+            return true;
+        }
+        let sh = &mut *guard;
+        let head = sh.chains.head(e);
+        if head.is_validated() {
+            sh.chain_hits += 1;
+            drop(guard);
+            self.pv.cache.insert(key, node);
+            return true;
+        }
+        sh.chain_misses += 1;
+        sh.max_depth_seen = sh.max_depth_seen.max(1);
+        if !inner.is_validating() || !inner.is_learning() {
+            return true;
+        }
+        if head.count() >= inner.config.max_chains {
+            let info = lock_info(&sh.graph, next);
+            self.limit(sh, "max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location);
+            return true;
+        }
+        head.set_validated();
+        drop(guard);
+        self.pv.cache.insert(key, node);
         true
     }
 
