@@ -225,6 +225,17 @@ impl LockdepMap {
         }
     }
 
+    /// [`name`](Self::name) when it needs no building (plain, or typed and
+    /// built): what the fast path stores, which must not call out.
+    #[cfg(lockdep_on)]
+    #[inline(always)]
+    pub(crate) fn built_name(&self) -> Option<&'static str> {
+        match &self.typed {
+            None => Some(self.name),
+            Some(t) => t.built.get().copied(),
+        }
+    }
+
     #[cfg(lockdep_on)]
     #[cold]
     #[inline(never)]
