@@ -5,6 +5,12 @@
 //! `valgrind --tool=callgrind --toggle-collect=<one of the two functions>`;
 //! see `docs/zero-cost.md`. Run directly it only checks that both paths work.
 //!
+//! Each mode takes its locks once, in `main`, before the counted iterations, so that
+//! callgrind counts the steady state: not the validator's one-time setup
+//! nor the first acquisition's class registration and chain validation
+//! (which, amortised over 1,000 iterations, added ~22 instructions to each
+//! lock+unlock before this warm-up was made).
+//!
 //! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4] [iterations]`.
 use std::hint::black_box;
 
@@ -60,32 +66,42 @@ fn main() {
     let ours = lockdep::Mutex::new(0);
     let base = parking_lot::Mutex::new(0);
     if which == "lockdep" || which == "both" {
+        *ours.lock() += 1; // the warm-up, outside the counted function
         for _ in 0..n {
             lockdep_lock_unlock(black_box(&ours));
         }
-        assert_eq!(*ours.lock(), n);
+        assert_eq!(*ours.lock(), n + 1);
     }
     if which == "parking_lot" || which == "both" {
+        *base.lock() += 2;
         for _ in 0..n {
             parking_lot_lock_unlock(black_box(&base));
         }
-        assert_eq!(*base.lock(), 2 * n);
+        assert_eq!(*base.lock(), 2 * (n + 1));
     }
     if which == "lockdep-nest4" {
         // Four classes: one key each.
         static KEYS: [lockdep::LockClassKey; 4] = [const { lockdep::LockClassKey::new() }; 4];
         let ms = [0, 1, 2, 3].map(|i| lockdep::Mutex::with_key(0, &KEYS[i]));
+        {
+            let g: Vec<_> = ms.iter().map(|m| m.lock()).collect();
+            g.into_iter().rev().for_each(|mut g| *g += 1);
+        }
         for _ in 0..n {
             lockdep_nest4(black_box(&ms));
         }
-        assert_eq!(*ms[3].lock(), n);
+        assert_eq!(*ms[3].lock(), n + 1);
     }
     if which == "parking_lot-nest4" {
         let ms = [(); 4].map(|_| parking_lot::Mutex::new(0));
+        {
+            let g: Vec<_> = ms.iter().map(|m| m.lock()).collect();
+            g.into_iter().rev().for_each(|mut g| *g += 2);
+        }
         for _ in 0..n {
             parking_lot_nest4(black_box(&ms));
         }
-        assert_eq!(*ms[3].lock(), 2 * n);
+        assert_eq!(*ms[3].lock(), 2 * (n + 1));
     }
     println!("validation compiled in: {}; {n} lock+unlock of {which}", lockdep::ENABLED);
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use std::panic::Location;
 
 #[cfg(lockdep_on)]
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use crate::class::{DynamicKey, KeySource, LockClassKey};
 
@@ -25,9 +25,16 @@ static UNUSED: LockClassKey = LockClassKey::new();
 /// thread) still holds is reported as
 /// [`HeldLockFreed`](crate::ReportKind::HeldLockFreed).
 pub struct LockdepMap {
-    /// The name, or for a typed name the lock's kind (`"Mutex"`).
+    /// The name, as the address and length of a `&'static str`: given at
+    /// construction, or for a typed name (see `typed`) null until it is
+    /// built, then published once (see [`LockdepMap::built_name`]). Two
+    /// plain loads on the acquire fast path, which stores it in the held
+    /// entry, where a `&'static str` and a once-cell beside it took two
+    /// branches more.
     #[cfg(lockdep_on)]
-    pub(crate) name: &'static str,
+    name_ptr: AtomicPtr<u8>,
+    #[cfg(lockdep_on)]
+    name_len: AtomicUsize,
     /// A name made from the kind, the data type and the construction site
     /// (see [`LockdepMap::with_site_typed`]), built at its first use.
     #[cfg(lockdep_on)]
@@ -49,13 +56,14 @@ pub struct LockdepMap {
 #[cfg(not(lockdep_on))]
 const _: () = assert!(std::mem::size_of::<LockdepMap>() == 0);
 
-/// The parts of a typed name, and the name once built.
+/// The parts of a typed name (built into the map's `name_ptr`/`name_len`).
 #[cfg(lockdep_on)]
 struct TypedName {
+    /// The lock's kind (`"Mutex"`).
+    kind: &'static str,
     /// `std::any::type_name` of the protected data.
     ty: fn() -> &'static str,
     site: Option<&'static Location<'static>>,
-    built: std::sync::OnceLock<&'static str>,
 }
 
 impl LockdepMap {
@@ -101,7 +109,7 @@ impl LockdepMap {
     ) -> Self {
         #[cfg(lockdep_on)]
         {
-            let typed = TypedName { ty, site: Some(site), built: std::sync::OnceLock::new() };
+            let typed = TypedName { kind, ty, site: Some(site) };
             Self::from_parts(kind, Some(typed), KeySource::Site(site, Some(ty)))
         }
         #[cfg(not(lockdep_on))]
@@ -136,7 +144,7 @@ impl LockdepMap {
         let ty: fn() -> &'static str = std::any::type_name::<T>;
         #[cfg(lockdep_on)]
         {
-            Self::from_parts(kind, Some(TypedName { ty, site, built: std::sync::OnceLock::new() }), key)
+            Self::from_parts(kind, Some(TypedName { kind, ty, site }), key)
         }
         #[cfg(not(lockdep_on))]
         {
@@ -183,7 +191,19 @@ impl LockdepMap {
 
     #[cfg(lockdep_on)]
     const fn from_parts(name: &'static str, typed: Option<TypedName>, key: KeySource) -> Self {
-        LockdepMap { name, typed, key, class_cache: [AtomicU64::new(0), AtomicU64::new(0)], holder: AtomicU64::new(0) }
+        // A typed name is built at its first use: until then, none.
+        let (name_ptr, name_len) = match typed {
+            None => (name.as_ptr() as *mut u8, name.len()),
+            Some(_) => (std::ptr::null_mut(), 0),
+        };
+        LockdepMap {
+            name_ptr: AtomicPtr::new(name_ptr),
+            name_len: AtomicUsize::new(name_len),
+            typed,
+            key,
+            class_cache: [AtomicU64::new(0), AtomicU64::new(0)],
+            holder: AtomicU64::new(0),
+        }
     }
 
     #[cfg(lockdep_on)]
@@ -214,10 +234,7 @@ impl LockdepMap {
     pub fn name(&self) -> &'static str {
         #[cfg(lockdep_on)]
         {
-            match &self.typed {
-                None => self.name,
-                Some(t) => t.built.get().copied().unwrap_or_else(|| self.build_name(t)),
-            }
+            self.built_name().unwrap_or_else(|| self.build_name())
         }
         #[cfg(not(lockdep_on))]
         {
@@ -225,17 +242,49 @@ impl LockdepMap {
         }
     }
 
+    /// [`name`](Self::name) when it needs no building (plain, or typed and
+    /// built): what the fast path stores, which must not call out.
+    #[cfg(lockdep_on)]
+    #[inline(always)]
+    pub(crate) fn built_name(&self) -> Option<&'static str> {
+        // Acquire: pairs with the Release store in `build_name`, after
+        // which `name_len` holds the published name's length.
+        let ptr = self.name_ptr.load(Ordering::Acquire);
+        if ptr.is_null() {
+            return None;
+        }
+        let len = self.name_len.load(Ordering::Relaxed);
+        // SAFETY: a non-null `name_ptr` and `name_len` are the address and
+        // length of one `&'static str`: given together at construction, or
+        // published by `build_name`, which stores the length (only the
+        // thread that claimed it, once) before the address, with Release.
+        Some(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr, len)) })
+    }
+
     #[cfg(lockdep_on)]
     #[cold]
     #[inline(never)]
-    fn build_name(&self, t: &TypedName) -> &'static str {
+    fn build_name(&self) -> &'static str {
+        // Only a typed name is ever unbuilt (a plain one is published at
+        // construction).
+        let Some(t) = &self.typed else { return "" };
         // In a child of fork() the names' table may be locked for ever by a
         // thread that no longer exists: the kind will do (nothing is
         // validated there anyway).
         if crate::fork::in_forked_child() {
-            return self.name;
+            return t.kind;
         }
-        t.built.get_or_init(|| crate::names::typed_name(self.name, (t.ty)(), t.site))
+        let name = crate::names::typed_name(t.kind, (t.ty)(), t.site);
+        // Publish: the first thread to claim the length (0 while unbuilt; a
+        // built name is never empty) stores it, then the address. Another
+        // thread building at the same time gets the same interned name and
+        // just returns it.
+        if !name.is_empty()
+            && self.name_len.compare_exchange(0, name.len(), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            self.name_ptr.store(name.as_ptr() as *mut u8, Ordering::Release);
+        }
+        name
     }
 
     /// The identity of this instance: its address.

@@ -32,14 +32,34 @@ pub(crate) fn acquire(
     nest: Option<&LockdepMap>,
     loc: Loc,
 ) {
-    if !(nest.is_none() && fast_acquire(map, subclass, trylock, read, check, loc)) {
+    if !(nest.is_none() && try_acquire_fast(map, subclass, trylock, read, check, loc)) {
         acquire_slow(map, subclass, trylock, read, check, nest, loc);
     }
 }
 
+/// The steady state of [`acquire`] (no nest lock) alone: true when it took
+/// the acquisition; false when nothing was done and [`acquire_slow`] must
+/// run. It never reports, so it never unwinds. When it took it, the
+/// thread's current validator records no events (the fast path is armed only
+/// then, see `fast::FAST`), so the statistics hooks of the same acquisition
+/// ([`contended`], [`acquired`]) would record nothing: the lock types skip
+/// them, and their trylock-first probe with them.
+#[inline(always)]
+pub(crate) fn try_acquire_fast(
+    map: &LockdepMap,
+    subclass: u32,
+    trylock: bool,
+    read: Read,
+    check: bool,
+    loc: Loc,
+) -> bool {
+    fast_acquire(map, subclass, trylock, read, check, loc)
+}
+
+/// [`acquire`] when [`try_acquire_fast`] declined (or a nest lock is given).
 #[cold]
 #[inline(never)]
-fn acquire_slow(
+pub(crate) fn acquire_slow(
     map: &LockdepMap,
     subclass: u32,
     trylock: bool,
@@ -73,9 +93,23 @@ pub(crate) fn release(map: &LockdepMap, loc: Loc) {
     }
 }
 
+/// The release of a plain top entry, the steady state's only release: true
+/// when done. It never reports, so it never unwinds (the lock types unlock
+/// after it without a landing pad). False: [`release_slow`] must run.
+#[inline(always)]
+pub(crate) fn release_fast(map: &LockdepMap) -> bool {
+    fast_release(map)
+}
+
+/// Everything but the release of a plain top entry (an entry below the top,
+/// merged or nested entries, the fast path disarmed): one call out of the
+/// inlined hook, so that every unlock site carries less code.
 #[cold]
 #[inline(never)]
-fn release_slow(map: &LockdepMap, loc: Loc) {
+pub(crate) fn release_slow(map: &LockdepMap, loc: Loc) {
+    if fast_release_below(map) {
+        return;
+    }
     with_ctx(|ctx| {
         map.note_release(ctx.thread_num);
         ctx.event(map, Hook::Release, loc);
@@ -205,6 +239,9 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, chec
         return false;
     }
     let Some(class) = map.cached_class(pv.hot >> 2, subclass) else { return false };
+    // A typed name not built yet: the full path builds it (no call from here,
+    // so that nothing the fast path computed lives across one).
+    let Some(name) = map.built_name() else { return false };
     let class = ClassId::from_raw(class);
     let elem = Elem::new_unchecked(class, read, trylock, check);
     let node = match pv.held.locks.last() {
@@ -221,7 +258,7 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, chec
         instance: map.addr(),
         class,
         node,
-        name: map.name(),
+        name,
         location: loc,
         nest: None,
         references: 0,
@@ -249,7 +286,7 @@ fn fast_release(map: &LockdepMap) -> bool {
     let depth = pv.held.locks.len();
     match pv.held.locks.last() {
         Some(top) if top.instance == map.addr() && top.references == 0 && top.nest.is_none() => {}
-        _ => return fast_release_below(map),
+        _ => return false, // below the top, or not plain: `release_slow`
     }
     // SAFETY: the top entry owns nothing (no nest box), so forgetting it
     // instead of dropping it leaks nothing.
@@ -268,8 +305,7 @@ const FAST_REACQUIRE: usize = 4;
 /// cache says: then nothing needs validating, only re-chaining. An
 /// out-of-order release in a loop (RCU around a VMA read lock) takes this
 /// path from its second iteration on.
-#[cold]
-#[inline(never)]
+#[inline(always)]
 fn fast_release_below(map: &LockdepMap) -> bool {
     // SAFETY: the borrow ends with this function, which calls nothing
     // outside the engine.

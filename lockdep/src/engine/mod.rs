@@ -106,8 +106,8 @@ pub(crate) use assert::{
 };
 #[cfg(lockdep_on)]
 pub(crate) use entry::{
-    acquire, acquired, contended, downgrade, is_held, might_lock, might_lock_nested, other_holder, release,
-    set_subclass,
+    acquire, acquire_slow, acquired, contended, downgrade, is_held, might_lock, might_lock_nested, other_holder,
+    release, release_fast, release_slow, set_subclass, try_acquire_fast,
 };
 #[cfg(lockdep_on)]
 pub(crate) use event::{event, held_instances};

@@ -59,7 +59,35 @@ pub(crate) fn acquire(
 ) {
 }
 #[inline(always)]
+pub(crate) fn try_acquire_fast(
+    _: &LockdepMap,
+    _: u32,
+    _: bool,
+    _: Read,
+    _: bool,
+    _: &'static Location<'static>,
+) -> bool {
+    false
+}
+#[inline(always)]
+pub(crate) fn acquire_slow(
+    _: &LockdepMap,
+    _: u32,
+    _: bool,
+    _: Read,
+    _: bool,
+    _: Option<&LockdepMap>,
+    _: &'static Location<'static>,
+) {
+}
+#[inline(always)]
 pub(crate) fn release(_: &LockdepMap, _: &'static Location<'static>) {}
+#[inline(always)]
+pub(crate) fn release_fast(_: &LockdepMap) -> bool {
+    false
+}
+#[inline(always)]
+pub(crate) fn release_slow(_: &LockdepMap, _: &'static Location<'static>) {}
 #[inline(always)]
 pub(crate) fn downgrade(_: &LockdepMap, _: &'static Location<'static>) {}
 #[inline(always)]

@@ -103,6 +103,13 @@ impl<R> RawLockdep<R> {
 
     /// A blocking acquisition: the acquire hook first, then the lock (via a
     /// trylock first when validation is on, to tell contention apart).
+    ///
+    /// The steady state (the validator's fast path takes it: see
+    /// `engine::try_acquire_fast`) then just locks: the statistics hooks
+    /// would record nothing, and the fast path never unwinds. Everything
+    /// else is [`acquire_blocking_slow`](Self::acquire_blocking_slow), out of
+    /// line, so that the inlined part carries no call the fast path's values
+    /// must live across.
     #[inline(always)]
     #[track_caller]
     fn acquire_blocking(
@@ -113,16 +120,42 @@ impl<R> RawLockdep<R> {
         try_lock: impl FnOnce() -> bool,
         lock: impl FnOnce(),
     ) {
-        self.announce(subclass, false, read, nest);
-        if ENABLED {
-            if !try_lock() {
-                hooks::lock_contended(&self.map);
-                lock();
-            }
-            hooks::lock_acquired(&self.map);
+        if !ENABLED {
+            lock();
+            return;
+        }
+        if subclass != 0 || nest.is_some() {
+            note_annotated(); // (folded away for the plain acquisitions)
+        }
+        if nest.is_none() && engine::try_acquire_fast(&self.map, subclass, false, read, true, Location::caller()) {
+            lock();
         } else {
+            self.acquire_blocking_slow(subclass, read, nest, try_lock, lock);
+        }
+    }
+
+    /// [`acquire_blocking`](Self::acquire_blocking) past the fast path: the
+    /// rest of the acquire hook (undone if it unwinds), then the trylock
+    /// probe, `lock_contended` if it failed, the lock, and `lock_acquired`.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn acquire_blocking_slow(
+        &self,
+        subclass: u32,
+        read: Read,
+        nest: Option<&LockdepMap>,
+        try_lock: impl FnOnce() -> bool,
+        lock: impl FnOnce(),
+    ) {
+        let undo = Finally(|| hooks::lock_release(&self.map));
+        engine::acquire_slow(&self.map, subclass, false, read, true, nest, Location::caller());
+        std::mem::forget(undo);
+        if !try_lock() {
+            hooks::lock_contended(&self.map);
             lock();
         }
+        hooks::lock_acquired(&self.map);
     }
 
     /// Another thread holding this lock, when the validator knows one (see
@@ -267,11 +300,29 @@ impl<R> RawLockdep<R> {
     /// The release hook, then `unlock`, which runs even if the hook unwinds
     /// (a report under `Action::Panic`): a lock whose guard is gone must not
     /// stay locked.
+    ///
+    /// The validator's fast path (`engine::release_fast`) never unwinds, so
+    /// the steady state unlocks straight after it, without a landing pad;
+    /// everything else goes through
+    /// [`release_slow_then`](Self::release_slow_then), out of line. Either
+    /// way this is `hooks::lock_release` followed by `unlock`.
     #[inline(always)]
     #[track_caller]
-    fn release_then(&self, unlock: impl FnMut()) {
+    fn release_then(&self, mut unlock: impl FnMut()) {
+        if !ENABLED || engine::release_fast(&self.map) {
+            unlock();
+        } else {
+            self.release_slow_then(Location::caller(), unlock);
+        }
+    }
+
+    /// [`release_then`](Self::release_then) when the fast path declined:
+    /// the rest of the release hook, then `unlock`, also if the hook unwinds.
+    #[cold]
+    #[inline(never)]
+    fn release_slow_then(&self, loc: &'static Location<'static>, unlock: impl FnMut()) {
         let _unlock = Finally(unlock);
-        hooks::lock_release(&self.map);
+        engine::release_slow(&self.map, loc);
     }
 
     /// A trylock: the hook only after success. `unlock` undoes `try_lock`.
