@@ -3,7 +3,9 @@
 //! same edges, last first), with stack-trace capture off and on. The
 //! uninstrumented baseline takes the same locks with parking_lot alone;
 //! tracing-mutex (every mutex its own node) learns the same chain, with fresh
-//! mutexes for every chain (made and dropped outside the timed steps).
+//! mutexes for every chain (made and dropped outside the timed steps), and so
+//! does lockdep with every lock a class of its own (`lockdep-notrace-dynamic`:
+//! one validator, the chain's classes removed after each chain).
 //!
 //! One criterion iteration is one new edge; a fresh validator is started
 //! whenever a chain is complete. Only meaningful with validation compiled in.
@@ -77,14 +79,54 @@ fn run(c: &Chain, iters: u64, reverse: bool, backtraces: bool, instrumented: boo
     total
 }
 
+/// [`run`] with every lock a class of its own (`LockdepMap::new_dynamic`,
+/// tracing-mutex's per-instance semantics) in one validator for the whole
+/// run: each chain's maps are made before its timed steps and dropped after
+/// them (which removes their classes), so the validator's tables keep their
+/// size from chain to chain, as tracing-mutex's graph does.
+fn run_dynamic(v: &Validator, raw: &[parking_lot::Mutex<()>], iters: u64, reverse: bool) -> Duration {
+    let n = raw.len();
+    let mut total = Duration::ZERO;
+    let mut done = 0u64;
+    v.scope(|| {
+        while done < iters {
+            let maps: Vec<LockdepMap> = (0..n).map(|_| LockdepMap::new_dynamic("chain")).collect();
+            let steps = ((iters - done) as usize).min(n - 1);
+            let before = v.stats().direct_dependencies;
+            let t = Instant::now();
+            for s in 0..steps {
+                let i = edge_index(s, n, reverse);
+                let (a, b) = (raw[i].lock(), raw[i + 1].lock());
+                lockdep::mutex_acquire(&maps[i], 0, false);
+                lockdep::mutex_acquire(&maps[i + 1], 0, false);
+                lockdep::mutex_release(&maps[i + 1]);
+                lockdep::mutex_release(&maps[i]);
+                drop((b, a));
+            }
+            total += t.elapsed();
+            assert_eq!(v.stats().direct_dependencies, before + steps);
+            drop(maps);
+            done += steps as u64;
+        }
+    });
+    total
+}
+
 type TmMutex = tracing_mutex::stdsync::tracing::Mutex<()>;
 
 /// [`run`] for tracing-mutex: the same steps over `n` fresh mutexes a chain.
+///
+/// tracing-mutex hands a dropped node's topological order to the next new
+/// node (last freed, first reused), and a finished chain's orders follow the
+/// chain whichever way it was learned: the mutexes are dropped last first, so
+/// the next chain's nodes get ascending orders as in a fresh graph (as every
+/// lockdep chain starts in a fresh validator). Dropped first first, a chain
+/// learned in reverse would reuse orders that already fit it.
 fn run_tm(n: usize, iters: u64, reverse: bool) -> Duration {
     let mut total = Duration::ZERO;
     let mut done = 0u64;
     while done < iters {
-        let ms: Vec<TmMutex> = (0..n).map(|_| TmMutex::new(())).collect();
+        let mut ms: Vec<TmMutex> = (0..n).map(|_| TmMutex::new(())).collect();
         let steps = ((iters - done) as usize).min(n - 1);
         let t = Instant::now();
         for s in 0..steps {
@@ -94,7 +136,7 @@ fn run_tm(n: usize, iters: u64, reverse: bool) -> Duration {
             drop((b, a));
         }
         total += t.elapsed();
-        drop(ms);
+        while ms.pop().is_some() {}
         done += steps as u64;
     }
     total
@@ -117,6 +159,16 @@ fn growth(c: &mut Criterion) {
             });
             g.bench_function(BenchmarkId::new("lockdep-trace", dir), |b| {
                 b.iter_custom(|i| run(&ch, i, reverse, true, true))
+            });
+            g.bench_function(BenchmarkId::new("lockdep-notrace-dynamic", dir), |b| {
+                let v = Validator::new(Config {
+                    max_classes: 30_000,
+                    max_dependencies: 30_000,
+                    max_chains: 100_000,
+                    ..Config::collect().with_backtraces(false)
+                });
+                b.iter_custom(|i| run_dynamic(&v, &ch.raw, i, reverse));
+                assert!(v.reports().is_empty());
             });
             g.bench_function(BenchmarkId::new("tracing-mutex", dir), |b| b.iter_custom(|i| run_tm(n, i, reverse)));
         }
