@@ -97,16 +97,54 @@ mod imp {
     /// How many rule caches a thread has. framehop's cache is direct-mapped
     /// (509 slots, by address): two hot return addresses that share a slot
     /// evict each other, and each then costs a DWARF CFI evaluation (~3,000
-    /// instructions) at every capture — with 20 distinct addresses in a
-    /// stack that happens one time in three. Spreading addresses over four
-    /// caches by an independent hash makes it one in twelve or so; a cache
-    /// is ~12 KiB.
+    /// instructions) at every capture. With one cache and 20 distinct
+    /// addresses in a stack that happens one time in three; hashing
+    /// addresses over four caches still left it to chance (a change of code
+    /// layout elsewhere doubled a traced new edge's time in the `graph`
+    /// bench). [`Caches::pick`] places them instead: an address goes to a
+    /// cache whose slot for it is free, so two hot addresses evict each other
+    /// only when five share a slot. A cache is ~12 KiB.
     const CACHES: usize = 4;
 
-    type Caches = [CacheNative<MayAllocateDuringUnwind>; CACHES];
+    /// Slots of framehop 0.15's rule cache (`address % SLOTS` is an
+    /// address's slot). Were it different, placement would only be as good
+    /// as chance; the rules found stay right.
+    const SLOTS: usize = 509;
 
-    /// The cache an address's rule lives in: the top bits of a
-    /// multiplicative hash, independent of framehop's slot (address mod 509).
+    /// A thread's rule caches, and which address each of their slots was
+    /// given to (0: none; cache `c`'s slot `s` at `c * SLOTS + s`, on the
+    /// heap: a capture may run on a small stack).
+    struct Caches {
+        rules: [CacheNative<MayAllocateDuringUnwind>; CACHES],
+        owners: Box<[u64]>,
+    }
+
+    impl Caches {
+        fn new() -> Box<Self> {
+            let owners = vec![0; CACHES * SLOTS].into_boxed_slice();
+            Box::new(Caches { rules: std::array::from_fn(|_| CacheNative::new()), owners })
+        }
+
+        /// The cache for the rule of the lookup address `addr`: the one its
+        /// slot was given to before, else one whose slot is free, else (all
+        /// four taken by other addresses) one by hash, which takes the slot.
+        fn pick(&mut self, addr: u64) -> usize {
+            let slot = (addr % SLOTS as u64) as usize;
+            let owner = |c: usize| c * SLOTS + slot;
+            if let Some(c) = (0..CACHES).find(|&c| self.owners.get(owner(c)) == Some(&addr)) {
+                return c;
+            }
+            let c = (0..CACHES).find(|&c| self.owners.get(owner(c)) == Some(&0)).unwrap_or_else(|| cache_of(addr));
+            if let Some(o) = self.owners.get_mut(owner(c)) {
+                *o = addr;
+            }
+            c
+        }
+    }
+
+    /// A cache by a multiplicative hash of the address (its top bits,
+    /// independent of the slot): where [`Caches::pick`] puts an address
+    /// whose slot is taken in every cache.
     fn cache_of(lookup: u64) -> usize {
         (lookup.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 62) as usize % CACHES
     }
@@ -211,7 +249,7 @@ mod imp {
         let Some(modules) = modules(counters) else { return false };
         let walked = CACHE.try_with(|cache| {
             let Ok(mut cache) = cache.try_borrow_mut() else { return false };
-            let caches = cache.get_or_insert_with(|| Box::new(std::array::from_fn(|_| CacheNative::new())));
+            let caches = cache.get_or_insert_with(Caches::new);
             walk(&modules, caches, (pc, sp, fp, lr), high, max_frames, ips)
         });
         walked.unwrap_or(false)
@@ -268,7 +306,8 @@ mod imp {
         let mut address = FrameAddress::from_instruction_pointer(pc);
         let start = ips.len();
         loop {
-            let Some(cache) = caches.get_mut(cache_of(address.address_for_lookup())) else { return false };
+            let c = caches.pick(address.address_for_lookup());
+            let Some(cache) = caches.rules.get_mut(c) else { return false };
             match unwinder.unwind_frame(address, &mut regs, cache, &mut read_stack) {
                 Ok(Some(ra)) => {
                     // A null return address: no frame libgcc would walk on from.
@@ -494,5 +533,34 @@ mod imp {
         // loaded segment that holds it: the range ends at that segment's end.
         let seg_end = segment_end(eh_frame_start)?;
         Some(Raw { base, text, eh_frame_hdr: hdr, eh_frame: eh_frame_start..seg_end })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{CACHES, Caches, SLOTS, cache_of};
+
+        #[test]
+        fn addresses_sharing_a_slot_are_placed_in_different_caches_until_all_are_taken() {
+            let mut caches = Caches::new();
+            // Six addresses with the same slot (1000 mod 509).
+            let same: Vec<u64> = (0..6).map(|k| 1000 + k * SLOTS as u64).collect();
+            let placed: Vec<usize> = same[..CACHES].iter().map(|&a| caches.pick(a)).collect();
+            let mut distinct = placed.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct, (0..CACHES).collect::<Vec<_>>(), "the first four share no cache");
+            for (&a, &c) in same[..CACHES].iter().zip(&placed) {
+                assert_eq!(caches.pick(a), c, "an address keeps its cache");
+            }
+            // A fifth finds every cache's slot taken: it takes its hash's.
+            let fifth = caches.pick(same[4]);
+            assert_eq!(fifth, cache_of(same[4]));
+            assert_eq!(caches.pick(same[4]), fifth);
+            // The address it displaced is placed again by hash as well.
+            let displaced = same[placed.iter().position(|&c| c == fifth).unwrap()];
+            assert_eq!(caches.pick(displaced), cache_of(displaced));
+            // Another slot is free in every cache: the first cache.
+            assert_eq!(caches.pick(1001), 0);
+        }
     }
 }
