@@ -690,11 +690,17 @@ impl Graph {
     /// [`plain_check`](Self::plain_check) would neither search nor reorder
     /// for it: the caller may skip the check, counting it with
     /// [`count_untouched_check`](Self::count_untouched_check).
+    #[cfg(test)]
     pub(crate) fn is_untouched(&self, id: ClassId) -> bool {
-        self.slot(id).is_some_and(|s| {
-            let c = &self.classes[s.index()];
-            c.ord.is_none() && c.after.is_empty() && c.before.is_empty()
-        })
+        self.slot(id).is_some_and(|s| self.is_untouched_at(s))
+    }
+
+    /// [`is_untouched`](Self::is_untouched) for a live class's slot (a new
+    /// dependency has resolved it already: no second probe of `slots`).
+    #[inline]
+    pub(crate) fn is_untouched_at(&self, slot: Slot) -> bool {
+        let c = &self.classes[slot.index()];
+        c.ord.is_none() && c.after.is_empty() && c.before.is_empty()
     }
 
     /// Counts the check of a dependency into an untouched class as

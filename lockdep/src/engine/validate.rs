@@ -174,8 +174,9 @@ impl Ctx<'_> {
             let prev = self.pv.held.locks[i].clone();
             // A lock whose class was removed while held is tracked for
             // balance only: it neither depends on anything nor stops the walk.
-            if prev.check && sh.graph.is_alive(prev.class) {
-                if !self.check_prev_add(sh, &prev, next, distance, &mut trace) {
+            let from = if prev.check { sh.graph.slot(prev.class) } else { None };
+            if let Some(from) = from {
+                if !self.check_prev_add_at(sh, from, &prev, next, distance, &mut trace) {
                     return false;
                 }
                 if !prev.trylock {
@@ -196,14 +197,32 @@ impl Ctx<'_> {
         distance: u32,
         trace: &mut Option<Option<Trace>>,
     ) -> bool {
+        let Some(from) = sh.graph.slot(prev.class) else {
+            return true; // a class zapped while held: ignore it
+        };
+        self.check_prev_add_at(sh, from, prev, next, distance, trace)
+    }
+
+    /// [`check_prev_add`](Self::check_prev_add) with `prev`'s class's slot
+    /// `from` found already (by `check_prevs_add`, which needs it to know
+    /// whether the class is alive: one probe of the class table for both).
+    fn check_prev_add_at(
+        &mut self,
+        sh: &mut Shared,
+        from: Slot,
+        prev: &HeldLock,
+        next: &HeldLock,
+        distance: u32,
+        trace: &mut Option<Option<Trace>>,
+    ) -> bool {
         // Both ends' slots and the edge between them, looked up once for
         // the check and the update (neither changes the edge set).
-        let Some((from, to)) = sh.graph.slot_pair(prev.class, next.class) else {
+        let Some(to) = sh.graph.slot(next.class) else {
             return true; // a class zapped while held: ignore it
         };
         // A class no edge touches (one just made, most often): nothing to
         // search from it and no edge to update.
-        let untouched = prev.class != next.class && sh.graph.is_untouched(next.class);
+        let untouched = prev.class != next.class && sh.graph.is_untouched_at(to);
         let existing = if untouched { None } else { sh.graph.edge_at(from, to) };
         if untouched {
             sh.graph.count_untouched_check();
