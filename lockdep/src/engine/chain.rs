@@ -241,10 +241,16 @@ impl ChainStore {
             return Some((head, self.is_validated(head)));
         }
         let key = ChainKey::new(parent, elem);
-        if let Some(&n) = self.index.get(&key) {
-            return Some((n, self.nodes.get(&n).is_some_and(|n| n.validated)));
-        }
-        if self.index.len() >= limit {
+        // One probe of `index` finds the chain or the place of a new one.
+        let interned = self.index.len();
+        let slot = match self.index.entry(key) {
+            Entry::Occupied(o) => {
+                let n = *o.get();
+                return Some((n, self.nodes.get(&n).is_some_and(|n| n.validated)));
+            }
+            Entry::Vacant(v) => v,
+        };
+        if interned >= limit {
             return None;
         }
         let len = if parent.is_interned() {
@@ -256,6 +262,7 @@ impl ChainStore {
         };
         let id = ChainNode::interned(self.last + 1)?;
         self.last += 1;
+        slot.insert(id);
         let siblings = match self.children.entry(parent) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
@@ -273,7 +280,6 @@ impl ChainStore {
         let at_class = same_class.len() as u32;
         same_class.push(id);
         self.nodes.insert(id, Node { parent, elem, len, validated: false, at_parent, at_class, extended: false });
-        self.index.insert(key, id);
         Some((id, false))
     }
 
