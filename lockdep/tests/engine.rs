@@ -556,6 +556,58 @@ fn might_lock_leaves_no_holder_behind() {
 /// starts: the head is counted as a chain exactly as the two passes did,
 /// once per distinct head, whichever map of the class starts it.
 #[test]
+fn a_class_first_taken_under_a_held_lock_is_validated_and_counted_as_a_known_one() {
+    // The lock a new dependency ends in is most often a class being
+    // registered: its class and its chain are recorded in one pass. The
+    // counts and verdicts are those of the two passes it replaced.
+    keys!(KA, KB, KC, KD);
+    let (a, b, b2) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB), LockdepMap::new("b", &KB));
+    let (c, d) = (LockdepMap::new("c", &KC), LockdepMap::new("d", &KD));
+    let v = collect();
+    let nest = |x: &LockdepMap, y: &LockdepMap| {
+        mutex_acquire(x, 0, false);
+        mutex_acquire(y, 0, false);
+        mutex_release(y);
+        mutex_release(x);
+    };
+    v.scope(|| {
+        let s0 = v.stats();
+        nest(&a, &b); // b's class is new, under a
+        let s1 = v.stats();
+        assert_eq!((s1.classes, s1.chains, s1.chain_hlocks, s1.direct_dependencies), (2, 2, 3, 1));
+        assert_eq!((s1.chain_misses - s0.chain_misses, s1.chain_hits - s0.chain_hits), (2, 0));
+        assert_eq!(s1.max_depth, 2);
+        nest(&a, &b2); // the same class from a map that does not know it yet
+        let s2 = v.stats();
+        assert_eq!((s2.classes, s2.chains, s2.direct_dependencies), (2, 2, 1));
+        assert_eq!((s2.chain_misses, s2.chain_hits), (s1.chain_misses, s1.chain_hits), "the thread's cache knew it");
+        // Another thread: its own cache, the store's record of both chains.
+        std::thread::scope(|s| {
+            s.spawn(|| v.scope(|| nest(&a, &b)));
+        });
+        let s3 = v.stats();
+        assert_eq!((s3.chains, s3.chain_hits), (2, s2.chain_hits + 2));
+        // A new class taken by trylock under a held lock: a chain of its
+        // own, never validated, no dependency.
+        mutex_acquire(&a, 0, false);
+        mutex_acquire(&d, 0, true);
+        mutex_release(&d);
+        mutex_release(&a);
+        let s4 = v.stats();
+        assert_eq!((s4.classes, s4.chains, s4.direct_dependencies), (3, 2, 1));
+        // A new class under two held locks, then the order that closes
+        // the cycle through the edge it was given.
+        mutex_acquire(&a, 0, false);
+        nest(&b, &c);
+        mutex_release(&a);
+        assert_eq!((v.stats().classes, v.stats().direct_dependencies), (4, 2));
+        assert!(v.reports().is_empty());
+        nest(&c, &a);
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::CircularDependency]);
+}
+
+#[test]
 fn a_chain_head_is_counted_once_whether_its_class_is_new_or_not() {
     keys!(KA, KB);
     let (a1, a2, b) = (LockdepMap::new("a", &KA), LockdepMap::new("a", &KA), LockdepMap::new("b", &KB));

@@ -25,8 +25,22 @@ impl Ctx<'_> {
     #[cold]
     #[inline(never)]
     pub(crate) fn validate_chain(&mut self, next: &mut HeldLock, parent: ChainNode, elem: Option<Elem>) -> bool {
+        let sh = lock(&self.inner.shared);
+        self.validate_chain_locked(sh, next, parent, elem)
+    }
+
+    /// [`validate_chain`](Self::validate_chain) with the graph lock taken
+    /// already (by `Ctx::acquire`, when it registered the class of `next`
+    /// in the same pass). Releases the lock.
+    #[inline(never)]
+    pub(crate) fn validate_chain_locked(
+        &mut self,
+        mut sh: MutexGuard<'_, Shared>,
+        next: &mut HeldLock,
+        parent: ChainNode,
+        elem: Option<Elem>,
+    ) -> bool {
         let inner = self.inner;
-        let mut sh = lock(&inner.shared);
         if parent == ChainNode::ROOT && self.pv.held.depth() == 0 {
             if let Some(e) = elem {
                 return self.validate_head(sh, next, e);
