@@ -261,6 +261,17 @@ impl Names {
     }
 }
 
+/// `a == b`, comparing the names' shared text by address first: a thread's
+/// edges share the `Arc` of its name (see [`Graph::shared_thread`]), so the
+/// text itself is compared only when the thread changed.
+fn same_thread(a: &ThreadInfo, b: &ThreadInfo) -> bool {
+    let names = match (&a.name, &b.name) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y) || x == y,
+        (x, y) => x.is_none() && y.is_none(),
+    };
+    a.id == b.id && names && a.task == b.task
+}
+
 /// Whether two class names are the same text (most often the same string).
 fn same_name(a: &'static str, b: &'static str) -> bool {
     std::ptr::eq(a, b) || a == b
@@ -402,7 +413,7 @@ impl Graph {
     /// same thread (and task), so that a thread's edges share one copy.
     pub(crate) fn shared_thread(&mut self, thread: &ThreadInfo) -> Arc<ThreadInfo> {
         match &self.last_thread {
-            Some(t) if **t == *thread => Arc::clone(t),
+            Some(t) if same_thread(t, thread) => Arc::clone(t),
             _ => Arc::clone(self.last_thread.insert(Arc::new(thread.clone()))),
         }
     }
@@ -627,6 +638,7 @@ impl Graph {
     /// Removes every class of `key` as [`zap`](Self::zap) would, one by
     /// one, but with one probe of the key's entry for all of them; returns
     /// the classes removed (for the chain store).
+    #[inline(never)] // (inlined into its one caller it cost more: register pressure)
     pub(crate) fn zap_key(&mut self, key: KeyId) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
         let Some(gone) = self.by_key.remove(&key) else {
             return [None; MAX_SUBCLASSES as usize];
