@@ -301,6 +301,54 @@ fn held_lock_freed_is_reported() {
 }
 
 #[test]
+fn a_freed_lock_is_checked_when_the_last_hook_left_the_fast_path_armed() {
+    // A map dropped right after a hook (most often its own release) is
+    // checked without entering the validator when nobody holds it: the
+    // same reports either way.
+    keys!(KA, KB, KC);
+    let v = collect();
+    let b = Arc::new(LockdepMap::new("b", &KB));
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let done = Arc::new(Barrier::new(2));
+    let (v2, b2, done2) = (v.clone(), b.clone(), done.clone());
+    let holder = std::thread::spawn(move || {
+        v2.scope(|| {
+            mutex_acquire(&b2, 0, false);
+            drop(b2); // the other thread frees it while this one holds it
+            held_tx.send(()).unwrap();
+            done2.wait();
+        });
+    });
+    held_rx.recv().unwrap();
+    v.scope(|| {
+        let c = LockdepMap::new("c", &KC);
+        for _ in 0..2 {
+            mutex_acquire(&c, 0, false);
+            mutex_release(&c);
+        }
+        drop(c); // nobody holds it: no report
+        let dynamic = LockdepMap::new_dynamic("d");
+        mutex_acquire(&dynamic, 0, false);
+        mutex_release(&dynamic);
+        drop(dynamic);
+        assert!(v.reports().is_empty());
+        drop(b); // the last reference: another thread holds it
+        let a = Box::new(LockdepMap::new("a", &KA));
+        mutex_acquire(&a, 0, false);
+        mutex_release(&a);
+        mutex_acquire(&a, 0, false); // the fast path: the class is cached
+        drop(a); // this thread holds it
+    });
+    done.wait();
+    holder.join().unwrap();
+    // (The holder then exits with the freed lock held: reported too.)
+    let freed: Vec<Report> = v.reports().into_iter().filter(|r| r.kind() == ReportKind::HeldLockFreed).collect();
+    assert_eq!(freed.len(), 2, "{:?}", kinds(&v));
+    assert!(freed[0].other_thread().is_some(), "{}", freed[0]);
+    assert!(freed[1].other_thread().is_none(), "{}", freed[1]);
+}
+
+#[test]
 fn thread_exit_with_held_locks_is_reported() {
     keys!(KA);
     let a: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("a", &KA)));
