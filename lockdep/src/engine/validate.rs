@@ -52,7 +52,9 @@ impl Ctx<'_> {
         let learning = inner.is_learning();
         let limit = if learning { inner.config.max_chains.saturating_mul(2) } else { 0 };
         // Nothing is cached above an entry whose class was removed while held.
-        let parent_alive = self.pv.held.locks.last().is_none_or(|t| sh.graph.is_alive(t.class));
+        // (The top's slot is kept for its dependency, `check_prevs_add`.)
+        let top = self.pv.held.locks.last().map(|t| sh.graph.slot(t.class));
+        let parent_alive = top.is_none_or(|s| s.is_some());
         let (node, validated) = (elem.filter(|_| parent_alive))
             .and_then(|e| sh.chains.intern_validated(parent, e, limit))
             .unwrap_or((ChainNode::NONE, false));
@@ -81,7 +83,7 @@ impl Ctx<'_> {
         let ok = match self.check_deadlock(&mut sh, next) {
             Deadlock::Found => false,
             Deadlock::NestProtected => true,
-            Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next),
+            Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next, top.flatten()),
         };
         if !ok || !inner.is_validating() || node == ChainNode::NONE || !inner.is_learning() {
             return ok;
@@ -182,13 +184,20 @@ impl Ctx<'_> {
 
     /// Kernel `check_prevs_add`: dependencies from the held locks to `next`,
     /// from the top down to (and including) the first blocking one.
-    fn check_prevs_add(&mut self, sh: &mut Shared, next: &HeldLock) -> bool {
+    /// `top`: the slot of the top entry's class (`None` if it was removed),
+    /// looked up by the caller already.
+    fn check_prevs_add(&mut self, sh: &mut Shared, next: &HeldLock, top: Option<Slot>) -> bool {
         let mut trace = None;
-        for (distance, i) in (1..).zip((0..self.pv.held.depth()).rev()) {
+        let depth = self.pv.held.depth();
+        for (distance, i) in (1..).zip((0..depth).rev()) {
             let prev = self.pv.held.locks[i].clone();
             // A lock whose class was removed while held is tracked for
             // balance only: it neither depends on anything nor stops the walk.
-            let from = if prev.check { sh.graph.slot(prev.class) } else { None };
+            let from = match prev.check {
+                false => None,
+                true if i + 1 == depth => top,
+                true => sh.graph.slot(prev.class),
+            };
             if let Some(from) = from {
                 if !self.check_prev_add_at(sh, from, &prev, next, distance, &mut trace) {
                     return false;
