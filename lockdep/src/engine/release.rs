@@ -121,13 +121,15 @@ pub(crate) fn unregister_dynamic_key(key: &LockClassKey, owners: &crate::class::
 /// Zaps every class of the key `id` in one validator (see
 /// [`lockdep_unregister_key`]).
 pub(crate) fn zap_key(inner: &Inner, id: KeyId, maps_may_remain: bool) {
-    let mut sh = lock(&inner.shared);
-    let dead = sh.graph.zap_key(id);
-    if dead.iter().all(Option::is_none) {
-        return;
-    }
-    for c in dead.into_iter().flatten() {
+    let mut guard = lock(&inner.shared);
+    let sh = &mut *guard;
+    let mut any = false;
+    sh.graph.zap_key_each(id, |c| {
+        any = true;
         sh.chains.zap_class(c);
+    });
+    if !any {
+        return;
     }
     if maps_may_remain {
         inner.bump_epoch();
