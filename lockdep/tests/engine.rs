@@ -301,6 +301,54 @@ fn held_lock_freed_is_reported() {
 }
 
 #[test]
+fn a_freed_lock_is_checked_when_the_last_hook_left_the_fast_path_armed() {
+    // A map dropped right after a hook (most often its own release) is
+    // checked without entering the validator when nobody holds it: the
+    // same reports either way.
+    keys!(KA, KB, KC);
+    let v = collect();
+    let b = Arc::new(LockdepMap::new("b", &KB));
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let done = Arc::new(Barrier::new(2));
+    let (v2, b2, done2) = (v.clone(), b.clone(), done.clone());
+    let holder = std::thread::spawn(move || {
+        v2.scope(|| {
+            mutex_acquire(&b2, 0, false);
+            drop(b2); // the other thread frees it while this one holds it
+            held_tx.send(()).unwrap();
+            done2.wait();
+        });
+    });
+    held_rx.recv().unwrap();
+    v.scope(|| {
+        let c = LockdepMap::new("c", &KC);
+        for _ in 0..2 {
+            mutex_acquire(&c, 0, false);
+            mutex_release(&c);
+        }
+        drop(c); // nobody holds it: no report
+        let dynamic = LockdepMap::new_dynamic("d");
+        mutex_acquire(&dynamic, 0, false);
+        mutex_release(&dynamic);
+        drop(dynamic);
+        assert!(v.reports().is_empty());
+        drop(b); // the last reference: another thread holds it
+        let a = Box::new(LockdepMap::new("a", &KA));
+        mutex_acquire(&a, 0, false);
+        mutex_release(&a);
+        mutex_acquire(&a, 0, false); // the fast path: the class is cached
+        drop(a); // this thread holds it
+    });
+    done.wait();
+    holder.join().unwrap();
+    // (The holder then exits with the freed lock held: reported too.)
+    let freed: Vec<Report> = v.reports().into_iter().filter(|r| r.kind() == ReportKind::HeldLockFreed).collect();
+    assert_eq!(freed.len(), 2, "{:?}", kinds(&v));
+    assert!(freed[0].other_thread().is_some(), "{}", freed[0]);
+    assert!(freed[1].other_thread().is_none(), "{}", freed[1]);
+}
+
+#[test]
 fn thread_exit_with_held_locks_is_reported() {
     keys!(KA);
     let a: &'static LockdepMap = Box::leak(Box::new(LockdepMap::new("a", &KA)));
@@ -555,6 +603,58 @@ fn might_lock_leaves_no_holder_behind() {
 /// takes one pass under the graph lock for the class and the chain head it
 /// starts: the head is counted as a chain exactly as the two passes did,
 /// once per distinct head, whichever map of the class starts it.
+#[test]
+fn a_class_first_taken_under_a_held_lock_is_validated_and_counted_as_a_known_one() {
+    // The lock a new dependency ends in is most often a class being
+    // registered: its class and its chain are recorded in one pass. The
+    // counts and verdicts are those of the two passes it replaced.
+    keys!(KA, KB, KC, KD);
+    let (a, b, b2) = (LockdepMap::new("a", &KA), LockdepMap::new("b", &KB), LockdepMap::new("b", &KB));
+    let (c, d) = (LockdepMap::new("c", &KC), LockdepMap::new("d", &KD));
+    let v = collect();
+    let nest = |x: &LockdepMap, y: &LockdepMap| {
+        mutex_acquire(x, 0, false);
+        mutex_acquire(y, 0, false);
+        mutex_release(y);
+        mutex_release(x);
+    };
+    v.scope(|| {
+        let s0 = v.stats();
+        nest(&a, &b); // b's class is new, under a
+        let s1 = v.stats();
+        assert_eq!((s1.classes, s1.chains, s1.chain_hlocks, s1.direct_dependencies), (2, 2, 3, 1));
+        assert_eq!((s1.chain_misses - s0.chain_misses, s1.chain_hits - s0.chain_hits), (2, 0));
+        assert_eq!(s1.max_depth, 2);
+        nest(&a, &b2); // the same class from a map that does not know it yet
+        let s2 = v.stats();
+        assert_eq!((s2.classes, s2.chains, s2.direct_dependencies), (2, 2, 1));
+        assert_eq!((s2.chain_misses, s2.chain_hits), (s1.chain_misses, s1.chain_hits), "the thread's cache knew it");
+        // Another thread: its own cache, the store's record of both chains.
+        std::thread::scope(|s| {
+            s.spawn(|| v.scope(|| nest(&a, &b)));
+        });
+        let s3 = v.stats();
+        assert_eq!((s3.chains, s3.chain_hits), (2, s2.chain_hits + 2));
+        // A new class taken by trylock under a held lock: a chain of its
+        // own, never validated, no dependency.
+        mutex_acquire(&a, 0, false);
+        mutex_acquire(&d, 0, true);
+        mutex_release(&d);
+        mutex_release(&a);
+        let s4 = v.stats();
+        assert_eq!((s4.classes, s4.chains, s4.direct_dependencies), (3, 2, 1));
+        // A new class under two held locks, then the order that closes
+        // the cycle through the edge it was given.
+        mutex_acquire(&a, 0, false);
+        nest(&b, &c);
+        mutex_release(&a);
+        assert_eq!((v.stats().classes, v.stats().direct_dependencies), (4, 2));
+        assert!(v.reports().is_empty());
+        nest(&c, &a);
+    });
+    assert_eq!(kinds(&v), vec![ReportKind::CircularDependency]);
+}
+
 #[test]
 fn a_chain_head_is_counted_once_whether_its_class_is_new_or_not() {
     keys!(KA, KB);

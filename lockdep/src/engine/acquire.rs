@@ -118,7 +118,17 @@ impl Ctx<'_> {
             return;
         }
         let class = if self.inner.is_learning() {
-            self.register_lock_class(map, subclass, read, loc)
+            match self.cached_class(map, subclass) {
+                Some(c) => Some(c),
+                None if nest.is_none() && self.pv.held.depth() < self.inner.config.max_depth => {
+                    self.acquire_new_class(map, subclass, trylock, read, check, loc);
+                    return;
+                }
+                None => {
+                    let mut sh = lock(&self.inner.shared);
+                    self.register_locked(&mut sh, map, subclass, read, loc)
+                }
+            }
         } else {
             self.known_class(map, subclass)
         };
@@ -188,6 +198,51 @@ impl Ctx<'_> {
             }
         }
         self.pv.held.locks.push(entry);
+    }
+
+    /// The acquisition, with locks held and no nest lock, of a lock whose
+    /// map does not know its class yet (most often a class being
+    /// registered, the lock a new dependency ends in): the class is
+    /// registered and, when it is new, its chain validated in one pass
+    /// under the graph lock, without a look-up in the thread's chain cache
+    /// (a class just made is in no chain a thread has cached: ids are never
+    /// reused). The same steps as [`acquire`](Self::acquire) and
+    /// [`push`](Self::push) would take below the depth limit with no nest
+    /// lock (no depth report, no nest merge or check), so the same verdicts
+    /// and statistics.
+    #[allow(clippy::too_many_arguments)]
+    fn acquire_new_class(&mut self, map: &LockdepMap, subclass: u32, trylock: bool, read: Read, check: bool, loc: Loc) {
+        let mut sh = lock(&self.inner.shared);
+        let classes = sh.graph.nr_classes;
+        let class = self.register_locked(&mut sh, map, subclass, read, loc);
+        let new = sh.graph.nr_classes != classes;
+        let entry = HeldLock {
+            instance: map.addr(),
+            class: class.unwrap_or(ClassId::UNTRACKED),
+            node: ChainNode::NONE,
+            name: map.name(),
+            location: loc,
+            nest: None,
+            references: 0,
+            subclass: subclass as u8,
+            read,
+            trylock,
+            check: check && class.is_some(),
+        };
+        let parent = self.pv.held.curr_node();
+        match entry.elem() {
+            Some(e) if new && parent != ChainNode::NONE => {
+                let mut entry = entry;
+                if !self.validate_chain_locked(sh, &mut entry, parent, Some(e)) && !self.inner.is_validating() {
+                    return;
+                }
+                self.pv.held.locks.push(entry);
+            }
+            _ => {
+                drop(sh);
+                self.push(entry, 0, loc);
+            }
+        }
     }
 
     /// Pushes `entry` through the acquire path (kernel `__lock_acquire` from

@@ -241,10 +241,16 @@ impl ChainStore {
             return Some((head, self.is_validated(head)));
         }
         let key = ChainKey::new(parent, elem);
-        if let Some(&n) = self.index.get(&key) {
-            return Some((n, self.nodes.get(&n).is_some_and(|n| n.validated)));
-        }
-        if self.index.len() >= limit {
+        // One probe of `index` finds the chain or the place of a new one.
+        let interned = self.index.len();
+        let slot = match self.index.entry(key) {
+            Entry::Occupied(o) => {
+                let n = *o.get();
+                return Some((n, self.nodes.get(&n).is_some_and(|n| n.validated)));
+            }
+            Entry::Vacant(v) => v,
+        };
+        if interned >= limit {
             return None;
         }
         let len = if parent.is_interned() {
@@ -256,6 +262,7 @@ impl ChainStore {
         };
         let id = ChainNode::interned(self.last + 1)?;
         self.last += 1;
+        slot.insert(id);
         let siblings = match self.children.entry(parent) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
@@ -273,12 +280,7 @@ impl ChainStore {
         let at_class = same_class.len() as u32;
         same_class.push(id);
         self.nodes.insert(id, Node { parent, elem, len, validated: false, at_parent, at_class, extended: false });
-        self.index.insert(key, id);
         Some((id, false))
-    }
-
-    fn len_of(&self, node: ChainNode) -> u32 {
-        if node.head_elem().is_some() { 1 } else { self.nodes.get(&node).map_or(0, |n| n.len) }
     }
 
     pub(crate) fn is_validated(&self, node: ChainNode) -> bool {
@@ -291,25 +293,27 @@ impl ChainStore {
 
     /// Records that the chain `node` was validated.
     pub(crate) fn set_validated(&mut self, node: ChainNode) {
+        // The chain's length if it was not validated yet, from the one
+        // probe that marks it.
         let newly = if let Some(e) = node.head_elem() {
             let chains = self.by_class.entry(e.class()).or_default();
             let bit = 1 << e.low_bits();
             chains.head_bits |= bit;
             let newly = chains.validated_heads & bit == 0;
             chains.validated_heads |= bit;
-            newly
+            newly.then_some(1)
         } else {
             match self.nodes.get_mut(&node) {
                 Some(n) if !n.validated => {
                     n.validated = true;
-                    true
+                    Some(n.len)
                 }
-                _ => false,
+                _ => None,
             }
         };
-        if newly {
+        if let Some(len) = newly {
             self.count += 1;
-            self.hlocks += self.len_of(node) as usize;
+            self.hlocks += len as usize;
         }
     }
 
@@ -348,6 +352,7 @@ impl ChainStore {
 
     /// Removes every chain containing `class` (the kernel's
     /// `remove_class_from_lock_chains`), in time proportional to those chains.
+    #[inline(never)] // (inlined into its one caller it cost more: register pressure)
     pub(crate) fn zap_class(&mut self, class: ClassId) {
         let mut doomed = std::mem::take(&mut self.doomed);
         let ClassChains { nodes, head_bits: bits, validated_heads } = self.by_class.remove(&class).unwrap_or_default();

@@ -224,6 +224,7 @@ impl KeyClasses {
         self.first == 0 && self.more.as_ref().is_none_or(|m| m.iter().all(|&r| r == 0))
     }
 
+    #[cfg(test)]
     fn all(&self) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
         std::array::from_fn(|s| self.get(s as u32))
     }
@@ -259,6 +260,17 @@ impl Names {
         };
         (at, &mut self.versions[at as usize])
     }
+}
+
+/// `a == b`, comparing the names' shared text by address first: a thread's
+/// edges share the `Arc` of its name (see [`Graph::shared_thread`]), so the
+/// text itself is compared only when the thread changed.
+fn same_thread(a: &ThreadInfo, b: &ThreadInfo) -> bool {
+    let names = match (&a.name, &b.name) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y) || x == y,
+        (x, y) => x.is_none() && y.is_none(),
+    };
+    a.id == b.id && names && a.task == b.task
 }
 
 /// Whether two class names are the same text (most often the same string).
@@ -402,7 +414,7 @@ impl Graph {
     /// same thread (and task), so that a thread's edges share one copy.
     pub(crate) fn shared_thread(&mut self, thread: &ThreadInfo) -> Arc<ThreadInfo> {
         match &self.last_thread {
-            Some(t) if **t == *thread => Arc::clone(t),
+            Some(t) if same_thread(t, thread) => Arc::clone(t),
             _ => Arc::clone(self.last_thread.insert(Arc::new(thread.clone()))),
         }
     }
@@ -627,16 +639,35 @@ impl Graph {
     /// Removes every class of `key` as [`zap`](Self::zap) would, one by
     /// one, but with one probe of the key's entry for all of them; returns
     /// the classes removed (for the chain store).
+    #[cfg(test)]
     pub(crate) fn zap_key(&mut self, key: KeyId) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
-        let Some(gone) = self.by_key.remove(&key) else {
-            return [None; MAX_SUBCLASSES as usize];
-        };
-        let all = gone.all();
-        for c in all.into_iter().flatten() {
+        let mut all = [None; MAX_SUBCLASSES as usize];
+        let mut n = 0;
+        self.zap_key_each(key, |c| {
+            all[n] = Some(c);
+            n += 1;
+        });
+        all
+    }
+
+    /// [`zap_key`](Self::zap_key), calling `removed` with each class as it
+    /// goes (the chain store's part), subclass 0 first: nearly every key
+    /// has that class alone, and no array of eight is built and walked
+    /// twice for it.
+    #[inline(never)] // (inlined into its one caller it cost more: register pressure)
+    pub(crate) fn zap_key_each(&mut self, key: KeyId, mut removed: impl FnMut(ClassId)) {
+        let Some(gone) = self.by_key.remove(&key) else { return };
+        if let Some(c) = gone.get(0) {
             self.unplace(c);
+            removed(c);
+        }
+        if gone.more.is_some() {
+            for c in (1..MAX_SUBCLASSES).filter_map(|s| gone.get(s)) {
+                self.unplace(c);
+                removed(c);
+            }
         }
         self.release_names(key, gone);
-        all
     }
 
     /// Takes a live class out of the graph with every edge touching it and
@@ -690,11 +721,17 @@ impl Graph {
     /// [`plain_check`](Self::plain_check) would neither search nor reorder
     /// for it: the caller may skip the check, counting it with
     /// [`count_untouched_check`](Self::count_untouched_check).
+    #[cfg(test)]
     pub(crate) fn is_untouched(&self, id: ClassId) -> bool {
-        self.slot(id).is_some_and(|s| {
-            let c = &self.classes[s.index()];
-            c.ord.is_none() && c.after.is_empty() && c.before.is_empty()
-        })
+        self.slot(id).is_some_and(|s| self.is_untouched_at(s))
+    }
+
+    /// [`is_untouched`](Self::is_untouched) for a live class's slot (a new
+    /// dependency has resolved it already: no second probe of `slots`).
+    #[inline]
+    pub(crate) fn is_untouched_at(&self, slot: Slot) -> bool {
+        let c = &self.classes[slot.index()];
+        c.ord.is_none() && c.after.is_empty() && c.before.is_empty()
     }
 
     /// Counts the check of a dependency into an untouched class as

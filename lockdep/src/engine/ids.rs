@@ -138,6 +138,7 @@ impl<T: Copy + Default> std::ops::Deref for SmallList<T> {
 }
 
 impl<T: Copy + Default> SmallList<T> {
+    #[inline]
     pub(crate) fn push(&mut self, x: T) {
         match self {
             SmallList::Inline(n, a) if usize::from(*n) < a.len() => {

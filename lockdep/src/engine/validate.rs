@@ -25,8 +25,22 @@ impl Ctx<'_> {
     #[cold]
     #[inline(never)]
     pub(crate) fn validate_chain(&mut self, next: &mut HeldLock, parent: ChainNode, elem: Option<Elem>) -> bool {
+        let sh = lock(&self.inner.shared);
+        self.validate_chain_locked(sh, next, parent, elem)
+    }
+
+    /// [`validate_chain`](Self::validate_chain) with the graph lock taken
+    /// already (by `Ctx::acquire`, when it registered the class of `next`
+    /// in the same pass). Releases the lock.
+    #[inline(never)]
+    pub(crate) fn validate_chain_locked(
+        &mut self,
+        mut sh: MutexGuard<'_, Shared>,
+        next: &mut HeldLock,
+        parent: ChainNode,
+        elem: Option<Elem>,
+    ) -> bool {
         let inner = self.inner;
-        let mut sh = lock(&inner.shared);
         if parent == ChainNode::ROOT && self.pv.held.depth() == 0 {
             if let Some(e) = elem {
                 return self.validate_head(sh, next, e);
@@ -38,7 +52,9 @@ impl Ctx<'_> {
         let learning = inner.is_learning();
         let limit = if learning { inner.config.max_chains.saturating_mul(2) } else { 0 };
         // Nothing is cached above an entry whose class was removed while held.
-        let parent_alive = self.pv.held.locks.last().is_none_or(|t| sh.graph.is_alive(t.class));
+        // (The top's slot is kept for its dependency, `check_prevs_add`.)
+        let top = self.pv.held.locks.last().map(|t| sh.graph.slot(t.class));
+        let parent_alive = top.is_none_or(|s| s.is_some());
         let (node, validated) = (elem.filter(|_| parent_alive))
             .and_then(|e| sh.chains.intern_validated(parent, e, limit))
             .unwrap_or((ChainNode::NONE, false));
@@ -67,7 +83,7 @@ impl Ctx<'_> {
         let ok = match self.check_deadlock(&mut sh, next) {
             Deadlock::Found => false,
             Deadlock::NestProtected => true,
-            Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next),
+            Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next, top.flatten()),
         };
         if !ok || !inner.is_validating() || node == ChainNode::NONE || !inner.is_learning() {
             return ok;
@@ -168,14 +184,22 @@ impl Ctx<'_> {
 
     /// Kernel `check_prevs_add`: dependencies from the held locks to `next`,
     /// from the top down to (and including) the first blocking one.
-    fn check_prevs_add(&mut self, sh: &mut Shared, next: &HeldLock) -> bool {
+    /// `top`: the slot of the top entry's class (`None` if it was removed),
+    /// looked up by the caller already.
+    fn check_prevs_add(&mut self, sh: &mut Shared, next: &HeldLock, top: Option<Slot>) -> bool {
         let mut trace = None;
-        for (distance, i) in (1..).zip((0..self.pv.held.depth()).rev()) {
+        let depth = self.pv.held.depth();
+        for (distance, i) in (1..).zip((0..depth).rev()) {
             let prev = self.pv.held.locks[i].clone();
             // A lock whose class was removed while held is tracked for
             // balance only: it neither depends on anything nor stops the walk.
-            if prev.check && sh.graph.is_alive(prev.class) {
-                if !self.check_prev_add(sh, &prev, next, distance, &mut trace) {
+            let from = match prev.check {
+                false => None,
+                true if i + 1 == depth => top,
+                true => sh.graph.slot(prev.class),
+            };
+            if let Some(from) = from {
+                if !self.check_prev_add_at(sh, from, &prev, next, distance, &mut trace) {
                     return false;
                 }
                 if !prev.trylock {
@@ -196,14 +220,32 @@ impl Ctx<'_> {
         distance: u32,
         trace: &mut Option<Option<Trace>>,
     ) -> bool {
+        let Some(from) = sh.graph.slot(prev.class) else {
+            return true; // a class zapped while held: ignore it
+        };
+        self.check_prev_add_at(sh, from, prev, next, distance, trace)
+    }
+
+    /// [`check_prev_add`](Self::check_prev_add) with `prev`'s class's slot
+    /// `from` found already (by `check_prevs_add`, which needs it to know
+    /// whether the class is alive: one probe of the class table for both).
+    fn check_prev_add_at(
+        &mut self,
+        sh: &mut Shared,
+        from: Slot,
+        prev: &HeldLock,
+        next: &HeldLock,
+        distance: u32,
+        trace: &mut Option<Option<Trace>>,
+    ) -> bool {
         // Both ends' slots and the edge between them, looked up once for
         // the check and the update (neither changes the edge set).
-        let Some((from, to)) = sh.graph.slot_pair(prev.class, next.class) else {
+        let Some(to) = sh.graph.slot(next.class) else {
             return true; // a class zapped while held: ignore it
         };
         // A class no edge touches (one just made, most often): nothing to
         // search from it and no edge to update.
-        let untouched = prev.class != next.class && sh.graph.is_untouched(next.class);
+        let untouched = prev.class != next.class && sh.graph.is_untouched_at(to);
         let existing = if untouched { None } else { sh.graph.edge_at(from, to) };
         if untouched {
             sh.graph.count_untouched_check();
