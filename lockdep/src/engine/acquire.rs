@@ -132,19 +132,7 @@ impl Ctx<'_> {
         } else {
             self.known_class(map, subclass)
         };
-        let entry = HeldLock {
-            instance: map.addr(),
-            class: class.unwrap_or(ClassId::UNTRACKED),
-            node: ChainNode::NONE,
-            name: map.name(),
-            location: loc,
-            nest: nest.map(Box::new),
-            references: 0,
-            subclass: subclass as u8,
-            read,
-            trylock,
-            check: check && class.is_some(),
-        };
+        let entry = held_entry(map, class, subclass, read, trylock, check, nest.map(Box::new), loc);
         self.push(entry, 0, loc);
     }
 
@@ -163,19 +151,7 @@ impl Ctx<'_> {
         let class = self.register_locked(&mut sh, map, subclass, read, loc);
         // A class just made is in no thread's cache (ids are never reused).
         let new = sh.graph.nr_classes != classes;
-        let mut entry = HeldLock {
-            instance: map.addr(),
-            class: class.unwrap_or(ClassId::UNTRACKED),
-            node: ChainNode::NONE,
-            name: map.name(),
-            location: loc,
-            nest: None,
-            references: 0,
-            subclass: subclass as u8,
-            read,
-            trylock,
-            check: check && class.is_some(),
-        };
+        let mut entry = held_entry(map, class, subclass, read, trylock, check, None, loc);
         let elem = entry.elem();
         // The thread's cache may know the head when the class is not new
         // (another map of the same key, taken here before).
@@ -216,19 +192,7 @@ impl Ctx<'_> {
         let classes = sh.graph.nr_classes;
         let class = self.register_locked(&mut sh, map, subclass, read, loc);
         let new = sh.graph.nr_classes != classes;
-        let entry = HeldLock {
-            instance: map.addr(),
-            class: class.unwrap_or(ClassId::UNTRACKED),
-            node: ChainNode::NONE,
-            name: map.name(),
-            location: loc,
-            nest: None,
-            references: 0,
-            subclass: subclass as u8,
-            read,
-            trylock,
-            check: check && class.is_some(),
-        };
+        let entry = held_entry(map, class, subclass, read, trylock, check, None, loc);
         let parent = self.pv.held.curr_node();
         match entry.elem() {
             Some(e) if new && parent != ChainNode::NONE => {
@@ -314,5 +278,33 @@ impl Ctx<'_> {
             self.new_report(&sh.graph, ReportKind::NestLockNotHeld, loc, Some(info), Some(other), Vec::new(), msg);
         self.emit(&mut sh, Signature::NestLockNotHeld { class: entry.class, site: Site::of(loc) }, report);
         false
+    }
+}
+
+/// The held entry of an acquisition of `map` in `class` (`None`: an
+/// untracked class, not checked), before its chain is known.
+#[allow(clippy::too_many_arguments)]
+fn held_entry(
+    map: &LockdepMap,
+    class: Option<ClassId>,
+    subclass: u32,
+    read: Read,
+    trylock: bool,
+    check: bool,
+    nest: Option<Box<(usize, &'static str)>>,
+    loc: Loc,
+) -> HeldLock {
+    HeldLock {
+        instance: map.addr(),
+        class: class.unwrap_or(ClassId::UNTRACKED),
+        node: ChainNode::NONE,
+        name: map.name(),
+        location: loc,
+        nest,
+        references: 0,
+        subclass: subclass as u8,
+        read,
+        trylock,
+        check: check && class.is_some(),
     }
 }
