@@ -108,15 +108,6 @@ impl Ctx<'_> {
             subclass = 0; // keep tracking the lock so that its release balances
         }
         subclass = self.nested_subclass(map, subclass); // Config::nested_sites
-        if nest.is_none()
-            && self.pv.held.depth() == 0
-            && self.inner.config.max_depth > 0
-            && self.inner.is_learning()
-            && self.cached_class(map, subclass).is_none()
-        {
-            self.acquire_new_head(map, subclass, trylock, read, check, loc);
-            return;
-        }
         let class = if self.inner.is_learning() {
             match self.cached_class(map, subclass) {
                 Some(c) => Some(c),
@@ -136,56 +127,17 @@ impl Ctx<'_> {
         self.push(entry, 0, loc);
     }
 
-    /// The acquisition of a lock with nothing held whose map does not know
-    /// its class yet (most often a class being registered): the class and
-    /// the chain head it starts are looked up and recorded in one pass under
-    /// the graph lock, instead of a pass for the class and another for the
-    /// chain. The same steps as [`acquire`](Self::acquire) and
-    /// [`push`](Self::push) would take (at depth 0 with no nest lock there is
-    /// no depth limit, no nest merge, and no dependency to check), so the
-    /// same verdicts and statistics.
-    #[allow(clippy::too_many_arguments)]
-    fn acquire_new_head(&mut self, map: &LockdepMap, subclass: u32, trylock: bool, read: Read, check: bool, loc: Loc) {
-        let mut sh = lock(&self.inner.shared);
-        let classes = sh.graph.nr_classes;
-        let class = self.register_locked(&mut sh, map, subclass, read, loc);
-        // A class just made is in no thread's cache (ids are never reused).
-        let new = sh.graph.nr_classes != classes;
-        let mut entry = held_entry(map, class, subclass, read, trylock, check, None, loc);
-        let elem = entry.elem();
-        // The thread's cache may know the head when the class is not new
-        // (another map of the same key, taken here before).
-        match elem.filter(|_| !new).and_then(|e| self.pv.cache.get(ChainKey::new(ChainNode::ROOT, e))) {
-            Some(node) => {
-                drop(sh);
-                entry.node = node;
-            }
-            None => {
-                let ok = match elem {
-                    Some(e) => self.validate_head(sh, &mut entry, e),
-                    None => {
-                        drop(sh); // an untracked class (rare): the whole path
-                        self.validate_chain(&mut entry, ChainNode::ROOT, None)
-                    }
-                };
-                if !ok && !self.inner.is_validating() {
-                    return;
-                }
-            }
-        }
-        self.pv.held.locks.push(entry);
-    }
-
-    /// The acquisition, with locks held and no nest lock, of a lock whose
-    /// map does not know its class yet (most often a class being
-    /// registered, the lock a new dependency ends in): the class is
-    /// registered and, when it is new, its chain validated in one pass
-    /// under the graph lock, without a look-up in the thread's chain cache
-    /// (a class just made is in no chain a thread has cached: ids are never
-    /// reused). The same steps as [`acquire`](Self::acquire) and
-    /// [`push`](Self::push) would take below the depth limit with no nest
-    /// lock (no depth report, no nest merge or check), so the same verdicts
-    /// and statistics.
+    /// The acquisition, below the depth limit and with no nest lock, of a
+    /// lock whose map does not know its class yet (most often a class being
+    /// registered: the lock a new dependency ends in, or a chain's first
+    /// lock learned backwards): the class is registered and, when it is
+    /// new, its chain validated in one pass under the graph lock, without a
+    /// look-up in the thread's chain cache (a class just made is in no chain
+    /// a thread has cached: ids are never reused). With nothing held the
+    /// chain is a head (`validate_chain_locked` records it as one). The
+    /// same steps as [`acquire`](Self::acquire) and [`push`](Self::push)
+    /// would take below the depth limit with no nest lock (no depth report,
+    /// no nest merge or check), so the same verdicts and statistics.
     #[allow(clippy::too_many_arguments)]
     fn acquire_new_class(&mut self, map: &LockdepMap, subclass: u32, trylock: bool, read: Read, check: bool, loc: Loc) {
         let mut sh = lock(&self.inner.shared);
