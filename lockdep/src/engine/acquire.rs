@@ -7,6 +7,7 @@ use std::sync::MutexGuard;
 
 use super::ctx::Ctx;
 use super::emit::{lock_info, map_info, named_info};
+use super::graph::Slot;
 use super::held::{ChainKey, ChainNode, HeldLock};
 use super::ids::ClassId;
 use super::inner::{Shared, lock};
@@ -38,11 +39,12 @@ impl Ctx<'_> {
             return Some(c);
         }
         let mut sh = lock(&self.inner.shared);
-        self.register_locked(&mut sh, map, subclass, read, loc)
+        self.register_locked(&mut sh, map, subclass, read, loc).map(|(c, _)| c)
     }
 
     /// [`register_lock_class`](Self::register_lock_class) past the map's
-    /// cache, under the graph lock.
+    /// cache, under the graph lock; with the class, its slot when it was
+    /// made here.
     #[inline(always)]
     fn register_locked(
         &mut self,
@@ -51,16 +53,16 @@ impl Ctx<'_> {
         subclass: u32,
         read: Read,
         loc: Loc,
-    ) -> Option<ClassId> {
+    ) -> Option<(ClassId, Option<Slot>)> {
         let inner = self.inner;
         let key = map.key.id();
-        match sh.graph.register(key, subclass, map.name(), inner.config.max_classes) {
-            Some(c) => {
+        match sh.graph.register_slot(key, subclass, map.name(), inner.config.max_classes) {
+            Some((c, slot)) => {
                 if let Some(owners) = map.key.dynamic_owners() {
                     super::registry::note_owner(owners, &self.pv.inner);
                 }
                 map.set_cached_class(inner.epoch(), subclass, c.raw());
-                Some(c)
+                Some((c, slot))
             }
             None => {
                 self.limit(
@@ -117,7 +119,7 @@ impl Ctx<'_> {
                 }
                 None => {
                     let mut sh = lock(&self.inner.shared);
-                    self.register_locked(&mut sh, map, subclass, read, loc)
+                    self.register_locked(&mut sh, map, subclass, read, loc).map(|(c, _)| c)
                 }
             }
         } else {
@@ -141,15 +143,17 @@ impl Ctx<'_> {
     #[allow(clippy::too_many_arguments)]
     fn acquire_new_class(&mut self, map: &LockdepMap, subclass: u32, trylock: bool, read: Read, check: bool, loc: Loc) {
         let mut sh = lock(&self.inner.shared);
-        let classes = sh.graph.nr_classes;
-        let class = self.register_locked(&mut sh, map, subclass, read, loc);
-        let new = sh.graph.nr_classes != classes;
-        let entry = held_entry(map, class, subclass, read, trylock, check, None, loc);
+        let registered = self.register_locked(&mut sh, map, subclass, read, loc);
+        // The slot of a class made here (none for one that existed).
+        let new = registered.and_then(|(_, slot)| slot);
+        let entry = held_entry(map, registered.map(|(c, _)| c), subclass, read, trylock, check, None, loc);
         let parent = self.pv.held.curr_node();
-        match entry.elem() {
-            Some(e) if new && parent != ChainNode::NONE => {
+        match (entry.elem(), new) {
+            (Some(e), Some(slot)) if parent != ChainNode::NONE => {
                 let mut entry = entry;
-                if !self.validate_chain_locked(sh, &mut entry, parent, Some(e)) && !self.inner.is_validating() {
+                if !self.validate_chain_locked(sh, &mut entry, parent, Some(e), Some(slot))
+                    && !self.inner.is_validating()
+                {
                     return;
                 }
                 self.pv.held.locks.push(entry);

@@ -13,6 +13,7 @@
 
 use std::collections::hash_map::Entry;
 
+use super::graph::Slot;
 use super::held::{ChainKey, ChainNode, Elem};
 use super::ids::{ClassId, IdMap, SmallList};
 
@@ -122,6 +123,9 @@ impl ThreadChainCache {
 struct Node {
     parent: ChainNode,
     elem: Elem,
+    /// The graph slot of `elem`'s class (where its [`ClassChains`] entry
+    /// is: the class outlives the node).
+    at: Slot,
     /// Entries in the chain.
     len: u32,
     validated: bool,
@@ -134,9 +138,12 @@ struct Node {
     extended: bool,
 }
 
-/// What the chain store keeps per class.
+/// What the chain store keeps per class, in the entry of the class's graph
+/// slot (see [`ChainStore::by_class`]).
 #[derive(Default)]
 struct ClassChains {
+    /// The class the entry is for (raw; 0 in an entry no class used yet).
+    class: u32,
     /// The nodes whose top element is of this class.
     nodes: SmallList<ChainNode>,
     /// A bit for each of the class's elements that may have an entry in
@@ -199,9 +206,15 @@ pub(crate) struct ChainStore {
     /// The nodes extending each node (chain heads included, by their
     /// [`ChainNode::head`] id).
     children: IdMap<ChainNode, SmallList<ChainNode>>,
-    /// Per class: the nodes whose top element is of it, and its head bits
-    /// (see [`ClassChains`]); one probe finds both when the class goes.
-    by_class: IdMap<ClassId, ClassChains>,
+    /// Per class, by the class's graph slot: the nodes whose top element
+    /// is of it, and its head bits (see [`ClassChains`]). The caller knows
+    /// the slot wherever the store needs a class's entry (the graph looked
+    /// it up or made it), so no table is probed for it; a removed class's
+    /// entry is emptied with it ([`zap_class`](Self::zap_class)), so the
+    /// class that takes the slot next starts from nothing. (Class ids are
+    /// never reused, so a vector by id would grow without bound under
+    /// class churn; slots are reused.)
+    by_class: Vec<ClassChains>,
     /// The last id handed out (ids start at 1; 0 is [`ChainNode::ROOT`]).
     last: u32,
     /// The chains a removal is taking down (kept to save an allocation per
@@ -219,9 +232,19 @@ impl ChainStore {
     /// when `limit` interned chains exist already, when `parent` is a chain
     /// that was removed (a stale entry: nothing above it is cached), or,
     /// after 2^31 chains, when ids ran out.
+    /// `at`: the graph slot of `elem`'s class; `parent_at`: that of the
+    /// class of `parent`'s top element, needed when `parent` is a head
+    /// (`None` for a head: nothing is interned).
     #[cfg(test)]
-    pub(crate) fn intern(&mut self, parent: ChainNode, elem: Elem, limit: usize) -> Option<ChainNode> {
-        self.intern_validated(parent, elem, limit).map(|(node, _)| node)
+    pub(crate) fn intern(
+        &mut self,
+        parent: ChainNode,
+        parent_at: Option<Slot>,
+        elem: Elem,
+        at: Slot,
+        limit: usize,
+    ) -> Option<ChainNode> {
+        self.intern_validated(parent, parent_at, elem, at, limit).map(|(node, _)| node)
     }
 
     /// [`intern`](Self::intern), and whether the chain was validated (what
@@ -230,16 +253,21 @@ impl ChainStore {
     pub(crate) fn intern_validated(
         &mut self,
         parent: ChainNode,
+        parent_at: Option<Slot>,
         elem: Elem,
+        at: Slot,
         limit: usize,
     ) -> Option<(ChainNode, bool)> {
         if parent == ChainNode::NONE {
             return None;
         }
         if parent == ChainNode::ROOT {
-            let head = ChainNode::head(elem);
-            return Some((head, self.is_validated(head)));
+            return Some((ChainNode::head(elem), self.head_validated(elem, at)));
         }
+        let parent_head = match parent.head_elem() {
+            Some(e) => Some((e, parent_at?)),
+            None => None,
+        };
         let key = ChainKey::new(parent, elem);
         // One probe of `index` finds the chain or the place of a new one.
         let interned = self.index.len();
@@ -267,36 +295,65 @@ impl ChainStore {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
                 let list = v.insert(SmallList::default());
-                if let Some(e) = parent.head_elem() {
+                if let Some((e, parent_at)) = parent_head {
                     // A head's list is made here only: its bit goes with it.
-                    self.by_class.entry(e.class()).or_default().head_bits |= 1 << e.low_bits();
+                    Self::entry(&mut self.by_class, parent_at, e.class()).head_bits |= 1 << e.low_bits();
                 }
                 list
             }
         };
         let at_parent = siblings.len() as u32;
         siblings.push(id);
-        let same_class = &mut self.by_class.entry(elem.class()).or_default().nodes;
+        let same_class = &mut Self::entry(&mut self.by_class, at, elem.class()).nodes;
         let at_class = same_class.len() as u32;
         same_class.push(id);
-        self.nodes.insert(id, Node { parent, elem, len, validated: false, at_parent, at_class, extended: false });
+        self.nodes.insert(id, Node { parent, elem, at, len, validated: false, at_parent, at_class, extended: false });
         Some((id, false))
     }
 
-    pub(crate) fn is_validated(&self, node: ChainNode) -> bool {
+    /// The entry of the live class `class` in its graph slot `at` (the
+    /// vector grows to it if need be).
+    #[inline]
+    fn entry(by_class: &mut Vec<ClassChains>, at: Slot, class: ClassId) -> &mut ClassChains {
+        if at.index() >= by_class.len() {
+            Self::grow(by_class, at);
+        }
+        let c = &mut by_class[at.index()];
+        debug_assert!(c.class == 0 || c.class == class.raw(), "a removed class's entry was not emptied");
+        c.class = class.raw();
+        c
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(by_class: &mut Vec<ClassChains>, at: Slot) {
+        by_class.resize_with(at.index() + 1, ClassChains::default);
+    }
+
+    /// Whether the chain head `e` (its class in slot `at`) was validated.
+    fn head_validated(&self, e: Elem, at: Slot) -> bool {
+        (self.by_class.get(at.index()))
+            .is_some_and(|c| c.class == e.class().raw() && c.validated_heads & (1 << e.low_bits()) != 0)
+    }
+
+    /// Whether the chain `node` was validated; `at`: the graph slot of the
+    /// class of its top element.
+    #[cfg(test)]
+    pub(crate) fn is_validated(&self, node: ChainNode, at: Slot) -> bool {
         if let Some(e) = node.head_elem() {
-            self.by_class.get(&e.class()).is_some_and(|c| c.validated_heads & (1 << e.low_bits()) != 0)
+            self.head_validated(e, at)
         } else {
             self.nodes.get(&node).is_some_and(|n| n.validated)
         }
     }
 
-    /// Records that the chain `node` was validated.
-    pub(crate) fn set_validated(&mut self, node: ChainNode) {
+    /// Records that the chain `node` was validated; `at`: the graph slot of
+    /// the class of its top element.
+    pub(crate) fn set_validated(&mut self, node: ChainNode, at: Slot) {
         // The chain's length if it was not validated yet, from the one
         // probe that marks it.
         let newly = if let Some(e) = node.head_elem() {
-            let chains = self.by_class.entry(e.class()).or_default();
+            let chains = Self::entry(&mut self.by_class, at, e.class());
             let bit = 1 << e.low_bits();
             chains.head_bits |= bit;
             let newly = chains.validated_heads & bit == 0;
@@ -317,13 +374,13 @@ impl ChainStore {
         }
     }
 
-    /// The record of the chain head `e` (the chain of that one entry): one
-    /// probe of its class's entry, made if absent, answers whether it was
+    /// The record of the chain head `e` (the chain of that one entry), its
+    /// class in graph slot `at`: its class's entry answers whether it was
     /// validated and records it (what [`is_validated`](Self::is_validated)
     /// and [`set_validated`](Self::set_validated) do for a head, in two).
-    pub(crate) fn head(&mut self, e: Elem) -> Head<'_> {
+    pub(crate) fn head(&mut self, e: Elem, at: Slot) -> Head<'_> {
         Head {
-            chains: self.by_class.entry(e.class()).or_default(),
+            chains: Self::entry(&mut self.by_class, at, e.class()),
             bit: 1 << e.low_bits(),
             count: &mut self.count,
             hlocks: &mut self.hlocks,
@@ -351,11 +408,15 @@ impl ChainStore {
     }
 
     /// Removes every chain containing `class` (the kernel's
-    /// `remove_class_from_lock_chains`), in time proportional to those chains.
+    /// `remove_class_from_lock_chains`), in time proportional to those
+    /// chains, and empties the entry of its graph slot `at` (which the
+    /// graph frees: the next class in it starts from nothing).
     #[inline(never)] // (inlined into its one caller it cost more: register pressure)
-    pub(crate) fn zap_class(&mut self, class: ClassId) {
+    pub(crate) fn zap_class(&mut self, class: ClassId, at: Slot) {
         let mut doomed = std::mem::take(&mut self.doomed);
-        let ClassChains { nodes, head_bits: bits, validated_heads } = self.by_class.remove(&class).unwrap_or_default();
+        let entry = self.by_class.get_mut(at.index()).map(std::mem::take).unwrap_or_default();
+        debug_assert!(entry.class == 0 || entry.class == class.raw(), "slot {at:?} is not class {class:?}'s");
+        let ClassChains { nodes, head_bits: bits, validated_heads, .. } = entry;
         doomed.extend_from_slice(&nodes);
         let heads = validated_heads.count_ones() as usize;
         self.count -= heads;
@@ -408,7 +469,8 @@ impl ChainStore {
         if class == zapped {
             return;
         }
-        if let Some(chains) = self.by_class.get_mut(&class) {
+        // (The entry stays, empty, while its class lives.)
+        if let Some(chains) = self.by_class.get_mut(n.at.index()) {
             let list = &mut chains.nodes;
             list.swap_remove(n.at_class as usize);
             if let Some(&moved) = list.get(n.at_class as usize) {
@@ -416,17 +478,16 @@ impl ChainStore {
                     m.at_class = n.at_class;
                 }
             }
-            if list.is_empty() && chains.head_bits == 0 {
-                self.by_class.remove(&class);
-            }
         }
     }
 
     /// Every validated chain, as its elements (bottom first).
     pub(crate) fn validated(&self) -> Vec<Vec<Elem>> {
         let mut out: Vec<Vec<Elem>> = (self.by_class.iter())
-            .filter(|(_, c)| c.validated_heads != 0)
-            .flat_map(|(&class, c)| Elem::all_of(class).filter(|e| c.validated_heads & (1 << e.low_bits()) != 0))
+            .filter(|c| c.validated_heads != 0)
+            .flat_map(|c| {
+                Elem::all_of(ClassId::from_raw(c.class)).filter(|e| c.validated_heads & (1 << e.low_bits()) != 0)
+            })
             .map(|e| vec![e])
             .collect();
         for (id, n) in &self.nodes {
@@ -447,12 +508,14 @@ impl ChainStore {
     #[cfg(test)]
     fn lists_are_consistent(&self) -> bool {
         let listed: usize = self.children.values().map(|l| l.len()).sum();
-        let by_class: usize = self.by_class.values().map(|l| l.nodes.len()).sum();
+        let by_class: usize = self.by_class.iter().map(|l| l.nodes.len()).sum();
         listed == self.nodes.len()
             && by_class == self.nodes.len()
             && self.nodes.iter().all(|(id, n)| {
+                let entry = self.by_class.get(n.at.index());
                 self.children.get(&n.parent).and_then(|l| l.get(n.at_parent as usize)) == Some(id)
-                    && self.by_class.get(&n.elem.class()).and_then(|l| l.nodes.get(n.at_class as usize)) == Some(id)
+                    && entry.is_some_and(|c| c.class == n.elem.class().raw())
+                    && entry.and_then(|l| l.nodes.get(n.at_class as usize)) == Some(id)
             })
     }
 }
@@ -471,42 +534,69 @@ mod tests {
         ClassId::from_raw(c)
     }
 
+    /// Class `c`'s graph slot in these tests: `c` itself.
+    fn sl(c: u32) -> Slot {
+        Slot::from_index(c)
+    }
+
+    fn at_of(e: Elem) -> Slot {
+        sl(e.class().raw())
+    }
+
+    /// The graph slot of the class of `node`'s top element, for a head
+    /// (any slot for an interned node: its own is kept with it).
+    fn top_at(node: ChainNode) -> Slot {
+        node.head_elem().map_or(sl(0), at_of)
+    }
+
+    fn intern(s: &mut ChainStore, parent: ChainNode, e: Elem, limit: usize) -> Option<ChainNode> {
+        s.intern(parent, parent.head_elem().map(at_of), e, at_of(e), limit)
+    }
+
+    fn set_validated(s: &mut ChainStore, node: ChainNode) {
+        s.set_validated(node, top_at(node));
+    }
+
+    fn valid(s: &ChainStore, node: ChainNode) -> bool {
+        s.is_validated(node, top_at(node))
+    }
+
     #[test]
     fn interning_is_exact_and_zap_never_reuses_ids() {
         let mut s = ChainStore::default();
-        let a = s.intern(ChainNode::ROOT, el(10), 100).unwrap();
+        let a = intern(&mut s, ChainNode::ROOT, el(10), 100).unwrap();
         assert_eq!(a, ChainNode::head(el(10)));
-        let ab = s.intern(a, el(11), 100).unwrap();
-        let abc = s.intern(ab, el(12), 100).unwrap();
-        assert_eq!(s.intern(a, el(11), 100), Some(ab));
-        assert_ne!(s.intern(a, el(12), 100), Some(ab));
+        let ab = intern(&mut s, a, el(11), 100).unwrap();
+        let abc = intern(&mut s, ab, el(12), 100).unwrap();
+        assert_eq!(intern(&mut s, a, el(11), 100), Some(ab));
+        assert_ne!(intern(&mut s, a, el(12), 100), Some(ab));
         assert_eq!(s.elems(abc), vec![el(10), el(11), el(12)]);
-        s.set_validated(a);
-        s.set_validated(abc);
-        s.set_validated(abc);
+        set_validated(&mut s, a);
+        set_validated(&mut s, abc);
+        set_validated(&mut s, abc);
         assert_eq!((s.count, s.hlocks), (2, 4));
-        assert!(s.is_validated(abc) && !s.is_validated(ab));
+        assert!(valid(&s, abc) && !valid(&s, ab));
         // Class 11 dies: every chain through it goes.
-        s.zap_class(cls(11));
+        s.zap_class(cls(11), sl(11));
         assert!(s.lists_are_consistent());
         assert_eq!((s.count, s.hlocks, s.zapped), (1, 1, 1));
-        assert!(!s.is_validated(abc));
+        assert!(!valid(&s, abc));
         assert_eq!(s.elems(abc), Vec::<Elem>::new());
         assert_eq!(s.interned(), 1); // a -> 12
         // New chains get new ids: a stale id held somewhere names nothing.
-        let ad = s.intern(a, el(13), 100).unwrap();
+        let ad = intern(&mut s, a, el(13), 100).unwrap();
         assert!(ad != ab && ad != abc);
         assert_eq!(s.elems(ad), vec![el(10), el(13)]);
-        assert_eq!(s.intern(ab, el(14), 100), None, "nothing is interned above a removed chain");
+        assert_eq!(intern(&mut s, ab, el(14), 100), None, "nothing is interned above a removed chain");
         // The head of a chain dies: the whole chain goes.
-        s.zap_class(cls(10));
+        s.zap_class(cls(10), sl(10));
         assert!(s.lists_are_consistent());
         assert_eq!((s.interned(), s.count, s.hlocks), (0, 0, 0));
         // The limit.
-        let b = s.intern(ChainNode::ROOT, el(20), 100).unwrap();
-        assert!(s.intern(b, el(21), 1).is_some());
-        assert_eq!(s.intern(b, el(22), 1), None);
-        assert_eq!(s.intern(ChainNode::NONE, el(15), 100), None);
+        let b = intern(&mut s, ChainNode::ROOT, el(20), 100).unwrap();
+        assert!(intern(&mut s, b, el(21), 1).is_some());
+        assert_eq!(intern(&mut s, b, el(22), 1), None);
+        assert_eq!(intern(&mut s, ChainNode::NONE, el(15), 100), None);
     }
 
     #[test]
@@ -514,43 +604,43 @@ mod tests {
         // A long-lived head with many short-lived classes above it, some
         // with a chain of their own on top.
         let mut s = ChainStore::default();
-        let head = s.intern(ChainNode::ROOT, el(1), usize::MAX).unwrap();
-        s.set_validated(head);
+        let head = intern(&mut s, ChainNode::ROOT, el(1), usize::MAX).unwrap();
+        set_validated(&mut s, head);
         let top = Elem::new(cls(1000), Read::Shared, false, true).unwrap();
         let mut tops = Vec::new();
         for c in 2..500u32 {
-            let n = s.intern(head, el(c), usize::MAX).unwrap();
-            s.set_validated(n);
-            let m = s.intern(n, top, usize::MAX).unwrap();
-            s.set_validated(m);
+            let n = intern(&mut s, head, el(c), usize::MAX).unwrap();
+            set_validated(&mut s, n);
+            let m = intern(&mut s, n, top, usize::MAX).unwrap();
+            set_validated(&mut s, m);
             tops.push((c, n, m));
         }
         assert_eq!(s.count, 1 + 2 * 498);
         for &(c, _, _) in tops.iter().filter(|(c, _, _)| c % 3 == 0) {
-            s.zap_class(cls(c));
+            s.zap_class(cls(c), sl(c));
             assert!(s.lists_are_consistent());
         }
         for &(c, n, m) in &tops {
-            assert_eq!(s.is_validated(n), c % 3 != 0);
-            assert_eq!(s.is_validated(m), c % 3 != 0);
+            assert_eq!(valid(&s, n), c % 3 != 0);
+            assert_eq!(valid(&s, m), c % 3 != 0);
         }
         // The shared top class goes from under every chain at once.
-        s.zap_class(cls(1000));
+        s.zap_class(cls(1000), sl(1000));
         assert!(s.lists_are_consistent());
-        assert!(tops.iter().all(|&(_, _, m)| !s.is_validated(m)));
-        assert!(s.is_validated(head));
+        assert!(tops.iter().all(|&(_, _, m)| !valid(&s, m)));
+        assert!(valid(&s, head));
     }
 
     #[test]
     fn a_heads_list_stays_while_its_class_lives_and_goes_with_it() {
         let mut s = ChainStore::default();
-        let head = s.intern(ChainNode::ROOT, el(1), usize::MAX).unwrap();
-        s.set_validated(head);
+        let head = intern(&mut s, ChainNode::ROOT, el(1), usize::MAX).unwrap();
+        set_validated(&mut s, head);
         // Short-lived classes above a long-lived head, one at a time.
         for c in 2..50u32 {
-            let n = s.intern(head, el(c), usize::MAX).unwrap();
-            s.set_validated(n);
-            s.zap_class(cls(c));
+            let n = intern(&mut s, head, el(c), usize::MAX).unwrap();
+            set_validated(&mut s, n);
+            s.zap_class(cls(c), sl(c));
             assert!(s.lists_are_consistent());
             assert_eq!((s.count, s.hlocks, s.zapped), (1, 1, c as usize - 1));
         }
@@ -558,19 +648,21 @@ mod tests {
         assert!(s.children[&head].is_empty());
         // Removing the middle class of a three-entry chain takes the top
         // with it (the middle chain was extended).
-        let n = s.intern(head, el(60), usize::MAX).unwrap();
-        let m = s.intern(n, el(61), usize::MAX).unwrap();
-        s.set_validated(n);
-        s.set_validated(m);
+        let n = intern(&mut s, head, el(60), usize::MAX).unwrap();
+        let m = intern(&mut s, n, el(61), usize::MAX).unwrap();
+        set_validated(&mut s, n);
+        set_validated(&mut s, m);
         assert_eq!((s.count, s.hlocks), (3, 6));
-        s.zap_class(cls(60));
+        s.zap_class(cls(60), sl(60));
         assert!(s.lists_are_consistent());
-        assert!(!s.is_validated(m) && !s.is_validated(n));
+        assert!(!valid(&s, m) && !valid(&s, n));
         assert_eq!((s.interned(), s.count, s.hlocks), (0, 1, 1));
-        assert!(!s.by_class.contains_key(&cls(61)), "class 61's list went with its last chain");
+        assert!(s.by_class[61].nodes.is_empty(), "class 61's list emptied with its last chain");
         // The head's class goes: nothing of it is left.
-        s.zap_class(cls(1));
-        assert!(s.children.is_empty() && s.by_class.is_empty() && s.nodes.is_empty() && s.index.is_empty());
+        s.zap_class(cls(1), sl(1));
+        assert!(s.children.is_empty() && s.nodes.is_empty() && s.index.is_empty());
+        assert!(s.by_class.iter().all(|c| c.nodes.is_empty() && c.head_bits == 0 && c.validated_heads == 0));
+        assert_eq!(s.by_class[1].class, 0, "the removed class's entry is emptied for the slot's next class");
         assert_eq!((s.count, s.hlocks), (0, 0));
     }
 
@@ -578,26 +670,26 @@ mod tests {
     fn a_head_is_recorded_with_its_class_and_goes_with_it() {
         let mut s = ChainStore::default();
         let shared = Elem::new(cls(7), Read::Shared, false, true).unwrap();
-        assert!(!s.head(el(7)).is_validated());
-        s.head(el(7)).set_validated();
-        s.head(el(7)).set_validated(); // counted once
-        assert!(s.head(el(7)).is_validated() && s.is_validated(ChainNode::head(el(7))));
-        assert!(!s.head(shared).is_validated());
-        s.set_validated(ChainNode::head(shared)); // the two ways agree
-        assert!(s.head(shared).is_validated());
-        s.head(el(8)).set_validated();
-        assert_eq!((s.count, s.hlocks, s.head(el(9)).count()), (3, 3, 3));
+        assert!(!s.head(el(7), at_of(el(7))).is_validated());
+        s.head(el(7), at_of(el(7))).set_validated();
+        s.head(el(7), at_of(el(7))).set_validated(); // counted once
+        assert!(s.head(el(7), at_of(el(7))).is_validated() && valid(&s, ChainNode::head(el(7))));
+        assert!(!s.head(shared, at_of(shared)).is_validated());
+        set_validated(&mut s, ChainNode::head(shared)); // the two ways agree
+        assert!(s.head(shared, at_of(shared)).is_validated());
+        s.head(el(8), at_of(el(8))).set_validated();
+        assert_eq!((s.count, s.hlocks, s.head(el(9), at_of(el(9))).count()), (3, 3, 3));
         let mut heads = s.validated();
         heads.sort();
         assert_eq!(heads, vec![vec![el(7)], vec![shared], vec![el(8)]]);
         // A chain above a recorded head, then the head's class goes.
-        let n = s.intern(ChainNode::head(el(7)), el(8), usize::MAX).unwrap();
-        s.set_validated(n);
+        let n = intern(&mut s, ChainNode::head(el(7)), el(8), usize::MAX).unwrap();
+        set_validated(&mut s, n);
         assert_eq!((s.count, s.hlocks), (4, 5));
-        s.zap_class(cls(7));
+        s.zap_class(cls(7), sl(7));
         assert!(s.lists_are_consistent());
         assert_eq!((s.count, s.hlocks, s.zapped), (1, 1, 3));
-        assert!(!s.is_validated(ChainNode::head(el(7))) && !s.is_validated(n));
+        assert!(!valid(&s, ChainNode::head(el(7))) && !valid(&s, n));
         assert_eq!(s.validated(), vec![vec![el(8)]]);
     }
 

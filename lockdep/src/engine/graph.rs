@@ -27,6 +27,12 @@ impl Slot {
     pub(crate) fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The slot of index `i` (tests of the stores that are indexed by slot).
+    #[cfg(test)]
+    pub(crate) fn from_index(i: u32) -> Slot {
+        Slot(i)
+    }
 }
 
 /// Index of an edge in a validator's edge table.
@@ -299,13 +305,28 @@ impl Graph {
 
     /// Registers a class; `None` when `limit` classes exist already (or
     /// class ids ran out, or `subclass` is out of range).
+    #[cfg_attr(not(any(test, feature = "save")), allow(dead_code))] // loading a saved graph, tests; the live path uses `register_slot`
     pub(crate) fn register(&mut self, key: KeyId, subclass: u32, name: &'static str, limit: usize) -> Option<ClassId> {
+        self.register_slot(key, subclass, name, limit).map(|(c, _)| c)
+    }
+
+    /// [`register`](Self::register), and the new class's slot when the
+    /// class was made here (`None` when it existed: a new class's caller
+    /// needs no probe of `slots` for it).
+    #[inline]
+    pub(crate) fn register_slot(
+        &mut self,
+        key: KeyId,
+        subclass: u32,
+        name: &'static str,
+        limit: usize,
+    ) -> Option<(ClassId, Option<Slot>)> {
         // One probe of `by_key` finds the class, or the key's other classes
         // and its version, or the place of a new key.
         let mut entry = self.by_key.entry(key);
         if let Entry::Occupied(o) = &entry {
             if let Some(c) = o.get().get(subclass) {
-                return Some(c);
+                return Some((c, None));
             }
         }
         // (No lock has a subclass past the range: only a saved file could.)
@@ -361,7 +382,7 @@ impl Graph {
         }
         self.slots.insert(id.raw(), slot);
         self.nr_classes += 1;
-        Some(id)
+        Some((id, Some(slot)))
     }
 
     /// The class in `slot` (live or not).
@@ -643,7 +664,7 @@ impl Graph {
     pub(crate) fn zap_key(&mut self, key: KeyId) -> [Option<ClassId>; MAX_SUBCLASSES as usize] {
         let mut all = [None; MAX_SUBCLASSES as usize];
         let mut n = 0;
-        self.zap_key_each(key, |c| {
+        self.zap_key_each(key, |c, _| {
             all[n] = Some(c);
             n += 1;
         });
@@ -651,20 +672,22 @@ impl Graph {
     }
 
     /// [`zap_key`](Self::zap_key), calling `removed` with each class as it
-    /// goes (the chain store's part), subclass 0 first: nearly every key
-    /// has that class alone, and no array of eight is built and walked
-    /// twice for it.
+    /// goes, and the slot it freed (the chain store's part: its entries are
+    /// by slot), subclass 0 first: nearly every key has that class alone,
+    /// and no array of eight is built and walked twice for it.
     #[inline(never)] // (inlined into its one caller it cost more: register pressure)
-    pub(crate) fn zap_key_each(&mut self, key: KeyId, mut removed: impl FnMut(ClassId)) {
+    pub(crate) fn zap_key_each(&mut self, key: KeyId, mut removed: impl FnMut(ClassId, Slot)) {
         let Some(gone) = self.by_key.remove(&key) else { return };
         if let Some(c) = gone.get(0) {
-            self.unplace(c);
-            removed(c);
+            if let Some(slot) = self.unplace(c) {
+                removed(c, slot);
+            }
         }
         if gone.more.is_some() {
             for c in (1..MAX_SUBCLASSES).filter_map(|s| gone.get(s)) {
-                self.unplace(c);
-                removed(c);
+                if let Some(slot) = self.unplace(c) {
+                    removed(c, slot);
+                }
             }
         }
         self.release_names(key, gone);

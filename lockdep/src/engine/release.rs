@@ -124,9 +124,9 @@ pub(crate) fn zap_key(inner: &Inner, id: KeyId, maps_may_remain: bool) {
     let mut guard = lock(&inner.shared);
     let sh = &mut *guard;
     let mut any = false;
-    sh.graph.zap_key_each(id, |c| {
+    sh.graph.zap_key_each(id, |c, slot| {
         any = true;
-        sh.chains.zap_class(c);
+        sh.chains.zap_class(c, slot);
     });
     if !any {
         return;

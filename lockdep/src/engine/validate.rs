@@ -26,12 +26,16 @@ impl Ctx<'_> {
     #[inline(never)]
     pub(crate) fn validate_chain(&mut self, next: &mut HeldLock, parent: ChainNode, elem: Option<Elem>) -> bool {
         let sh = lock(&self.inner.shared);
-        self.validate_chain_locked(sh, next, parent, elem)
+        // (An entry without an element is of the untracked class.)
+        let at = elem.and_then(|_| sh.graph.slot(next.class));
+        self.validate_chain_locked(sh, next, parent, elem, at)
     }
 
     /// [`validate_chain`](Self::validate_chain) with the graph lock taken
     /// already (by `Ctx::acquire`, when it registered the class of `next`
-    /// in the same pass). Releases the lock.
+    /// in the same pass). `at`: the slot of `next`'s class (`None` if it
+    /// was removed, or has no element), which the chain store's entries
+    /// and the new dependency's end are found by. Releases the lock.
     #[inline(never)]
     pub(crate) fn validate_chain_locked(
         &mut self,
@@ -39,11 +43,12 @@ impl Ctx<'_> {
         next: &mut HeldLock,
         parent: ChainNode,
         elem: Option<Elem>,
+        at: Option<Slot>,
     ) -> bool {
         let inner = self.inner;
         if parent == ChainNode::ROOT && self.pv.held.depth() == 0 {
             if let Some(e) = elem {
-                return self.validate_head(sh, next, e);
+                return self.validate_head(sh, next, e, at);
             }
         }
         // Once a limit stopped learning, known chains are still found (and
@@ -51,12 +56,14 @@ impl Ctx<'_> {
         // dependencies, but nothing new is recorded.
         let learning = inner.is_learning();
         let limit = if learning { inner.config.max_chains.saturating_mul(2) } else { 0 };
-        // Nothing is cached above an entry whose class was removed while held.
-        // (The top's slot is kept for its dependency, `check_prevs_add`.)
+        // Nothing is cached above an entry whose class was removed while held,
+        // nor for a class removed since its map cached it (its entry in the
+        // chain store went with its slot). (The top's slot is kept for its
+        // dependency, `check_prevs_add`, and the chain store.)
         let top = self.pv.held.locks.last().map(|t| sh.graph.slot(t.class));
         let parent_alive = top.is_none_or(|s| s.is_some());
-        let (node, validated) = (elem.filter(|_| parent_alive))
-            .and_then(|e| sh.chains.intern_validated(parent, e, limit))
+        let (node, validated) = (elem.filter(|_| parent_alive).zip(at))
+            .and_then(|(e, at)| sh.chains.intern_validated(parent, top.flatten(), e, at, limit))
             .unwrap_or((ChainNode::NONE, false));
         next.node = node;
         let key = elem.map(|e| ChainKey::new(parent, e));
@@ -83,7 +90,7 @@ impl Ctx<'_> {
         let ok = match self.check_deadlock(&mut sh, next) {
             Deadlock::Found => false,
             Deadlock::NestProtected => true,
-            Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next, top.flatten()),
+            Deadlock::None => self.pv.held.depth() == 0 || self.check_prevs_add(&mut sh, next, top.flatten(), at),
         };
         if !ok || !inner.is_validating() || node == ChainNode::NONE || !inner.is_learning() {
             return ok;
@@ -93,7 +100,9 @@ impl Ctx<'_> {
             self.limit(&mut sh, "max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location);
             return true;
         }
-        sh.chains.set_validated(node);
+        if let Some(at) = at {
+            sh.chains.set_validated(node, at); // (a node was interned: `at` is known)
+        }
         drop(sh);
         cache(self);
         true
@@ -105,9 +114,17 @@ impl Ctx<'_> {
     /// pass): the same steps and counts, where there is nothing to check (no lock held, so no
     /// recursion and no dependency) and the head is not interned (its node
     /// is [`ChainNode::head`]) but recorded with its class in the chain
-    /// store, in one probe. Releases the lock.
+    /// store, in one probe. `at`: the slot of `e`'s class (`None` if it was
+    /// removed since its map cached it: the head is then not recorded).
+    /// Releases the lock.
     #[inline(never)]
-    pub(crate) fn validate_head(&mut self, mut guard: MutexGuard<'_, Shared>, next: &mut HeldLock, e: Elem) -> bool {
+    pub(crate) fn validate_head(
+        &mut self,
+        mut guard: MutexGuard<'_, Shared>,
+        next: &mut HeldLock,
+        e: Elem,
+        at: Option<Slot>,
+    ) -> bool {
         let inner = self.inner;
         let node = ChainNode::head(e);
         next.node = node;
@@ -118,7 +135,14 @@ impl Ctx<'_> {
             return true;
         }
         let sh = &mut *guard;
-        let head = sh.chains.head(e);
+        let Some(at) = at else {
+            // A removed class: nothing to record it under (as for an
+            // interned chain above a removed class, `validate_chain_locked`).
+            sh.chain_misses += 1;
+            sh.max_depth_seen = sh.max_depth_seen.max(1);
+            return true;
+        };
+        let head = sh.chains.head(e, at);
         if head.is_validated() {
             sh.chain_hits += 1;
             drop(guard);
@@ -186,7 +210,8 @@ impl Ctx<'_> {
     /// from the top down to (and including) the first blocking one.
     /// `top`: the slot of the top entry's class (`None` if it was removed),
     /// looked up by the caller already.
-    fn check_prevs_add(&mut self, sh: &mut Shared, next: &HeldLock, top: Option<Slot>) -> bool {
+    /// `to`: the slot of `next`'s class (`None` if it was removed).
+    fn check_prevs_add(&mut self, sh: &mut Shared, next: &HeldLock, top: Option<Slot>, to: Option<Slot>) -> bool {
         let mut trace = None;
         let depth = self.pv.held.depth();
         for (distance, i) in (1..).zip((0..depth).rev()) {
@@ -199,7 +224,7 @@ impl Ctx<'_> {
                 true => sh.graph.slot(prev.class),
             };
             if let Some(from) = from {
-                if !self.check_prev_add_at(sh, from, &prev, next, distance, &mut trace) {
+                if !self.check_prev_add_at(sh, (from, to), &prev, next, distance, &mut trace) {
                     return false;
                 }
                 if !prev.trylock {
@@ -223,16 +248,19 @@ impl Ctx<'_> {
         let Some(from) = sh.graph.slot(prev.class) else {
             return true; // a class zapped while held: ignore it
         };
-        self.check_prev_add_at(sh, from, prev, next, distance, trace)
+        let to = sh.graph.slot(next.class);
+        self.check_prev_add_at(sh, (from, to), prev, next, distance, trace)
     }
 
     /// [`check_prev_add`](Self::check_prev_add) with `prev`'s class's slot
     /// `from` found already (by `check_prevs_add`, which needs it to know
-    /// whether the class is alive: one probe of the class table for both).
+    /// whether the class is alive: one probe of the class table for both),
+    /// and `next`'s, `to` (`None` if it was removed; by `validate_chain`,
+    /// or by the registration that made the class).
     fn check_prev_add_at(
         &mut self,
         sh: &mut Shared,
-        from: Slot,
+        (from, to): (Slot, Option<Slot>),
         prev: &HeldLock,
         next: &HeldLock,
         distance: u32,
@@ -240,7 +268,7 @@ impl Ctx<'_> {
     ) -> bool {
         // Both ends' slots and the edge between them, looked up once for
         // the check and the update (neither changes the edge set).
-        let Some(to) = sh.graph.slot(next.class) else {
+        let Some(to) = to else {
             return true; // a class zapped while held: ignore it
         };
         // A class no edge touches (one just made, most often): nothing to
