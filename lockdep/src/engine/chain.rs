@@ -118,24 +118,29 @@ impl ThreadChainCache {
     }
 }
 
-/// One interned chain: the chain below it and its top element.
-#[derive(Clone, Copy)]
+/// One interned chain: the chain below it and its top element, and the
+/// chains extending it.
 struct Node {
     parent: ChainNode,
     elem: Elem,
     /// The graph slot of `elem`'s class (where its [`ClassChains`] entry
     /// is: the class outlives the node).
     at: Slot,
+    /// When `parent` is a chain head, the graph slot of its class (whose
+    /// entry lists this node among its heads' `head_children`); unused
+    /// otherwise.
+    parent_at: Slot,
     /// Entries in the chain.
     len: u32,
-    validated: bool,
-    /// Positions of this node in its parent's `children` list and in its
-    /// class's `by_class` list (removal is O(1) in both).
+    /// Positions of this node in its parent's list (the parent node's
+    /// `children`, or its head's class's `head_children`) and in its
+    /// class's `nodes` list (removal is O(1) in both).
     at_parent: u32,
     at_class: u32,
-    /// Whether a chain was ever interned above this one (else removing it
-    /// need not look for a `children` list).
-    extended: bool,
+    validated: bool,
+    /// The nodes extending this one (kept with it: interning above a node
+    /// reads the node anyway, for its length, and removing it takes them).
+    children: SmallList<ChainNode>,
 }
 
 /// What the chain store keeps per class, in the entry of the class's graph
@@ -146,18 +151,12 @@ struct ClassChains {
     class: u32,
     /// The nodes whose top element is of this class.
     nodes: SmallList<ChainNode>,
-    /// A bit for each of the class's elements that may have an entry in
-    /// `heads` or a `children` list as a head (a superset: bits are only
-    /// cleared with the class), so that removing a class probes only those
-    /// instead of all `1 << CLASS_SHIFT` elements. A head's `children` list
-    /// stays, empty, until its class is removed: a long-lived lock under
-    /// which short-lived classes come and go neither re-creates the list
-    /// nor re-marks the bit for each of them.
-    head_bits: u16,
+    /// The nodes extending a chain head of this class (any of its
+    /// elements: the heads of a class go together, with the class).
+    head_children: SmallList<ChainNode>,
     /// A bit for each of the class's elements whose chain head (the chain of
-    /// that one entry) was recorded as validated: a subset of `head_bits`.
-    /// (Kept here rather than in a set of its own: a head is recorded with
-    /// the one probe of this table that marks its `head_bits`.)
+    /// that one entry) was recorded as validated. (Kept here rather than in
+    /// a set of its own: the class's entry is found by its slot.)
     validated_heads: u16,
 }
 
@@ -181,7 +180,6 @@ impl Head<'_> {
 
     /// Records the head as validated (counted once).
     pub(crate) fn set_validated(self) {
-        self.chains.head_bits |= self.bit;
         if self.chains.validated_heads & self.bit == 0 {
             self.chains.validated_heads |= self.bit;
             *self.count += 1;
@@ -203,11 +201,9 @@ impl Head<'_> {
 pub(crate) struct ChainStore {
     nodes: IdMap<ChainNode, Node>,
     index: IdMap<ChainKey, ChainNode>,
-    /// The nodes extending each node (chain heads included, by their
-    /// [`ChainNode::head`] id).
-    children: IdMap<ChainNode, SmallList<ChainNode>>,
     /// Per class, by the class's graph slot: the nodes whose top element
-    /// is of it, and its head bits (see [`ClassChains`]). The caller knows
+    /// is of it, the nodes extending its heads, its validated heads (see
+    /// [`ClassChains`]). The caller knows
     /// the slot wherever the store needs a class's entry (the graph looked
     /// it up or made it), so no table is probed for it; a removed class's
     /// entry is emptied with it ([`zap_class`](Self::zap_class)), so the
@@ -281,33 +277,28 @@ impl ChainStore {
         if interned >= limit {
             return None;
         }
-        let len = if parent.is_interned() {
-            let below = self.nodes.get_mut(&parent)?; // a removed chain
-            below.extended = true;
-            below.len + 1
-        } else {
-            2 // above a chain head
+        // The list the new node joins: its parent's, or its parent head's
+        // class's.
+        let (len, siblings, parent_at) = match parent_head {
+            None => {
+                let below = self.nodes.get_mut(&parent)?; // a removed chain
+                (below.len + 1, &mut below.children, at)
+            }
+            Some((e, parent_at)) => {
+                (2, &mut Self::entry(&mut self.by_class, parent_at, e.class()).head_children, parent_at)
+            }
         };
         let id = ChainNode::interned(self.last + 1)?;
         self.last += 1;
         slot.insert(id);
-        let siblings = match self.children.entry(parent) {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => {
-                let list = v.insert(SmallList::default());
-                if let Some((e, parent_at)) = parent_head {
-                    // A head's list is made here only: its bit goes with it.
-                    Self::entry(&mut self.by_class, parent_at, e.class()).head_bits |= 1 << e.low_bits();
-                }
-                list
-            }
-        };
         let at_parent = siblings.len() as u32;
         siblings.push(id);
         let same_class = &mut Self::entry(&mut self.by_class, at, elem.class()).nodes;
         let at_class = same_class.len() as u32;
         same_class.push(id);
-        self.nodes.insert(id, Node { parent, elem, at, len, validated: false, at_parent, at_class, extended: false });
+        let children = SmallList::default();
+        self.nodes
+            .insert(id, Node { parent, elem, at, parent_at, len, at_parent, at_class, validated: false, children });
         Some((id, false))
     }
 
@@ -355,7 +346,6 @@ impl ChainStore {
         let newly = if let Some(e) = node.head_elem() {
             let chains = Self::entry(&mut self.by_class, at, e.class());
             let bit = 1 << e.low_bits();
-            chains.head_bits |= bit;
             let newly = chains.validated_heads & bit == 0;
             chains.validated_heads |= bit;
             newly.then_some(1)
@@ -416,53 +406,43 @@ impl ChainStore {
         let mut doomed = std::mem::take(&mut self.doomed);
         let entry = self.by_class.get_mut(at.index()).map(std::mem::take).unwrap_or_default();
         debug_assert!(entry.class == 0 || entry.class == class.raw(), "slot {at:?} is not class {class:?}'s");
-        let ClassChains { nodes, head_bits: bits, validated_heads, .. } = entry;
+        let ClassChains { nodes, head_children, validated_heads, .. } = entry;
         doomed.extend_from_slice(&nodes);
+        doomed.extend_from_slice(&head_children);
         let heads = validated_heads.count_ones() as usize;
         self.count -= heads;
         self.hlocks -= heads;
         self.zapped += heads;
-        // Most classes are never a chain head's top: no walk of their
-        // elements at all.
-        let heads = Elem::all_of(class).filter(|e| bits & (1 << e.low_bits()) != 0);
-        if bits != 0 {
-            for e in heads {
-                if let Some(l) = self.children.remove(&ChainNode::head(e)) {
-                    doomed.extend_from_slice(&l);
-                }
-            }
-        }
         while let Some(id) = doomed.pop() {
             let Some(n) = self.nodes.remove(&id) else { continue };
             self.index.remove(&ChainKey::new(n.parent, n.elem));
-            self.unlist(n, class);
+            self.unlist(&n, class);
             if n.validated {
                 self.count -= 1;
                 self.hlocks -= n.len as usize;
                 self.zapped += 1;
             }
-            if n.extended {
-                if let Some(l) = self.children.remove(&id) {
-                    doomed.extend_from_slice(&l);
-                }
-            }
+            doomed.extend_from_slice(&n.children);
         }
         self.doomed = doomed;
     }
 
     /// Takes a removed node out of its parent's and its class's lists (those
-    /// being removed themselves are gone already: `zapped`'s list among
-    /// them). A head's list stays when it empties (see `head_bits`).
-    fn unlist(&mut self, n: Node, zapped: ClassId) {
-        if let Some(list) = self.children.get_mut(&n.parent) {
+    /// being removed themselves are gone already: `zapped`'s lists, and
+    /// the lists of nodes removed before it). A head's list stays, with its
+    /// class, when it empties.
+    fn unlist(&mut self, n: &Node, zapped: ClassId) {
+        let siblings = match n.parent.head_elem() {
+            Some(e) if e.class() == zapped => None,
+            Some(_) => self.by_class.get_mut(n.parent_at.index()).map(|c| &mut c.head_children),
+            None => self.nodes.get_mut(&n.parent).map(|p| &mut p.children),
+        };
+        if let Some(list) = siblings {
             list.swap_remove(n.at_parent as usize);
             if let Some(&moved) = list.get(n.at_parent as usize) {
                 if let Some(m) = self.nodes.get_mut(&moved) {
                     m.at_parent = n.at_parent;
                 }
-            }
-            if list.is_empty() && n.parent.head_elem().is_none() {
-                self.children.remove(&n.parent);
             }
         }
         let class = n.elem.class();
@@ -507,13 +487,22 @@ impl ChainStore {
     /// Checks that every node is listed exactly where it says (tests).
     #[cfg(test)]
     fn lists_are_consistent(&self) -> bool {
-        let listed: usize = self.children.values().map(|l| l.len()).sum();
+        let listed: usize = self.nodes.values().map(|n| n.children.len()).sum::<usize>()
+            + self.by_class.iter().map(|c| c.head_children.len()).sum::<usize>();
         let by_class: usize = self.by_class.iter().map(|l| l.nodes.len()).sum();
         listed == self.nodes.len()
             && by_class == self.nodes.len()
             && self.nodes.iter().all(|(id, n)| {
                 let entry = self.by_class.get(n.at.index());
-                self.children.get(&n.parent).and_then(|l| l.get(n.at_parent as usize)) == Some(id)
+                let siblings = match n.parent.head_elem() {
+                    Some(e) => self
+                        .by_class
+                        .get(n.parent_at.index())
+                        .filter(|c| c.class == e.class().raw())
+                        .map(|c| &c.head_children[..]),
+                    None => self.nodes.get(&n.parent).map(|p| &p.children[..]),
+                };
+                siblings.and_then(|l| l.get(n.at_parent as usize)) == Some(id)
                     && entry.is_some_and(|c| c.class == n.elem.class().raw())
                     && entry.and_then(|l| l.nodes.get(n.at_class as usize)) == Some(id)
             })
@@ -644,8 +633,8 @@ mod tests {
             assert!(s.lists_are_consistent());
             assert_eq!((s.count, s.hlocks, s.zapped), (1, 1, c as usize - 1));
         }
-        assert_eq!(s.children.len(), 1, "the head's list stays, empty");
-        assert!(s.children[&head].is_empty());
+        assert_eq!(s.by_class[1].class, 1);
+        assert!(s.by_class[1].head_children.is_empty(), "the head's list stays, empty");
         // Removing the middle class of a three-entry chain takes the top
         // with it (the middle chain was extended).
         let n = intern(&mut s, head, el(60), usize::MAX).unwrap();
@@ -660,8 +649,8 @@ mod tests {
         assert!(s.by_class[61].nodes.is_empty(), "class 61's list emptied with its last chain");
         // The head's class goes: nothing of it is left.
         s.zap_class(cls(1), sl(1));
-        assert!(s.children.is_empty() && s.nodes.is_empty() && s.index.is_empty());
-        assert!(s.by_class.iter().all(|c| c.nodes.is_empty() && c.head_bits == 0 && c.validated_heads == 0));
+        assert!(s.nodes.is_empty() && s.index.is_empty());
+        assert!(s.by_class.iter().all(|c| c.nodes.is_empty() && c.head_children.is_empty() && c.validated_heads == 0));
         assert_eq!(s.by_class[1].class, 0, "the removed class's entry is emptied for the slot's next class");
         assert_eq!((s.count, s.hlocks), (0, 0));
     }

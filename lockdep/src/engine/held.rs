@@ -46,6 +46,7 @@ impl ChainNode {
     }
 
     /// Whether this is an interned chain (neither a head, the root, nor none).
+    #[cfg(test)]
     pub(crate) fn is_interned(self) -> bool {
         self.0 != 0 && self.0 & Self::HEAD == 0
     }
