@@ -15,7 +15,7 @@ use std::collections::hash_map::Entry;
 
 use super::graph::Slot;
 use super::held::{ChainKey, ChainNode, Elem};
-use super::ids::{ClassId, IdMap, SmallList};
+use super::ids::{ClassId, IdMap, IdTable, SmallList};
 
 /// Sets of the front of the per-thread cache (a power of two), two slots
 /// (ways) each: 512 slots, 8 KiB.
@@ -199,7 +199,7 @@ impl Head<'_> {
 /// element, so removing a class visits exactly the chains that contain it.
 #[derive(Default)]
 pub(crate) struct ChainStore {
-    nodes: IdMap<ChainNode, Node>,
+    nodes: IdTable<ChainNode, Node>,
     index: IdMap<ChainKey, ChainNode>,
     /// Per class, by the class's graph slot: the nodes whose top element
     /// is of it, the nodes extending its heads, its validated heads (see
@@ -297,8 +297,10 @@ impl ChainStore {
         let at_class = same_class.len() as u32;
         same_class.push(id);
         let children = SmallList::default();
-        self.nodes
-            .insert(id, Node { parent, elem, at, parent_at, len, at_parent, at_class, validated: false, children });
+        let node = Node { parent, elem, at, parent_at, len, at_parent, at_class, validated: false, children };
+        // SAFETY: (hashbrown's contract, not memory safety) `id` is new: node
+        // ids are handed out once, from `last`, so `nodes` has no entry for it.
+        unsafe { self.nodes.insert_unique_unchecked(id, node) };
         Some((id, false))
     }
 

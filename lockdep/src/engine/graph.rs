@@ -15,7 +15,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 pub(crate) use super::ids::ClassId;
-use super::ids::{FastMap, FastSet, IdMap, SmallList};
+use super::ids::{FastMap, FastSet, FastTable, IdTable, SmallList};
 use crate::class::{KeyId, MAX_SUBCLASSES, Read};
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 
@@ -136,7 +136,7 @@ pub(crate) struct Graph {
     /// The class table, by slot.
     pub(crate) classes: Vec<Class>,
     /// Live classes' slots.
-    slots: IdMap<u32, Slot>,
+    slots: IdTable<u32, Slot>,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
     /// Each key's classes, by subclass (one probe finds them all), and its
@@ -145,7 +145,7 @@ pub(crate) struct Graph {
     /// The versions of each class name's keys.
     names: Names,
     pub(crate) edges: Vec<Edge>,
-    by_pair: FastMap<(Slot, Slot), EdgeId>,
+    by_pair: FastTable<(Slot, Slot), EdgeId>,
     pub(crate) nr_classes: usize,
     pub(crate) nr_dependencies: usize,
     pub(crate) nr_zapped_classes: usize,
@@ -380,7 +380,9 @@ impl Graph {
         } else {
             self.classes.push(class);
         }
-        self.slots.insert(id.raw(), slot);
+        // SAFETY: (hashbrown's contract, not memory safety) `id` is new: ids
+        // are handed out once, from `last_id`, so `slots` has no entry for it.
+        unsafe { self.slots.insert_unique_unchecked(id.raw(), slot) };
         self.nr_classes += 1;
         Some((id, Some(slot)))
     }
@@ -520,7 +522,11 @@ impl Graph {
         self.place(from, to);
         self.classes[from.index()].after.push(id);
         self.classes[to.index()].before.push(id);
-        self.by_pair.insert((from, to), id);
+        debug_assert!(!self.by_pair.contains_key(&(from, to)), "insert_edge_at of an existing edge");
+        // SAFETY: (hashbrown's contract, not memory safety) the edge does not
+        // exist yet (this function's precondition: its callers found none,
+        // or `to` was untouched by any edge), so neither does its pair.
+        unsafe { self.by_pair.insert_unique_unchecked((from, to), id) };
         self.nr_dependencies += 1;
         Some(id)
     }

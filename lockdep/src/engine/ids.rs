@@ -47,6 +47,11 @@ impl Hasher for IdHasher {
 
 pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
+/// An [`IdMap`] of hashbrown's, for a table whose new keys are known to be
+/// new (ids never reused): `insert_unique_unchecked` skips the look-up an
+/// insert makes first.
+pub(crate) type IdTable<K, V> = hashbrown::HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
 /// A fast hasher for the engine's composite keys (class keys, class pairs,
 /// names): each word is folded in by a rotate, xor and multiply, and
 /// `finish` brings the well-mixed high bits down to the low bits the table
@@ -101,6 +106,8 @@ impl Hasher for MixHasher {
 
 /// A map keyed by composite engine keys, with [`MixHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<MixHasher>>;
+/// A [`FastMap`] of hashbrown's (see [`IdTable`]).
+pub(crate) type FastTable<K, V> = hashbrown::HashMap<K, V, BuildHasherDefault<MixHasher>>;
 /// A set of composite engine keys, with [`MixHasher`].
 pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<MixHasher>>;
 
