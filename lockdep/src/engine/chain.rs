@@ -685,6 +685,35 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_s_next_class_starts_from_nothing() {
+        // Class 5 in slot 3: a validated head with a chain above it, and a
+        // chain of its own above another class's head.
+        let (a, b, c) = (ChainNode::head(el(1)), el(5), el(9));
+        let mut s = ChainStore::default();
+        s.head(el(1), sl(1)).set_validated();
+        s.head(b, sl(3)).set_validated();
+        let above = s.intern(ChainNode::head(b), Some(sl(3)), el(2), sl(2), usize::MAX).unwrap();
+        let own = s.intern(a, Some(sl(1)), b, sl(3), usize::MAX).unwrap();
+        s.set_validated(above, sl(2));
+        s.set_validated(own, sl(3));
+        assert_eq!((s.count, s.hlocks), (4, 6));
+        s.zap_class(cls(5), sl(3));
+        assert!(s.lists_are_consistent());
+        assert_eq!((s.count, s.hlocks, s.zapped), (1, 1, 3));
+        // Class 9 takes slot 3: nothing of class 5 answers for it.
+        assert!(!s.head(c, sl(3)).is_validated());
+        assert!(!s.is_validated(ChainNode::head(b), sl(3)), "a removed head is not validated");
+        let n = s.intern(a, Some(sl(1)), c, sl(3), usize::MAX).unwrap();
+        assert!(n != own && !s.is_validated(n, sl(3)));
+        assert!(s.lists_are_consistent());
+        assert_eq!(s.by_class[3].nodes.len(), 1);
+        assert!(s.by_class[3].head_children.is_empty());
+        s.zap_class(cls(9), sl(3));
+        assert!(s.lists_are_consistent());
+        assert_eq!((s.interned(), s.count), (0, 1));
+    }
+
+    #[test]
     fn thread_cache_map_is_bounded() {
         let mut c = ThreadChainCache::default();
         let parent = ChainNode::head(el(3));
