@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::panic::Location;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use super::ids::ClassId;
 use super::ids::{FastMap, FastSet, FastTable, IdTable, SmallList};
@@ -137,6 +138,8 @@ pub(crate) struct Graph {
     pub(crate) classes: Vec<Class>,
     /// Live classes' slots.
     slots: IdTable<u32, Slot>,
+    /// Recently used entries of `slots`, in front of it (see [`SlotHints`]).
+    hints: SlotHints,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
     /// Each key's classes, by subclass (one probe finds them all), and its
@@ -168,6 +171,52 @@ pub(crate) struct Graph {
     pub(crate) searches_run: u64,
     /// The thread of the last new edge, for the next one to share.
     last_thread: Option<Arc<ThreadInfo>>,
+}
+
+/// Sets of [`SlotHints`] (a power of two): 2 KiB.
+const HINTS: usize = 256;
+
+/// A direct-mapped cache of `class id -> slot` in front of [`Graph`]'s
+/// `slots` map, indexed by the id's low bits: a new class's entry, and a
+/// class found in the map. Class ids are never reused and a class's entry
+/// is emptied when it is removed, so an entry whose id matches names the
+/// class's live slot. (Atomics only so that a look-up, which takes the
+/// graph by shared reference, can refill an entry; every access is under
+/// the graph lock, so relaxed order is enough.)
+struct SlotHints(Box<[AtomicU64; HINTS]>);
+
+impl Default for SlotHints {
+    fn default() -> Self {
+        SlotHints(Box::new(std::array::from_fn(|_| AtomicU64::new(0))))
+    }
+}
+
+impl SlotHints {
+    #[inline(always)]
+    fn at(&self, id: u32) -> &AtomicU64 {
+        &self.0[id as usize % HINTS]
+    }
+
+    /// The slot of the live class `id`, if its entry is here (ids start at
+    /// 1, so an empty entry never matches).
+    #[inline(always)]
+    fn get(&self, id: u32) -> Option<Slot> {
+        let v = self.at(id).load(Ordering::Relaxed);
+        ((v >> 32) as u32 == id).then_some(Slot(v as u32))
+    }
+
+    #[inline(always)]
+    fn set(&self, id: u32, slot: Slot) {
+        self.at(id).store((u64::from(id) << 32) | u64::from(slot.0), Ordering::Relaxed);
+    }
+
+    /// Forgets the removed class `id`.
+    #[inline(always)]
+    fn forget(&self, id: u32) {
+        if self.get(id).is_some() {
+            self.at(id).store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The keys sharing one class name, for their `#version`s: a key's version
@@ -300,7 +349,19 @@ impl Graph {
     /// The slot of a live class.
     #[inline]
     pub(crate) fn slot(&self, id: ClassId) -> Option<Slot> {
-        self.slots.get(&id.raw()).copied()
+        match self.hints.get(id.raw()) {
+            Some(s) => Some(s),
+            None => self.slot_probe(id),
+        }
+    }
+
+    /// [`slot`](Self::slot) when its hint missed: the map, which refills
+    /// the hint.
+    #[inline(never)]
+    fn slot_probe(&self, id: ClassId) -> Option<Slot> {
+        let s = *self.slots.get(&id.raw())?;
+        self.hints.set(id.raw(), s);
+        Some(s)
     }
 
     /// Registers a class; `None` when `limit` classes exist already (or
@@ -383,6 +444,7 @@ impl Graph {
         // SAFETY: (hashbrown's contract, not memory safety) `id` is new: ids
         // are handed out once, from `last_id`, so `slots` has no entry for it.
         unsafe { self.slots.insert_unique_unchecked(id.raw(), slot) };
+        self.hints.set(id.raw(), slot);
         self.nr_classes += 1;
         Some((id, Some(slot)))
     }
@@ -399,7 +461,7 @@ impl Graph {
     }
 
     pub(crate) fn is_alive(&self, id: ClassId) -> bool {
-        self.slots.contains_key(&id.raw())
+        self.slot(id).is_some()
     }
 
     pub(crate) fn class_name(&self, id: ClassId) -> String {
@@ -704,6 +766,7 @@ impl Graph {
     /// `None` if it was not live.
     fn unplace(&mut self, id: ClassId) -> Option<Slot> {
         let slot = self.slots.remove(&id.raw())?;
+        self.hints.forget(id.raw());
         while let Some(&e) = self.classes[slot.index()].after.last() {
             self.remove_edge(e);
         }
@@ -1129,6 +1192,35 @@ mod tests {
         let c = g.register(key(4), 0, "conn", 10).unwrap();
         let names: Vec<String> = [a, b, other, c].iter().map(|&x| g.class_name(x)).collect();
         assert_eq!(names, ["conn", "conn#2", "other", "conn#3"]);
+    }
+
+    #[test]
+    fn a_class_slot_is_found_through_its_hint_or_the_map_and_never_after_removal() {
+        // More live classes than hint entries, so ids share entries and
+        // evict one another; a removed class's slot is reused by the next.
+        let mut g = Graph::default();
+        let n = 3 * HINTS;
+        let ids: Vec<ClassId> = (0..n).map(|i| g.register(key(i + 1), 0, "c", usize::MAX).unwrap()).collect();
+        for round in 0..2 {
+            for (i, &id) in ids.iter().enumerate() {
+                let s = g.slot(id).unwrap_or_else(|| panic!("class {i} lost (round {round})"));
+                assert_eq!(g.classes[s.index()].id, id);
+            }
+        }
+        let gone = ids[7];
+        let slot = g.slot(gone).unwrap();
+        g.zap(gone);
+        assert_eq!((g.slot(gone), g.is_alive(gone)), (None, false));
+        let next = g.register(key(n + 1), 0, "c", usize::MAX).unwrap();
+        assert_eq!(g.slot(next), Some(slot), "the freed slot is reused");
+        assert_eq!((g.slot(gone), g.is_alive(gone)), (None, false), "the old id does not name the slot's new class");
+        // A removed class whose hint had been evicted is not found either.
+        let evicted = ids[8];
+        g.zap(evicted);
+        for &id in ids.iter().skip(9) {
+            g.slot(id);
+        }
+        assert_eq!(g.slot(evicted), None);
     }
 
     #[test]
