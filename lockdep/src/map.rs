@@ -174,7 +174,16 @@ impl LockdepMap {
     /// A map with a class of its own, removed when the map is dropped (a
     /// fresh [`DynamicKey`] used by this map only).
     pub fn new_dynamic(name: &'static str) -> Self {
-        Self::with_dynamic_key(name, &DynamicKey::new())
+        // The map holds the key's only reference: made in place, not
+        // through a `DynamicKey` cloned and dropped (two atomic updates).
+        #[cfg(lockdep_on)]
+        {
+            Self::from_source(name, KeySource::Dynamic(std::sync::Arc::default()))
+        }
+        #[cfg(not(lockdep_on))]
+        {
+            Self::with_dynamic_key(name, &DynamicKey::new())
+        }
     }
 
     #[cfg_attr(not(lockdep_on), allow(unused_variables))] // compiled out, a map keeps nothing
