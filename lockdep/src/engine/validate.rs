@@ -135,15 +135,11 @@ impl Ctx<'_> {
             return true;
         }
         let sh = &mut *guard;
-        let Some(at) = at else {
-            // A removed class: nothing to record it under (as for an
-            // interned chain above a removed class, `validate_chain_locked`).
-            sh.chain_misses += 1;
-            sh.max_depth_seen = sh.max_depth_seen.max(1);
-            return true;
-        };
-        let head = sh.chains.head(e, at);
-        if head.is_validated() {
+        // (`None`: a class removed since its map cached it, counted as a
+        // miss with nothing to record the head under, as for an interned
+        // chain above a removed class in `validate_chain_locked`.)
+        let head = at.map(|at| sh.chains.head(e, at));
+        if head.as_ref().is_some_and(|h| h.is_validated()) {
             sh.chain_hits += 1;
             drop(guard);
             self.pv.cache.insert(key, node);
@@ -151,9 +147,9 @@ impl Ctx<'_> {
         }
         sh.chain_misses += 1;
         sh.max_depth_seen = sh.max_depth_seen.max(1);
-        if !inner.is_validating() || !inner.is_learning() {
+        let Some(head) = head.filter(|_| inner.is_validating() && inner.is_learning()) else {
             return true;
-        }
+        };
         if head.count() >= inner.config.max_chains {
             let info = lock_info(&sh.graph, next);
             self.limit(sh, "max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location);
