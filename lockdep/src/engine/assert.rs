@@ -87,7 +87,7 @@ pub(crate) fn assert_none_held(loc: Loc) {
         // A lockdep-aware thread's body or a once-cell's initialiser runs
         // "holding" its waitable object's pseudo-lock (book chapter 16):
         // that is not a lock the caller holds.
-        let n = ctx.pv.held.locks.iter().filter(|h| !super::waitable::is_wait_map(h.instance)).count();
+        let n = ctx.pv.held.locks.iter().filter(|h| !super::waitable::is_wait_map(h.instance())).count();
         if n == 0 {
             return;
         }

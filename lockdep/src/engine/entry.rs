@@ -197,7 +197,7 @@ fn might(map: &LockdepMap, subclass: u32, read: Read, loc: Loc) {
         }
         let depth = ctx.pv.held.depth();
         ctx.acquire(map, subclass, false, read, true, None, loc);
-        if ctx.pv.held.depth() > depth && ctx.pv.held.locks.last().is_some_and(|h| h.instance == map.addr()) {
+        if ctx.pv.held.depth() > depth && ctx.pv.held.locks.last().is_some_and(|h| h.instance() == map.addr()) {
             ctx.pv.held.locks.pop();
         }
     });
@@ -274,7 +274,7 @@ fn fast_release(map: &LockdepMap) -> bool {
     let Some(pv) = (unsafe { fast() }) else { return false };
     let depth = pv.held.locks.len();
     match pv.held.locks.last() {
-        Some(top) if top.instance == map.addr() && top.is_plain() => {}
+        Some(top) if top.is_plain_of(map.addr()) => {}
         _ => return false, // below the top, or not plain: `release_slow`
     }
     // SAFETY: a plain entry owns nothing (no boxed extra), so forgetting
@@ -307,7 +307,7 @@ fn fast_release_below(map: &LockdepMap) -> bool {
     let locks = &pv.held.locks;
     let depth = locks.len();
     let plain = HeldLock::is_plain;
-    let Some(i) = locks.iter().rposition(|h| h.instance == map.addr()) else { return false };
+    let Some(i) = locks.iter().rposition(|h| h.instance() == map.addr()) else { return false };
     if depth - i - 1 > FAST_REACQUIRE || !locks[i..].iter().all(plain) {
         return false;
     }

@@ -45,7 +45,7 @@ pub(crate) fn held_instances() -> Vec<usize> {
         if !ctx.inner.is_validating() {
             return Vec::new();
         }
-        ctx.pv.held.locks.iter().filter(|h| h.check && !h.trylock).map(|h| h.instance).collect()
+        ctx.pv.held.locks.iter().filter(|h| h.check && !h.trylock).map(|h| h.instance()).collect()
     })
     .unwrap_or_default();
     if held.is_empty() {
@@ -128,7 +128,7 @@ impl Ctx<'_> {
             .locks
             .iter()
             .filter(|h| h.check && !h.trylock && h.class != class && h.class != ClassId::UNTRACKED)
-            .filter(|h| only.is_none_or(|a| h.instance == a))
+            .filter(|h| only.is_none_or(|a| h.instance() == a))
             .filter(|h| !known(id, hot, class, h.class))
             .cloned()
             .collect();

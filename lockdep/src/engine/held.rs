@@ -150,15 +150,19 @@ impl ChainKey {
 /// parts — a nest lock, merged references — live in a boxed [`Extra`]
 /// that `site` points to instead of the location (see [`Site`]). A plain
 /// entry (no nest lock, no references: every fast-path entry) is one whose
-/// `site` is a location.
+/// `site` is a location, and its first word is its instance exactly; a
+/// non-plain entry's first word has [`HeldLock::NOT_PLAIN`] set, so the
+/// release fast path's one compare of that word with the map's address
+/// says both "this instance" and "plain".
 ///
-/// `repr(C)`, in this order: the fields the release fast path reads
-/// (`instance`, `site`) are each written by one store at the acquire,
-/// so that the loads are forwarded from them.
+/// `repr(C)`: the word the release fast path reads is written by one store
+/// at the acquire, so that the load is forwarded from it.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub(crate) struct HeldLock {
-    pub(crate) instance: usize,
+    /// The map's address, with [`HeldLock::NOT_PLAIN`] set in a non-plain
+    /// entry (see [`HeldLock::instance`]).
+    instance: usize,
     site: Site,
     /// The id of the chain ending at this entry (see the module docs).
     pub(crate) node: ChainNode,
@@ -171,8 +175,14 @@ pub(crate) struct HeldLock {
 }
 
 const _: () = assert!(std::mem::size_of::<HeldLock>() == 32);
+// A map's address has its lowest bit clear (see `HeldLock::NOT_PLAIN`).
+const _: () = assert!(std::mem::align_of::<crate::map::LockdepMap>() >= 2);
 
 impl HeldLock {
+    /// Set in the first word of an entry that has a nest lock or
+    /// references (a map's address never has it).
+    const NOT_PLAIN: usize = 1;
+
     /// A plain entry (no nest lock, no references).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
@@ -188,6 +198,19 @@ impl HeldLock {
         check: bool,
     ) -> HeldLock {
         HeldLock { instance, site: Site::plain(location), node, class, name, subclass, read, trylock, check }
+    }
+
+    /// The held map's address.
+    #[inline(always)]
+    pub(crate) fn instance(&self) -> usize {
+        self.instance & !Self::NOT_PLAIN
+    }
+
+    /// Whether this is a plain entry of the map at `instance`: one compare
+    /// of one word (the release fast path's whole check).
+    #[inline(always)]
+    pub(crate) fn is_plain_of(&self, instance: usize) -> bool {
+        self.instance == instance
     }
 
     /// The element this entry adds to a chain.
@@ -212,11 +235,10 @@ impl HeldLock {
         }
     }
 
-    /// Whether the entry has neither a nest lock nor merged references
-    /// (one test of one word: what the release fast path checks).
+    /// Whether the entry has neither a nest lock nor merged references.
     #[inline(always)]
     pub(crate) fn is_plain(&self) -> bool {
-        self.site.is_plain()
+        self.instance & Self::NOT_PLAIN == 0
     }
 
     /// The nest lock this entry was taken under: address and name.
@@ -248,11 +270,9 @@ impl HeldLock {
             None => Extra { location: self.site.location(), nest: None, references: 0 },
         };
         f(&mut extra);
-        self.site = if extra.nest.is_none() && extra.references == 0 {
-            Site::plain(extra.location)
-        } else {
-            Site::boxed(extra)
-        };
+        let plain = extra.nest.is_none() && extra.references == 0;
+        self.site = if plain { Site::plain(extra.location) } else { Site::boxed(extra) };
+        self.instance = self.instance() | if plain { 0 } else { Self::NOT_PLAIN };
     }
 }
 
@@ -373,11 +393,11 @@ impl HeldStack {
     /// Index of the top-most entry matching `instance`, or a merged entry of
     /// `class` (the kernel's `match_held_lock`).
     pub(crate) fn find(&self, instance: usize, class: Option<ClassId>) -> Option<usize> {
-        self.locks.iter().rposition(|h| h.instance == instance || (h.references() > 0 && Some(h.class) == class))
+        self.locks.iter().rposition(|h| h.instance() == instance || (h.references() > 0 && Some(h.class) == class))
     }
 
     pub(crate) fn holds_instance(&self, instance: usize) -> bool {
-        self.locks.iter().any(|h| h.instance == instance)
+        self.locks.iter().any(|h| h.instance() == instance)
     }
 }
 
@@ -406,11 +426,13 @@ mod tests {
         assert!(e.is_plain());
         assert_eq!((e.name(), e.location(), e.nest(), e.references()), ("held-entry-test", here, None, 0));
         assert_eq!(
-            (e.instance, e.class, e.subclass, e.read, e.trylock, e.check),
+            (e.instance(), e.class, e.subclass, e.read, e.trylock, e.check),
             (0x1000, ClassId::from_raw(7), 2, Read::Shared, true, false)
         );
+        assert!(e.is_plain_of(0x1000) && !e.is_plain_of(0x1001));
         e.set_nest(Some((0x2000, "nest")));
-        assert!(!e.is_plain());
+        assert!(!e.is_plain() && !e.is_plain_of(0x1000), "the release fast path declines it");
+        assert_eq!(e.instance(), 0x1000);
         assert_eq!(
             (e.location(), e.nest(), e.nest_addr(), e.references()),
             (here, Some((0x2000, "nest")), Some(0x2000), 0)
@@ -422,7 +444,7 @@ mod tests {
         assert_eq!((e.location(), e.nest(), e.references()), (there, Some((0x2000, "nest")), 0));
         assert_eq!((copy.location(), copy.nest(), copy.references()), (there, Some((0x2000, "nest")), u32::MAX));
         e.set_nest(None);
-        assert!(e.is_plain(), "an entry with neither part is plain again");
+        assert!(e.is_plain() && e.is_plain_of(0x1000), "an entry with neither part is plain again");
         assert_eq!(e.location(), there);
         let mut merged = copy.clone();
         merged.set_nest(None);

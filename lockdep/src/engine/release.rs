@@ -31,7 +31,7 @@ pub(crate) fn debug_check_no_locks_freed(map: &LockdepMap) {
             return;
         }
         let addr = map.addr();
-        let Some(i) = ctx.pv.held.locks.iter().rposition(|h| h.instance == addr) else {
+        let Some(i) = ctx.pv.held.locks.iter().rposition(|h| h.instance() == addr) else {
             ctx.freed_elsewhere(map);
             return;
         };
@@ -67,7 +67,7 @@ fn freed_unheld_fast(map: &LockdepMap) -> bool {
     // outside the engine.
     let Some(pv) = (unsafe { fast() }) else { return false };
     let addr = map.addr();
-    if pv.held.locks.iter().any(|h| h.instance == addr) {
+    if pv.held.locks.iter().any(|h| h.instance() == addr) {
         return false;
     }
     let holder = map.holder();

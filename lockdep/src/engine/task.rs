@@ -178,7 +178,7 @@ impl Ctx<'_> {
             .held
             .locks
             .iter()
-            .filter(|h| bad.contains(&h.instance))
+            .filter(|h| bad.contains(&h.instance()))
             .map(|h| (h.class, lock_info(&sh.graph, h)))
             .collect();
         for (class, info) in found {

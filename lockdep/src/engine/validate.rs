@@ -166,7 +166,7 @@ impl Ctx<'_> {
         let mut nest_seen = false;
         let mut hit = None;
         for prev in &self.pv.held.locks {
-            if next.nest_addr() == Some(prev.instance) {
+            if next.nest_addr() == Some(prev.instance()) {
                 nest_seen = true;
             }
             if prev.class != next.class {
@@ -387,7 +387,7 @@ impl Ctx<'_> {
 fn edge_end(h: &HeldLock) -> EdgeEnd {
     EdgeEnd {
         instance: h.name(),
-        addr: h.instance,
+        addr: h.instance(),
         subclass: u32::from(h.subclass),
         read: h.read,
         trylock: h.trylock,
