@@ -291,11 +291,10 @@ impl LockdepMap {
     #[cold]
     #[inline(never)]
     fn intern_name(&self) -> crate::names::NameId {
-        let forked = crate::fork::in_forked_child();
-        let id = crate::names::names().intern(self.name(), forked);
+        let id = crate::names::intern(self.name());
         // (In a fork child the table may have been only tried: a stand-in
         // is not kept.)
-        if !(forked && id == crate::names::NameId::FULL) {
+        if !(id == crate::names::NameId::FULL && crate::fork::in_forked_child()) {
             // Release: pairs with the Acquire in `cached_name_id` (the
             // table's slot for the id is written before).
             self.name_id.store(id.raw(), Ordering::Release);

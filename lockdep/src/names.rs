@@ -285,6 +285,41 @@ pub(crate) fn names() -> &'static NameTable {
     NAMES.get_or_init(|| NameTable::new(MAX_NAMES))
 }
 
+#[cfg(lockdep_on)]
+thread_local! {
+    /// The last name this thread interned in the global table: (address,
+    /// length, id). Ids never change meaning, so a match needs no check: a
+    /// dynamic-class map made in a loop with one `&'static str` is named
+    /// without touching the table. A `const` cell without a destructor,
+    /// usable while thread-locals are torn down.
+    static LAST: std::cell::Cell<(usize, usize, u32)> = const { std::cell::Cell::new((0, 0, 0)) };
+}
+
+/// The id of `name` in the global table (see [`NameTable::intern`]). The
+/// caller holds no engine lock (a full table prints a line, once).
+#[cfg(lockdep_on)]
+#[inline(always)]
+pub(crate) fn intern(name: &'static str) -> NameId {
+    let (addr, len, id) = LAST.with(std::cell::Cell::get);
+    if (addr, len) == (name.as_ptr() as usize, name.len())
+        && let Some(id) = NameId::from_raw(id)
+    {
+        return id;
+    }
+    intern_in_table(name)
+}
+
+#[cfg(lockdep_on)]
+#[inline(never)]
+fn intern_in_table(name: &'static str) -> NameId {
+    let key = (name.as_ptr() as usize, name.len());
+    let id = names().intern(name, crate::fork::in_forked_child());
+    if id != NameId::FULL {
+        LAST.with(|l| l.set((key.0, key.1, id.raw())));
+    }
+    id
+}
+
 /// `std::any::type_name` output with every path trimmed to its last
 /// segment: `alloc::vec::Vec<alloc::string::String>` → `Vec<String>`.
 #[cfg_attr(not(lockdep_on), allow(dead_code))]

@@ -223,6 +223,11 @@ impl HeldLock {
         self.name.name()
     }
 
+    /// The instance name's id.
+    pub(crate) fn name_id(&self) -> NameId {
+        self.name
+    }
+
     /// Where the lock was taken.
     pub(crate) fn location(&self) -> &'static Location<'static> {
         self.site.location()

@@ -386,7 +386,7 @@ impl Ctx<'_> {
 /// graph's business, looked up only when a report needs it).
 fn edge_end(h: &HeldLock) -> EdgeEnd {
     EdgeEnd {
-        instance: h.name(),
+        instance: h.name_id(),
         addr: h.instance(),
         subclass: u32::from(h.subclass),
         read: h.read,
