@@ -255,8 +255,12 @@ impl HeldLock {
         self.nest().map(|n| n.0)
     }
 
+    #[inline]
     pub(crate) fn set_nest(&mut self, nest: Option<(usize, &'static str)>) {
-        self.update_extra(|e| e.nest = nest);
+        // (Every slow-path acquisition sets it, nearly always to none.)
+        if nest.is_some() || !self.is_plain() {
+            self.update_extra(|e| e.nest = nest);
+        }
     }
 
     /// Merged same-class nest entries (0: none).
@@ -264,8 +268,12 @@ impl HeldLock {
         self.site.extra().map_or(0, |e| e.references)
     }
 
+    #[inline]
     pub(crate) fn set_references(&mut self, references: u32) {
-        self.update_extra(|e| e.references = references);
+        // (Every slow-path push sets it, nearly always to 0.)
+        if references != 0 || !self.is_plain() {
+            self.update_extra(|e| e.references = references);
+        }
     }
 
     /// Changes the rare parts; an entry left with none is plain again.
