@@ -2,7 +2,10 @@
 # Throw-away variants of the uncontended lock+unlock fast path, timed against
 # the unpatched code and parking_lot (docs/PERFORMANCE.md, round 6, helper
 # h14z). Each `fast_path_variants/<name>.diff` is applied to a temporary copy
-# of HEAD (`git archive`); `lock_cost` is built for each and all binaries are run one
+# of the code they were written against (`git archive` of 5f47a6c, the last
+# revision with the 56-byte held entry; round 7 replaced it, and most patches
+# no longer apply to HEAD: set FAST_PATH_VARIANTS_REV to use another
+# revision); `lock_cost` is built for each and all binaries are run one
 # after another in each round: user CPU time (/usr/bin/time -f %U) of N
 # lock+unlock, and callgrind's instructions per lock+unlock. Most variants are
 # UNSOUND (they write part of an entry): timing only, never to be merged.
@@ -18,7 +21,7 @@ TMP=$(mktemp -d)
 WT="$TMP/wt"
 trap 'rm -rf "$TMP"' EXIT
 mkdir "$WT"
-git archive HEAD | tar -x -C "$WT"
+git archive "${FAST_PATH_VARIANTS_REV:-5f47a6c}" | tar -x -C "$WT"
 # (tar keeps the commit's mtimes, which can be older than the last build's
 # artefacts: touch the sources so that cargo rebuilds from this copy.)
 find "$WT" -name '*.rs' -exec touch {} +

@@ -9,7 +9,7 @@ use std::fmt;
 use std::panic::Location;
 
 #[cfg(lockdep_on)]
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::class::{DynamicKey, KeySource, LockClassKey};
 
@@ -35,6 +35,11 @@ pub struct LockdepMap {
     name_ptr: AtomicPtr<u8>,
     #[cfg(lockdep_on)]
     name_len: AtomicUsize,
+    /// The name's id in the global name table (`names::NameId`; 0 until
+    /// the full path first interns it): what the acquire fast path stores
+    /// in the held entry.
+    #[cfg(lockdep_on)]
+    name_id: AtomicU32,
     /// A name made from the kind, the data type and the construction site
     /// (see [`LockdepMap::with_site_typed`]), built at its first use.
     #[cfg(lockdep_on)]
@@ -208,6 +213,7 @@ impl LockdepMap {
         LockdepMap {
             name_ptr: AtomicPtr::new(name_ptr),
             name_len: AtomicUsize::new(name_len),
+            name_id: AtomicU32::new(0),
             typed,
             key,
             class_cache: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -268,6 +274,39 @@ impl LockdepMap {
         // published by `build_name`, which stores the length (only the
         // thread that claimed it, once) before the address, with Release.
         Some(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr, len)) })
+    }
+
+    /// The id of [`name`](Self::name) in the global name table, interned
+    /// (and cached in the map) at the first call. The caller holds no
+    /// engine lock (a full table prints a line, once).
+    #[cfg(lockdep_on)]
+    pub(crate) fn name_id(&self) -> crate::names::NameId {
+        if let Some(id) = self.cached_name_id() {
+            return id;
+        }
+        self.intern_name()
+    }
+
+    #[cfg(lockdep_on)]
+    #[cold]
+    #[inline(never)]
+    fn intern_name(&self) -> crate::names::NameId {
+        let id = crate::names::intern(self.name());
+        // (In a fork child the table may have been only tried: a stand-in
+        // is not kept.)
+        if !(id == crate::names::NameId::FULL && crate::fork::in_forked_child()) {
+            // Release: pairs with the Acquire in `cached_name_id` (the
+            // table's slot for the id is written before).
+            self.name_id.store(id.raw(), Ordering::Release);
+        }
+        id
+    }
+
+    /// The cached id of the name, if interned: what the fast path stores.
+    #[cfg(lockdep_on)]
+    #[inline(always)]
+    pub(crate) fn cached_name_id(&self) -> Option<crate::names::NameId> {
+        crate::names::NameId::from_raw(self.name_id.load(Ordering::Acquire))
     }
 
     #[cfg(lockdep_on)]

@@ -290,3 +290,39 @@ fn report_dedup_survives_class_removal() {
         v.reports().iter().map(|r| (r.kind(), r.lock().unwrap().class().to_owned())).collect();
     assert_eq!(got, [(ReportKind::RecursiveLocking, "A".to_owned()), (ReportKind::RecursiveLocking, "B".to_owned())]);
 }
+
+/// A held entry keeps its lock's name as an id in a global table (round 7,
+/// issue 14), not the name itself: it must still read back exactly once the
+/// map is gone, for a name made at run time, and whether the entry was
+/// pushed by the fast path or the full one. Two strings with one text are
+/// one name.
+#[test]
+fn a_held_entry_names_its_lock_after_the_map_is_gone() {
+    keys!(KB);
+    let b = LockdepMap::new("B", &KB);
+    let v = collect();
+    v.scope(|| {
+        for i in 0..3 {
+            // A class of its own each time: each drop is a distinct problem.
+            let name: &'static str = Box::leak(format!("conn-{}", 7).into_boxed_str());
+            let a = Box::new(LockdepMap::new_dynamic(name));
+            // The first acquisition of each map takes the full path (its name
+            // is interned there); the second, a chain head with its class and
+            // name cached in the map, the fast one.
+            mutex_acquire(&a, 0, false);
+            mutex_release(&a);
+            mutex_acquire(&a, 0, false);
+            mutex_acquire(&b, 0, false);
+            let held = v.dump_held();
+            assert!(held.contains("conn-7") && held.starts_with("2 locks held"), "{held}");
+            drop(a); // freed while held: reported with its name
+            mutex_release(&b);
+            assert_eq!(v.reports().len(), i + 1);
+        }
+    });
+    let reports = v.reports();
+    assert_eq!(kinds(&v), [ReportKind::HeldLockFreed; 3]);
+    for r in &reports {
+        assert_eq!(r.lock().unwrap().instance(), "conn-7");
+    }
+}

@@ -125,7 +125,8 @@ impl Ctx<'_> {
         } else {
             self.known_class(map, subclass)
         };
-        let entry = held_entry(map, class, subclass, read, trylock, check, nest.map(Box::new), loc);
+        let mut entry = held_entry(map, class, subclass, read, trylock, check, loc);
+        entry.set_nest(nest);
         self.push(entry, 0, loc);
     }
 
@@ -142,11 +143,13 @@ impl Ctx<'_> {
     /// no nest merge or check), so the same verdicts and statistics.
     #[allow(clippy::too_many_arguments)]
     fn acquire_new_class(&mut self, map: &LockdepMap, subclass: u32, trylock: bool, read: Read, check: bool, loc: Loc) {
+        // The name's id before the graph lock (interning a name may print).
+        map.name_id();
         let mut sh = lock(&self.inner.shared);
         let registered = self.register_locked(&mut sh, map, subclass, read, loc);
         // The slot of a class made here (none for one that existed).
         let new = registered.and_then(|(_, slot)| slot);
-        let entry = held_entry(map, registered.map(|(c, _)| c), subclass, read, trylock, check, None, loc);
+        let entry = held_entry(map, registered.map(|(c, _)| c), subclass, read, trylock, check, loc);
         let parent = self.pv.held.curr_node();
         match (entry.elem(), new) {
             (Some(e), Some(slot)) if parent != ChainNode::NONE => {
@@ -171,11 +174,11 @@ impl Ctx<'_> {
         if self.pv.held.depth() >= self.inner.config.max_depth && self.inner.is_learning() {
             self.depth_limit(&entry, loc);
         }
-        if entry.nest.is_some() && self.merge_nested(&entry, references) {
+        if entry.nest().is_some() && self.merge_nested(&entry, references) {
             return;
         }
-        entry.references = references;
-        if entry.nest.is_some() && !self.nest_lock_held(&entry, loc) && !self.inner.is_validating() {
+        entry.set_references(references);
+        if entry.nest().is_some() && !self.nest_lock_held(&entry, loc) && !self.inner.is_validating() {
             return;
         }
         let parent = self.pv.held.curr_node();
@@ -210,7 +213,7 @@ impl Ctx<'_> {
     fn merge_nested(&mut self, entry: &HeldLock, references: u32) -> bool {
         match self.pv.held.locks.last_mut() {
             Some(top) if top.class == entry.class => {
-                top.references = top.references.max(1) + references.max(1);
+                top.set_references(top.references().max(1) + references.max(1));
                 true
             }
             _ => false,
@@ -221,7 +224,7 @@ impl Ctx<'_> {
     #[cold]
     #[inline(never)]
     fn nest_lock_held(&mut self, entry: &HeldLock, loc: Loc) -> bool {
-        let Some((nest_addr, nest_name)) = entry.nest.as_deref().copied() else { return true };
+        let Some((nest_addr, nest_name)) = entry.nest() else { return true };
         if self.pv.held.holds_instance(nest_addr) {
             return true;
         }
@@ -229,7 +232,7 @@ impl Ctx<'_> {
         let mut sh = lock(&inner.shared);
         let info = lock_info(&sh.graph, entry);
         let other = named_info(nest_name, nest_addr, 0, Read::Exclusive, false, loc);
-        let msg = format!("{} is taken under nest lock {nest_name}, which this thread does not hold", entry.name);
+        let msg = format!("{} is taken under nest lock {nest_name}, which this thread does not hold", entry.name());
         let report =
             self.new_report(&sh.graph, ReportKind::NestLockNotHeld, loc, Some(info), Some(other), Vec::new(), msg);
         self.emit(&mut sh, Signature::NestLockNotHeld { class: entry.class, site: Site::of(loc) }, report);
@@ -247,20 +250,17 @@ fn held_entry(
     read: Read,
     trylock: bool,
     check: bool,
-    nest: Option<Box<(usize, &'static str)>>,
     loc: Loc,
 ) -> HeldLock {
-    HeldLock {
-        instance: map.addr(),
-        class: class.unwrap_or(ClassId::UNTRACKED),
-        node: ChainNode::NONE,
-        name: map.name(),
-        location: loc,
-        nest,
-        references: 0,
-        subclass: subclass as u8,
+    HeldLock::new(
+        map.addr(),
+        class.unwrap_or(ClassId::UNTRACKED),
+        ChainNode::NONE,
+        map.name_id(),
+        loc,
+        subclass as u8,
         read,
         trylock,
-        check: check && class.is_some(),
-    }
+        check && class.is_some(),
+    )
 }

@@ -49,7 +49,7 @@ pub(crate) fn assert_held(map: &LockdepMap, read: Option<Read>, holder: impl FnO
                 "{macro_name}({}) failed: expected it {wanted} by this thread, but it is held for {} (taken at {})",
                 map.name(),
                 e.read,
-                e.location
+                e.location()
             ),
             None => {
                 format!("{macro_name}({}) failed: expected it {wanted} by this thread, but it is not held", map.name())
@@ -72,7 +72,7 @@ pub(crate) fn assert_not_held(map: &LockdepMap, loc: Loc) {
     }
     with_ctx(|ctx| {
         let entry = find(ctx, map);
-        let since = entry.as_ref().map_or_else(String::new, |e| format!(" (taken at {})", e.location));
+        let since = entry.as_ref().map_or_else(String::new, |e| format!(" (taken at {})", e.location()));
         let msg = format!("lockdep_assert_not_held({}) failed: this thread holds it{since}", map.name());
         report(ctx, map, entry, Read::Exclusive, None, msg, 3, loc);
     });
@@ -87,7 +87,7 @@ pub(crate) fn assert_none_held(loc: Loc) {
         // A lockdep-aware thread's body or a once-cell's initialiser runs
         // "holding" its waitable object's pseudo-lock (book chapter 16):
         // that is not a lock the caller holds.
-        let n = ctx.pv.held.locks.iter().filter(|h| !super::waitable::is_wait_map(h.instance)).count();
+        let n = ctx.pv.held.locks.iter().filter(|h| !super::waitable::is_wait_map(h.instance())).count();
         if n == 0 {
             return;
         }
@@ -171,7 +171,7 @@ pub(crate) struct HeldAnnotation {
 
 impl HeldAnnotation {
     fn of(h: &HeldLock) -> HeldAnnotation {
-        HeldAnnotation { subclass: u32::from(h.subclass), nest: h.nest.as_deref().copied() }
+        HeldAnnotation { subclass: u32::from(h.subclass), nest: h.nest() }
     }
 
     /// The nest lock's address, if any.

@@ -18,13 +18,13 @@ type Loc = &'static Location<'static>;
 
 pub(crate) fn lock_info(graph: &Graph, h: &HeldLock) -> LockInfo {
     LockInfo {
-        instance: h.name,
-        addr: h.instance,
-        class: if graph.is_alive(h.class) { graph.class_name(h.class) } else { h.name.to_owned() },
+        instance: h.name(),
+        addr: h.instance(),
+        class: if graph.is_alive(h.class) { graph.class_name(h.class) } else { h.name().to_owned() },
         subclass: u32::from(h.subclass),
         read: h.read,
         trylock: h.trylock,
-        location: h.location,
+        location: h.location(),
     }
 }
 

@@ -197,7 +197,7 @@ fn might(map: &LockdepMap, subclass: u32, read: Read, loc: Loc) {
         }
         let depth = ctx.pv.held.depth();
         ctx.acquire(map, subclass, false, read, true, None, loc);
-        if ctx.pv.held.depth() > depth && ctx.pv.held.locks.last().is_some_and(|h| h.instance == map.addr()) {
+        if ctx.pv.held.depth() > depth && ctx.pv.held.locks.last().is_some_and(|h| h.instance() == map.addr()) {
             ctx.pv.held.locks.pop();
         }
     });
@@ -239,9 +239,10 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, chec
         return false;
     }
     let Some(class) = map.cached_class(pv.hot >> 2, subclass) else { return false };
-    // A typed name not built yet: the full path builds it (no call from here,
-    // so that nothing the fast path computed lives across one).
-    let Some(name) = map.built_name() else { return false };
+    // A name not interned yet (nor, if typed, built): the full path does it
+    // (no call from here, so that nothing the fast path computed lives
+    // across one).
+    let Some(name) = map.cached_name_id() else { return false };
     let class = ClassId::from_raw(class);
     let elem = Elem::new_unchecked(class, read, trylock, check);
     let node = match pv.held.locks.last() {
@@ -254,19 +255,7 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, chec
             None => return false,
         },
     };
-    let entry = HeldLock {
-        instance: map.addr(),
-        class,
-        node,
-        name,
-        location: loc,
-        nest: None,
-        references: 0,
-        subclass: subclass as u8,
-        read,
-        trylock,
-        check,
-    };
+    let entry = HeldLock::new(map.addr(), class, node, name, loc, subclass as u8, read, trylock, check);
     // SAFETY: `depth < fast_depth <= capacity` (see `PerValidator`), so the
     // slot is allocated, and it is initialised before the length covers it.
     unsafe {
@@ -285,11 +274,11 @@ fn fast_release(map: &LockdepMap) -> bool {
     let Some(pv) = (unsafe { fast() }) else { return false };
     let depth = pv.held.locks.len();
     match pv.held.locks.last() {
-        Some(top) if top.instance == map.addr() && top.references == 0 && top.nest.is_none() => {}
+        Some(top) if top.is_plain_of(map.addr()) => {}
         _ => return false, // below the top, or not plain: `release_slow`
     }
-    // SAFETY: the top entry owns nothing (no nest box), so forgetting it
-    // instead of dropping it leaks nothing.
+    // SAFETY: a plain entry owns nothing (no boxed extra), so forgetting
+    // it instead of dropping it leaks nothing.
     unsafe { pv.held.locks.set_len(depth - 1) };
     map.note_release(pv.thread_num);
     true
@@ -317,8 +306,8 @@ fn fast_release_below(map: &LockdepMap) -> bool {
     }
     let locks = &pv.held.locks;
     let depth = locks.len();
-    let plain = |h: &HeldLock| h.references == 0 && h.nest.is_none();
-    let Some(i) = locks.iter().rposition(|h| h.instance == map.addr()) else { return false };
+    let plain = HeldLock::is_plain;
+    let Some(i) = locks.iter().rposition(|h| h.instance() == map.addr()) else { return false };
     if depth - i - 1 > FAST_REACQUIRE || !locks[i..].iter().all(plain) {
         return false;
     }

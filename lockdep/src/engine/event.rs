@@ -45,7 +45,7 @@ pub(crate) fn held_instances() -> Vec<usize> {
         if !ctx.inner.is_validating() {
             return Vec::new();
         }
-        ctx.pv.held.locks.iter().filter(|h| h.check && !h.trylock).map(|h| h.instance).collect()
+        ctx.pv.held.locks.iter().filter(|h| h.check && !h.trylock).map(|h| h.instance()).collect()
     })
     .unwrap_or_default();
     if held.is_empty() {
@@ -128,7 +128,7 @@ impl Ctx<'_> {
             .locks
             .iter()
             .filter(|h| h.check && !h.trylock && h.class != class && h.class != ClassId::UNTRACKED)
-            .filter(|h| only.is_none_or(|a| h.instance == a))
+            .filter(|h| only.is_none_or(|a| h.instance() == a))
             .filter(|h| !known(id, hot, class, h.class))
             .cloned()
             .collect();
@@ -140,19 +140,17 @@ impl Ctx<'_> {
         }
         // The event as the first element of a two-lock chain whose second is
         // the held lock: the acquire path's own check and edge.
-        let prev = HeldLock {
-            instance: map.addr(),
+        let prev = HeldLock::new(
+            map.addr(),
             class,
-            node: ChainNode::NONE,
-            name: map.name(),
-            location: loc,
-            nest: None,
-            references: 0,
-            subclass: subclass as u8,
-            read: Read::Exclusive,
-            trylock: false,
-            check: true,
-        };
+            ChainNode::NONE,
+            map.name_id(),
+            loc,
+            subclass as u8,
+            Read::Exclusive,
+            false,
+            true,
+        );
         let mut sh = lock(&self.inner.shared);
         let mut trace = None;
         let mut all = true;
@@ -170,11 +168,11 @@ impl Ctx<'_> {
                     "{}{} at {loc} happens while {} (taken at {}) is held: a thread that waits on {} \
                      while holding {} would never see it; {}",
                     crate::report::EVENT_MESSAGE,
-                    prev.name,
-                    next.name,
-                    next.location,
-                    prev.name,
-                    next.name,
+                    prev.name(),
+                    next.name(),
+                    next.location(),
+                    prev.name(),
+                    next.name(),
                     report.message
                 );
             }

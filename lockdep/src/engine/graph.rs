@@ -80,7 +80,7 @@ impl Class {
 /// or a save needs it — a new dependency formats no string.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EdgeEnd {
-    pub(crate) instance: &'static str,
+    pub(crate) instance: crate::names::NameId,
     pub(crate) addr: usize,
     pub(crate) subclass: u32,
     pub(crate) read: Read,
@@ -92,7 +92,7 @@ impl EdgeEnd {
     /// The end as a report shows it, in `class`.
     pub(crate) fn info(&self, class: String) -> LockInfo {
         LockInfo {
-            instance: self.instance,
+            instance: self.instance.name(),
             addr: self.addr,
             class,
             subclass: self.subclass,
@@ -975,7 +975,14 @@ mod tests {
 
     fn origin() -> EdgeOrigin {
         let loc = Location::caller();
-        let li = EdgeEnd { instance: "x", addr: 0, subclass: 0, read: Read::Exclusive, trylock: false, location: loc };
+        let li = EdgeEnd {
+            instance: crate::names::intern("x"),
+            addr: 0,
+            subclass: 0,
+            read: Read::Exclusive,
+            trylock: false,
+            location: loc,
+        };
         EdgeOrigin { from: li, to: li, thread: ThreadInfo::current().into(), trace: None }
     }
 

@@ -7,9 +7,11 @@
 //! below, the new entry) — no hashing of the whole stack, no comparison of it.
 
 use std::panic::Location;
+use std::ptr::NonNull;
 
 use super::ids::ClassId;
 use crate::class::Read;
+use crate::names::NameId;
 
 /// The id of a chain of held locks (see the module docs). Interned chains
 /// are numbered from 1 by the validator's chain store; a chain of one entry
@@ -138,42 +140,251 @@ impl ChainKey {
     }
 }
 
-/// One held lock (the kernel's `struct held_lock`).
+/// One held lock (the kernel's `struct held_lock`), in 32 bytes.
 ///
-/// `repr(C)`, in this order: the fields the release fast path reads
-/// (`instance`, `nest`, `references`) must each lie within one store of the
-/// acquire that wrote them. With `references` followed by the one-byte flags
-/// the compiler wrote the seven zero bytes as two overlapping 4-byte stores,
-/// and the 4-byte load of `references` at the release could be forwarded
-/// from neither (a store-forwarding stall on every uncontended lock+unlock).
+/// The acquire fast path writes a whole entry and the release fast path
+/// reads two of its words back (the instance, and `site` to tell a plain
+/// entry): the time of an uncontended lock+unlock goes with the bytes
+/// written and read back (PERFORMANCE.md, round 6, h14z), so everything
+/// is packed: the instance name is a 4-byte [`NameId`], and the rare
+/// parts — a nest lock, merged references — live in a boxed [`Extra`]
+/// that `site` points to instead of the location (see [`Site`]). A plain
+/// entry (no nest lock, no references: every fast-path entry) is one whose
+/// `site` is a location, and its first word is its instance exactly; a
+/// non-plain entry's first word has [`HeldLock::NOT_PLAIN`] set, so the
+/// release fast path's one compare of that word with the map's address
+/// says both "this instance" and "plain".
+///
+/// `repr(C)`: the word the release fast path reads is written by one store
+/// at the acquire, so that the load is forwarded from it.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub(crate) struct HeldLock {
-    pub(crate) instance: usize,
-    pub(crate) name: &'static str,
-    pub(crate) location: &'static Location<'static>,
-    /// The nest lock this entry was taken under: address and name (boxed:
-    /// rare, and it keeps the entry small).
-    pub(crate) nest: Option<Box<(usize, &'static str)>>,
+    /// The map's address, with [`HeldLock::NOT_PLAIN`] set in a non-plain
+    /// entry (see [`HeldLock::instance`]).
+    instance: usize,
+    site: Site,
     /// The id of the chain ending at this entry (see the module docs).
     pub(crate) node: ChainNode,
-    /// Merged same-class nest entries (0: a plain entry).
-    pub(crate) references: u32,
     pub(crate) class: ClassId,
+    name: NameId,
     pub(crate) subclass: u8,
     pub(crate) read: Read,
     pub(crate) trylock: bool,
     pub(crate) check: bool,
 }
 
+const _: () = assert!(std::mem::size_of::<HeldLock>() == 32);
+// A map's address has its lowest bit clear (see `HeldLock::NOT_PLAIN`).
+const _: () = assert!(std::mem::align_of::<crate::map::LockdepMap>() >= 2);
+
 impl HeldLock {
+    /// Set in the first word of an entry that has a nest lock or
+    /// references (a map's address never has it).
+    const NOT_PLAIN: usize = 1;
+
+    /// A plain entry (no nest lock, no references).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn new(
+        instance: usize,
+        class: ClassId,
+        node: ChainNode,
+        name: NameId,
+        location: &'static Location<'static>,
+        subclass: u8,
+        read: Read,
+        trylock: bool,
+        check: bool,
+    ) -> HeldLock {
+        HeldLock { instance, site: Site::plain(location), node, class, name, subclass, read, trylock, check }
+    }
+
+    /// The held map's address.
+    #[inline(always)]
+    pub(crate) fn instance(&self) -> usize {
+        self.instance & !Self::NOT_PLAIN
+    }
+
+    /// Whether this is a plain entry of the map at `instance`: one compare
+    /// of one word (the release fast path's whole check).
+    #[inline(always)]
+    pub(crate) fn is_plain_of(&self, instance: usize) -> bool {
+        self.instance == instance
+    }
+
     /// The element this entry adds to a chain.
     pub(crate) fn elem(&self) -> Option<Elem> {
         Elem::new(self.class, self.read, self.trylock, self.check)
     }
 
+    /// The instance name.
+    pub(crate) fn name(&self) -> &'static str {
+        self.name.name()
+    }
+
+    /// The instance name's id.
+    pub(crate) fn name_id(&self) -> NameId {
+        self.name
+    }
+
+    /// Where the lock was taken.
+    pub(crate) fn location(&self) -> &'static Location<'static> {
+        self.site.location()
+    }
+
+    pub(crate) fn set_location(&mut self, location: &'static Location<'static>) {
+        match self.site.extra_mut() {
+            Some(e) => e.location = location,
+            None => self.site = Site::plain(location),
+        }
+    }
+
+    /// Whether the entry has neither a nest lock nor merged references.
+    #[inline(always)]
+    pub(crate) fn is_plain(&self) -> bool {
+        self.instance & Self::NOT_PLAIN == 0
+    }
+
+    /// The nest lock this entry was taken under: address and name.
+    pub(crate) fn nest(&self) -> Option<(usize, &'static str)> {
+        self.site.extra().and_then(|e| e.nest)
+    }
+
     pub(crate) fn nest_addr(&self) -> Option<usize> {
-        self.nest.as_ref().map(|n| n.0)
+        self.nest().map(|n| n.0)
+    }
+
+    #[inline]
+    pub(crate) fn set_nest(&mut self, nest: Option<(usize, &'static str)>) {
+        // (Every slow-path acquisition sets it, nearly always to none.)
+        if nest.is_some() || !self.is_plain() {
+            self.update_extra(|e| e.nest = nest);
+        }
+    }
+
+    /// Merged same-class nest entries (0: none).
+    pub(crate) fn references(&self) -> u32 {
+        self.site.extra().map_or(0, |e| e.references)
+    }
+
+    #[inline]
+    pub(crate) fn set_references(&mut self, references: u32) {
+        // (Every slow-path push sets it, nearly always to 0.)
+        if references != 0 || !self.is_plain() {
+            self.update_extra(|e| e.references = references);
+        }
+    }
+
+    /// Changes the rare parts; an entry left with none is plain again.
+    fn update_extra(&mut self, f: impl FnOnce(&mut Extra)) {
+        let mut extra = match self.site.extra() {
+            Some(e) => *e,
+            None => Extra { location: self.site.location(), nest: None, references: 0 },
+        };
+        f(&mut extra);
+        let plain = extra.nest.is_none() && extra.references == 0;
+        self.site = if plain { Site::plain(extra.location) } else { Site::boxed(extra) };
+        self.instance = self.instance() | if plain { 0 } else { Self::NOT_PLAIN };
+    }
+}
+
+/// The rare parts of a held entry, with its location (see [`Site`]).
+#[derive(Clone, Copy, Debug)]
+struct Extra {
+    location: &'static Location<'static>,
+    /// The nest lock this entry was taken under: address and name.
+    nest: Option<(usize, &'static str)>,
+    /// Merged same-class nest entries (0: none).
+    references: u32,
+}
+
+/// A held entry's location, or its [`Extra`] (which has the location):
+/// one word, a `&'static Location` (a plain entry) or an owned
+/// `Box<Extra>` with its lowest address bit set (both are aligned to 8,
+/// so the bit is free). Never a `&Location` with the bit set, never an
+/// `Extra` without it; `Drop` frees the box, `Clone` copies it.
+struct Site(NonNull<u8>);
+
+const _: () = assert!(std::mem::align_of::<Location<'static>>() >= 2 && std::mem::align_of::<Extra>() >= 2);
+
+// SAFETY: a `Site` is a `&'static Location` (Send and Sync) or an owned
+// `Box<Extra>` whose fields are plain data and `&'static`s (Send and Sync):
+// it has no shared mutable state and nothing tied to a thread.
+unsafe impl Send for Site {}
+// SAFETY: as for `Send`; `&Site` only reads.
+unsafe impl Sync for Site {}
+
+impl Site {
+    const TAG: usize = 1;
+
+    #[inline(always)]
+    fn plain(location: &'static Location<'static>) -> Site {
+        Site(NonNull::from(location).cast())
+    }
+
+    fn boxed(extra: Extra) -> Site {
+        let p = NonNull::from(Box::leak(Box::new(extra))).cast::<u8>();
+        Site(p.map_addr(|a| a | Self::TAG))
+    }
+
+    #[inline(always)]
+    fn is_plain(&self) -> bool {
+        self.0.addr().get() & Self::TAG == 0
+    }
+
+    fn extra_ptr(&self) -> Option<NonNull<Extra>> {
+        if self.is_plain() {
+            return None;
+        }
+        NonNull::new(self.0.as_ptr().map_addr(|a| a & !Self::TAG).cast())
+    }
+
+    fn location(&self) -> &'static Location<'static> {
+        match self.extra() {
+            Some(e) => e.location,
+            // SAFETY: an untagged `Site` is a `&'static Location` (see the type).
+            None => unsafe { self.0.cast::<Location<'static>>().as_ref() },
+        }
+    }
+
+    fn extra(&self) -> Option<&Extra> {
+        // SAFETY: a tagged `Site` owns a live `Box<Extra>`, borrowed here
+        // for as long as `self` is.
+        self.extra_ptr().map(|p| unsafe { p.as_ref() })
+    }
+
+    fn extra_mut(&mut self) -> Option<&mut Extra> {
+        // SAFETY: as in `extra`; `&mut self` makes the borrow unique.
+        self.extra_ptr().map(|mut p| unsafe { p.as_mut() })
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let Some(p) = self.extra_ptr() {
+            // SAFETY: a tagged `Site` owns the box it was made from (by
+            // `Site::extra`); it is freed once, here.
+            drop(unsafe { Box::from_raw(p.as_ptr()) });
+        }
+    }
+}
+
+impl Clone for Site {
+    fn clone(&self) -> Site {
+        match self.extra() {
+            Some(e) => Site::boxed(*e),
+            None => Site(self.0),
+        }
+    }
+}
+
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.extra() {
+            Some(e) => e.fmt(f),
+            None => self.location().fmt(f),
+        }
     }
 }
 
@@ -195,17 +406,67 @@ impl HeldStack {
     /// Index of the top-most entry matching `instance`, or a merged entry of
     /// `class` (the kernel's `match_held_lock`).
     pub(crate) fn find(&self, instance: usize, class: Option<ClassId>) -> Option<usize> {
-        self.locks.iter().rposition(|h| h.instance == instance || (h.references > 0 && Some(h.class) == class))
+        self.locks.iter().rposition(|h| h.instance() == instance || (h.references() > 0 && Some(h.class) == class))
     }
 
     pub(crate) fn holds_instance(&self, instance: usize) -> bool {
-        self.locks.iter().any(|h| h.instance == instance)
+        self.locks.iter().any(|h| h.instance() == instance)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_entry_is_32_bytes() {
+        // The fast paths write and read it back: a larger entry costs time
+        // (PERFORMANCE.md, round 7).
+        assert_eq!(std::mem::size_of::<HeldLock>(), 32);
+        assert_eq!(std::mem::size_of::<Option<HeldLock>>(), 32);
+    }
+
+    fn entry(loc: &'static Location<'static>) -> HeldLock {
+        let name = crate::names::names().intern("held-entry-test", false);
+        HeldLock::new(0x1000, ClassId::from_raw(7), ChainNode::ROOT, name, loc, 2, Read::Shared, true, false)
+    }
+
+    #[test]
+    fn an_entry_keeps_its_rare_parts_exactly_and_is_plain_without_them() {
+        let here = Location::caller();
+        let there = Location::caller();
+        let mut e = entry(here);
+        assert!(e.is_plain());
+        assert_eq!((e.name(), e.location(), e.nest(), e.references()), ("held-entry-test", here, None, 0));
+        assert_eq!(
+            (e.instance(), e.class, e.subclass, e.read, e.trylock, e.check),
+            (0x1000, ClassId::from_raw(7), 2, Read::Shared, true, false)
+        );
+        assert!(e.is_plain_of(0x1000) && !e.is_plain_of(0x1001));
+        e.set_nest(Some((0x2000, "nest")));
+        assert!(!e.is_plain() && !e.is_plain_of(0x1000), "the release fast path declines it");
+        assert_eq!(e.instance(), 0x1000);
+        assert_eq!(
+            (e.location(), e.nest(), e.nest_addr(), e.references()),
+            (here, Some((0x2000, "nest")), Some(0x2000), 0)
+        );
+        e.set_references(u32::MAX);
+        e.set_location(there);
+        let copy = e.clone();
+        e.set_references(0);
+        assert_eq!((e.location(), e.nest(), e.references()), (there, Some((0x2000, "nest")), 0));
+        assert_eq!((copy.location(), copy.nest(), copy.references()), (there, Some((0x2000, "nest")), u32::MAX));
+        e.set_nest(None);
+        assert!(e.is_plain() && e.is_plain_of(0x1000), "an entry with neither part is plain again");
+        assert_eq!(e.location(), there);
+        let mut merged = copy.clone();
+        merged.set_nest(None);
+        assert!(!merged.is_plain(), "references alone make an entry non-plain");
+        assert_eq!((merged.references(), merged.location()), (u32::MAX, there));
+        drop(copy);
+        assert_eq!(merged.references(), u32::MAX, "a clone owns its own parts");
+        assert_eq!(format!("{:?}", entry(here).location()), format!("{here:?}"));
+    }
 
     #[test]
     fn elements_round_trip_and_keep_every_bit() {

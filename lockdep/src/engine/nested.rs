@@ -34,7 +34,7 @@ impl Ctx<'_> {
         let Some(class) = self.known_class(map, 0) else { return 0 };
         let mut other = false;
         for h in self.pv.held.locks.iter().filter(|h| h.class == class) {
-            if h.instance == map.addr() {
+            if h.instance() == map.addr() {
                 return 0;
             }
             other = true;

@@ -31,7 +31,7 @@ pub(crate) fn debug_check_no_locks_freed(map: &LockdepMap) {
             return;
         }
         let addr = map.addr();
-        let Some(i) = ctx.pv.held.locks.iter().rposition(|h| h.instance == addr) else {
+        let Some(i) = ctx.pv.held.locks.iter().rposition(|h| h.instance() == addr) else {
             ctx.freed_elsewhere(map);
             return;
         };
@@ -41,7 +41,7 @@ pub(crate) fn debug_check_no_locks_freed(map: &LockdepMap) {
         let report = ctx.new_report(
             &sh.graph,
             ReportKind::HeldLockFreed,
-            entry.location,
+            entry.location(),
             Some(info),
             None,
             Vec::new(),
@@ -67,7 +67,7 @@ fn freed_unheld_fast(map: &LockdepMap) -> bool {
     // outside the engine.
     let Some(pv) = (unsafe { fast() }) else { return false };
     let addr = map.addr();
-    if pv.held.locks.iter().any(|h| h.instance == addr) {
+    if pv.held.locks.iter().any(|h| h.instance() == addr) {
         return false;
     }
     let holder = map.holder();
@@ -160,8 +160,8 @@ impl Ctx<'_> {
     /// removed or changed one, re-validating them.
     fn reacquire_held_locks(&mut self, entries: &[HeldLock]) {
         for e in entries {
-            let loc = e.location;
-            self.push(e.clone(), e.references, loc);
+            let loc = e.location();
+            self.push(e.clone(), e.references(), loc);
         }
     }
 
@@ -176,7 +176,7 @@ impl Ctx<'_> {
     /// The current thread's entry for `map`: by instance, or a merged nest
     /// entry of its class (kernel `match_held_lock`).
     pub(crate) fn find(&self, map: &LockdepMap) -> Option<usize> {
-        let merged = self.pv.held.locks.iter().any(|h| h.references > 0);
+        let merged = self.pv.held.locks.iter().any(|h| h.references() > 0);
         // A member of a merged entry is known by its class.
         let class0 = if merged { self.known_class(map, 0) } else { None };
         self.pv.held.find(map.addr(), class0)
@@ -189,9 +189,9 @@ impl Ctx<'_> {
             return;
         };
         let e = &mut self.pv.held.locks[i];
-        if e.references > 0 {
-            e.references -= 1;
-            if e.references > 0 {
+        if e.references() > 0 {
+            e.set_references(e.references() - 1);
+            if e.references() > 0 {
                 return;
             }
         }
@@ -212,15 +212,15 @@ impl Ctx<'_> {
         let removed: Vec<HeldLock> = self.pv.held.locks.drain(i..).collect();
         let mut first = removed[0].clone();
         if first.read != Read::Exclusive {
-            let msg = format!("downgrading {} which is held for {}", first.name, first.read);
+            let msg = format!("downgrading {} which is held for {}", first.name(), first.read);
             self.emit_unlocked(Signature::BadDowngrade(Site::of(loc)), |ctx, g| {
                 let info = lock_info(g, &first);
                 ctx.new_report(g, ReportKind::BadDowngrade, loc, Some(info), None, Vec::new(), msg)
             });
         }
         first.read = Read::Shared;
-        first.location = loc;
-        let refs = first.references;
+        first.set_location(loc);
+        let refs = first.references();
         self.push(first, refs, loc);
         self.reacquire_held_locks(&removed[1..]);
     }
@@ -243,7 +243,7 @@ impl Ctx<'_> {
         let mut first = removed[0].clone();
         first.class = class;
         first.subclass = subclass as u8;
-        let refs = first.references;
+        let refs = first.references();
         self.push(first, refs, loc);
         self.reacquire_held_locks(&removed[1..]);
     }

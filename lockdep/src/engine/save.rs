@@ -140,7 +140,7 @@ fn resolve(t: &Trace, cache: &mut HashMap<*const [usize], Vec<SavedFrame>>) -> V
 }
 
 fn end_of(l: &EdgeEnd) -> End {
-    End { instance: l.instance.to_owned(), read: l.read, trylock: l.trylock, site: Site::of(l.location) }
+    End { instance: l.instance.name().to_owned(), read: l.read, trylock: l.trylock, site: Site::of(l.location) }
 }
 
 /// The program's file name (a run's default name).
@@ -204,7 +204,7 @@ pub(crate) fn cycles(g: &SavedGraph) -> Vec<Cycle> {
     let mut edge_index: HashMap<(usize, usize), usize> = HashMap::new();
     let placeholder = || {
         let l = EdgeEnd {
-            instance: "",
+            instance: crate::names::intern(""),
             addr: 0,
             subclass: 0,
             read: Read::Exclusive,
@@ -294,7 +294,7 @@ pub(crate) fn seed(inner: &Inner, g: &SavedGraph, loc: &'static Location<'static
             let o = e.seen.first()?;
             let run = g.runs.get(o.run).map_or_else(|| "?".to_owned(), |r| r.to_string());
             let info = |end: &End, class: &SavedClass| EdgeEnd {
-                instance: intern(&end.instance),
+                instance: crate::names::intern(intern(&end.instance)),
                 addr: 0,
                 subclass: class.subclass,
                 read: end.read,

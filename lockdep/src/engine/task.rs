@@ -143,7 +143,7 @@ impl Ctx<'_> {
         if !self.inner.is_validating() {
             return;
         }
-        let (inner, loc) = (self.inner, top.location);
+        let (inner, loc) = (self.inner, top.location());
         let mut sh = lock(&inner.shared);
         let n = self.pv.held.locks.len();
         let classes = self.pv.held.locks.iter().map(|h| h.class).collect();
@@ -178,7 +178,7 @@ impl Ctx<'_> {
             .held
             .locks
             .iter()
-            .filter(|h| bad.contains(&h.instance))
+            .filter(|h| bad.contains(&h.instance()))
             .map(|h| (h.class, lock_info(&sh.graph, h)))
             .collect();
         for (class, info) in found {

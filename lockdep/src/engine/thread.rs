@@ -140,7 +140,7 @@ pub(crate) fn exchange(other: &mut Swappable, way: Way) -> Exchange {
                 let inner = current(&data.scopes);
                 if let Some(pv) = data.validators.iter().find(|p| p.is_for(inner)) {
                     let bad: Vec<usize> =
-                        pv.held.locks.iter().map(|h| h.instance).filter(|i| !data.awaitable.contains(i)).collect();
+                        pv.held.locks.iter().map(|h| h.instance()).filter(|i| !data.awaitable.contains(i)).collect();
                     if !bad.is_empty() {
                         return Exchange::Holding(bad);
                     }

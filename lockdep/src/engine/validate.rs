@@ -97,7 +97,7 @@ impl Ctx<'_> {
         }
         if sh.chains.count >= inner.config.max_chains {
             let info = lock_info(&sh.graph, next);
-            self.limit(&mut sh, "max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location);
+            self.limit(&mut sh, "max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location());
             return true;
         }
         if let Some(at) = at {
@@ -152,7 +152,7 @@ impl Ctx<'_> {
         };
         if head.count() >= inner.config.max_chains {
             let info = lock_info(&sh.graph, next);
-            self.limit(sh, "max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location);
+            self.limit(sh, "max_chains", "Config::max_chains or LOCKDEP_MAX_CHAINS", Some(info), next.location());
             return true;
         }
         head.set_validated();
@@ -166,7 +166,7 @@ impl Ctx<'_> {
         let mut nest_seen = false;
         let mut hit = None;
         for prev in &self.pv.held.locks {
-            if next.nest_addr() == Some(prev.instance) {
+            if next.nest_addr() == Some(prev.instance()) {
                 nest_seen = true;
             }
             if prev.class != next.class {
@@ -186,11 +186,11 @@ impl Ctx<'_> {
         };
         let prev_info = lock_info(&sh.graph, &prev);
         let next_info = lock_info(&sh.graph, next);
-        let msg = format!("{} is already held by this thread; the class is {}", prev.name, prev_info.class);
+        let msg = format!("{} is already held by this thread; the class is {}", prev.name(), prev_info.class);
         let report = self.new_report(
             &sh.graph,
             ReportKind::RecursiveLocking,
-            next.location,
+            next.location(),
             Some(next_info),
             Some(prev_info),
             Vec::new(),
@@ -294,7 +294,7 @@ impl Ctx<'_> {
         if sh.graph.insert_edge_at(from, to, dep, distance, origin, limit).is_none() {
             let info = lock_info(&sh.graph, next);
             let how = "Config::max_dependencies or LOCKDEP_MAX_DEPENDENCIES";
-            self.limit(sh, "max_dependencies", how, Some(info), next.location);
+            self.limit(sh, "max_dependencies", how, Some(info), next.location());
             return false;
         }
         true
@@ -373,7 +373,7 @@ impl Ctx<'_> {
                 if n == 1 { "dependency" } else { "dependencies" }
             );
             let mut report =
-                self.new_report(&sh.graph, kind, next.location, Some(next_info), Some(prev_info), chain, msg);
+                self.new_report(&sh.graph, kind, next.location(), Some(next_info), Some(prev_info), chain, msg);
             report.backtrace = report.chain.last().and_then(|s| s.trace.clone());
             report.cycle = cycle;
             self.emit(sh, sig, report);
@@ -386,12 +386,12 @@ impl Ctx<'_> {
 /// graph's business, looked up only when a report needs it).
 fn edge_end(h: &HeldLock) -> EdgeEnd {
     EdgeEnd {
-        instance: h.name,
-        addr: h.instance,
+        instance: h.name_id(),
+        addr: h.instance(),
         subclass: u32::from(h.subclass),
         read: h.read,
         trylock: h.trylock,
-        location: h.location,
+        location: h.location(),
     }
 }
 
