@@ -126,7 +126,13 @@ pub(crate) struct Edge {
     pub(crate) distance: u32,
     pub(crate) origin: EdgeOrigin,
     pub(crate) alive: bool,
+    /// The edge has an entry in [`Graph::by_pair`].
+    paired: bool,
 }
+
+/// Adjacency lists at most this long are scanned for an edge instead of
+/// probing [`Graph::by_pair`] (see [`Graph::edge_at`]).
+const SCAN: usize = 8;
 
 /// A closed strong path found by [`Graph::find_strong_path`]: the edges from
 /// the root to the target, in order.
@@ -148,6 +154,13 @@ pub(crate) struct Graph {
     /// The versions of each class name's keys.
     names: Names,
     pub(crate) edges: Vec<Edge>,
+    /// The edges between two classes whose lists (the first's `after`, the
+    /// second's `before`) are both longer than [`SCAN`], by their ends'
+    /// slots: every such edge has an entry (others may too, see
+    /// [`Edge::paired`]). A pair with a short list is found by scanning it,
+    /// so an edge into or out of a class with few edges — a dynamic class's
+    /// one edge under churn, a new class's first — costs no insert or
+    /// remove here.
     by_pair: FastTable<(Slot, Slot), EdgeId>,
     pub(crate) nr_classes: usize,
     pub(crate) nr_dependencies: usize,
@@ -512,10 +525,34 @@ impl Graph {
         Some((self.slot(a)?, self.slot(b)?))
     }
 
-    /// The edge `from -> to` between two live classes.
+    /// The edge `from -> to` between two live classes: the shorter of
+    /// `from`'s `after` and `to`'s `before` scanned when it has at most
+    /// [`SCAN`] edges, else `by_pair` (which then has every such edge).
     #[inline]
     pub(crate) fn edge_at(&self, from: Slot, to: Slot) -> Option<EdgeId> {
+        let after = &self.classes[from.index()].after;
+        let before = &self.classes[to.index()].before;
+        if after.len() <= before.len() {
+            if after.len() <= SCAN {
+                return after.iter().copied().find(|e| self.edges[e.index()].to == to);
+            }
+        } else if before.len() <= SCAN {
+            return before.iter().copied().find(|e| self.edges[e.index()].from == from);
+        }
         self.by_pair.get(&(from, to)).copied()
+    }
+
+    /// Gives `e` its `by_pair` entry unless it has one.
+    fn pair(&mut self, e: EdgeId) {
+        let edge = &mut self.edges[e.index()];
+        if !edge.paired {
+            edge.paired = true;
+            let key = (edge.from, edge.to);
+            // SAFETY: (hashbrown's contract, not memory safety) an edge is
+            // the only one of its pair and `paired` says whether its entry
+            // is in the table: there is none for `key`.
+            unsafe { self.by_pair.insert_unique_unchecked(key, e) };
+        }
     }
 
     /// ORs `dep` into the existing edge `from -> to`; false if there is none.
@@ -569,7 +606,7 @@ impl Graph {
         }
         let at_from = self.classes[from.index()].after.len() as u32;
         let at_to = self.classes[to.index()].before.len() as u32;
-        let edge = Edge { from, to, at_from, at_to, dep: dep.bits(), distance, origin, alive: true };
+        let edge = Edge { from, to, at_from, at_to, dep: dep.bits(), distance, origin, alive: true, paired: false };
         let id = match self.free_edges.pop() {
             Some(id) => {
                 self.edges[id.index()] = edge;
@@ -582,13 +619,33 @@ impl Graph {
             }
         };
         self.place(from, to);
+        debug_assert!(self.edge_at(from, to).is_none(), "insert_edge_at of an existing edge");
         self.classes[from.index()].after.push(id);
         self.classes[to.index()].before.push(id);
-        debug_assert!(!self.by_pair.contains_key(&(from, to)), "insert_edge_at of an existing edge");
-        // SAFETY: (hashbrown's contract, not memory safety) the edge does not
-        // exist yet (this function's precondition: its callers found none,
-        // or `to` was untouched by any edge), so neither does its pair.
-        unsafe { self.by_pair.insert_unique_unchecked((from, to), id) };
+        // `by_pair` keeps every edge whose lists are both longer than
+        // `SCAN`: this one if so, and when a list has just grown past
+        // `SCAN`, its edges whose other list is long too. (Entries stay
+        // when lists shrink: `paired` says which edges have one.)
+        let (n_after, n_before) = (self.classes[from.index()].after.len(), self.classes[to.index()].before.len());
+        if n_after > SCAN && n_before > SCAN {
+            self.pair(id);
+        }
+        if n_after == SCAN + 1 {
+            for i in 0..n_after {
+                let e = self.classes[from.index()].after[i];
+                if self.classes[self.edges[e.index()].to.index()].before.len() > SCAN {
+                    self.pair(e);
+                }
+            }
+        }
+        if n_before == SCAN + 1 {
+            for i in 0..n_before {
+                let e = self.classes[to.index()].before[i];
+                if self.classes[self.edges[e.index()].from.index()].after.len() > SCAN {
+                    self.pair(e);
+                }
+            }
+        }
         self.nr_dependencies += 1;
         Some(id)
     }
@@ -609,7 +666,9 @@ impl Graph {
         }
         let edge = &mut self.edges[e.index()];
         edge.alive = false;
-        self.by_pair.remove(&(from, to));
+        if std::mem::take(&mut edge.paired) {
+            self.by_pair.remove(&(from, to));
+        }
         self.nr_dependencies -= 1;
         self.free_edges.push(e);
     }
@@ -948,6 +1007,7 @@ impl Graph {
                 && self.classes[e.to.index()].before.get(e.at_to as usize) == Some(&EdgeId(i as u32))
         });
         lists
+            && self.pairs_are_consistent()
             && (self.order_broken
                 || self.edges.iter().filter(|e| e.alive).all(|e| {
                     match (self.classes[e.from.index()].ord, self.classes[e.to.index()].ord) {
@@ -955,6 +1015,23 @@ impl Graph {
                         _ => false,
                     }
                 }))
+    }
+
+    /// Checks `by_pair` (tests): an entry for exactly the live edges that
+    /// say they have one, every edge between two long lists among them,
+    /// and `edge_at` finding every live edge from its ends.
+    #[cfg(test)]
+    pub(crate) fn pairs_are_consistent(&self) -> bool {
+        let live = self.edges.iter().enumerate().filter(|(_, e)| e.alive);
+        let paired = live.clone().filter(|(_, e)| e.paired).count();
+        paired == self.by_pair.len()
+            && live.clone().all(|(i, e)| {
+                let long =
+                    self.classes[e.from.index()].after.len() > SCAN && self.classes[e.to.index()].before.len() > SCAN;
+                (!e.paired || self.by_pair.get(&(e.from, e.to)) == Some(&EdgeId(i as u32)))
+                    && (!long || e.paired)
+                    && self.edge_at(e.from, e.to) == Some(EdgeId(i as u32))
+            })
     }
 
     /// Classes of a key, one slot per subclass (a copy: nothing allocated,
@@ -1288,6 +1365,79 @@ mod tests {
         g.zap(hub);
         assert_eq!(g.nr_dependencies, 0);
         assert!(g.order_is_consistent());
+    }
+
+    /// The live edge `a -> b`, by a walk of the whole edge table.
+    fn edge_by_walk(g: &Graph, a: ClassId, b: ClassId) -> Option<EdgeId> {
+        let (a, b) = g.slot_pair(a, b)?;
+        let found = g.edges.iter().enumerate().find(|(_, e)| e.alive && e.from == a && e.to == b);
+        found.map(|(i, _)| EdgeId(i as u32))
+    }
+
+    #[test]
+    fn edges_are_found_whether_their_lists_are_short_or_long() {
+        // Twelve classes each way, every pair joined in an order that takes
+        // both ends' lists past `SCAN` at different times; then spokes
+        // removed and edges added again, so lists shrink below `SCAN` and
+        // grow past it anew. Every pair's edge is the one the edge table
+        // holds, scanned for or looked up in `by_pair`.
+        let (mut g, c) = graph(24);
+        let (froms, tos) = c.split_at(12);
+        for k in 0..12 {
+            for i in 0..12 {
+                add(&mut g, froms[i], tos[(i + k) % 12], Read::Exclusive, Read::Exclusive);
+            }
+            check_all(&g, &c);
+            // Every list has k + 1 edges: none in `by_pair` until they pass `SCAN`.
+            assert_eq!(g.by_pair.is_empty(), k < SCAN, "{k}");
+        }
+        assert_eq!((g.nr_dependencies, g.by_pair.len()), (144, 144));
+        for &x in froms.iter().step_by(3).chain(tos.iter().step_by(4)) {
+            g.zap(x);
+            check_all(&g, &c);
+        }
+        let (mut g2, d) = graph(24);
+        for round in 0..3 {
+            for i in 0..12 {
+                for j in 0..12 {
+                    if (i + j + round) % 3 != 0 && g2.is_alive(d[i]) && g2.is_alive(d[12 + j]) {
+                        add(&mut g2, d[i], d[12 + j], Read::Exclusive, Read::Exclusive);
+                    }
+                }
+            }
+            check_all(&g2, &d);
+            // A class goes with its edges; the next round adds the others'
+            // edges again, lists growing past `SCAN` once more.
+            let gone = d[round * 5];
+            g2.zap(gone);
+            check_all(&g2, &d);
+        }
+    }
+
+    fn check_all(g: &Graph, c: &[ClassId]) {
+        assert!(g.pairs_are_consistent());
+        for &a in c {
+            for &b in c {
+                assert_eq!(g.find_edge(a, b), edge_by_walk(g, a, b), "{a:?} -> {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_edge_of_a_class_with_few_edges_has_no_pair_entry() {
+        // The churn of a dynamic class taken under a static one: its one
+        // edge is found by a scan, and neither its insert nor its removal
+        // touches `by_pair`.
+        let (mut g, c) = graph(2);
+        for i in 0..20 {
+            add(&mut g, c[0], c[1], Read::Exclusive, Read::Exclusive);
+            let d = g.register(key(100 + i), 0, "dyn", usize::MAX).unwrap();
+            add(&mut g, c[0], d, Read::Exclusive, Read::Exclusive);
+            assert!(g.find_edge(c[0], d).is_some());
+            assert!(g.by_pair.is_empty());
+            g.zap(d);
+            assert!(g.order_is_consistent());
+        }
     }
 
     #[test]
