@@ -13,7 +13,6 @@ use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use super::ids::ClassId;
 use super::ids::{FastMap, FastSet, FastTable, IdTable, SmallList};
@@ -142,10 +141,8 @@ pub(crate) type Path = Vec<EdgeId>;
 pub(crate) struct Graph {
     /// The class table, by slot.
     pub(crate) classes: Vec<Class>,
-    /// Live classes' slots.
-    slots: IdTable<u32, Slot>,
-    /// Recently used entries of `slots`, in front of it (see [`SlotHints`]).
-    hints: SlotHints,
+    /// Live classes' slots (see [`SlotIndex`]).
+    slots: SlotIndex,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
     /// Each key's classes, by subclass (one probe finds them all), and its
@@ -186,49 +183,101 @@ pub(crate) struct Graph {
     last_thread: Option<Arc<ThreadInfo>>,
 }
 
-/// Sets of [`SlotHints`] (a power of two): 2 KiB.
-const HINTS: usize = 256;
+/// Entries of a new [`SlotIndex`]'s array (a power of two).
+const SLOT_INDEX_MIN: usize = 256;
 
-/// A direct-mapped cache of `class id -> slot` in front of [`Graph`]'s
-/// `slots` map, indexed by the id's low bits: a new class's entry, and a
-/// class found in the map. Class ids are never reused and a class's entry
-/// is emptied when it is removed, so an entry whose id matches names the
-/// class's live slot. (Atomics only so that a look-up, which takes the
-/// graph by shared reference, can refill an entry; every access is under
-/// the graph lock, so relaxed order is enough.)
-struct SlotHints(Box<[AtomicU64; HINTS]>);
+/// Live classes' slots by class id: an array indexed by the id's low bits,
+/// each entry `(id, slot)` or empty, and a map for the ids whose entry was
+/// taken when they were registered. Class ids are never reused and a
+/// class's entry is emptied when it is removed, so an entry whose id
+/// matches names the class's live slot, and an id not there is in the map
+/// or removed. The array has at least twice as many entries as there are
+/// live classes (it doubles, re-placing them, when they reach half), so
+/// most ids find their entry free: a registration and a removal write one
+/// word instead of a hash table's insert and remove, and a look-up reads
+/// one word (the map only when its id is not there and the map has any
+/// id). Under class churn the ids move on through the array's entries, so
+/// a class whose entry is taken stays in the map until it is removed.
+struct SlotIndex {
+    /// `(id << 32) | slot`; 0: empty (ids start at 1).
+    array: Box<[u64]>,
+    /// The classes whose entry was taken.
+    more: IdTable<u32, Slot>,
+    /// Live classes (in the array or the map).
+    len: usize,
+}
 
-impl Default for SlotHints {
+impl Default for SlotIndex {
     fn default() -> Self {
-        SlotHints(Box::new(std::array::from_fn(|_| AtomicU64::new(0))))
+        SlotIndex { array: vec![0; SLOT_INDEX_MIN].into_boxed_slice(), more: IdTable::default(), len: 0 }
     }
 }
 
-impl SlotHints {
+impl SlotIndex {
     #[inline(always)]
-    fn at(&self, id: u32) -> &AtomicU64 {
-        &self.0[id as usize % HINTS]
+    fn at(&self, id: u32) -> usize {
+        id as usize & (self.array.len() - 1)
     }
 
-    /// The slot of the live class `id`, if its entry is here (ids start at
-    /// 1, so an empty entry never matches).
+    /// The slot of the live class `id`.
     #[inline(always)]
     fn get(&self, id: u32) -> Option<Slot> {
-        let v = self.at(id).load(Ordering::Relaxed);
-        ((v >> 32) as u32 == id).then_some(Slot(v as u32))
-    }
-
-    #[inline(always)]
-    fn set(&self, id: u32, slot: Slot) {
-        self.at(id).store((u64::from(id) << 32) | u64::from(slot.0), Ordering::Relaxed);
-    }
-
-    /// Forgets the removed class `id`.
-    #[inline(always)]
-    fn forget(&self, id: u32) {
-        if self.get(id).is_some() {
-            self.at(id).store(0, Ordering::Relaxed);
+        let v = self.array[self.at(id)];
+        if (v >> 32) as u32 == id {
+            Some(Slot(v as u32))
+        } else if self.more.is_empty() {
+            None
+        } else {
+            self.more.get(&id).copied()
         }
+    }
+
+    /// Records the new class `id` (never recorded before) in `slot`.
+    fn insert(&mut self, id: u32, slot: Slot) {
+        if 2 * (self.len + 1) > self.array.len() {
+            self.grow();
+        }
+        self.len += 1;
+        self.place(id, slot);
+    }
+
+    fn place(&mut self, id: u32, slot: Slot) {
+        let at = self.at(id);
+        if self.array[at] == 0 {
+            self.array[at] = (u64::from(id) << 32) | u64::from(slot.0);
+        } else {
+            // SAFETY: (hashbrown's contract, not memory safety) `id` is new
+            // (ids are handed out once) or being re-placed from the array
+            // (which had it once): `more` has no entry for it.
+            unsafe { self.more.insert_unique_unchecked(id, slot) };
+        }
+    }
+
+    /// Doubles the array and re-places every live class.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let bigger = vec![0; 2 * self.array.len()].into_boxed_slice();
+        let old = std::mem::replace(&mut self.array, bigger);
+        let more = std::mem::take(&mut self.more);
+        let live = old.iter().filter(|&&v| v != 0).map(|&v| ((v >> 32) as u32, Slot(v as u32)));
+        for (id, slot) in live.chain(more) {
+            self.place(id, slot);
+        }
+    }
+
+    /// Forgets the class `id`; its slot if it was live.
+    fn remove(&mut self, id: u32) -> Option<Slot> {
+        let at = self.at(id);
+        let v = self.array[at];
+        let slot = if (v >> 32) as u32 == id {
+            self.array[at] = 0;
+            Slot(v as u32)
+        } else {
+            self.more.remove(&id)?
+        };
+        self.len -= 1;
+        Some(slot)
     }
 }
 
@@ -362,19 +411,7 @@ impl Graph {
     /// The slot of a live class.
     #[inline]
     pub(crate) fn slot(&self, id: ClassId) -> Option<Slot> {
-        match self.hints.get(id.raw()) {
-            Some(s) => Some(s),
-            None => self.slot_probe(id),
-        }
-    }
-
-    /// [`slot`](Self::slot) when its hint missed: the map, which refills
-    /// the hint.
-    #[inline(never)]
-    fn slot_probe(&self, id: ClassId) -> Option<Slot> {
-        let s = *self.slots.get(&id.raw())?;
-        self.hints.set(id.raw(), s);
-        Some(s)
+        self.slots.get(id.raw())
     }
 
     /// Registers a class; `None` when `limit` classes exist already (or
@@ -454,10 +491,8 @@ impl Graph {
         } else {
             self.classes.push(class);
         }
-        // SAFETY: (hashbrown's contract, not memory safety) `id` is new: ids
-        // are handed out once, from `last_id`, so `slots` has no entry for it.
-        unsafe { self.slots.insert_unique_unchecked(id.raw(), slot) };
-        self.hints.set(id.raw(), slot);
+        // (`id` is new: ids are handed out once, from `last_id`.)
+        self.slots.insert(id.raw(), slot);
         self.nr_classes += 1;
         Some((id, Some(slot)))
     }
@@ -824,8 +859,7 @@ impl Graph {
     /// frees its slot, leaving its key's entry to the caller; its slot, or
     /// `None` if it was not live.
     fn unplace(&mut self, id: ClassId) -> Option<Slot> {
-        let slot = self.slots.remove(&id.raw())?;
-        self.hints.forget(id.raw());
+        let slot = self.slots.remove(id.raw())?;
         while let Some(&e) = self.classes[slot.index()].after.last() {
             self.remove_edge(e);
         }
@@ -1272,32 +1306,52 @@ mod tests {
     }
 
     #[test]
-    fn a_class_slot_is_found_through_its_hint_or_the_map_and_never_after_removal() {
-        // More live classes than hint entries, so ids share entries and
-        // evict one another; a removed class's slot is reused by the next.
+    fn a_class_slot_is_found_in_the_array_or_the_map_and_never_after_removal() {
+        // Enough live classes for the array to double twice (re-placing
+        // them), then classes made and removed while those live: their ids
+        // move on through the array and meet taken entries (the map's).
         let mut g = Graph::default();
-        let n = 3 * HINTS;
+        let n = 3 * SLOT_INDEX_MIN;
         let ids: Vec<ClassId> = (0..n).map(|i| g.register(key(i + 1), 0, "c", usize::MAX).unwrap()).collect();
-        for round in 0..2 {
-            for (i, &id) in ids.iter().enumerate() {
-                let s = g.slot(id).unwrap_or_else(|| panic!("class {i} lost (round {round})"));
-                assert_eq!(g.classes[s.index()].id, id);
+        let found = |g: &Graph, id: ClassId| g.slot(id).is_some_and(|s| g.classes[s.index()].id == id);
+        assert!(ids.iter().all(|&id| found(&g, id)));
+        let (mut recent, mut gone) = (VecDeque::new(), Vec::new());
+        let mut in_map = 0;
+        for i in 0..8 * n {
+            let d = g.register(key(n + 1 + i), 0, "d", usize::MAX).unwrap();
+            in_map += usize::from(g.slots.more.get(&d.raw()).is_some());
+            recent.push_back(d);
+            if recent.len() > 5 {
+                let old = recent.pop_front().unwrap();
+                let slot = g.slot(old).unwrap();
+                g.zap(old);
+                assert_eq!((g.slot(old), g.is_alive(old)), (None, false));
+                let next = g.register(key(100 * n + i), 0, "e", usize::MAX).unwrap();
+                assert_eq!(g.slot(next), Some(slot), "the freed slot is reused");
+                assert_eq!(g.slot(old), None, "the old id does not name the slot's new class");
+                g.zap(next);
+                gone.extend([old, next]);
             }
         }
-        let gone = ids[7];
-        let slot = g.slot(gone).unwrap();
-        g.zap(gone);
-        assert_eq!((g.slot(gone), g.is_alive(gone)), (None, false));
-        let next = g.register(key(n + 1), 0, "c", usize::MAX).unwrap();
-        assert_eq!(g.slot(next), Some(slot), "the freed slot is reused");
-        assert_eq!((g.slot(gone), g.is_alive(gone)), (None, false), "the old id does not name the slot's new class");
-        // A removed class whose hint had been evicted is not found either.
-        let evicted = ids[8];
-        g.zap(evicted);
-        for &id in ids.iter().skip(9) {
-            g.slot(id);
+        assert!(in_map > 0 && in_map < 8 * n, "some ids found their entry taken, most did not ({in_map})");
+        // More live classes until one is in the map, then until the array
+        // doubles: the map's classes are re-placed with the array's.
+        let mut k = 0;
+        let mut add_one = |g: &mut Graph, recent: &mut VecDeque<ClassId>| {
+            k += 1;
+            recent.push_back(g.register(key(200 * n + k), 0, "f", usize::MAX).unwrap());
+        };
+        while g.slots.more.is_empty() {
+            add_one(&mut g, &mut recent);
         }
-        assert_eq!(g.slot(evicted), None);
+        let size = g.slots.array.len();
+        while g.slots.array.len() == size {
+            add_one(&mut g, &mut recent);
+        }
+        assert!(ids.iter().chain(&recent).all(|&id| found(&g, id)));
+        assert!(gone.iter().all(|&id| g.slot(id).is_none() && !g.is_alive(id)));
+        assert_eq!(g.slots.len, g.nr_classes);
+        assert_eq!(g.slots.len, g.slots.array.iter().filter(|&&v| v != 0).count() + g.slots.more.len());
     }
 
     #[test]
