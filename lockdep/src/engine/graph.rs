@@ -15,7 +15,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 pub(crate) use super::ids::ClassId;
-use super::ids::{FastMap, FastSet, FastTable, IdTable, SmallList};
+use super::ids::{FastMap, FastSet, FastTable, IdIndex, SmallList};
 use crate::class::{KeyId, MAX_SUBCLASSES, Read};
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 
@@ -141,8 +141,8 @@ pub(crate) type Path = Vec<EdgeId>;
 pub(crate) struct Graph {
     /// The class table, by slot.
     pub(crate) classes: Vec<Class>,
-    /// Live classes' slots (see [`SlotIndex`]).
-    slots: SlotIndex,
+    /// Live classes' slots, by class id (see [`IdIndex`]).
+    slots: IdIndex,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
     /// Each key's classes, by subclass (one probe finds them all), and its
@@ -181,104 +181,6 @@ pub(crate) struct Graph {
     pub(crate) searches_run: u64,
     /// The thread of the last new edge, for the next one to share.
     last_thread: Option<Arc<ThreadInfo>>,
-}
-
-/// Entries of a new [`SlotIndex`]'s array (a power of two).
-const SLOT_INDEX_MIN: usize = 256;
-
-/// Live classes' slots by class id: an array indexed by the id's low bits,
-/// each entry `(id, slot)` or empty, and a map for the ids whose entry was
-/// taken when they were registered. Class ids are never reused and a
-/// class's entry is emptied when it is removed, so an entry whose id
-/// matches names the class's live slot, and an id not there is in the map
-/// or removed. The array has at least twice as many entries as there are
-/// live classes (it doubles, re-placing them, when they reach half), so
-/// most ids find their entry free: a registration and a removal write one
-/// word instead of a hash table's insert and remove, and a look-up reads
-/// one word (the map only when its id is not there and the map has any
-/// id). Under class churn the ids move on through the array's entries, so
-/// a class whose entry is taken stays in the map until it is removed.
-struct SlotIndex {
-    /// `(id << 32) | slot`; 0: empty (ids start at 1).
-    array: Box<[u64]>,
-    /// The classes whose entry was taken.
-    more: IdTable<u32, Slot>,
-    /// Live classes (in the array or the map).
-    len: usize,
-}
-
-impl Default for SlotIndex {
-    fn default() -> Self {
-        SlotIndex { array: vec![0; SLOT_INDEX_MIN].into_boxed_slice(), more: IdTable::default(), len: 0 }
-    }
-}
-
-impl SlotIndex {
-    #[inline(always)]
-    fn at(&self, id: u32) -> usize {
-        id as usize & (self.array.len() - 1)
-    }
-
-    /// The slot of the live class `id`.
-    #[inline(always)]
-    fn get(&self, id: u32) -> Option<Slot> {
-        let v = self.array[self.at(id)];
-        if (v >> 32) as u32 == id {
-            Some(Slot(v as u32))
-        } else if self.more.is_empty() {
-            None
-        } else {
-            self.more.get(&id).copied()
-        }
-    }
-
-    /// Records the new class `id` (never recorded before) in `slot`.
-    fn insert(&mut self, id: u32, slot: Slot) {
-        if 2 * (self.len + 1) > self.array.len() {
-            self.grow();
-        }
-        self.len += 1;
-        self.place(id, slot);
-    }
-
-    fn place(&mut self, id: u32, slot: Slot) {
-        let at = self.at(id);
-        if self.array[at] == 0 {
-            self.array[at] = (u64::from(id) << 32) | u64::from(slot.0);
-        } else {
-            // SAFETY: (hashbrown's contract, not memory safety) `id` is new
-            // (ids are handed out once) or being re-placed from the array
-            // (which had it once): `more` has no entry for it.
-            unsafe { self.more.insert_unique_unchecked(id, slot) };
-        }
-    }
-
-    /// Doubles the array and re-places every live class.
-    #[cold]
-    #[inline(never)]
-    fn grow(&mut self) {
-        let bigger = vec![0; 2 * self.array.len()].into_boxed_slice();
-        let old = std::mem::replace(&mut self.array, bigger);
-        let more = std::mem::take(&mut self.more);
-        let live = old.iter().filter(|&&v| v != 0).map(|&v| ((v >> 32) as u32, Slot(v as u32)));
-        for (id, slot) in live.chain(more) {
-            self.place(id, slot);
-        }
-    }
-
-    /// Forgets the class `id`; its slot if it was live.
-    fn remove(&mut self, id: u32) -> Option<Slot> {
-        let at = self.at(id);
-        let v = self.array[at];
-        let slot = if (v >> 32) as u32 == id {
-            self.array[at] = 0;
-            Slot(v as u32)
-        } else {
-            self.more.remove(&id)?
-        };
-        self.len -= 1;
-        Some(slot)
-    }
 }
 
 /// The keys sharing one class name, for their `#version`s: a key's version
@@ -411,7 +313,7 @@ impl Graph {
     /// The slot of a live class.
     #[inline]
     pub(crate) fn slot(&self, id: ClassId) -> Option<Slot> {
-        self.slots.get(id.raw())
+        self.slots.get(id.raw()).map(Slot)
     }
 
     /// Registers a class; `None` when `limit` classes exist already (or
@@ -492,7 +394,7 @@ impl Graph {
             self.classes.push(class);
         }
         // (`id` is new: ids are handed out once, from `last_id`.)
-        self.slots.insert(id.raw(), slot);
+        self.slots.insert(id.raw(), slot.0);
         self.nr_classes += 1;
         Some((id, Some(slot)))
     }
@@ -859,7 +761,7 @@ impl Graph {
     /// frees its slot, leaving its key's entry to the caller; its slot, or
     /// `None` if it was not live.
     fn unplace(&mut self, id: ClassId) -> Option<Slot> {
-        let slot = self.slots.remove(id.raw())?;
+        let slot = Slot(self.slots.remove(id.raw())?);
         while let Some(&e) = self.classes[slot.index()].after.last() {
             self.remove_edge(e);
         }
@@ -1311,7 +1213,7 @@ mod tests {
         // them), then classes made and removed while those live: their ids
         // move on through the array and meet taken entries (the map's).
         let mut g = Graph::default();
-        let n = 3 * SLOT_INDEX_MIN;
+        let n = 3 * super::super::ids::ID_INDEX_MIN;
         let ids: Vec<ClassId> = (0..n).map(|i| g.register(key(i + 1), 0, "c", usize::MAX).unwrap()).collect();
         let found = |g: &Graph, id: ClassId| g.slot(id).is_some_and(|s| g.classes[s.index()].id == id);
         assert!(ids.iter().all(|&id| found(&g, id)));
