@@ -15,7 +15,7 @@ use std::collections::hash_map::Entry;
 
 use super::graph::Slot;
 use super::held::{ChainKey, ChainNode, Elem};
-use super::ids::{ClassId, IdMap, IdTable, SmallList};
+use super::ids::{ClassId, IdIndex, IdMap, SmallList};
 
 /// Sets of the front of the per-thread cache (a power of two), two slots
 /// (ways) each: 512 slots, 8 KiB.
@@ -143,6 +143,65 @@ struct Node {
     children: SmallList<ChainNode>,
 }
 
+/// The interned chains' nodes, by id: the nodes in a dense vector (a
+/// removal moves the last one into the gap) and each id's place in it in an
+/// [`IdIndex`] (node ids are handed out once, from 1, and never reused), so
+/// interning and removing a node write the index's array instead of a hash
+/// table's insert and remove when the id's entry is free.
+#[derive(Default)]
+struct Nodes {
+    at: IdIndex,
+    list: Vec<(ChainNode, Node)>,
+}
+
+impl Nodes {
+    #[inline]
+    fn get(&self, id: &ChainNode) -> Option<&Node> {
+        let i = self.at.get(id.raw())?;
+        Some(&self.list[i as usize].1)
+    }
+
+    #[inline]
+    fn get_mut(&mut self, id: &ChainNode) -> Option<&mut Node> {
+        let i = self.at.get(id.raw())?;
+        Some(&mut self.list[i as usize].1)
+    }
+
+    /// Adds the node of the new id `id` (ids are handed out once).
+    fn insert(&mut self, id: ChainNode, node: Node) {
+        self.at.insert(id.raw(), self.list.len() as u32);
+        self.list.push((id, node));
+    }
+
+    fn remove(&mut self, id: &ChainNode) -> Option<Node> {
+        let i = self.at.remove(id.raw())? as usize;
+        let (_, node) = self.list.swap_remove(i);
+        if let Some(&(moved, _)) = self.list.get(i) {
+            self.at.set(moved.raw(), i as u32);
+        }
+        Some(node)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&ChainNode, &Node)> {
+        self.list.iter().map(|(id, n)| (id, n))
+    }
+
+    #[cfg(test)]
+    fn values(&self) -> impl Iterator<Item = &Node> {
+        self.list.iter().map(|(_, n)| n)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
 /// What the chain store keeps per class, in the entry of the class's graph
 /// slot (see [`ChainStore::by_class`]).
 #[derive(Default)]
@@ -199,7 +258,7 @@ impl Head<'_> {
 /// element, so removing a class visits exactly the chains that contain it.
 #[derive(Default)]
 pub(crate) struct ChainStore {
-    nodes: IdTable<ChainNode, Node>,
+    nodes: Nodes,
     index: IdMap<ChainKey, ChainNode>,
     /// Per class, by the class's graph slot: the nodes whose top element
     /// is of it, the nodes extending its heads, its validated heads (see
@@ -298,9 +357,8 @@ impl ChainStore {
         same_class.push(id);
         let children = SmallList::default();
         let node = Node { parent, elem, at, parent_at, len, at_parent, at_class, validated: false, children };
-        // SAFETY: (hashbrown's contract, not memory safety) `id` is new: node
-        // ids are handed out once, from `last`, so `nodes` has no entry for it.
-        unsafe { self.nodes.insert_unique_unchecked(id, node) };
+        // (`id` is new: node ids are handed out once, from `last`.)
+        self.nodes.insert(id, node);
         Some((id, false))
     }
 
@@ -472,7 +530,7 @@ impl ChainStore {
             })
             .map(|e| vec![e])
             .collect();
-        for (id, n) in &self.nodes {
+        for (id, n) in self.nodes.iter() {
             if n.validated {
                 out.push(self.elems(*id));
             }
@@ -550,6 +608,45 @@ mod tests {
 
     fn valid(s: &ChainStore, node: ChainNode) -> bool {
         s.is_validated(node, top_at(node))
+    }
+
+    #[test]
+    fn nodes_are_found_by_id_through_growth_and_churn() {
+        // A chain of 500 nodes (the node index's array doubles), then churn:
+        // ten classes live at a time, each interned above a node of the
+        // chain and removed oldest first, so the ids move on through the
+        // index's array and meet the chain's entries (the index's map), and
+        // a removal moves the last node into its place.
+        let mut s = ChainStore::default();
+        let mut chain = vec![ChainNode::head(el(1))];
+        for c in 2..=500 {
+            chain.push(intern(&mut s, *chain.last().unwrap(), el(c), usize::MAX).unwrap());
+        }
+        let (mut live, mut gone) = (std::collections::VecDeque::new(), Vec::new());
+        let mut in_map = 0;
+        for i in 0..3000u32 {
+            let c = 1000 + i;
+            let below = chain[(i as usize * 7) % chain.len()];
+            let n = intern(&mut s, below, el(c), usize::MAX).unwrap();
+            in_map += usize::from(s.nodes.at.more.contains_key(&n.raw()));
+            live.push_back((c, n, s.elems(below).len() + 1));
+            if live.len() > 10 {
+                let (c, n, _) = live.pop_front().unwrap();
+                s.zap_class(cls(c), sl(c));
+                gone.push(n);
+            }
+        }
+        assert!(in_map > 0, "some ids met a taken entry");
+        assert!(s.lists_are_consistent());
+        for (i, &n) in chain.iter().enumerate() {
+            assert_eq!(s.elems(n), (1..=i as u32 + 1).map(el).collect::<Vec<_>>());
+        }
+        for &(c, n, len) in &live {
+            let elems = s.elems(n);
+            assert_eq!((elems.len(), elems.last()), (len, Some(&el(c))));
+        }
+        assert!(gone.iter().all(|&n| s.elems(n).is_empty()));
+        assert_eq!(s.nodes.len(), 499 + live.len());
     }
 
     #[test]

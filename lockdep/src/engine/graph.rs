@@ -13,10 +13,9 @@ use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use super::ids::ClassId;
-use super::ids::{FastMap, FastSet, FastTable, IdTable, SmallList};
+use super::ids::{FastMap, FastSet, FastTable, IdIndex, SmallList};
 use crate::class::{KeyId, MAX_SUBCLASSES, Read};
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
 
@@ -126,7 +125,13 @@ pub(crate) struct Edge {
     pub(crate) distance: u32,
     pub(crate) origin: EdgeOrigin,
     pub(crate) alive: bool,
+    /// The edge has an entry in [`Graph::by_pair`].
+    paired: bool,
 }
+
+/// Adjacency lists at most this long are scanned for an edge instead of
+/// probing [`Graph::by_pair`] (see [`Graph::edge_at`]).
+const SCAN: usize = 8;
 
 /// A closed strong path found by [`Graph::find_strong_path`]: the edges from
 /// the root to the target, in order.
@@ -136,10 +141,8 @@ pub(crate) type Path = Vec<EdgeId>;
 pub(crate) struct Graph {
     /// The class table, by slot.
     pub(crate) classes: Vec<Class>,
-    /// Live classes' slots.
-    slots: IdTable<u32, Slot>,
-    /// Recently used entries of `slots`, in front of it (see [`SlotHints`]).
-    hints: SlotHints,
+    /// Live classes' slots, by class id (see [`IdIndex`]).
+    slots: IdIndex,
     /// The last class id handed out (ids start at 1).
     last_id: u32,
     /// Each key's classes, by subclass (one probe finds them all), and its
@@ -148,6 +151,13 @@ pub(crate) struct Graph {
     /// The versions of each class name's keys.
     names: Names,
     pub(crate) edges: Vec<Edge>,
+    /// The edges between two classes whose lists (the first's `after`, the
+    /// second's `before`) are both longer than [`SCAN`], by their ends'
+    /// slots: every such edge has an entry (others may too, see
+    /// [`Edge::paired`]). A pair with a short list is found by scanning it,
+    /// so an edge into or out of a class with few edges — a dynamic class's
+    /// one edge under churn, a new class's first — costs no insert or
+    /// remove here.
     by_pair: FastTable<(Slot, Slot), EdgeId>,
     pub(crate) nr_classes: usize,
     pub(crate) nr_dependencies: usize,
@@ -171,52 +181,6 @@ pub(crate) struct Graph {
     pub(crate) searches_run: u64,
     /// The thread of the last new edge, for the next one to share.
     last_thread: Option<Arc<ThreadInfo>>,
-}
-
-/// Sets of [`SlotHints`] (a power of two): 2 KiB.
-const HINTS: usize = 256;
-
-/// A direct-mapped cache of `class id -> slot` in front of [`Graph`]'s
-/// `slots` map, indexed by the id's low bits: a new class's entry, and a
-/// class found in the map. Class ids are never reused and a class's entry
-/// is emptied when it is removed, so an entry whose id matches names the
-/// class's live slot. (Atomics only so that a look-up, which takes the
-/// graph by shared reference, can refill an entry; every access is under
-/// the graph lock, so relaxed order is enough.)
-struct SlotHints(Box<[AtomicU64; HINTS]>);
-
-impl Default for SlotHints {
-    fn default() -> Self {
-        SlotHints(Box::new(std::array::from_fn(|_| AtomicU64::new(0))))
-    }
-}
-
-impl SlotHints {
-    #[inline(always)]
-    fn at(&self, id: u32) -> &AtomicU64 {
-        &self.0[id as usize % HINTS]
-    }
-
-    /// The slot of the live class `id`, if its entry is here (ids start at
-    /// 1, so an empty entry never matches).
-    #[inline(always)]
-    fn get(&self, id: u32) -> Option<Slot> {
-        let v = self.at(id).load(Ordering::Relaxed);
-        ((v >> 32) as u32 == id).then_some(Slot(v as u32))
-    }
-
-    #[inline(always)]
-    fn set(&self, id: u32, slot: Slot) {
-        self.at(id).store((u64::from(id) << 32) | u64::from(slot.0), Ordering::Relaxed);
-    }
-
-    /// Forgets the removed class `id`.
-    #[inline(always)]
-    fn forget(&self, id: u32) {
-        if self.get(id).is_some() {
-            self.at(id).store(0, Ordering::Relaxed);
-        }
-    }
 }
 
 /// The keys sharing one class name, for their `#version`s: a key's version
@@ -349,19 +313,7 @@ impl Graph {
     /// The slot of a live class.
     #[inline]
     pub(crate) fn slot(&self, id: ClassId) -> Option<Slot> {
-        match self.hints.get(id.raw()) {
-            Some(s) => Some(s),
-            None => self.slot_probe(id),
-        }
-    }
-
-    /// [`slot`](Self::slot) when its hint missed: the map, which refills
-    /// the hint.
-    #[inline(never)]
-    fn slot_probe(&self, id: ClassId) -> Option<Slot> {
-        let s = *self.slots.get(&id.raw())?;
-        self.hints.set(id.raw(), s);
-        Some(s)
+        self.slots.get(id.raw()).map(Slot)
     }
 
     /// Registers a class; `None` when `limit` classes exist already (or
@@ -441,10 +393,8 @@ impl Graph {
         } else {
             self.classes.push(class);
         }
-        // SAFETY: (hashbrown's contract, not memory safety) `id` is new: ids
-        // are handed out once, from `last_id`, so `slots` has no entry for it.
-        unsafe { self.slots.insert_unique_unchecked(id.raw(), slot) };
-        self.hints.set(id.raw(), slot);
+        // (`id` is new: ids are handed out once, from `last_id`.)
+        self.slots.insert(id.raw(), slot.0);
         self.nr_classes += 1;
         Some((id, Some(slot)))
     }
@@ -512,10 +462,34 @@ impl Graph {
         Some((self.slot(a)?, self.slot(b)?))
     }
 
-    /// The edge `from -> to` between two live classes.
+    /// The edge `from -> to` between two live classes: the shorter of
+    /// `from`'s `after` and `to`'s `before` scanned when it has at most
+    /// [`SCAN`] edges, else `by_pair` (which then has every such edge).
     #[inline]
     pub(crate) fn edge_at(&self, from: Slot, to: Slot) -> Option<EdgeId> {
+        let after = &self.classes[from.index()].after;
+        let before = &self.classes[to.index()].before;
+        if after.len() <= before.len() {
+            if after.len() <= SCAN {
+                return after.iter().copied().find(|e| self.edges[e.index()].to == to);
+            }
+        } else if before.len() <= SCAN {
+            return before.iter().copied().find(|e| self.edges[e.index()].from == from);
+        }
         self.by_pair.get(&(from, to)).copied()
+    }
+
+    /// Gives `e` its `by_pair` entry unless it has one.
+    fn pair(&mut self, e: EdgeId) {
+        let edge = &mut self.edges[e.index()];
+        if !edge.paired {
+            edge.paired = true;
+            let key = (edge.from, edge.to);
+            // SAFETY: (hashbrown's contract, not memory safety) an edge is
+            // the only one of its pair and `paired` says whether its entry
+            // is in the table: there is none for `key`.
+            unsafe { self.by_pair.insert_unique_unchecked(key, e) };
+        }
     }
 
     /// ORs `dep` into the existing edge `from -> to`; false if there is none.
@@ -569,7 +543,7 @@ impl Graph {
         }
         let at_from = self.classes[from.index()].after.len() as u32;
         let at_to = self.classes[to.index()].before.len() as u32;
-        let edge = Edge { from, to, at_from, at_to, dep: dep.bits(), distance, origin, alive: true };
+        let edge = Edge { from, to, at_from, at_to, dep: dep.bits(), distance, origin, alive: true, paired: false };
         let id = match self.free_edges.pop() {
             Some(id) => {
                 self.edges[id.index()] = edge;
@@ -582,13 +556,33 @@ impl Graph {
             }
         };
         self.place(from, to);
+        debug_assert!(self.edge_at(from, to).is_none(), "insert_edge_at of an existing edge");
         self.classes[from.index()].after.push(id);
         self.classes[to.index()].before.push(id);
-        debug_assert!(!self.by_pair.contains_key(&(from, to)), "insert_edge_at of an existing edge");
-        // SAFETY: (hashbrown's contract, not memory safety) the edge does not
-        // exist yet (this function's precondition: its callers found none,
-        // or `to` was untouched by any edge), so neither does its pair.
-        unsafe { self.by_pair.insert_unique_unchecked((from, to), id) };
+        // `by_pair` keeps every edge whose lists are both longer than
+        // `SCAN`: this one if so, and when a list has just grown past
+        // `SCAN`, its edges whose other list is long too. (Entries stay
+        // when lists shrink: `paired` says which edges have one.)
+        let (n_after, n_before) = (self.classes[from.index()].after.len(), self.classes[to.index()].before.len());
+        if n_after > SCAN && n_before > SCAN {
+            self.pair(id);
+        }
+        if n_after == SCAN + 1 {
+            for i in 0..n_after {
+                let e = self.classes[from.index()].after[i];
+                if self.classes[self.edges[e.index()].to.index()].before.len() > SCAN {
+                    self.pair(e);
+                }
+            }
+        }
+        if n_before == SCAN + 1 {
+            for i in 0..n_before {
+                let e = self.classes[to.index()].before[i];
+                if self.classes[self.edges[e.index()].from.index()].after.len() > SCAN {
+                    self.pair(e);
+                }
+            }
+        }
         self.nr_dependencies += 1;
         Some(id)
     }
@@ -609,7 +603,9 @@ impl Graph {
         }
         let edge = &mut self.edges[e.index()];
         edge.alive = false;
-        self.by_pair.remove(&(from, to));
+        if std::mem::take(&mut edge.paired) {
+            self.by_pair.remove(&(from, to));
+        }
         self.nr_dependencies -= 1;
         self.free_edges.push(e);
     }
@@ -765,8 +761,7 @@ impl Graph {
     /// frees its slot, leaving its key's entry to the caller; its slot, or
     /// `None` if it was not live.
     fn unplace(&mut self, id: ClassId) -> Option<Slot> {
-        let slot = self.slots.remove(&id.raw())?;
-        self.hints.forget(id.raw());
+        let slot = Slot(self.slots.remove(id.raw())?);
         while let Some(&e) = self.classes[slot.index()].after.last() {
             self.remove_edge(e);
         }
@@ -948,6 +943,7 @@ impl Graph {
                 && self.classes[e.to.index()].before.get(e.at_to as usize) == Some(&EdgeId(i as u32))
         });
         lists
+            && self.pairs_are_consistent()
             && (self.order_broken
                 || self.edges.iter().filter(|e| e.alive).all(|e| {
                     match (self.classes[e.from.index()].ord, self.classes[e.to.index()].ord) {
@@ -955,6 +951,23 @@ impl Graph {
                         _ => false,
                     }
                 }))
+    }
+
+    /// Checks `by_pair` (tests): an entry for exactly the live edges that
+    /// say they have one, every edge between two long lists among them,
+    /// and `edge_at` finding every live edge from its ends.
+    #[cfg(test)]
+    pub(crate) fn pairs_are_consistent(&self) -> bool {
+        let live = self.edges.iter().enumerate().filter(|(_, e)| e.alive);
+        let paired = live.clone().filter(|(_, e)| e.paired).count();
+        paired == self.by_pair.len()
+            && live.clone().all(|(i, e)| {
+                let long =
+                    self.classes[e.from.index()].after.len() > SCAN && self.classes[e.to.index()].before.len() > SCAN;
+                (!e.paired || self.by_pair.get(&(e.from, e.to)) == Some(&EdgeId(i as u32)))
+                    && (!long || e.paired)
+                    && self.edge_at(e.from, e.to) == Some(EdgeId(i as u32))
+            })
     }
 
     /// Classes of a key, one slot per subclass (a copy: nothing allocated,
@@ -1202,32 +1215,52 @@ mod tests {
     }
 
     #[test]
-    fn a_class_slot_is_found_through_its_hint_or_the_map_and_never_after_removal() {
-        // More live classes than hint entries, so ids share entries and
-        // evict one another; a removed class's slot is reused by the next.
+    fn a_class_slot_is_found_in_the_array_or_the_map_and_never_after_removal() {
+        // Enough live classes for the array to double twice (re-placing
+        // them), then classes made and removed while those live: their ids
+        // move on through the array and meet taken entries (the map's).
         let mut g = Graph::default();
-        let n = 3 * HINTS;
+        let n = 3 * super::super::ids::ID_INDEX_MIN;
         let ids: Vec<ClassId> = (0..n).map(|i| g.register(key(i + 1), 0, "c", usize::MAX).unwrap()).collect();
-        for round in 0..2 {
-            for (i, &id) in ids.iter().enumerate() {
-                let s = g.slot(id).unwrap_or_else(|| panic!("class {i} lost (round {round})"));
-                assert_eq!(g.classes[s.index()].id, id);
+        let found = |g: &Graph, id: ClassId| g.slot(id).is_some_and(|s| g.classes[s.index()].id == id);
+        assert!(ids.iter().all(|&id| found(&g, id)));
+        let (mut recent, mut gone) = (VecDeque::new(), Vec::new());
+        let mut in_map = 0;
+        for i in 0..8 * n {
+            let d = g.register(key(n + 1 + i), 0, "d", usize::MAX).unwrap();
+            in_map += usize::from(g.slots.more.get(&d.raw()).is_some());
+            recent.push_back(d);
+            if recent.len() > 5 {
+                let old = recent.pop_front().unwrap();
+                let slot = g.slot(old).unwrap();
+                g.zap(old);
+                assert_eq!((g.slot(old), g.is_alive(old)), (None, false));
+                let next = g.register(key(100 * n + i), 0, "e", usize::MAX).unwrap();
+                assert_eq!(g.slot(next), Some(slot), "the freed slot is reused");
+                assert_eq!(g.slot(old), None, "the old id does not name the slot's new class");
+                g.zap(next);
+                gone.extend([old, next]);
             }
         }
-        let gone = ids[7];
-        let slot = g.slot(gone).unwrap();
-        g.zap(gone);
-        assert_eq!((g.slot(gone), g.is_alive(gone)), (None, false));
-        let next = g.register(key(n + 1), 0, "c", usize::MAX).unwrap();
-        assert_eq!(g.slot(next), Some(slot), "the freed slot is reused");
-        assert_eq!((g.slot(gone), g.is_alive(gone)), (None, false), "the old id does not name the slot's new class");
-        // A removed class whose hint had been evicted is not found either.
-        let evicted = ids[8];
-        g.zap(evicted);
-        for &id in ids.iter().skip(9) {
-            g.slot(id);
+        assert!(in_map > 0 && in_map < 8 * n, "some ids found their entry taken, most did not ({in_map})");
+        // More live classes until one is in the map, then until the array
+        // doubles: the map's classes are re-placed with the array's.
+        let mut k = 0;
+        let mut add_one = |g: &mut Graph, recent: &mut VecDeque<ClassId>| {
+            k += 1;
+            recent.push_back(g.register(key(200 * n + k), 0, "f", usize::MAX).unwrap());
+        };
+        while g.slots.more.is_empty() {
+            add_one(&mut g, &mut recent);
         }
-        assert_eq!(g.slot(evicted), None);
+        let size = g.slots.array.len();
+        while g.slots.array.len() == size {
+            add_one(&mut g, &mut recent);
+        }
+        assert!(ids.iter().chain(&recent).all(|&id| found(&g, id)));
+        assert!(gone.iter().all(|&id| g.slot(id).is_none() && !g.is_alive(id)));
+        assert_eq!(g.slots.len, g.nr_classes);
+        assert_eq!(g.slots.len, g.slots.array.iter().filter(|&&v| v != 0).count() + g.slots.more.len());
     }
 
     #[test]
@@ -1295,6 +1328,79 @@ mod tests {
         g.zap(hub);
         assert_eq!(g.nr_dependencies, 0);
         assert!(g.order_is_consistent());
+    }
+
+    /// The live edge `a -> b`, by a walk of the whole edge table.
+    fn edge_by_walk(g: &Graph, a: ClassId, b: ClassId) -> Option<EdgeId> {
+        let (a, b) = g.slot_pair(a, b)?;
+        let found = g.edges.iter().enumerate().find(|(_, e)| e.alive && e.from == a && e.to == b);
+        found.map(|(i, _)| EdgeId(i as u32))
+    }
+
+    #[test]
+    fn edges_are_found_whether_their_lists_are_short_or_long() {
+        // Twelve classes each way, every pair joined in an order that takes
+        // both ends' lists past `SCAN` at different times; then spokes
+        // removed and edges added again, so lists shrink below `SCAN` and
+        // grow past it anew. Every pair's edge is the one the edge table
+        // holds, scanned for or looked up in `by_pair`.
+        let (mut g, c) = graph(24);
+        let (froms, tos) = c.split_at(12);
+        for k in 0..12 {
+            for i in 0..12 {
+                add(&mut g, froms[i], tos[(i + k) % 12], Read::Exclusive, Read::Exclusive);
+            }
+            check_all(&g, &c);
+            // Every list has k + 1 edges: none in `by_pair` until they pass `SCAN`.
+            assert_eq!(g.by_pair.is_empty(), k < SCAN, "{k}");
+        }
+        assert_eq!((g.nr_dependencies, g.by_pair.len()), (144, 144));
+        for &x in froms.iter().step_by(3).chain(tos.iter().step_by(4)) {
+            g.zap(x);
+            check_all(&g, &c);
+        }
+        let (mut g2, d) = graph(24);
+        for round in 0..3 {
+            for i in 0..12 {
+                for j in 0..12 {
+                    if (i + j + round) % 3 != 0 && g2.is_alive(d[i]) && g2.is_alive(d[12 + j]) {
+                        add(&mut g2, d[i], d[12 + j], Read::Exclusive, Read::Exclusive);
+                    }
+                }
+            }
+            check_all(&g2, &d);
+            // A class goes with its edges; the next round adds the others'
+            // edges again, lists growing past `SCAN` once more.
+            let gone = d[round * 5];
+            g2.zap(gone);
+            check_all(&g2, &d);
+        }
+    }
+
+    fn check_all(g: &Graph, c: &[ClassId]) {
+        assert!(g.pairs_are_consistent());
+        for &a in c {
+            for &b in c {
+                assert_eq!(g.find_edge(a, b), edge_by_walk(g, a, b), "{a:?} -> {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_edge_of_a_class_with_few_edges_has_no_pair_entry() {
+        // The churn of a dynamic class taken under a static one: its one
+        // edge is found by a scan, and neither its insert nor its removal
+        // touches `by_pair`.
+        let (mut g, c) = graph(2);
+        for i in 0..20 {
+            add(&mut g, c[0], c[1], Read::Exclusive, Read::Exclusive);
+            let d = g.register(key(100 + i), 0, "dyn", usize::MAX).unwrap();
+            add(&mut g, c[0], d, Read::Exclusive, Read::Exclusive);
+            assert!(g.find_edge(c[0], d).is_some());
+            assert!(g.by_pair.is_empty());
+            g.zap(d);
+            assert!(g.order_is_consistent());
+        }
     }
 
     #[test]

@@ -41,6 +41,11 @@ impl ChainNode {
         (n != 0 && n < Self::HEAD).then_some(ChainNode(n))
     }
 
+    /// The `n` of an interned chain (see [`interned`](Self::interned)).
+    pub(crate) fn raw(self) -> u32 {
+        self.0
+    }
+
     /// The element of a chain of one entry; `None` for an interned chain
     /// (and for [`ChainNode::NONE`]).
     pub(crate) fn head_elem(self) -> Option<Elem> {

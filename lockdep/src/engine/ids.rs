@@ -52,6 +52,116 @@ pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 /// insert makes first.
 pub(crate) type IdTable<K, V> = hashbrown::HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
+/// Entries of a new [`IdIndex`]'s array (a power of two).
+pub(crate) const ID_INDEX_MIN: usize = 256;
+
+/// A `u32` value by id, for ids that are handed out once and never reused
+/// (from 1 up): a class's graph slot, a chain node's place. An array
+/// indexed by the id's low bits, each entry `(id, value)` or empty, and a
+/// map for the ids whose entry was taken when they were inserted. Ids are
+/// never reused and a removed id's entry is emptied, so an entry whose id
+/// matches holds the id's value, and an id not there is in the map or
+/// removed. The array has at least twice as many entries as there are ids
+/// in the index (it doubles, re-placing them, when they reach half), so
+/// most ids find their entry free: an insert and a remove write one word
+/// instead of a hash table's insert and remove, and a look-up reads one
+/// word (the map only when its id is not there and the map has any id).
+/// Under churn the ids move on through the array's entries, so an id whose
+/// entry is taken stays in the map until it is removed.
+pub(crate) struct IdIndex {
+    /// `(id << 32) | value`; 0: empty (ids start at 1).
+    pub(super) array: Box<[u64]>,
+    /// The ids whose entry was taken.
+    pub(super) more: IdTable<u32, u32>,
+    /// Ids in the index (in the array or the map).
+    pub(super) len: usize,
+}
+
+impl Default for IdIndex {
+    fn default() -> Self {
+        IdIndex { array: vec![0; ID_INDEX_MIN].into_boxed_slice(), more: IdTable::default(), len: 0 }
+    }
+}
+
+impl IdIndex {
+    #[inline(always)]
+    fn at(&self, id: u32) -> usize {
+        id as usize & (self.array.len() - 1)
+    }
+
+    /// The value of `id`.
+    #[inline(always)]
+    pub(crate) fn get(&self, id: u32) -> Option<u32> {
+        let v = self.array[self.at(id)];
+        if (v >> 32) as u32 == id {
+            Some(v as u32)
+        } else if self.more.is_empty() {
+            None
+        } else {
+            self.more.get(&id).copied()
+        }
+    }
+
+    /// Inserts the new `id` (never inserted before: ids are handed out
+    /// once) with `value`.
+    pub(crate) fn insert(&mut self, id: u32, value: u32) {
+        if 2 * (self.len + 1) > self.array.len() {
+            self.grow();
+        }
+        self.len += 1;
+        self.place(id, value);
+    }
+
+    /// Sets the value of `id`, which is in the index.
+    pub(crate) fn set(&mut self, id: u32, value: u32) {
+        let at = self.at(id);
+        if (self.array[at] >> 32) as u32 == id {
+            self.array[at] = (u64::from(id) << 32) | u64::from(value);
+        } else if let Some(v) = self.more.get_mut(&id) {
+            *v = value;
+        }
+    }
+
+    fn place(&mut self, id: u32, value: u32) {
+        let at = self.at(id);
+        if self.array[at] == 0 {
+            self.array[at] = (u64::from(id) << 32) | u64::from(value);
+        } else {
+            // SAFETY: (hashbrown's contract, not memory safety) `id` is new
+            // (ids are handed out once) or being re-placed from the array
+            // (which had it once): `more` has no entry for it.
+            unsafe { self.more.insert_unique_unchecked(id, value) };
+        }
+    }
+
+    /// Doubles the array and re-places every id.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let bigger = vec![0; 2 * self.array.len()].into_boxed_slice();
+        let old = std::mem::replace(&mut self.array, bigger);
+        let more = std::mem::take(&mut self.more);
+        let live = old.iter().filter(|&&v| v != 0).map(|&v| ((v >> 32) as u32, v as u32));
+        for (id, value) in live.chain(more) {
+            self.place(id, value);
+        }
+    }
+
+    /// Removes `id`; its value if it was in the index.
+    pub(crate) fn remove(&mut self, id: u32) -> Option<u32> {
+        let at = self.at(id);
+        let v = self.array[at];
+        let value = if (v >> 32) as u32 == id {
+            self.array[at] = 0;
+            v as u32
+        } else {
+            self.more.remove(&id)?
+        };
+        self.len -= 1;
+        Some(value)
+    }
+}
+
 /// A fast hasher for the engine's composite keys (class keys, class pairs,
 /// names): each word is folded in by a rotate, xor and multiply, and
 /// `finish` brings the well-mixed high bits down to the low bits the table
