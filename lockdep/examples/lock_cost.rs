@@ -11,7 +11,12 @@
 //! (which, amortised over 1,000 iterations, added ~22 instructions to each
 //! lock+unlock before this warm-up was made).
 //!
-//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4] [iterations]`.
+//! `lockdep-nest-rec` / `parking_lot-nest-rec` take a nest of four the way
+//! `benches/locks.rs` does (`nest_ld` / `nest_pl`): a recursive function, one
+//! frame per lock, so that the tight loop and callgrind see the code criterion
+//! times (a frame's prologue and register saves included).
+//!
+//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4|lockdep-nest-rec|parking_lot-nest-rec] [iterations]`.
 use std::hint::black_box;
 
 // The two functions add different constants only so that LLVM keeps two
@@ -59,6 +64,40 @@ fn parking_lot_nest4(ms: &[parking_lot::Mutex<u64>; 4]) {
     *d += 2;
 }
 
+/// `benches/locks.rs`'s `nest_ld`: one recursive frame per lock.
+#[inline(never)]
+fn ld_frame(ms: &[lockdep::Mutex<u64>]) {
+    if let Some((first, rest)) = ms.split_first() {
+        let mut g = first.lock();
+        *g += 1;
+        ld_frame(rest);
+    }
+}
+
+/// `benches/locks.rs`'s `nest_pl`: the baseline of [`ld_frame`].
+#[inline(never)]
+fn pl_frame(ms: &[parking_lot::Mutex<u64>]) {
+    if let Some((first, rest)) = ms.split_first() {
+        let mut g = first.lock();
+        *g += 2;
+        pl_frame(rest);
+    }
+}
+
+/// The counted function around [`ld_frame`] (callgrind's
+/// `--toggle-collect` must not name a recursive one: each nested call would
+/// toggle the count again).
+#[inline(never)]
+fn lockdep_nest_rec(ms: &[lockdep::Mutex<u64>]) {
+    ld_frame(ms);
+}
+
+/// The counted function around [`pl_frame`].
+#[inline(never)]
+fn parking_lot_nest_rec(ms: &[parking_lot::Mutex<u64>]) {
+    pl_frame(ms);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "both".to_owned());
@@ -78,6 +117,23 @@ fn main() {
             parking_lot_lock_unlock(black_box(&base));
         }
         assert_eq!(*base.lock(), 2 * (n + 1));
+    }
+    if which == "lockdep-nest-rec" {
+        static KEYS: [lockdep::LockClassKey; 4] = [const { lockdep::LockClassKey::new() }; 4];
+        let ms = [0, 1, 2, 3].map(|i| lockdep::Mutex::with_key(0, &KEYS[i]));
+        ld_frame(&ms); // the warm-up, outside the counted function
+        for _ in 0..n {
+            lockdep_nest_rec(black_box(&ms));
+        }
+        assert_eq!(*ms[3].lock(), n + 1);
+    }
+    if which == "parking_lot-nest-rec" {
+        let ms = [(); 4].map(|_| parking_lot::Mutex::new(0));
+        pl_frame(&ms);
+        for _ in 0..n {
+            parking_lot_nest_rec(black_box(&ms));
+        }
+        assert_eq!(*ms[3].lock(), 2 * (n + 1));
     }
     if which == "lockdep-nest4" {
         // Four classes: one key each.

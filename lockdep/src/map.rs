@@ -349,9 +349,28 @@ impl LockdepMap {
     #[cfg(lockdep_on)]
     #[inline(always)]
     pub(crate) fn cached_class(&self, epoch: u64, subclass: u32) -> Option<u32> {
+        self.cached_class_tagged(Self::class_tag(epoch), subclass)
+    }
+
+    /// The bits above a slot's class for subclass 0 in `epoch` (`epoch <<
+    /// 30`): what [`cached_class_tagged`](Self::cached_class_tagged) takes,
+    /// computed once when the fast path is armed.
+    #[cfg(lockdep_on)]
+    pub(crate) const fn class_tag(epoch: u64) -> u64 {
+        epoch << 3 << CLASS_BITS
+    }
+
+    /// [`cached_class`](Self::cached_class) with the epoch's
+    /// [`class_tag`](Self::class_tag): the slot xor the expected bits above
+    /// the class is the class itself (plus one) exactly when they match, so
+    /// the check is one xor and one compare (epochs fit in 32 bits, so the
+    /// tag loses none).
+    #[cfg(lockdep_on)]
+    #[inline(always)]
+    pub(crate) fn cached_class_tagged(&self, tag: u64, subclass: u32) -> Option<u32> {
         let slot = (subclass != 0) as usize;
-        let v = self.class_cache[slot].load(Ordering::Relaxed);
-        if v >> CLASS_BITS == (epoch << 3 | subclass as u64) { Some((v & CLASS_MASK) as u32 - 1) } else { None }
+        let x = self.class_cache[slot].load(Ordering::Relaxed) ^ (tag | (subclass as u64) << CLASS_BITS);
+        if x <= CLASS_MASK { Some(x as u32 - 1) } else { None }
     }
 
     #[cfg(lockdep_on)]

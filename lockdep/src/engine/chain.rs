@@ -26,7 +26,7 @@ const FRONT: usize = 2 << SET_BITS;
 /// cache line).
 #[inline(always)]
 fn front_set(key: ChainKey) -> usize {
-    ((key.mix() >> (64 - SET_BITS)) as usize) * 2
+    (key.front_hash() & ((1 << SET_BITS) - 1)) as usize * 2
 }
 
 /// Most chains one thread's cache map keeps (1 MiB or so).
@@ -46,8 +46,10 @@ pub(crate) struct ThreadChainCache {
     /// `(key, node)`, most recently filled way first. Chain
     /// heads (parent [`ChainNode::ROOT`]) live in the map only: the fast path never
     /// looks them up, and this way the empty key never fills a slot, so an empty
-    /// slot never matches.
-    front: Box<[(ChainKey, ChainNode); FRONT]>,
+    /// slot never matches. Inline (the cache is in the thread's boxed
+    /// `PerValidator`): the look-up indexes from the pointer the fast path
+    /// already has, no load of a box's pointer first.
+    front: [(ChainKey, ChainNode); FRONT],
     map: IdMap<ChainKey, ChainNode>,
     /// The validator epoch the cache is valid for (a zap starts a new one).
     pub(crate) epoch: u64,
@@ -55,7 +57,7 @@ pub(crate) struct ThreadChainCache {
 
 impl Default for ThreadChainCache {
     fn default() -> Self {
-        ThreadChainCache { front: Box::new([Default::default(); FRONT]), map: IdMap::default(), epoch: 0 }
+        ThreadChainCache { front: [Default::default(); FRONT], map: IdMap::default(), epoch: 0 }
     }
 }
 
@@ -821,6 +823,57 @@ mod tests {
         assert!(c.map.len() <= MAP_CAP);
         let last = MAP_CAP as u32 + 9;
         assert_eq!(c.get(ChainKey::new(parent, el(last))), Some(node(last)));
+    }
+
+    /// How many keys share the most-used set of the front.
+    fn fullest_set(keys: &[ChainKey]) -> usize {
+        let mut sets = std::collections::HashMap::new();
+        for k in keys {
+            *sets.entry(front_set(*k)).or_insert(0) += 1;
+        }
+        sets.into_values().max().unwrap_or(0)
+    }
+
+    #[test]
+    fn front_sets_of_typical_nests_do_not_collide() {
+        // Pairs: every ordered pair of 16 classes met one after another, as
+        // chain heads and the class taken under them (a nest of two), low
+        // class ids and ids in the thousands: one key a set.
+        for base in [1, 1000, 100_000] {
+            let pairs: Vec<ChainKey> = (base..base + 16)
+                .flat_map(|a| (base..base + 16).filter(move |b| *b != a).map(move |b| (a, b)))
+                .filter(|(a, b)| a < b)
+                .map(|(a, b)| ChainKey::new(ChainNode::head(el(a)), el(b)))
+                .collect();
+            assert_eq!(pairs.len(), 120);
+            assert_eq!(fullest_set(&pairs), 1, "pairs of classes {base}..");
+        }
+        // A nest of eight in order, its chains interned one after another (the
+        // benches' nests of 2, 4 and 8 share its prefix): one key a set.
+        for (class_base, node_base) in [(1, 1), (1000, 1), (1000, 5000), (7, 123_456)] {
+            let mut parent = ChainNode::head(el(class_base));
+            let mut nest = Vec::new();
+            for (i, c) in (class_base + 1..class_base + 8).enumerate() {
+                nest.push(ChainKey::new(parent, el(c)));
+                parent = ChainNode::interned(node_base + i as u32).unwrap();
+            }
+            assert_eq!(fullest_set(&nest), 1, "a nest of eight from class {class_base}, node {node_base}");
+        }
+        // Modes: every ordered pair of 8 classes, the second taken in each of
+        // four modes (exclusive, shared, recursive read, a trylock): at most
+        // two keys a set, which its two ways hold.
+        let modes =
+            [(Read::Exclusive, false), (Read::Shared, false), (Read::SharedRecursive, false), (Read::Exclusive, true)];
+        let mixed: Vec<ChainKey> = (1..9u32)
+            .flat_map(|a| (1..9u32).filter(move |b| *b != a).map(move |b| (a, b)))
+            .flat_map(|(a, b)| {
+                modes.iter().map(move |&(read, trylock)| {
+                    ChainKey::new(ChainNode::head(el(a)), Elem::new(cls(b), read, trylock, true).unwrap())
+                })
+            })
+            .collect();
+        assert_eq!(mixed.len(), 224);
+        assert!(fullest_set(&mixed) <= 2, "modes: {}", fullest_set(&mixed));
     }
 
     #[test]

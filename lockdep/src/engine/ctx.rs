@@ -35,6 +35,9 @@ pub(crate) struct PerValidator {
     /// validator's limit and within the held stack's capacity (the fast
     /// path never allocates).
     pub(crate) hot: u64,
+    /// `LockdepMap::class_tag` of `hot`'s epoch (what a map's class cache
+    /// is compared with), computed when `hot` is copied.
+    pub(crate) class_tag: u64,
     pub(crate) thread_num: u64,
     pub(crate) fast_depth: usize,
 }

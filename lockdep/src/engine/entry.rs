@@ -238,23 +238,25 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, chec
     if inner.hot() != pv.hot || subclass >= MAX_SUBCLASSES || depth >= pv.fast_depth {
         return false;
     }
-    let Some(class) = map.cached_class(pv.hot >> 2, subclass) else { return false };
-    // A name not interned yet (nor, if typed, built): the full path does it
-    // (no call from here, so that nothing the fast path computed lives
-    // across one).
-    let Some(name) = map.cached_name_id() else { return false };
+    let Some(class) = map.cached_class_tagged(pv.class_tag, subclass) else { return false };
     let class = ClassId::from_raw(class);
     let elem = Elem::new_unchecked(class, read, trylock, check);
-    let node = match pv.held.locks.last() {
+    let node = match depth.checked_sub(1) {
         // A chain head has nothing to be validated against (the full path
         // records it, for the statistics, when the map's class is looked up).
         None => ChainNode::head(elem),
         // (A parent without an id, `ChainNode::NONE`, is never cached: it misses.)
-        Some(top) => match pv.cache.get_front(ChainKey::new(top.node, elem)) {
+        // SAFETY: `top < depth`, the stack's length: an entry.
+        Some(top) => match pv.cache.get_front(ChainKey::new(unsafe { pv.held.locks.get_unchecked(top) }.node, elem)) {
             Some(node) => node,
             None => return false,
         },
     };
+    // A name not interned yet (nor, if typed, built): the full path does it
+    // (no call from here, so that nothing the fast path computed lives
+    // across one). Read last: its register is live only until the entry's
+    // store.
+    let Some(name) = map.cached_name_id() else { return false };
     let entry = HeldLock::new(map.addr(), class, node, name, loc, subclass as u8, read, trylock, check);
     // SAFETY: `depth < fast_depth <= capacity` (see `PerValidator`), so the
     // slot is allocated, and it is initialised before the length covers it.

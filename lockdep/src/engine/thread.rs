@@ -296,6 +296,7 @@ fn arm(slot: &mut Option<ThreadData>) {
         return;
     }
     pv.hot = hot;
+    pv.class_tag = crate::map::LockdepMap::class_tag(hot >> 2);
     pv.thread_num = data.num;
     pv.fast_depth = inner.config.max_depth.min(pv.held.locks.capacity());
     let p: *mut PerValidator = &mut **pv;
@@ -338,6 +339,7 @@ fn per_validator<'a>(validators: &'a mut Vec<Box<PerValidator>>, inner: &Arc<Inn
                 held: HeldStack { locks: Vec::with_capacity(16) },
                 cache: ThreadChainCache::default(),
                 hot: 0,
+                class_tag: 0,
                 thread_num: 0,
                 fast_depth: 0,
             }));
