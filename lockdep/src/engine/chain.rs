@@ -310,7 +310,17 @@ impl ChainStore {
     pub(crate) fn with_tables(tables: ChainTables) -> ChainStore {
         let ChainTables { list, at, index, by_class } = tables;
         debug_assert!(list.is_empty() && at.len == 0 && index.is_empty() && by_class.is_empty());
-        ChainStore { nodes: Nodes { at, list }, index, by_class, ..ChainStore::default() }
+        // (Spelled out, as `Graph::with_tables` for the same reason.)
+        ChainStore {
+            nodes: Nodes { at, list },
+            index,
+            by_class,
+            last: 0,
+            doomed: Vec::new(),
+            count: 0,
+            hlocks: 0,
+            zapped: 0,
+        }
     }
 
     /// Takes the store's largest tables out, emptied (what they held is

@@ -218,7 +218,36 @@ impl Graph {
         let GraphTables { classes, edges, by_key, slots, stamp, parent } = tables;
         debug_assert!(classes.is_empty() && edges.is_empty() && by_key.is_empty() && slots.len == 0);
         debug_assert!(stamp.is_empty() && parent.is_empty());
-        Graph { classes, edges, by_key, slots, stamp, parent, ..Graph::default() }
+        // Every field spelled out: `..Graph::default()` would allocate an
+        // index array only to drop it, and such holes in the heap move a
+        // later churn's allocations (`examples/churn_after`: a dynamic-class
+        // lock 255 -> ~300 ns when `Inner::new` made and dropped a default
+        // graph and chain store this way; the same instructions).
+        Graph {
+            classes,
+            slots,
+            last_id: 0,
+            by_key,
+            names: Names::default(),
+            edges,
+            by_pair: FastTable::default(),
+            nr_classes: 0,
+            nr_dependencies: 0,
+            nr_zapped_classes: 0,
+            stamp,
+            parent,
+            generation: 0,
+            queue: VecDeque::new(),
+            max_bfs_queue: 0,
+            free_classes: Vec::new(),
+            free_edges: Vec::new(),
+            min_ord: 0,
+            max_ord: 0,
+            order_broken: false,
+            searches_skipped: 0,
+            searches_run: 0,
+            last_thread: None,
+        }
     }
 
     /// Takes the graph's largest tables out, emptied (what they held is

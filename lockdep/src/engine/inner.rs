@@ -37,7 +37,15 @@ impl Shared {
     /// those a dropped validator left (see `spare.rs`) if any.
     fn with_spare_tables() -> Shared {
         let (graph, chains) = super::spare::tables();
-        Shared { graph, chains, ..Shared::default() }
+        Shared {
+            graph,
+            chains,
+            traces: TraceStore::default(),
+            seen: HashSet::default(),
+            max_depth_seen: 0,
+            chain_hits: 0,
+            chain_misses: 0,
+        }
     }
 }
 
