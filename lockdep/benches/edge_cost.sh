@@ -1,7 +1,8 @@
 #!/bin/sh
 # Instruction counts of the validator's slow paths (validation compiled in),
 # from examples/edge_cost.rs under callgrind: a new edge in a growing chain
-# (forward and reverse, traces off and on, and on against the frame cap) and
+# (forward and reverse, traces off and on, and on against the frame cap; and
+# forward in a validator made after a first one was dropped, `reuse`) and
 # a dynamic-class lock created and dropped (never locked, locked alone, locked
 # under a static lock), with N validated chains in the store. Counts do not
 # depend on the machine's load; docs/PERFORMANCE.md ("Round 2", "Round 3") records them.
@@ -25,6 +26,7 @@ count() { # $1: the function callgrind counts, then the example's arguments
     sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$OUT/cg.out"
 }
 for args in "edge 1000 1000" "edge 10000 1000" "redge 1000 1000" "redge 10000 1000" \
+    "edge 1000 1000 reuse" "edge 10000 1000 reuse" \
     "edge 1000 300 trace" "edge 10000 300 trace" "redge 10000 300 trace"; do
     # shellcheck disable=SC2086
     set -- $args

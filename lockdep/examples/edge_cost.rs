@@ -11,6 +11,10 @@
 //!   takes part in no dependency), counted inside `solo`;
 //! * `idle N M`: the same, but each lock is never taken, counted inside `idle`.
 //!
+//! With `reuse` (instead of `trace`), a first validator learns a chain as
+//! long, uncounted, and is dropped before the counted one is made: the
+//! counted validator starts from the first one's emptied tables.
+//!
 //! With `trace`, `LOCKDEP_BACKTRACE_FRAMES` caps each capture as it does
 //! for the global validator (and `LOCKDEP_UNWINDER` picks the unwinder), and a fifth argument `D` runs the counted edges
 //! `D` frames deeper (a program's stack is deeper than this example's 17 frames).
@@ -90,7 +94,7 @@ fn main() {
     let m: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000);
     let traces = args.get(4).is_some_and(|s| s == "trace");
     let depth: usize = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let v = Validator::new(Config {
+    let config = || Config {
         max_classes: 2 * (n + m) + 10,
         max_dependencies: 2 * (n + m) + 10,
         max_chains: 4 * (n + m) + 10,
@@ -100,7 +104,17 @@ fn main() {
         backtrace_frames: Config::from_env().backtrace_frames,
         unwinder: Config::from_env().unwinder,
         ..Config::collect().with_backtraces(traces)
-    });
+    };
+    if args.get(4).is_some_and(|s| s == "reuse") {
+        // The same chain, uncounted, in a validator that is then dropped:
+        // the counted one starts from its emptied tables, as each validator
+        // after the first of a test suite does (engine/spare.rs).
+        let keys: &'static [LockClassKey] = Box::leak((0..n + m).map(|_| LockClassKey::new()).collect());
+        let maps: Vec<LockdepMap> = keys.iter().map(|k| LockdepMap::new("chain", k)).collect();
+        let first = Validator::new(config());
+        first.scope(|| new_edges(&maps, 0, n + m - 1, mode == "redge"));
+    }
+    let v = Validator::new(config());
     v.scope(|| match mode {
         "churn" | "solo" | "idle" => {
             let keys: &'static [LockClassKey] = Box::leak((0..n + 1).map(|_| LockClassKey::new()).collect());

@@ -16,6 +16,16 @@ use crate::report::Report;
 /// An independent validator: its own classes, dependency graph, chains,
 /// per-thread held-lock stacks and reports. Cheap to clone (shared).
 ///
+/// **Memory after a drop.** When the last clone of a validator is dropped,
+/// the storage of its largest tables (classes, dependencies, chains and
+/// their indexes), emptied, is kept for the next [`Validator::new`] in the
+/// process, so that a program that makes many validators (a test suite)
+/// does not grow and fault them in again for each one. One set is kept, the
+/// last dropped, and only if it is at most 32 MiB; it stays allocated until
+/// a later validator takes it over (and gives it back when dropped, if still
+/// at most 32 MiB), or until the process ends. What a validator finds,
+/// reports and counts does not depend on it.
+///
 /// ```
 /// use lockdep::{Config, LockClassKey, LockdepMap, Read, ReportKind, Validator};
 /// static A: LockClassKey = LockClassKey::new();

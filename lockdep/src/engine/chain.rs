@@ -284,7 +284,64 @@ pub(crate) struct ChainStore {
     pub(crate) zapped: usize,
 }
 
+/// A dropped chain store's largest tables, emptied (their capacity kept),
+/// for the next validator's store to start from (see `spare.rs`): the
+/// nodes and their ids' places, the chain index and the per-class entries.
+pub(crate) struct ChainTables {
+    list: Vec<(ChainNode, Node)>,
+    at: IdIndex,
+    index: IdMap<ChainKey, ChainNode>,
+    by_class: Vec<ClassChains>,
+}
+
+impl ChainTables {
+    /// The tables' capacity in bytes (entries, as [`GraphTables::bytes`](super::graph::GraphTables::bytes)).
+    pub(crate) fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.list.capacity() * size_of::<(ChainNode, Node)>()
+            + self.at.bytes()
+            + self.index.capacity() * size_of::<(ChainKey, ChainNode)>()
+            + self.by_class.capacity() * size_of::<ClassChains>()
+    }
+}
+
 impl ChainStore {
+    /// An empty store whose tables are `tables` (emptied: see
+    /// [`ChainTables`]); the same as `ChainStore::default()` but for their
+    /// capacity.
+    pub(crate) fn with_tables(tables: ChainTables) -> ChainStore {
+        let ChainTables { list, at, index, by_class } = tables;
+        debug_assert!(list.is_empty() && at.len == 0 && index.is_empty() && by_class.is_empty());
+        // (Spelled out, as `Graph::with_tables` for the same reason.)
+        ChainStore {
+            nodes: Nodes { at, list },
+            index,
+            by_class,
+            last: 0,
+            doomed: Vec::new(),
+            count: 0,
+            hlocks: 0,
+            zapped: 0,
+        }
+    }
+
+    /// Takes the store's largest tables out, emptied (what they held is
+    /// dropped here), leaving empty ones; for a store that is being dropped.
+    pub(crate) fn take_tables(&mut self) -> ChainTables {
+        let nodes = std::mem::take(&mut self.nodes);
+        let mut t = ChainTables {
+            list: nodes.list,
+            at: nodes.at,
+            index: std::mem::take(&mut self.index),
+            by_class: std::mem::take(&mut self.by_class),
+        };
+        t.list.clear();
+        t.at.clear();
+        t.index.clear();
+        t.by_class.clear();
+        t
+    }
+
     /// The node of `parent` followed by `elem`, interning it if new; `None`
     /// when `limit` interned chains exist already, when `parent` is a chain
     /// that was removed (a stale entry: nothing above it is cached), or,

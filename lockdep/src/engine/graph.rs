@@ -183,6 +183,94 @@ pub(crate) struct Graph {
     last_thread: Option<Arc<ThreadInfo>>,
 }
 
+/// A dropped graph's largest tables, emptied (their capacity kept), for
+/// the next validator's graph to start from (see `spare.rs`): the class
+/// and edge tables, the key table, the class ids' slots and the search
+/// scratch, which a growing graph otherwise makes again by doubling.
+pub(crate) struct GraphTables {
+    classes: Vec<Class>,
+    edges: Vec<Edge>,
+    by_key: FastMap<KeyId, KeyClasses>,
+    slots: IdIndex,
+    stamp: Vec<u32>,
+    parent: Vec<(u32, EdgeId)>,
+}
+
+impl GraphTables {
+    /// The tables' capacity in bytes (entries, not the tables' own
+    /// headers or a hash table's control bytes).
+    pub(crate) fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.classes.capacity() * size_of::<Class>()
+            + self.edges.capacity() * size_of::<Edge>()
+            + self.by_key.capacity() * size_of::<(KeyId, KeyClasses)>()
+            + self.slots.bytes()
+            + self.stamp.capacity() * size_of::<u32>()
+            + self.parent.capacity() * size_of::<(u32, EdgeId)>()
+    }
+}
+
+impl Graph {
+    /// An empty graph whose tables are `tables` (emptied: see
+    /// [`GraphTables`]); the same as `Graph::default()` but for their
+    /// capacity.
+    pub(crate) fn with_tables(tables: GraphTables) -> Graph {
+        let GraphTables { classes, edges, by_key, slots, stamp, parent } = tables;
+        debug_assert!(classes.is_empty() && edges.is_empty() && by_key.is_empty() && slots.len == 0);
+        debug_assert!(stamp.is_empty() && parent.is_empty());
+        // Every field spelled out: `..Graph::default()` would allocate an
+        // index array only to drop it, and such holes in the heap move a
+        // later churn's allocations (`examples/churn_after`: a dynamic-class
+        // lock 255 -> ~300 ns when `Inner::new` made and dropped a default
+        // graph and chain store this way; the same instructions).
+        Graph {
+            classes,
+            slots,
+            last_id: 0,
+            by_key,
+            names: Names::default(),
+            edges,
+            by_pair: FastTable::default(),
+            nr_classes: 0,
+            nr_dependencies: 0,
+            nr_zapped_classes: 0,
+            stamp,
+            parent,
+            generation: 0,
+            queue: VecDeque::new(),
+            max_bfs_queue: 0,
+            free_classes: Vec::new(),
+            free_edges: Vec::new(),
+            min_ord: 0,
+            max_ord: 0,
+            order_broken: false,
+            searches_skipped: 0,
+            searches_run: 0,
+            last_thread: None,
+        }
+    }
+
+    /// Takes the graph's largest tables out, emptied (what they held is
+    /// dropped here), leaving empty ones; for a graph that is being dropped.
+    pub(crate) fn take_tables(&mut self) -> GraphTables {
+        let mut t = GraphTables {
+            classes: std::mem::take(&mut self.classes),
+            edges: std::mem::take(&mut self.edges),
+            by_key: std::mem::take(&mut self.by_key),
+            slots: std::mem::take(&mut self.slots),
+            stamp: std::mem::take(&mut self.stamp),
+            parent: std::mem::take(&mut self.parent),
+        };
+        t.classes.clear();
+        t.edges.clear();
+        t.by_key.clear();
+        t.slots.clear();
+        t.stamp.clear();
+        t.parent.clear();
+        t
+    }
+}
+
 /// The keys sharing one class name, for their `#version`s: a key's version
 /// among the keys of the name its first class was registered under is kept
 /// with its classes ([`KeyClasses`]), so that a key of one name — nearly

@@ -147,6 +147,22 @@ impl IdIndex {
         }
     }
 
+    /// Empties the index, keeping its array (zeroed) and its map's
+    /// capacity: a new validator's index that starts at a dropped one's size
+    /// (see `spare.rs`). An array larger than [`ID_INDEX_MIN`] only makes
+    /// an id's entry likelier to be free.
+    pub(crate) fn clear(&mut self) {
+        self.array.fill(0);
+        self.more.clear();
+        self.len = 0;
+    }
+
+    /// Bytes of its array and its map's entries (its capacity, not its
+    /// contents).
+    pub(crate) fn bytes(&self) -> usize {
+        self.array.len() * std::mem::size_of::<u64>() + self.more.capacity() * std::mem::size_of::<(u32, u32)>()
+    }
+
     /// Removes `id`; its value if it was in the index.
     pub(crate) fn remove(&mut self, id: u32) -> Option<u32> {
         let at = self.at(id);

@@ -32,6 +32,23 @@ pub(crate) struct Shared {
     pub(crate) chain_misses: u64,
 }
 
+impl Shared {
+    /// A new validator's state: empty, its graph's and chain store's tables
+    /// those a dropped validator left (see `spare.rs`) if any.
+    fn with_spare_tables() -> Shared {
+        let (graph, chains) = super::spare::tables();
+        Shared {
+            graph,
+            chains,
+            traces: TraceStore::default(),
+            seen: HashSet::default(),
+            max_depth_seen: 0,
+            chain_hits: 0,
+            chain_misses: 0,
+        }
+    }
+}
+
 /// The one word of a validator that the steady-state fast path reads:
 /// `epoch << 2 | LEARNING | VALIDATING`, alone on its cache line so that
 /// slow-path traffic on the validator's locks never invalidates it.
@@ -79,6 +96,14 @@ pub(crate) struct Inner {
     limit_text: Mutex<String>,
 }
 
+impl Drop for Inner {
+    /// Keeps the tables for the next validator (see `spare.rs`).
+    fn drop(&mut self) {
+        let shared = self.shared.get_mut().unwrap_or_else(|e| e.into_inner());
+        super::spare::keep(&mut shared.graph, &mut shared.chains);
+    }
+}
+
 const NO_MESSAGE: u8 = 0;
 const MESSAGE_PENDING: u8 = 1;
 const MESSAGE_PRINTED: u8 = 2;
@@ -110,7 +135,7 @@ impl Inner {
             id,
             config,
             hot: HotWord(AtomicU64::new(new_epoch() << 2 | LEARNING | VALIDATING)),
-            shared: Mutex::new(Shared::default()),
+            shared: Mutex::new(Shared::with_spare_tables()),
             reports: Mutex::new(Vec::new()),
             events: Mutex::new(Vec::new()),
             limit_message: AtomicU8::new(NO_MESSAGE),

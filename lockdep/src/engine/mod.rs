@@ -18,6 +18,7 @@
 //! | `release` | `__lock_release`, `reacquire_held_locks`, `__lock_downgrade`, `__lock_set_class`, `debug_check_no_locks_freed`, `lockdep_unregister_key` |
 //! | `emit` | the `print_*` reports, `debug_locks_off` (one-shot) and once-per-problem (continue) |
 //! | `signature` | what makes two reports the same problem |
+//! | `spare` | a dropped validator's emptied tables, kept (bounded) for the next one |
 //! | `dispatch` | what happens to a report: stored, printed, callback, panic, abort |
 //! | `assert` | `lockdep_assert_held*`, `lockdep_assert_none_held` |
 //! | `held` | `struct held_lock`, chain ids and elements |
@@ -79,6 +80,8 @@ mod release;
 pub(crate) mod save;
 #[cfg(lockdep_on)]
 mod signature;
+#[cfg(lockdep_on)]
+mod spare;
 #[cfg(lockdep_on)]
 mod stats;
 #[cfg(lockdep_on)]
