@@ -15,7 +15,7 @@ use std::collections::hash_map::Entry;
 
 use super::graph::Slot;
 use super::held::{ChainKey, ChainNode, Elem};
-use super::ids::{ClassId, IdIndex, IdMap, SmallList};
+use super::ids::{ClassId, IdIndex, IdMap, IdTable, SmallList};
 
 /// Sets of the front of the per-thread cache (a power of two), two slots
 /// (ways) each: 512 slots, 8 KiB.
@@ -53,14 +53,16 @@ pub(crate) struct ThreadChainCache {
     /// looks them up, and this way the empty key never fills a slot, so an empty
     /// slot never matches.
     front: Box<[(ChainKey, ChainNode); FRONT]>,
-    map: IdMap<ChainKey, ChainNode>,
+    /// (hashbrown's: a chain is inserted only after a look-up missed, so
+    /// the insert skips the look-up of its own.)
+    map: IdTable<ChainKey, ChainNode>,
     /// The validator epoch the cache is valid for (a zap starts a new one).
     pub(crate) epoch: u64,
 }
 
 impl Default for ThreadChainCache {
     fn default() -> Self {
-        ThreadChainCache { front: Box::new([Default::default(); FRONT]), map: IdMap::default(), epoch: 0 }
+        ThreadChainCache { front: Box::new([Default::default(); FRONT]), map: IdTable::default(), epoch: 0 }
     }
 }
 
@@ -102,9 +104,13 @@ impl ThreadChainCache {
         }
     }
 
+    /// Adds the chain `key`, which the cache does not hold: the caller
+    /// looked it up and missed ([`get`](Self::get), then the validation),
+    /// or its element is of a class just made (ids are never reused).
     pub(crate) fn insert(&mut self, key: ChainKey, node: ChainNode) {
         // The fast path relies on it: a parent without an id always misses.
         debug_assert!(key.parent() != ChainNode::NONE);
+        debug_assert!(!self.map.contains_key(&key), "a chain the cache holds was inserted again");
         if self.map.len() >= MAP_CAP {
             // Chains of removed classes are never met again but stay here
             // until the map is emptied: start over (the validator's store
@@ -112,7 +118,11 @@ impl ThreadChainCache {
             self.map.clear();
         }
         self.fill(key, node);
-        self.map.insert(key, node);
+        // SAFETY: (hashbrown's contract, not memory safety) the map has no
+        // entry for `key`: see above, and the debug assertion. (Were it
+        // broken, the map would hold the key twice, with the same node: a
+        // key names one chain for good.)
+        unsafe { self.map.insert_unique_unchecked(key, node) };
     }
 
     /// Empties the cache for `epoch`.
