@@ -523,12 +523,17 @@ impl ChainStore {
         let entry = self.by_class.get_mut(at.index()).map(std::mem::take).unwrap_or_default();
         debug_assert!(entry.class == 0 || entry.class == class.raw(), "slot {at:?} is not class {class:?}'s");
         let ClassChains { nodes, head_children, validated_heads, indexed, .. } = entry;
-        doomed.extend_from_slice(&nodes);
-        doomed.extend_from_slice(&head_children);
-        let heads = validated_heads.count_ones() as usize;
-        self.count -= heads;
-        self.hlocks -= heads;
-        self.zapped += heads;
+        // (One by one: these lists are short, mostly of one id, and
+        // `extend_from_slice` calls `memcpy`.)
+        for &id in nodes.iter().chain(head_children.iter()) {
+            doomed.push(id);
+        }
+        if validated_heads != 0 {
+            let heads = validated_heads.count_ones() as usize;
+            self.count -= heads;
+            self.hlocks -= heads;
+            self.zapped += heads;
+        }
         while let Some(id) = doomed.pop() {
             let Some(n) = self.nodes.remove(&id) else { continue };
             // (Its class's entry says whether it has an index entry: the
@@ -546,7 +551,9 @@ impl ChainStore {
                 self.hlocks -= n.len as usize;
                 self.zapped += 1;
             }
-            doomed.extend_from_slice(&n.children);
+            if !n.children.is_empty() {
+                doomed.extend_from_slice(&n.children);
+            }
         }
         self.doomed = doomed;
     }
