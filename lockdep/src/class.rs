@@ -8,6 +8,8 @@
 
 use std::fmt;
 use std::panic::Location;
+#[cfg(lockdep_on)]
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Number of subclasses of one key (the kernel's `MAX_LOCKDEP_SUBCLASSES`).
@@ -147,11 +149,32 @@ pub(crate) struct KeyOwners {
     /// `release_owners` when the key is dropped. An atomic pointer rather
     /// than a `OnceLock<Weak<_>>`: the first registration of every dynamic
     /// class sets it, and the `Once` machinery cost more than the rest of
-    /// this together.
+    /// this together. Its low bit (the state is aligned to 8) is set when
+    /// another validator registered one too: removal then walks the
+    /// registry, as for a static key. (One word, so that a map's own key,
+    /// [`OwnedKey`], keeps [`KeySource`] at its size.)
     pub(crate) first: std::sync::atomic::AtomicPtr<()>,
-    /// Set when another validator registered one too: removal then walks
-    /// the registry, as for a static key.
-    pub(crate) several: std::sync::atomic::AtomicBool,
+}
+
+/// The run-time key of a map made by
+/// [`LockdepMap::new_dynamic`](crate::LockdepMap::new_dynamic), kept in the
+/// map itself: the map is its only user, so it needs no shared allocation
+/// (a [`DynamicKey`]'s `Arc`), and its classes are removed when the map is
+/// dropped (with the hooks). Its identity is a number handed out once per
+/// process ([`KeyId::Owned`]), not an address: the map may move.
+#[cfg(lockdep_on)]
+pub(crate) struct OwnedKey {
+    pub(crate) id: u64,
+    pub(crate) owners: KeyOwners,
+}
+
+#[cfg(lockdep_on)]
+impl OwnedKey {
+    pub(crate) fn new() -> Self {
+        // (64 bits: never wraps, so no two keys ever share a number.)
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        OwnedKey { id: NEXT.fetch_add(1, Ordering::Relaxed), owners: KeyOwners::default() }
+    }
 }
 
 /// What a [`LockdepMap`](crate::LockdepMap) takes its class from.
@@ -161,6 +184,9 @@ pub(crate) enum KeySource {
     /// A run-time key shared by the maps that use it.
     #[cfg(lockdep_on)]
     Dynamic(std::sync::Arc<DynKeyInner>),
+    /// A key of the map's own ([`LockdepMap::new_dynamic`](crate::LockdepMap::new_dynamic)).
+    #[cfg(lockdep_on)]
+    Owned(OwnedKey),
     /// The source location that constructed the lock, and the type of the
     /// data it protects when the constructor knows it
     /// (`std::any::type_name::<T>`, as a `fn` pointer so that a `const fn`
@@ -172,11 +198,14 @@ pub(crate) enum KeySource {
 }
 
 /// The identity of a key inside the engine: the key's address and generation,
-/// or a construction site (compared by file, line and column) with the
-/// protected data's type name when known (compared by its text).
+/// a map's own key's number (`OwnedKey`), or a construction site (compared
+/// by file, line and column) with the protected data's type name when known
+/// (compared by its text).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(not(lockdep_on), allow(dead_code))] // (`Owned` is made by maps only when validation is compiled in)
 pub(crate) enum KeyId {
     Key { addr: usize, generation: u32 },
+    Owned(u64),
     Site { file: &'static str, line: u32, col: u32, ty: Option<&'static str> },
 }
 
@@ -187,6 +216,7 @@ impl KeySource {
     pub(crate) fn dynamic_owners(&self) -> Option<&KeyOwners> {
         match self {
             KeySource::Dynamic(d) => Some(&d.owners),
+            KeySource::Owned(k) => Some(&k.owners),
             _ => None,
         }
     }
@@ -200,6 +230,8 @@ impl KeySource {
             }
             #[cfg(lockdep_on)]
             KeySource::Dynamic(d) => d.key.id(),
+            #[cfg(lockdep_on)]
+            KeySource::Owned(k) => KeyId::Owned(k.id),
         }
     }
 }

@@ -243,6 +243,36 @@ fn a_dynamic_key_taken_in_two_validators_leaves_both() {
     }
 }
 
+/// A map's own key (`LockdepMap::new_dynamic`, kept in the map) moves with
+/// the map: taken again after the map moved it is the same class, and
+/// every validator that made a class of it loses that class when the map
+/// goes (one validator, or several: the removal then walks them all).
+/// Two such maps never share a class.
+#[test]
+fn a_map_s_own_key_moves_with_it_and_goes_with_it_from_every_validator() {
+    let (v1, v2) = (Validator::new(Config::collect()), Validator::new(Config::collect()));
+    let mut maps = Vec::with_capacity(1);
+    maps.push(LockdepMap::new_dynamic("own"));
+    v1.scope(|| take(&maps[0]));
+    v2.scope(|| take(&maps[0]));
+    let before = maps[0].addr();
+    for _ in 0..16 {
+        maps.push(LockdepMap::new_dynamic("own")); // (the vector grows: the first map moves)
+    }
+    assert_ne!(maps[0].addr(), before, "the map moved");
+    v1.scope(|| take(&maps[0]));
+    assert_eq!((v1.stats().classes, v2.stats().classes), (1, 1), "the same class after the move");
+    v1.scope(|| take(&maps[1]));
+    assert_eq!(v1.stats().classes, 2, "another map's own key is another class");
+    drop(maps.remove(0));
+    assert_eq!((v1.stats().classes, v1.stats().zapped_classes), (1, 1));
+    let s = v2.stats();
+    assert_eq!((s.classes, s.zapped_classes, s.chains), (0, 1, 0), "removed from the second validator too");
+    drop(maps);
+    let s = v1.stats();
+    assert_eq!((s.classes, s.zapped_classes, s.chains), (0, 2, 0));
+}
+
 /// A dynamic key that outlives the validator its class was made in has
 /// nothing left to remove: its drop neither fails nor touches another
 /// validator.
