@@ -160,8 +160,10 @@ pub(crate) struct KeyOwners {
 /// [`LockdepMap::new_dynamic`](crate::LockdepMap::new_dynamic), kept in the
 /// map itself: the map is its only user, so it needs no shared allocation
 /// (a [`DynamicKey`]'s `Arc`), and its classes are removed when the map is
-/// dropped (with the hooks). Its identity is a number handed out once per
-/// process ([`KeyId::Owned`]), not an address: the map may move.
+/// dropped (with the hooks). Its identity is a number ([`KeyId::Owned`]),
+/// not an address: the map may move. A number is handed out again only
+/// after its key's classes were removed, as a freed key's address may be
+/// a new key's (see [`OwnedKey::free`]).
 #[cfg(lockdep_on)]
 pub(crate) struct OwnedKey {
     pub(crate) id: u64,
@@ -170,11 +172,37 @@ pub(crate) struct OwnedKey {
 
 #[cfg(lockdep_on)]
 impl OwnedKey {
+    /// Freed numbers kept per thread for reuse (see [`OwnedKey::free`]).
+    const REUSE: usize = 16;
+
     pub(crate) fn new() -> Self {
-        // (64 bits: never wraps, so no two keys ever share a number.)
+        // (64 bits: never wraps, so no two live keys ever share a number.)
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        OwnedKey { id: NEXT.fetch_add(1, Ordering::Relaxed), owners: KeyOwners::default() }
+        let id = FREED.try_with(|f| f.borrow_mut().pop()).ok().flatten();
+        let id = id.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed));
+        OwnedKey { id, owners: KeyOwners::default() }
     }
+
+    /// The key's map is gone and its classes were removed from every
+    /// validator (or none had any): its number may name the next key made
+    /// on this thread, as a freed key's address may be a new key's (the
+    /// tables keyed by it then find a recently used line, where a new
+    /// number each time costs the large tables a cache miss). Not in a
+    /// child of `fork()`, where classes are not removed.
+    pub(crate) fn free(&self) {
+        let _ = FREED.try_with(|f| {
+            let mut f = f.borrow_mut();
+            if f.len() < Self::REUSE {
+                f.push(self.id);
+            }
+        });
+    }
+}
+
+#[cfg(lockdep_on)]
+thread_local! {
+    /// This thread's freed [`OwnedKey`] numbers, last freed on top.
+    static FREED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// What a [`LockdepMap`](crate::LockdepMap) takes its class from.
@@ -289,5 +317,28 @@ impl Read {
 impl fmt::Display for Read {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(all(test, lockdep_on))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_freed_own_key_number_is_reused_on_its_thread_and_a_few_are_kept() {
+        FREED.with(|f| f.borrow_mut().clear()); // (a test may run on a thread used before)
+        let (a, b) = (OwnedKey::new(), OwnedKey::new());
+        assert_ne!(a.id, b.id);
+        a.free();
+        b.free();
+        assert_eq!(OwnedKey::new().id, b.id, "the last freed first");
+        assert_eq!(OwnedKey::new().id, a.id);
+        let fresh = OwnedKey::new();
+        assert!(fresh.id > a.id.max(b.id), "then new numbers");
+        let many: Vec<OwnedKey> = (0..40).map(|_| OwnedKey::new()).collect();
+        many.iter().for_each(OwnedKey::free);
+        let again: Vec<u64> = (0..40).map(|_| OwnedKey::new().id).collect();
+        let reused = again.iter().filter(|&&id| many.iter().any(|k| k.id == id)).count();
+        assert_eq!(reused, OwnedKey::REUSE, "only a few are kept");
     }
 }

@@ -334,6 +334,9 @@ impl Drop for LockdepMap {
                 engine::unregister_dynamic_key(crate::class::KeyId::Owned(k.id), &k.owners);
                 engine::release_owners(&mut k.owners);
             }
+            if !crate::fork::in_forked_child_quiet() {
+                k.free();
+            }
         }
     }
 }
