@@ -178,7 +178,7 @@ impl OwnedKey {
     pub(crate) fn new() -> Self {
         // (64 bits: never wraps, so no two live keys ever share a number.)
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        let id = FREED.try_with(|f| f.borrow_mut().pop()).ok().flatten();
+        let id = FREED.try_with(Freed::pop).ok().flatten();
         let id = id.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed));
         OwnedKey { id, owners: KeyOwners::default() }
     }
@@ -190,19 +190,41 @@ impl OwnedKey {
     /// number each time costs the large tables a cache miss). Not in a
     /// child of `fork()`, where classes are not removed.
     pub(crate) fn free(&self) {
-        let _ = FREED.try_with(|f| {
-            let mut f = f.borrow_mut();
-            if f.len() < Self::REUSE {
-                f.push(self.id);
-            }
-        });
+        let _ = FREED.try_with(|f| f.push(self.id));
+    }
+}
+
+/// A thread's freed [`OwnedKey`] numbers, last freed on top: plain cells
+/// with no destructor, so that reaching them is an address computation.
+#[cfg(lockdep_on)]
+struct Freed {
+    len: std::cell::Cell<usize>,
+    ids: [std::cell::Cell<u64>; OwnedKey::REUSE],
+}
+
+#[cfg(lockdep_on)]
+impl Freed {
+    fn pop(&self) -> Option<u64> {
+        let n = self.len.get().checked_sub(1)?;
+        self.len.set(n);
+        Some(self.ids[n].get())
+    }
+
+    /// Keeps `id` unless [`OwnedKey::REUSE`] are kept already.
+    fn push(&self, id: u64) {
+        let n = self.len.get();
+        if let Some(slot) = self.ids.get(n) {
+            slot.set(id);
+            self.len.set(n + 1);
+        }
     }
 }
 
 #[cfg(lockdep_on)]
 thread_local! {
-    /// This thread's freed [`OwnedKey`] numbers, last freed on top.
-    static FREED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    static FREED: Freed = const {
+        Freed { len: std::cell::Cell::new(0), ids: [const { std::cell::Cell::new(0) }; OwnedKey::REUSE] }
+    };
 }
 
 /// What a [`LockdepMap`](crate::LockdepMap) takes its class from.
@@ -326,7 +348,7 @@ mod tests {
 
     #[test]
     fn a_freed_own_key_number_is_reused_on_its_thread_and_a_few_are_kept() {
-        FREED.with(|f| f.borrow_mut().clear()); // (a test may run on a thread used before)
+        FREED.with(|f| f.len.set(0)); // (a test may run on a thread used before)
         let (a, b) = (OwnedKey::new(), OwnedKey::new());
         assert_ne!(a.id, b.id);
         a.free();
