@@ -251,24 +251,22 @@ fn a_dynamic_key_taken_in_two_validators_leaves_both() {
 #[test]
 fn a_map_s_own_key_moves_with_it_and_goes_with_it_from_every_validator() {
     let (v1, v2) = (Validator::new(Config::collect()), Validator::new(Config::collect()));
-    let mut maps = Vec::with_capacity(1);
-    maps.push(LockdepMap::new_dynamic("own"));
-    v1.scope(|| take(&maps[0]));
-    v2.scope(|| take(&maps[0]));
-    let before = maps[0].addr();
-    for _ in 0..16 {
-        maps.push(LockdepMap::new_dynamic("own")); // (the vector grows: the first map moves)
-    }
-    assert_ne!(maps[0].addr(), before, "the map moved");
-    v1.scope(|| take(&maps[0]));
+    let first = Box::new(LockdepMap::new_dynamic("own"));
+    v1.scope(|| take(&first));
+    v2.scope(|| take(&first));
+    let before = first.addr();
+    let moved = Box::new(*first); // (a new box while the old one is still allocated)
+    assert_ne!(moved.addr(), before, "the map moved");
+    v1.scope(|| take(&moved));
     assert_eq!((v1.stats().classes, v2.stats().classes), (1, 1), "the same class after the move");
-    v1.scope(|| take(&maps[1]));
+    let other = LockdepMap::new_dynamic("own");
+    v1.scope(|| take(&other));
     assert_eq!(v1.stats().classes, 2, "another map's own key is another class");
-    drop(maps.remove(0));
+    drop(moved);
     assert_eq!((v1.stats().classes, v1.stats().zapped_classes), (1, 1));
     let s = v2.stats();
     assert_eq!((s.classes, s.zapped_classes, s.chains), (0, 1, 0), "removed from the second validator too");
-    drop(maps);
+    drop(other);
     let s = v1.stats();
     assert_eq!((s.classes, s.zapped_classes, s.chains), (0, 2, 0));
 }
