@@ -8,6 +8,8 @@
 
 use std::fmt;
 use std::panic::Location;
+#[cfg(lockdep_on)]
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Number of subclasses of one key (the kernel's `MAX_LOCKDEP_SUBCLASSES`).
@@ -147,11 +149,82 @@ pub(crate) struct KeyOwners {
     /// `release_owners` when the key is dropped. An atomic pointer rather
     /// than a `OnceLock<Weak<_>>`: the first registration of every dynamic
     /// class sets it, and the `Once` machinery cost more than the rest of
-    /// this together.
+    /// this together. Its low bit (the state is aligned to 8) is set when
+    /// another validator registered one too: removal then walks the
+    /// registry, as for a static key. (One word, so that a map's own key,
+    /// [`OwnedKey`], keeps [`KeySource`] at its size.)
     pub(crate) first: std::sync::atomic::AtomicPtr<()>,
-    /// Set when another validator registered one too: removal then walks
-    /// the registry, as for a static key.
-    pub(crate) several: std::sync::atomic::AtomicBool,
+}
+
+/// The run-time key of a map made by
+/// [`LockdepMap::new_dynamic`](crate::LockdepMap::new_dynamic), kept in the
+/// map itself: the map is its only user, so it needs no shared allocation
+/// (a [`DynamicKey`]'s `Arc`), and its classes are removed when the map is
+/// dropped (with the hooks). Its identity is a number ([`KeyId::Owned`]),
+/// not an address: the map may move. A number is handed out again only
+/// after its key's classes were removed, as a freed key's address may be
+/// a new key's (see [`OwnedKey::free`]).
+#[cfg(lockdep_on)]
+pub(crate) struct OwnedKey {
+    pub(crate) id: u64,
+    pub(crate) owners: KeyOwners,
+}
+
+#[cfg(lockdep_on)]
+impl OwnedKey {
+    /// Freed numbers kept per thread for reuse (see [`OwnedKey::free`]).
+    const REUSE: usize = 16;
+
+    pub(crate) fn new() -> Self {
+        // (64 bits: never wraps, so no two live keys ever share a number.)
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = FREED.try_with(Freed::pop).ok().flatten();
+        let id = id.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed));
+        OwnedKey { id, owners: KeyOwners::default() }
+    }
+
+    /// The key's map is gone and its classes were removed from every
+    /// validator (or none had any): its number may name the next key made
+    /// on this thread, as a freed key's address may be a new key's (the
+    /// tables keyed by it then find a recently used line, where a new
+    /// number each time costs the large tables a cache miss). Not in a
+    /// child of `fork()`, where classes are not removed.
+    pub(crate) fn free(&self) {
+        let _ = FREED.try_with(|f| f.push(self.id));
+    }
+}
+
+/// A thread's freed [`OwnedKey`] numbers, last freed on top: plain cells
+/// with no destructor, so that reaching them is an address computation.
+#[cfg(lockdep_on)]
+struct Freed {
+    len: std::cell::Cell<usize>,
+    ids: [std::cell::Cell<u64>; OwnedKey::REUSE],
+}
+
+#[cfg(lockdep_on)]
+impl Freed {
+    fn pop(&self) -> Option<u64> {
+        let n = self.len.get().checked_sub(1)?;
+        self.len.set(n);
+        Some(self.ids[n].get())
+    }
+
+    /// Keeps `id` unless [`OwnedKey::REUSE`] are kept already.
+    fn push(&self, id: u64) {
+        let n = self.len.get();
+        if let Some(slot) = self.ids.get(n) {
+            slot.set(id);
+            self.len.set(n + 1);
+        }
+    }
+}
+
+#[cfg(lockdep_on)]
+thread_local! {
+    static FREED: Freed = const {
+        Freed { len: std::cell::Cell::new(0), ids: [const { std::cell::Cell::new(0) }; OwnedKey::REUSE] }
+    };
 }
 
 /// What a [`LockdepMap`](crate::LockdepMap) takes its class from.
@@ -161,6 +234,9 @@ pub(crate) enum KeySource {
     /// A run-time key shared by the maps that use it.
     #[cfg(lockdep_on)]
     Dynamic(std::sync::Arc<DynKeyInner>),
+    /// A key of the map's own ([`LockdepMap::new_dynamic`](crate::LockdepMap::new_dynamic)).
+    #[cfg(lockdep_on)]
+    Owned(OwnedKey),
     /// The source location that constructed the lock, and the type of the
     /// data it protects when the constructor knows it
     /// (`std::any::type_name::<T>`, as a `fn` pointer so that a `const fn`
@@ -172,11 +248,14 @@ pub(crate) enum KeySource {
 }
 
 /// The identity of a key inside the engine: the key's address and generation,
-/// or a construction site (compared by file, line and column) with the
-/// protected data's type name when known (compared by its text).
+/// a map's own key's number (`OwnedKey`), or a construction site (compared
+/// by file, line and column) with the protected data's type name when known
+/// (compared by its text).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(not(lockdep_on), allow(dead_code))] // (`Owned` is made by maps only when validation is compiled in)
 pub(crate) enum KeyId {
     Key { addr: usize, generation: u32 },
+    Owned(u64),
     Site { file: &'static str, line: u32, col: u32, ty: Option<&'static str> },
 }
 
@@ -187,6 +266,7 @@ impl KeySource {
     pub(crate) fn dynamic_owners(&self) -> Option<&KeyOwners> {
         match self {
             KeySource::Dynamic(d) => Some(&d.owners),
+            KeySource::Owned(k) => Some(&k.owners),
             _ => None,
         }
     }
@@ -200,6 +280,8 @@ impl KeySource {
             }
             #[cfg(lockdep_on)]
             KeySource::Dynamic(d) => d.key.id(),
+            #[cfg(lockdep_on)]
+            KeySource::Owned(k) => KeyId::Owned(k.id),
         }
     }
 }
@@ -257,5 +339,28 @@ impl Read {
 impl fmt::Display for Read {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(all(test, lockdep_on))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_freed_own_key_number_is_reused_on_its_thread_and_a_few_are_kept() {
+        FREED.with(|f| f.len.set(0)); // (a test may run on a thread used before)
+        let (a, b) = (OwnedKey::new(), OwnedKey::new());
+        assert_ne!(a.id, b.id);
+        a.free();
+        b.free();
+        assert_eq!(OwnedKey::new().id, b.id, "the last freed first");
+        assert_eq!(OwnedKey::new().id, a.id);
+        let fresh = OwnedKey::new();
+        assert!(fresh.id > a.id.max(b.id), "then new numbers");
+        let many: Vec<OwnedKey> = (0..40).map(|_| OwnedKey::new()).collect();
+        many.iter().for_each(OwnedKey::free);
+        let again: Vec<u64> = (0..40).map(|_| OwnedKey::new().id).collect();
+        let reused = again.iter().filter(|&&id| many.iter().any(|k| k.id == id)).count();
+        assert_eq!(reused, OwnedKey::REUSE, "only a few are kept");
     }
 }

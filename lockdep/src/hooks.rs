@@ -313,7 +313,7 @@ impl Drop for crate::class::DynKeyInner {
     /// never taken) has nothing to remove: its drop costs nothing.
     fn drop(&mut self) {
         if engine::any_owner(&self.owners) {
-            engine::unregister_dynamic_key(&self.key, &self.owners);
+            engine::unregister_dynamic_key(self.key.id(), &self.owners);
             engine::release_owners(&mut self.owners);
         }
     }
@@ -321,10 +321,22 @@ impl Drop for crate::class::DynKeyInner {
 
 impl Drop for LockdepMap {
     /// A lock's memory goes away: it must not be held (kernel
-    /// `debug_check_no_locks_freed`).
+    /// `debug_check_no_locks_freed`). A map with a key of its own
+    /// ([`LockdepMap::new_dynamic`]) then removes the key's classes, as the
+    /// last user of a [`DynamicKey`](crate::DynamicKey) does.
     fn drop(&mut self) {
         if ENABLED {
             engine::debug_check_no_locks_freed(self);
+        }
+        #[cfg(lockdep_on)]
+        if let crate::class::KeySource::Owned(k) = &mut self.key {
+            if engine::any_owner(&k.owners) {
+                engine::unregister_dynamic_key(crate::class::KeyId::Owned(k.id), &k.owners);
+                engine::release_owners(&mut k.owners);
+            }
+            if !crate::fork::in_forked_child_quiet() {
+                k.free();
+            }
         }
     }
 }

@@ -176,14 +176,14 @@ impl LockdepMap {
         }
     }
 
-    /// A map with a class of its own, removed when the map is dropped (a
-    /// fresh [`DynamicKey`] used by this map only).
+    /// A map with a class of its own, removed when the map is dropped (as
+    /// with a fresh [`DynamicKey`] used by this map only).
     pub fn new_dynamic(name: &'static str) -> Self {
-        // The map holds the key's only reference: made in place, not
-        // through a `DynamicKey` cloned and dropped (two atomic updates).
+        // The key is the map's alone: kept in the map, with no allocation
+        // (a `DynamicKey` is an `Arc`), and removed by the map's drop.
         #[cfg(lockdep_on)]
         {
-            Self::from_source(name, KeySource::Dynamic(std::sync::Arc::default()))
+            Self::from_source(name, KeySource::Owned(crate::class::OwnedKey::new()))
         }
         #[cfg(not(lockdep_on))]
         {

@@ -243,6 +243,70 @@ fn a_dynamic_key_taken_in_two_validators_leaves_both() {
     }
 }
 
+/// A map's own key (`LockdepMap::new_dynamic`, kept in the map) moves with
+/// the map: taken again after the map moved it is the same class, and
+/// every validator that made a class of it loses that class when the map
+/// goes (one validator, or several: the removal then walks them all).
+/// Two such maps never share a class.
+#[test]
+fn a_map_s_own_key_moves_with_it_and_goes_with_it_from_every_validator() {
+    let (v1, v2) = (Validator::new(Config::collect()), Validator::new(Config::collect()));
+    let first = Box::new(LockdepMap::new_dynamic("own"));
+    v1.scope(|| take(&first));
+    v2.scope(|| take(&first));
+    let before = first.addr();
+    let moved = Box::new(*first); // (a new box while the old one is still allocated)
+    assert_ne!(moved.addr(), before, "the map moved");
+    v1.scope(|| take(&moved));
+    assert_eq!((v1.stats().classes, v2.stats().classes), (1, 1), "the same class after the move");
+    let other = LockdepMap::new_dynamic("own");
+    v1.scope(|| take(&other));
+    assert_eq!(v1.stats().classes, 2, "another map's own key is another class");
+    drop(moved);
+    assert_eq!((v1.stats().classes, v1.stats().zapped_classes), (1, 1));
+    let s = v2.stats();
+    assert_eq!((s.classes, s.zapped_classes, s.chains), (0, 1, 0), "removed from the second validator too");
+    drop(other);
+    let s = v1.stats();
+    assert_eq!((s.classes, s.zapped_classes, s.chains), (0, 2, 0));
+}
+
+/// A map's own key's number is reused by the thread's next one once the
+/// map is gone (as a freed key's address is): the new map's class is a new
+/// class, with none of the old one's dependencies, in every validator the
+/// old one was taken in.
+#[test]
+fn a_reused_own_key_number_names_a_new_class() {
+    static OUTER: LockClassKey = LockClassKey::new();
+    let outer = LockdepMap::new("outer", &OUTER);
+    let (v1, v2) = (Validator::new(Config::collect()), Validator::new(Config::collect()));
+    for round in 0..20 {
+        let old = LockdepMap::new_dynamic("own");
+        for v in [&v1, &v2] {
+            v.scope(|| {
+                mutex_acquire(&outer, 0, false);
+                take(&old);
+                mutex_release(&outer);
+            });
+        }
+        drop(old);
+        let new = LockdepMap::new_dynamic("own");
+        for v in [&v1, &v2] {
+            v.scope(|| {
+                mutex_acquire(&new, 0, false);
+                take(&outer); // the other way round: no cycle with a class of its own
+                mutex_release(&new);
+            });
+            assert!(v.reports().is_empty(), "round {round}: {:?}", kinds(v));
+        }
+        drop(new);
+    }
+    for v in [&v1, &v2] {
+        let s = v.stats();
+        assert_eq!((s.classes, s.zapped_classes), (1, 40));
+    }
+}
+
 /// A dynamic key that outlives the validator its class was made in has
 /// nothing left to remove: its drop neither fails nor touches another
 /// validator.

@@ -15,7 +15,7 @@ use std::collections::hash_map::Entry;
 
 use super::graph::Slot;
 use super::held::{ChainKey, ChainNode, Elem};
-use super::ids::{ClassId, IdIndex, IdMap, SmallList};
+use super::ids::{ClassId, IdIndex, IdMap, IdTable, SmallList};
 
 /// Sets of the front of the per-thread cache (a power of two), two slots
 /// (ways) each: 512 slots, 8 KiB.
@@ -28,6 +28,11 @@ const FRONT: usize = 2 << SET_BITS;
 fn front_set(key: ChainKey) -> usize {
     (key.front_hash() & ((1 << SET_BITS) - 1)) as usize * 2
 }
+
+/// A class with at most this many chains (its [`ClassChains::nodes`]) has
+/// them found by a scan of that list; a longer list's chains are found
+/// through [`ChainStore::index`].
+const SCAN: usize = 8;
 
 /// Most chains one thread's cache map keeps (1 MiB or so).
 const MAP_CAP: usize = 1 << 16;
@@ -50,14 +55,16 @@ pub(crate) struct ThreadChainCache {
     /// `PerValidator`): the look-up indexes from the pointer the fast path
     /// already has, no load of a box's pointer first.
     front: [(ChainKey, ChainNode); FRONT],
-    map: IdMap<ChainKey, ChainNode>,
+    /// (hashbrown's: a chain is inserted only after a look-up missed, so
+    /// the insert skips the look-up of its own.)
+    map: IdTable<ChainKey, ChainNode>,
     /// The validator epoch the cache is valid for (a zap starts a new one).
     pub(crate) epoch: u64,
 }
 
 impl Default for ThreadChainCache {
     fn default() -> Self {
-        ThreadChainCache { front: [Default::default(); FRONT], map: IdMap::default(), epoch: 0 }
+        ThreadChainCache { front: [Default::default(); FRONT], map: IdTable::default(), epoch: 0 }
     }
 }
 
@@ -99,9 +106,13 @@ impl ThreadChainCache {
         }
     }
 
+    /// Adds the chain `key`, which the cache does not hold: the caller
+    /// looked it up and missed ([`get`](Self::get), then the validation),
+    /// or its element is of a class just made (ids are never reused).
     pub(crate) fn insert(&mut self, key: ChainKey, node: ChainNode) {
         // The fast path relies on it: a parent without an id always misses.
         debug_assert!(key.parent() != ChainNode::NONE);
+        debug_assert!(!self.map.contains_key(&key), "a chain the cache holds was inserted again");
         if self.map.len() >= MAP_CAP {
             // Chains of removed classes are never met again but stay here
             // until the map is emptied: start over (the validator's store
@@ -109,7 +120,11 @@ impl ThreadChainCache {
             self.map.clear();
         }
         self.fill(key, node);
-        self.map.insert(key, node);
+        // SAFETY: (hashbrown's contract, not memory safety) the map has no
+        // entry for `key`: see above, and the debug assertion. (Were it
+        // broken, the map would hold the key twice, with the same node: a
+        // key names one chain for good.)
+        unsafe { self.map.insert_unique_unchecked(key, node) };
     }
 
     /// Empties the cache for `epoch`.
@@ -193,7 +208,6 @@ impl Nodes {
         self.list.iter().map(|(_, n)| n)
     }
 
-    #[cfg(test)]
     fn len(&self) -> usize {
         self.list.len()
     }
@@ -219,6 +233,13 @@ struct ClassChains {
     /// that one entry) was recorded as validated. (Kept here rather than in
     /// a set of its own: the class's entry is found by its slot.)
     validated_heads: u16,
+    /// Whether the class's chains are in [`ChainStore::index`]: set when
+    /// `nodes` grows past [`SCAN`] (every node in it then gets its entry,
+    /// and every later one too), kept while the class lives. A class that
+    /// never had more than `SCAN` chains — a dynamic class under churn, a
+    /// new class's first chains — has its chains found by scanning `nodes`
+    /// and costs the index no insert or remove.
+    indexed: bool,
 }
 
 /// A chain head's record in the [`ChainStore`] (see [`ChainStore::head`]).
@@ -261,6 +282,9 @@ impl Head<'_> {
 #[derive(Default)]
 pub(crate) struct ChainStore {
     nodes: Nodes,
+    /// (parent, element) → node, for the chains of the classes with more
+    /// than [`SCAN`] chains ([`ClassChains::indexed`]); the others are
+    /// found in their class's list.
     index: IdMap<ChainKey, ChainNode>,
     /// Per class, by the class's graph slot: the nodes whose top element
     /// is of it, the nodes extending its heads, its validated heads (see
@@ -383,14 +407,26 @@ impl ChainStore {
             None => None,
         };
         let key = ChainKey::new(parent, elem);
-        // One probe of `index` finds the chain or the place of a new one.
-        let interned = self.index.len();
-        let slot = match self.index.entry(key) {
-            Entry::Occupied(o) => {
-                let n = *o.get();
-                return Some((n, self.nodes.get(&n).is_some_and(|n| n.validated)));
+        let interned = self.nodes.len();
+        // The chain is among its class's: a scan of a short list, else one
+        // probe of `index`, which also finds the place of a new one.
+        let class = (self.by_class.get(at.index())).filter(|c| c.class == elem.class().raw());
+        let indexed = class.is_some_and(|c| c.indexed);
+        let slot = if indexed {
+            match self.index.entry(key) {
+                Entry::Occupied(o) => {
+                    let n = *o.get();
+                    return Some((n, self.nodes.get(&n).is_some_and(|n| n.validated)));
+                }
+                Entry::Vacant(v) => Some(v),
             }
-            Entry::Vacant(v) => v,
+        } else {
+            for id in class.map_or(&[][..], |c| &c.nodes[..]) {
+                if let Some(n) = self.nodes.get(id).filter(|n| n.parent == parent && n.elem == elem) {
+                    return Some((*id, n.validated));
+                }
+            }
+            None
         };
         if interned >= limit {
             return None;
@@ -408,17 +444,37 @@ impl ChainStore {
         };
         let id = ChainNode::interned(self.last + 1)?;
         self.last += 1;
-        slot.insert(id);
+        if let Some(slot) = slot {
+            slot.insert(id);
+        }
         let at_parent = siblings.len() as u32;
         siblings.push(id);
-        let same_class = &mut Self::entry(&mut self.by_class, at, elem.class()).nodes;
-        let at_class = same_class.len() as u32;
-        same_class.push(id);
+        let same_class = Self::entry(&mut self.by_class, at, elem.class());
+        let at_class = same_class.nodes.len() as u32;
+        same_class.nodes.push(id);
+        let grown = !same_class.indexed && same_class.nodes.len() > SCAN;
         let children = SmallList::default();
         let node = Node { parent, elem, at, parent_at, len, at_parent, at_class, validated: false, children };
         // (`id` is new: node ids are handed out once, from `last`.)
         self.nodes.insert(id, node);
+        if grown {
+            self.index_class(at);
+        }
         Some((id, false))
+    }
+
+    /// Gives every chain of the class in slot `at` its entry in `index`
+    /// (its list just grew past [`SCAN`]; once per class).
+    #[cold]
+    #[inline(never)]
+    fn index_class(&mut self, at: Slot) {
+        let chains = &mut self.by_class[at.index()];
+        chains.indexed = true;
+        for id in chains.nodes.iter() {
+            if let Some(n) = self.nodes.get(id) {
+                self.index.insert(ChainKey::new(n.parent, n.elem), *id);
+            }
+        }
     }
 
     /// The entry of the live class `class` in its graph slot `at` (the
@@ -525,23 +581,38 @@ impl ChainStore {
         let mut doomed = std::mem::take(&mut self.doomed);
         let entry = self.by_class.get_mut(at.index()).map(std::mem::take).unwrap_or_default();
         debug_assert!(entry.class == 0 || entry.class == class.raw(), "slot {at:?} is not class {class:?}'s");
-        let ClassChains { nodes, head_children, validated_heads, .. } = entry;
-        doomed.extend_from_slice(&nodes);
-        doomed.extend_from_slice(&head_children);
-        let heads = validated_heads.count_ones() as usize;
-        self.count -= heads;
-        self.hlocks -= heads;
-        self.zapped += heads;
+        let ClassChains { nodes, head_children, validated_heads, indexed, .. } = entry;
+        // (One by one: these lists are short, mostly of one id, and
+        // `extend_from_slice` calls `memcpy`.)
+        for &id in nodes.iter().chain(head_children.iter()) {
+            doomed.push(id);
+        }
+        if validated_heads != 0 {
+            let heads = validated_heads.count_ones() as usize;
+            self.count -= heads;
+            self.hlocks -= heads;
+            self.zapped += heads;
+        }
         while let Some(id) = doomed.pop() {
             let Some(n) = self.nodes.remove(&id) else { continue };
-            self.index.remove(&ChainKey::new(n.parent, n.elem));
+            // (Its class's entry says whether it has an index entry: the
+            // removed class's was taken above.)
+            let in_index = match n.elem.class() == class {
+                true => indexed,
+                false => self.by_class.get(n.at.index()).is_some_and(|c| c.indexed),
+            };
+            if in_index {
+                self.index.remove(&ChainKey::new(n.parent, n.elem));
+            }
             self.unlist(&n, class);
             if n.validated {
                 self.count -= 1;
                 self.hlocks -= n.len as usize;
                 self.zapped += 1;
             }
-            doomed.extend_from_slice(&n.children);
+            if !n.children.is_empty() {
+                doomed.extend_from_slice(&n.children);
+            }
         }
         self.doomed = doomed;
     }
@@ -600,7 +671,7 @@ impl ChainStore {
     /// Interned chains (validated or not).
     #[cfg(test)]
     pub(crate) fn interned(&self) -> usize {
-        self.index.len()
+        self.nodes.len()
     }
 
     /// Checks that every node is listed exactly where it says (tests).
@@ -609,8 +680,13 @@ impl ChainStore {
         let listed: usize = self.nodes.values().map(|n| n.children.len()).sum::<usize>()
             + self.by_class.iter().map(|c| c.head_children.len()).sum::<usize>();
         let by_class: usize = self.by_class.iter().map(|l| l.nodes.len()).sum();
+        // The index holds the chains of the indexed classes, and only them;
+        // a class with more than `SCAN` chains is indexed.
+        let indexed: usize = self.by_class.iter().filter(|c| c.indexed).map(|l| l.nodes.len()).sum();
         listed == self.nodes.len()
             && by_class == self.nodes.len()
+            && indexed == self.index.len()
+            && self.by_class.iter().all(|c| c.indexed || c.nodes.len() <= SCAN)
             && self.nodes.iter().all(|(id, n)| {
                 let entry = self.by_class.get(n.at.index());
                 let siblings = match n.parent.head_elem() {
@@ -624,6 +700,8 @@ impl ChainStore {
                 siblings.and_then(|l| l.get(n.at_parent as usize)) == Some(id)
                     && entry.is_some_and(|c| c.class == n.elem.class().raw())
                     && entry.and_then(|l| l.nodes.get(n.at_class as usize)) == Some(id)
+                    && (!entry.is_some_and(|c| c.indexed)
+                        || self.index.get(&ChainKey::new(n.parent, n.elem)) == Some(id))
             })
     }
 }
@@ -706,6 +784,54 @@ mod tests {
         }
         assert!(gone.iter().all(|&n| s.elems(n).is_empty()));
         assert_eq!(s.nodes.len(), 499 + live.len());
+    }
+
+    #[test]
+    fn a_class_s_chains_are_found_by_a_scan_or_the_index_and_never_interned_twice() {
+        // Class 100 taken under 30 heads and above a chain of two, in two
+        // modes: its list crosses `SCAN` (indexed from then on), then
+        // shrinks as the heads' classes go; every chain is found again, by
+        // a scan or by the index, at every step.
+        let mut s = ChainStore::default();
+        let shared = Elem::new(cls(100), Read::Shared, false, true).unwrap();
+        let mid = intern(&mut s, ChainNode::head(el(40)), el(41), usize::MAX).unwrap();
+        let mut known: Vec<(ChainNode, Elem, ChainNode)> = Vec::new();
+        let check = |s: &mut ChainStore, known: &[(ChainNode, Elem, ChainNode)]| {
+            assert!(s.lists_are_consistent());
+            let before = s.interned();
+            for &(parent, e, n) in known {
+                assert_eq!(intern(s, parent, e, usize::MAX), Some(n), "{parent:?} + {e:?} found again");
+            }
+            assert_eq!(s.interned(), before, "nothing interned twice");
+        };
+        for p in 1..=30u32 {
+            for e in [el(100), shared] {
+                let parent = if p == 30 { mid } else { ChainNode::head(el(p)) };
+                let n = intern(&mut s, parent, e, usize::MAX).unwrap();
+                known.push((parent, e, n));
+                assert_eq!(s.by_class[100].indexed, known.len() > SCAN);
+                check(&mut s, &known);
+            }
+        }
+        assert_eq!(s.index.len(), 60, "the indexed class's chains, and no other");
+        // Its list shrinks below `SCAN`: still indexed, still found.
+        for p in 1..=27u32 {
+            s.zap_class(cls(p), sl(p));
+            known.retain(|&(parent, _, _)| parent != ChainNode::head(el(p)));
+            check(&mut s, &known);
+        }
+        assert_eq!((s.by_class[100].nodes.len(), s.index.len()), (6, 6));
+        // The chain below one of them goes, then the class itself.
+        s.zap_class(cls(41), sl(41));
+        known.retain(|&(parent, _, _)| parent != mid);
+        check(&mut s, &known);
+        s.zap_class(cls(100), sl(100));
+        assert!(s.index.is_empty() && !s.by_class[100].indexed);
+        // The slot's next class starts with a scan.
+        let n = s.intern(ChainNode::head(el(1)), Some(sl(1)), el(200), sl(100), usize::MAX).unwrap();
+        assert!(!s.by_class[100].indexed && s.index.is_empty());
+        assert_eq!(s.intern(ChainNode::head(el(1)), Some(sl(1)), el(200), sl(100), usize::MAX), Some(n));
+        assert!(s.lists_are_consistent());
     }
 
     #[test]

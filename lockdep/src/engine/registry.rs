@@ -52,6 +52,7 @@ impl Inner {
 pub(crate) fn note_owner(owners: &KeyOwners, inner: &Weak<Inner>) {
     let mine = inner.as_ptr().cast_mut().cast::<()>();
     let mut first = owners.first.load(Ordering::Acquire);
+    debug_assert!(mine.addr() & SEVERAL == 0, "the validator state is aligned");
     if first.is_null() {
         let raw = Weak::into_raw(inner.clone()).cast_mut().cast::<()>();
         match owners.first.compare_exchange(std::ptr::null_mut(), raw, Ordering::AcqRel, Ordering::Acquire) {
@@ -65,9 +66,20 @@ pub(crate) fn note_owner(owners: &KeyOwners, inner: &Weak<Inner>) {
             }
         }
     }
-    if first != mine && !owners.several.load(Ordering::Relaxed) {
-        owners.several.store(true, Ordering::Relaxed);
+    // (The pointer never changes once set, short of `release_owners`, which
+    // has the key to itself: storing it back with the bit set loses nothing.)
+    if first.map_addr(|a| a & !SEVERAL) != mine && first.addr() & SEVERAL == 0 {
+        owners.first.store(first.map_addr(|a| a | SEVERAL), Ordering::Relaxed);
     }
+}
+
+/// The bit of [`KeyOwners::first`] that says another validator registered
+/// a class of the key too.
+const SEVERAL: usize = 1;
+
+/// Whether more than one validator registered a class of the key.
+pub(crate) fn several_owners(owners: &KeyOwners) -> bool {
+    owners.first.load(Ordering::Relaxed).addr() & SEVERAL != 0
 }
 
 /// Whether any validator registered a class of the key.
@@ -77,7 +89,7 @@ pub(crate) fn any_owner(owners: &KeyOwners) -> bool {
 
 /// The first validator that registered a class of the key, if it lives.
 pub(crate) fn first_owner(owners: &KeyOwners) -> Option<Arc<Inner>> {
-    let p = owners.first.load(Ordering::Acquire);
+    let p = owners.first.load(Ordering::Acquire).map_addr(|a| a & !SEVERAL);
     if p.is_null() {
         return None;
     }
@@ -92,7 +104,7 @@ pub(crate) fn first_owner(owners: &KeyOwners) -> Option<Arc<Inner>> {
 /// Gives back the weak count `owners` holds (the key is being dropped); it
 /// holds none afterwards.
 pub(crate) fn release_owners(owners: &mut KeyOwners) {
-    let p = std::mem::replace(owners.first.get_mut(), std::ptr::null_mut());
+    let p = std::mem::replace(owners.first.get_mut(), std::ptr::null_mut()).map_addr(|a| a & !SEVERAL);
     if !p.is_null() {
         // SAFETY: a non-null `first` was made by `Weak::into_raw` on a
         // `Weak<Inner>` in `note_owner`, and it is given back once: the
@@ -115,10 +127,11 @@ mod tests {
         note_owner(&owners, &wa);
         note_owner(&owners, &wa);
         assert_eq!(Arc::weak_count(&a), base_a + 1, "one count, however often noted");
-        assert!(any_owner(&owners) && !owners.several.load(Ordering::Relaxed));
+        assert!(any_owner(&owners) && !several_owners(&owners));
         assert!(Arc::ptr_eq(&first_owner(&owners).unwrap(), &a));
         note_owner(&owners, &wb);
-        assert!(owners.several.load(Ordering::Relaxed), "a second validator");
+        assert!(several_owners(&owners), "a second validator");
+        assert!(Arc::ptr_eq(&first_owner(&owners).unwrap(), &a), "the first stays first");
         assert_eq!(Arc::weak_count(&b), base_b, "only the first is kept");
         release_owners(&mut owners);
         assert_eq!(Arc::weak_count(&a), base_a, "given back");

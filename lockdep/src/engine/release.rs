@@ -10,7 +10,7 @@ use super::emit::{lock_info, map_info};
 use super::fast::fast;
 use super::held::HeldLock;
 use super::inner::{Inner, lock};
-use super::registry::{any_owner, first_owner, registry};
+use super::registry::{any_owner, first_owner, registry, several_owners};
 use super::signature::{Signature, Site};
 use super::thread::with_ctx;
 use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
@@ -87,10 +87,14 @@ fn freed_unheld_fast(map: &LockdepMap) -> bool {
 /// Nothing happens in a child of `fork()`, where the registry and graph locks
 /// may be held forever (see `fork`).
 pub(crate) fn lockdep_unregister_key(key: &LockClassKey, maps_may_remain: bool) {
+    unregister_key_id(key.id(), maps_may_remain);
+}
+
+/// [`lockdep_unregister_key`] by the key's identity.
+fn unregister_key_id(id: KeyId, maps_may_remain: bool) {
     if crate::fork::in_forked_child() {
         return;
     }
-    let id = key.id();
     let validators: Vec<_> = lock(registry()).iter().filter_map(|w| w.upgrade()).collect();
     for inner in validators {
         zap_key(&inner, id, maps_may_remain);
@@ -102,19 +106,21 @@ pub(crate) fn lockdep_unregister_key(key: &LockClassKey, maps_may_remain: bool) 
 /// classes of it, else in every live validator. A key no validator
 /// registered a class of (its locks were never taken) costs nothing, and a
 /// validator that is gone has nothing left to remove.
-pub(crate) fn unregister_dynamic_key(key: &LockClassKey, owners: &crate::class::KeyOwners) {
+/// `id`: the key's identity (a [`DynamicKey`](crate::DynamicKey)'s, or a
+/// map's own key's).
+pub(crate) fn unregister_dynamic_key(id: KeyId, owners: &crate::class::KeyOwners) {
     if !any_owner(owners) {
         return;
     }
-    if owners.several.load(std::sync::atomic::Ordering::Relaxed) {
-        lockdep_unregister_key(key, false);
+    if several_owners(owners) {
+        unregister_key_id(id, false);
         return;
     }
     if crate::fork::in_forked_child() {
         return; // see `lockdep_unregister_key`
     }
     if let Some(inner) = first_owner(owners) {
-        zap_key(&inner, key.id(), false);
+        zap_key(&inner, id, false);
     }
 }
 

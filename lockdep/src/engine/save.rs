@@ -91,10 +91,11 @@ fn build(inner: &Inner, classes: Vec<ClassCopy>, edges: Vec<EdgeCopy>, traces: b
             key: match c.key {
                 KeyId::Site { file, line, col, .. } => Key::Site(Site::new(file, line, col)),
                 KeyId::Key { addr, .. } => Key::Addr(format!("{addr:#x}")),
+                KeyId::Owned(n) => Key::Addr(format!("{n:#x}")),
             },
             ty: match c.key {
                 KeyId::Site { ty, .. } => ty.map(str::to_owned),
-                KeyId::Key { .. } => None,
+                KeyId::Key { .. } | KeyId::Owned(_) => None,
             },
             subclass: c.subclass,
             version: c.version,

@@ -29,6 +29,7 @@ const TRIM_HOPS: usize = 2;
 fn key_text(k: KeyId) -> String {
     match k {
         KeyId::Key { addr, .. } => format!("{addr:016x}"),
+        KeyId::Owned(n) => format!("{n:016x}"),
         KeyId::Site { file, line, col, ty: None } => format!("{file}:{line}:{col}"),
         KeyId::Site { file, line, col, ty: Some(ty) } => format!("{file}:{line}:{col}<{ty}>"),
     }
