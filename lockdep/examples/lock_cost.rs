@@ -16,7 +16,7 @@
 //! frame per lock, so that the tight loop and callgrind see the code criterion
 //! times (a frame's prologue and register saves included).
 //!
-//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4|lockdep-nest-rec|parking_lot-nest-rec] [iterations]`.
+//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4|lockdep-nest-rec|parking_lot-nest-rec|lockdep-nest-rec-outer|parking_lot-nest-rec-outer] [iterations]`.
 use std::hint::black_box;
 
 // The two functions add different constants only so that LLVM keeps two
@@ -126,6 +126,30 @@ fn main() {
             lockdep_nest_rec(black_box(&ms));
         }
         assert_eq!(*ms[3].lock(), n + 1);
+    }
+    // The recursive nest under one more lock held across the loop: no
+    // acquisition in the recursion is a chain head (is the recursive shape's
+    // extra cost the fast path's head-or-nested test? PERFORMANCE.md, round 8).
+    if which == "lockdep-nest-rec-outer" {
+        static KEYS: [lockdep::LockClassKey; 5] = [const { lockdep::LockClassKey::new() }; 5];
+        let outer = lockdep::Mutex::with_key(0, &KEYS[4]);
+        let ms = [0, 1, 2, 3].map(|i| lockdep::Mutex::with_key(0, &KEYS[i]));
+        let _held = outer.lock();
+        ld_frame(&ms);
+        for _ in 0..n {
+            lockdep_nest_rec(black_box(&ms));
+        }
+        assert_eq!(*ms[3].lock(), n + 1);
+    }
+    if which == "parking_lot-nest-rec-outer" {
+        let outer = parking_lot::Mutex::new(0);
+        let ms = [(); 4].map(|_| parking_lot::Mutex::new(0));
+        let _held = outer.lock();
+        pl_frame(&ms);
+        for _ in 0..n {
+            parking_lot_nest_rec(black_box(&ms));
+        }
+        assert_eq!(*ms[3].lock(), 2 * (n + 1));
     }
     if which == "parking_lot-nest-rec" {
         let ms = [(); 4].map(|_| parking_lot::Mutex::new(0));
