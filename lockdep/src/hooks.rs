@@ -319,24 +319,32 @@ impl Drop for crate::class::DynKeyInner {
     }
 }
 
+#[cfg(lockdep_on)]
+impl Drop for crate::class::OwnedKey {
+    /// A map with a key of its own ([`LockdepMap::new_dynamic`]) is gone:
+    /// remove the key's classes, as the last user of a
+    /// [`DynamicKey`](crate::DynamicKey) does (the map's own drop, the
+    /// freed-while-held check, runs first), then give its number back for
+    /// reuse. As a field's drop, it runs even if that check's report
+    /// unwinds.
+    fn drop(&mut self) {
+        if engine::any_owner(&self.owners) {
+            engine::unregister_dynamic_key(crate::class::KeyId::Owned(self.id), &self.owners);
+            engine::release_owners(&mut self.owners);
+        }
+        if !crate::fork::in_forked_child_quiet() {
+            self.free();
+        }
+    }
+}
+
 impl Drop for LockdepMap {
     /// A lock's memory goes away: it must not be held (kernel
-    /// `debug_check_no_locks_freed`). A map with a key of its own
-    /// ([`LockdepMap::new_dynamic`]) then removes the key's classes, as the
-    /// last user of a [`DynamicKey`](crate::DynamicKey) does.
+    /// `debug_check_no_locks_freed`). A key of the map's own is removed
+    /// after this, by its own drop (`OwnedKey`'s).
     fn drop(&mut self) {
         if ENABLED {
             engine::debug_check_no_locks_freed(self);
-        }
-        #[cfg(lockdep_on)]
-        if let crate::class::KeySource::Owned(k) = &mut self.key {
-            if engine::any_owner(&k.owners) {
-                engine::unregister_dynamic_key(crate::class::KeyId::Owned(k.id), &k.owners);
-                engine::release_owners(&mut k.owners);
-            }
-            if !crate::fork::in_forked_child_quiet() {
-                k.free();
-            }
         }
     }
 }
