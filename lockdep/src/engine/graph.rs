@@ -675,24 +675,32 @@ impl Graph {
         Some(id)
     }
 
-    /// Removes a live edge from both adjacency lists (O(1): the last entry
-    /// of each list takes its place) and frees its slot.
-    fn remove_edge(&mut self, e: EdgeId) {
-        let Edge { from, to, at_from, at_to, .. } = self.edges[e.index()];
-        let after = &mut self.classes[from.index()].after;
-        after.swap_remove(at_from as usize);
-        if let Some(&moved) = after.get(at_from as usize) {
-            self.edges[moved.index()].at_from = at_from;
-        }
-        let before = &mut self.classes[to.index()].before;
-        before.swap_remove(at_to as usize);
-        if let Some(&moved) = before.get(at_to as usize) {
-            self.edges[moved.index()].at_to = at_to;
-        }
+    /// Frees the live edge `e`, which the caller took off the end of its
+    /// class's own list (`after` when `own_after`, else `before`, of the
+    /// class being removed): here it leaves the other end's list (O(1):
+    /// that list's last entry takes its place) and its slot is freed. The
+    /// removed class's own list needs no such care — its edges go from
+    /// its end, so nothing in it moves.
+    #[inline(always)]
+    fn remove_popped_edge(&mut self, e: EdgeId, own_after: bool) {
         let edge = &mut self.edges[e.index()];
         edge.alive = false;
+        let Edge { from, to, at_from, at_to, .. } = *edge;
         if std::mem::take(&mut edge.paired) {
             self.by_pair.remove(&(from, to));
+        }
+        if own_after {
+            let before = &mut self.classes[to.index()].before;
+            before.swap_remove(at_to as usize);
+            if let Some(&moved) = before.get(at_to as usize) {
+                self.edges[moved.index()].at_to = at_to;
+            }
+        } else {
+            let after = &mut self.classes[from.index()].after;
+            after.swap_remove(at_from as usize);
+            if let Some(&moved) = after.get(at_from as usize) {
+                self.edges[moved.index()].at_from = at_from;
+            }
         }
         self.nr_dependencies -= 1;
         self.free_edges.push(e);
@@ -850,11 +858,13 @@ impl Graph {
     /// `None` if it was not live.
     fn unplace(&mut self, id: ClassId) -> Option<Slot> {
         let slot = Slot(self.slots.remove(id.raw())?);
-        while let Some(&e) = self.classes[slot.index()].after.last() {
-            self.remove_edge(e);
+        // Last first, so that nothing moves in the class's own lists (an
+        // edge into itself leaves its `before` as the other end's list).
+        while let Some(e) = self.classes[slot.index()].after.pop() {
+            self.remove_popped_edge(e, true);
         }
-        while let Some(&e) = self.classes[slot.index()].before.last() {
-            self.remove_edge(e);
+        while let Some(e) = self.classes[slot.index()].before.pop() {
+            self.remove_popped_edge(e, false);
         }
         let class = &mut self.classes[slot.index()];
         class.alive = false;
@@ -1462,6 +1472,63 @@ mod tests {
             let gone = d[round * 5];
             g2.zap(gone);
             check_all(&g2, &d);
+        }
+    }
+
+    #[test]
+    fn a_removed_class_s_edges_leave_the_other_ends_lists_and_free_their_slots_once() {
+        // Class 0 has edges out to 1..=4 and in from 5..=8, each in the
+        // middle of the other end's list (class 9 has edges on both sides
+        // of it there), and an edge into itself, which is in both of its own
+        // lists. Removing it takes its edges off the end of its own lists
+        // and out of the others' (their last entries moving into the
+        // gaps); each edge's slot is freed once, so the edges added next
+        // take nine distinct slots.
+        let (mut g, c) = graph(12);
+        let ex = Read::Exclusive;
+        for i in 1..=4 {
+            add(&mut g, c[9], c[i], ex, ex);
+            add(&mut g, c[0], c[i], ex, ex);
+            add(&mut g, c[10], c[i], ex, ex);
+        }
+        for i in 5..=8 {
+            add(&mut g, c[i], c[9], ex, ex);
+            add(&mut g, c[i], c[0], ex, ex);
+            add(&mut g, c[i], c[10], ex, ex);
+        }
+        add(&mut g, c[0], c[0], ex, ex);
+        assert_eq!(g.nr_dependencies, 25);
+        let lists_hold_the_live_edges = |g: &Graph| {
+            let listed: usize = g.live().map(|(_, k)| k.after.len()).sum();
+            listed == g.nr_dependencies
+                && g.live().map(|(_, k)| k.before.len()).sum::<usize>() == g.nr_dependencies
+                && g.edges.iter().enumerate().filter(|(_, e)| e.alive).all(|(i, e)| {
+                    g.classes[e.from.index()].after.get(e.at_from as usize) == Some(&EdgeId(i as u32))
+                        && g.classes[e.to.index()].before.get(e.at_to as usize) == Some(&EdgeId(i as u32))
+                })
+        };
+        assert!(lists_hold_the_live_edges(&g));
+        g.zap(c[0]);
+        assert_eq!(g.nr_dependencies, 16);
+        assert!(lists_hold_the_live_edges(&g) && g.pairs_are_consistent());
+        for i in 1..=8 {
+            assert_eq!(g.find_edge(c[0], c[i]), None);
+            assert_eq!(g.find_edge(c[i], c[0]), None);
+        }
+        let mut free = g.free_edges.clone();
+        free.sort_unstable_by_key(|e| e.index());
+        free.dedup();
+        assert_eq!(free.len(), 9, "each removed edge's slot freed once");
+        let before = g.edges.len();
+        for i in 1..=8 {
+            add(&mut g, c[11], c[i], ex, ex);
+        }
+        add(&mut g, c[11], c[9], ex, ex);
+        assert_eq!(g.edges.len(), before, "the nine new edges took the freed slots");
+        assert_eq!(g.nr_dependencies, 25);
+        assert!(lists_hold_the_live_edges(&g) && g.pairs_are_consistent());
+        for i in 1..=9 {
+            assert!(g.find_edge(c[11], c[i]).is_some());
         }
     }
 

@@ -288,8 +288,22 @@ impl<T: Copy + Default> SmallList<T> {
         }
     }
 
+    /// Removes the last id (as `Vec::pop`).
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<T> {
+        match self {
+            SmallList::Inline(n, a) => {
+                let last = usize::from(n.checked_sub(1)?);
+                *n -= 1;
+                Some(a[last])
+            }
+            SmallList::Heap(v) => v.pop(),
+        }
+    }
+
     /// Removes the `i`-th id, the last one taking its place (as
     /// `Vec::swap_remove`; panics when `i` is out of range).
+    #[inline]
     pub(crate) fn swap_remove(&mut self, i: usize) -> T {
         match self {
             SmallList::Inline(n, a) => {
@@ -334,5 +348,15 @@ mod tests {
         assert_eq!(&l[..], &[8]);
         assert_eq!(l.swap_remove(0), 8);
         assert!(l.is_empty());
+        assert_eq!(l.pop(), None);
+        for x in 1..=5 {
+            l.push(x);
+            v.push(x);
+        }
+        while let Some(x) = v.pop() {
+            assert_eq!(l.pop(), Some(x), "inline and on the heap");
+            assert_eq!(&l[..], &v[..]);
+        }
+        assert_eq!(l.pop(), None);
     }
 }
