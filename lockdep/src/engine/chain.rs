@@ -578,43 +578,71 @@ impl ChainStore {
     /// graph frees: the next class in it starts from nothing).
     #[inline(never)] // (inlined into its one caller it cost more: register pressure)
     pub(crate) fn zap_class(&mut self, class: ClassId, at: Slot) {
-        let mut doomed = std::mem::take(&mut self.doomed);
-        let entry = self.by_class.get_mut(at.index()).map(std::mem::take).unwrap_or_default();
+        // (A class no chain was recorded for has no entry: nothing to do.)
+        let Some(entry) = self.by_class.get_mut(at.index()) else { return };
         debug_assert!(entry.class == 0 || entry.class == class.raw(), "slot {at:?} is not class {class:?}'s");
-        let ClassChains { nodes, head_children, validated_heads, indexed, .. } = entry;
-        // (One by one: these lists are short, mostly of one id, and
-        // `extend_from_slice` calls `memcpy`.)
-        for &id in nodes.iter().chain(head_children.iter()) {
-            doomed.push(id);
-        }
+        // (The entry emptied for the slot's next class, field by field.)
+        let nodes = std::mem::take(&mut entry.nodes);
+        let head_children = std::mem::take(&mut entry.head_children);
+        let validated_heads = std::mem::take(&mut entry.validated_heads);
+        let indexed = std::mem::take(&mut entry.indexed);
+        entry.class = 0;
         if validated_heads != 0 {
             let heads = validated_heads.count_ones() as usize;
             self.count -= heads;
             self.hlocks -= heads;
             self.zapped += heads;
         }
+        // The class's own chains straight from its lists, last first; only
+        // chains above them (rare for a class that dies young: a lock taken
+        // under it) go through `doomed`, depth first. (The order is the one
+        // a single stack of all of them gave.)
+        for &id in head_children.iter().rev().chain(nodes.iter().rev()) {
+            let Some(children) = self.zap_node(id, class, indexed) else { continue };
+            if !children.is_empty() {
+                self.zap_above(children, class, indexed);
+            }
+        }
+    }
+
+    /// Removes the chains above a removed one (`children`, and theirs), for
+    /// [`zap_class`](Self::zap_class).
+    #[cold]
+    #[inline(never)]
+    fn zap_above(&mut self, children: SmallList<ChainNode>, class: ClassId, indexed: bool) {
+        let mut doomed = std::mem::take(&mut self.doomed);
+        doomed.extend_from_slice(&children);
         while let Some(id) = doomed.pop() {
-            let Some(n) = self.nodes.remove(&id) else { continue };
-            // (Its class's entry says whether it has an index entry: the
-            // removed class's was taken above.)
-            let in_index = match n.elem.class() == class {
-                true => indexed,
-                false => self.by_class.get(n.at.index()).is_some_and(|c| c.indexed),
-            };
-            if in_index {
-                self.index.remove(&ChainKey::new(n.parent, n.elem));
-            }
-            self.unlist(&n, class);
-            if n.validated {
-                self.count -= 1;
-                self.hlocks -= n.len as usize;
-                self.zapped += 1;
-            }
-            if !n.children.is_empty() {
-                doomed.extend_from_slice(&n.children);
+            if let Some(more) = self.zap_node(id, class, indexed) {
+                doomed.extend_from_slice(&more);
             }
         }
         self.doomed = doomed;
+    }
+
+    /// Removes the node `id` (a chain containing the removed class `class`,
+    /// whose chains are in `index` if `indexed`) from the store and from
+    /// the lists of what stays; the nodes extending it, which go too
+    /// (`None` if it was gone already).
+    #[inline(always)]
+    fn zap_node(&mut self, id: ChainNode, class: ClassId, indexed: bool) -> Option<SmallList<ChainNode>> {
+        let n = self.nodes.remove(&id)?;
+        // (Its class's entry says whether it has an index entry: the
+        // removed class's was taken by the caller.)
+        let in_index = match n.elem.class() == class {
+            true => indexed,
+            false => self.by_class.get(n.at.index()).is_some_and(|c| c.indexed),
+        };
+        if in_index {
+            self.index.remove(&ChainKey::new(n.parent, n.elem));
+        }
+        self.unlist(&n, class);
+        if n.validated {
+            self.count -= 1;
+            self.hlocks -= n.len as usize;
+            self.zapped += 1;
+        }
+        Some(n.children)
     }
 
     /// Takes a removed node out of its parent's and its class's lists (those
@@ -832,6 +860,64 @@ mod tests {
         assert!(!s.by_class[100].indexed && s.index.is_empty());
         assert_eq!(s.intern(ChainNode::head(el(1)), Some(sl(1)), el(200), sl(100), usize::MAX), Some(n));
         assert!(s.lists_are_consistent());
+    }
+
+    #[test]
+    fn a_removed_class_takes_every_chain_above_its_own_however_deep() {
+        // Class 5 heads chains four deep (5 1 2 3, 5 1 4, 5 2), is the top
+        // of chains under others (1 5, 2 3 5) and the middle of deeper ones
+        // (1 5 2 3, 2 3 5 4): its removal takes its own chains and every
+        // chain above them, and nothing else; the counts of validated
+        // chains and their entries follow.
+        let mut s = ChainStore::default();
+        let h = |c| ChainNode::head(el(c));
+        let path = |s: &mut ChainStore, cs: &[u32]| {
+            let mut n = h(cs[0]);
+            let mut all = vec![n];
+            for &c in &cs[1..] {
+                n = intern(s, n, el(c), usize::MAX).unwrap();
+                all.push(n);
+            }
+            all
+        };
+        let mut doomed = Vec::new();
+        let mut kept = Vec::new();
+        for cs in [&[5, 1, 2, 3][..], &[5, 1, 4], &[5, 2], &[1, 5, 2, 3], &[2, 3, 5, 4]] {
+            let at = cs.iter().position(|&c| c == 5).unwrap();
+            let nodes = path(&mut s, cs);
+            for &n in &nodes {
+                set_validated(&mut s, n);
+            }
+            kept.extend(nodes[..at].iter().copied().map(|n| (n, s.elems(n))));
+            doomed.extend(nodes[at..].iter().copied());
+        }
+        kept.extend([1, 2].map(|c| path(&mut s, &[c, 6, 7])).concat().into_iter().map(|n| (n, s.elems(n))));
+        for n in kept.iter().map(|k| k.0).collect::<Vec<_>>() {
+            set_validated(&mut s, n);
+        }
+        kept.sort_unstable_by_key(|k| k.0.raw());
+        kept.dedup_by_key(|k| k.0);
+        doomed.sort_unstable_by_key(|n| n.raw());
+        doomed.dedup();
+        let entries = |s: &ChainStore, ns: &[ChainNode]| ns.iter().map(|&n| s.elems(n).len()).sum::<usize>();
+        let (count, hlocks) = (s.count, s.hlocks);
+        let doomed_entries = entries(&s, &doomed);
+        assert!(s.lists_are_consistent());
+        s.zap_class(cls(5), sl(5));
+        assert!(s.lists_are_consistent());
+        for &n in &doomed {
+            assert!(!valid(&s, n), "{n:?} went");
+            if n.head_elem().is_none() {
+                assert_eq!(s.elems(n), Vec::<Elem>::new(), "{n:?} went");
+            }
+        }
+        for (n, elems) in &kept {
+            assert_eq!(&s.elems(*n), elems, "{n:?} stayed");
+            assert!(valid(&s, *n));
+        }
+        assert_eq!(s.interned(), kept.iter().filter(|k| k.0.head_elem().is_none()).count());
+        assert_eq!((s.count, s.hlocks), (count - doomed.len(), hlocks - doomed_entries));
+        assert_eq!(s.zapped, doomed.len());
     }
 
     #[test]
