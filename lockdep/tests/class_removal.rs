@@ -271,6 +271,50 @@ fn a_map_s_own_key_moves_with_it_and_goes_with_it_from_every_validator() {
     assert_eq!((s.classes, s.zapped_classes, s.chains), (0, 2, 0));
 }
 
+/// A map's own key is removed from the validator that made its class
+/// whichever validator is the dropping thread's current one: its own (the
+/// removal then takes the thread's validator, known alive, without
+/// upgrading the key's weak pointer to it), another one (whose classes stay
+/// as they are), or none but the global one.
+#[test]
+fn a_map_s_own_key_goes_from_its_validator_whichever_is_current_when_dropped() {
+    static OUTER: LockClassKey = LockClassKey::new();
+    let outer = LockdepMap::new("outer", &OUTER);
+    let (v1, v2) = (Validator::new(Config::collect()), Validator::new(Config::collect()));
+    v2.scope(|| take(&outer));
+    let under_outer = |m: &LockdepMap| {
+        mutex_acquire(&outer, 0, false);
+        take(m);
+        mutex_release(&outer);
+    };
+    v1.scope(|| {
+        let m = LockdepMap::new_dynamic("own");
+        under_outer(&m);
+        assert_eq!((v1.stats().classes, v1.stats().chains), (2, 2));
+        drop(m); // in its own validator's scope
+        let s = v1.stats();
+        assert_eq!((s.classes, s.zapped_classes, s.chains), (1, 1, 1), "removed where it was made");
+    });
+    let m = LockdepMap::new_dynamic("own");
+    v1.scope(|| under_outer(&m));
+    v2.scope(|| {
+        take(&outer);
+        drop(m); // in another validator's scope
+    });
+    let s = v1.stats();
+    assert_eq!((s.classes, s.zapped_classes, s.chains), (1, 2, 1), "removed from the validator that made it");
+    let s = v2.stats();
+    assert_eq!((s.classes, s.zapped_classes), (1, 0), "and nothing of the current one's");
+    let m = LockdepMap::new_dynamic("own");
+    v1.scope(|| under_outer(&m));
+    drop(m); // outside any scope
+    let s = v1.stats();
+    assert_eq!((s.classes, s.zapped_classes, s.chains), (1, 3, 1));
+    for v in [&v1, &v2] {
+        assert!(v.reports().is_empty(), "{:?}", kinds(v));
+    }
+}
+
 /// A map's own key's number is reused by the thread's next one once the
 /// map is gone (as a freed key's address is): the new map's class is a new
 /// class, with none of the old one's dependencies, in every validator the
