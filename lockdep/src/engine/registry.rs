@@ -87,13 +87,6 @@ pub(crate) fn any_owner(owners: &KeyOwners) -> bool {
     !owners.first.load(Ordering::Acquire).is_null()
 }
 
-/// The address of the first validator that registered a class of the key
-/// (0: none), which a weak count keeps from being reused while the key
-/// lives; for a compare with a validator known alive, without upgrading.
-pub(crate) fn first_owner_addr(owners: &KeyOwners) -> usize {
-    owners.first.load(Ordering::Relaxed).addr() & !SEVERAL
-}
-
 /// The first validator that registered a class of the key, if it lives.
 pub(crate) fn first_owner(owners: &KeyOwners) -> Option<Arc<Inner>> {
     let p = owners.first.load(Ordering::Acquire).map_addr(|a| a & !SEVERAL);

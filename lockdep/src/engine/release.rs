@@ -10,7 +10,7 @@ use super::emit::{lock_info, map_info};
 use super::fast::fast;
 use super::held::HeldLock;
 use super::inner::{Inner, lock};
-use super::registry::{any_owner, first_owner, first_owner_addr, registry, several_owners};
+use super::registry::{any_owner, first_owner, registry, several_owners};
 use super::signature::{Signature, Site};
 use super::thread::with_ctx;
 use crate::class::{KeyId, LockClassKey, MAX_SUBCLASSES, Read};
@@ -118,23 +118,6 @@ pub(crate) fn unregister_dynamic_key(id: KeyId, owners: &crate::class::KeyOwners
     }
     if crate::fork::in_forked_child() {
         return; // see `lockdep_unregister_key`
-    }
-    // The thread's current validator is alive while the fast path is armed
-    // for it (`FAST`'s invariant): when it is the owner — the key's map was
-    // used on this thread, the common case — no upgrade of the owner's
-    // weak pointer (and no drop of the `Arc` it makes: two atomic
-    // read-modify-writes on the validator's counts) is needed.
-    // SAFETY: only `ptr` is read; the borrow ends here.
-    let current = unsafe { fast() }.map_or(0, |pv| pv.ptr);
-    if current != 0 && current == first_owner_addr(owners) {
-        // SAFETY: an armed `FAST` entry's validator is the thread's current
-        // one, held by its scope stack or the global (FAST's invariant (2));
-        // nothing below changes either, so it outlives this borrow. (The
-        // owner's weak count keeps its address from naming another
-        // validator while the key lives: equal addresses, one validator.)
-        let inner = unsafe { &*(current as *const Inner) };
-        zap_key(inner, id, false);
-        return;
     }
     if let Some(inner) = first_owner(owners) {
         zap_key(&inner, id, false);
