@@ -190,6 +190,7 @@ impl Nodes {
         self.list.push((id, node));
     }
 
+    #[inline]
     fn remove(&mut self, id: &ChainNode) -> Option<Node> {
         let i = self.at.remove(id.raw())? as usize;
         let (_, node) = self.list.swap_remove(i);
@@ -649,6 +650,7 @@ impl ChainStore {
     /// being removed themselves are gone already: `zapped`'s lists, and
     /// the lists of nodes removed before it). A head's list stays, with its
     /// class, when it empties.
+    #[inline]
     fn unlist(&mut self, n: &Node, zapped: ClassId) {
         let siblings = match n.parent.head_elem() {
             Some(e) if e.class() == zapped => None,
