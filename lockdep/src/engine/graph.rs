@@ -81,7 +81,9 @@ impl Class {
 pub(crate) struct EdgeEnd {
     pub(crate) instance: crate::names::NameId,
     pub(crate) addr: usize,
-    pub(crate) subclass: u32,
+    /// (A byte, as the held entry's: below `MAX_SUBCLASSES`. The edge table
+    /// holds two ends an edge: 24 bytes each, not 32.)
+    pub(crate) subclass: u8,
     pub(crate) read: Read,
     pub(crate) trylock: bool,
     pub(crate) location: &'static Location<'static>,
@@ -94,7 +96,7 @@ impl EdgeEnd {
             instance: self.instance.name(),
             addr: self.addr,
             class,
-            subclass: self.subclass,
+            subclass: u32::from(self.subclass),
             read: self.read,
             trylock: self.trylock,
             location: self.location,
@@ -1496,6 +1498,11 @@ mod tests {
             g.zap(d);
             assert!(g.order_is_consistent());
         }
+    }
+
+    #[test]
+    fn an_edge_end_is_three_words() {
+        assert_eq!(std::mem::size_of::<EdgeEnd>(), 24);
     }
 
     #[test]

@@ -297,7 +297,9 @@ pub(crate) fn seed(inner: &Inner, g: &SavedGraph, loc: &'static Location<'static
             let info = |end: &End, class: &SavedClass| EdgeEnd {
                 instance: crate::names::intern(intern(&end.instance)),
                 addr: 0,
-                subclass: class.subclass,
+                // (A class of a subclass past the range is never
+                // registered, so no edge of it is inserted.)
+                subclass: u8::try_from(class.subclass).unwrap_or(u8::MAX),
                 read: end.read,
                 trylock: end.trylock,
                 location: loc,
