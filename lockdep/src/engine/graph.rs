@@ -45,9 +45,12 @@ impl EdgeId {
     }
 }
 
+/// (A class's key is not kept here but in `Graph::by_key`, which has it
+/// anyway: only dumps and saves ask for it, through
+/// [`Graph::keys_by_slot`]. Without its 48-byte `KeyId` a class is 80
+/// bytes, which every new class writes and a growing table copies.)
 pub(crate) struct Class {
     pub(crate) id: ClassId,
-    pub(crate) key: KeyId,
     pub(crate) subclass: u32,
     pub(crate) name: &'static str,
     /// `#version` suffix when several keys share the name (0 = none).
@@ -407,6 +410,25 @@ impl Graph {
         self.by_key.get(&key).and_then(|c| c.get(subclass))
     }
 
+    /// Every live class's key, by the class's slot (`None` for a free
+    /// slot): the key table, turned round (for dumps and saves, which walk
+    /// the classes; a new class keeps its key in the key table alone).
+    pub(crate) fn keys_by_slot(&self) -> Vec<Option<KeyId>> {
+        let mut keys = vec![None; self.classes.len()];
+        for (key, classes) in &self.by_key {
+            let mut put = |raw: u32| {
+                if let Some(slot) = (raw != 0).then(|| self.slot(ClassId::from_raw(raw))).flatten() {
+                    keys[slot.index()] = Some(*key);
+                }
+            };
+            put(classes.first);
+            for &raw in classes.more.iter().flat_map(|m| m.iter()) {
+                put(raw);
+            }
+        }
+        keys
+    }
+
     /// The slot of a live class.
     #[inline]
     pub(crate) fn slot(&self, id: ClassId) -> Option<Slot> {
@@ -475,7 +497,6 @@ impl Graph {
         classes.set(subclass, Some(id));
         let class = Class {
             id,
-            key,
             subclass,
             name,
             version,
@@ -802,11 +823,13 @@ impl Graph {
     /// remove one subclass at a time.)
     #[cfg(test)]
     pub(crate) fn zap(&mut self, id: ClassId) {
+        let Some(key) = self.slot(id).and_then(|s| self.keys_by_slot()[s.index()]) else {
+            return;
+        };
         let Some(slot) = self.unplace(id) else {
             return;
         };
-        let class = &self.classes[slot.index()];
-        let (key, subclass) = (class.key, class.subclass);
+        let subclass = self.classes[slot.index()].subclass;
         if let Entry::Occupied(mut o) = self.by_key.entry(key) {
             let classes = o.get_mut();
             classes.set(subclass, None);
@@ -1039,7 +1062,11 @@ impl Graph {
             self.classes[e.from.index()].after.get(e.at_from as usize) == Some(&EdgeId(i as u32))
                 && self.classes[e.to.index()].before.get(e.at_to as usize) == Some(&EdgeId(i as u32))
         });
+        let keys = self.keys_by_slot();
+        let keyed =
+            self.live().all(|(slot, c)| keys[slot.index()].is_some_and(|k| self.lookup(k, c.subclass) == Some(c.id)));
         lists
+            && keyed
             && self.pairs_are_consistent()
             && (self.order_broken
                 || self.edges.iter().filter(|e| e.alive).all(|e| {
@@ -1503,6 +1530,12 @@ mod tests {
     #[test]
     fn an_edge_end_is_three_words() {
         assert_eq!(std::mem::size_of::<EdgeEnd>(), 24);
+        assert_eq!(std::mem::size_of::<Edge>(), 96);
+    }
+
+    #[test]
+    fn a_class_keeps_no_key() {
+        assert_eq!(std::mem::size_of::<Class>(), 80);
     }
 
     #[test]
