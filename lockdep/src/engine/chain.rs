@@ -182,10 +182,15 @@ impl Nodes {
         Some(&self.list[i as usize].1)
     }
 
+    /// (The last node first: a chain just interned is marked validated
+    /// next, and is last in `list`, found without a probe of `at`.)
     #[inline]
     fn get_mut(&mut self, id: &ChainNode) -> Option<&mut Node> {
-        let i = self.at.get(id.raw())?;
-        Some(&mut self.list[i as usize].1)
+        let i = match self.list.last() {
+            Some((last, _)) if last == id => self.list.len() - 1,
+            _ => self.at.get(id.raw())? as usize,
+        };
+        Some(&mut self.list[i].1)
     }
 
     /// Adds the node of the new id `id` (ids are handed out once).
