@@ -647,6 +647,7 @@ impl Graph {
 
     /// [`insert_edge`](Self::insert_edge) between two live classes' slots
     /// (the edge must not exist yet).
+    #[inline(always)]
     pub(crate) fn insert_edge_at(
         &mut self,
         from: Slot,
