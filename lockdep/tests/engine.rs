@@ -728,3 +728,45 @@ fn a_new_chain_head_past_max_chains_is_reported_and_still_tracked() {
     assert_eq!(reports.len(), 1);
     assert!(reports[0].message().contains("max_chains"), "{}", reports[0].message());
 }
+
+/// A class's key is kept in the key table only (not in the class), and a
+/// dump finds it there: each class's line shows its own key, also for a
+/// class in a slot that removed classes freed.
+#[test]
+fn a_dump_shows_each_class_s_own_key_after_slots_are_reused() {
+    static K: LockClassKey = LockClassKey::new();
+    let stat = LockdepMap::new("stat", &K);
+    let site_line = line!() + 1;
+    let site = LockdepMap::here("site");
+    let v = collect();
+    v.scope(|| {
+        for _ in 0..3 {
+            let d = LockdepMap::new_dynamic("gone");
+            mutex_acquire(&stat, 0, false);
+            mutex_acquire(&d, 0, false);
+            mutex_release(&d);
+            mutex_release(&stat);
+        }
+        let kept = LockdepMap::new_dynamic("kept");
+        for m in [&kept, &site] {
+            mutex_acquire(&stat, 0, false);
+            mutex_acquire(m, 0, false);
+            mutex_release(m);
+            mutex_release(&stat);
+        }
+        if !ENABLED {
+            return;
+        }
+        let classes = v.dump_classes();
+        let key_of = |name: &str| {
+            let line = classes.lines().find(|l| l.ends_with(&format!("....: {name}")));
+            line.unwrap_or_else(|| panic!("no class {name}: {classes}")).split(' ').next().unwrap().to_owned()
+        };
+        assert_eq!(key_of("stat"), format!("{:016x}", &K as *const LockClassKey as usize), "{classes}");
+        assert!(key_of("site").starts_with(&format!("{}:{site_line}:", file!())), "{classes}");
+        let kept = key_of("kept");
+        assert!(kept.len() == 16 && kept.chars().all(|c| c.is_ascii_hexdigit()), "{classes}");
+        assert!(!classes.contains("....: gone"), "{classes}");
+        assert_eq!(v.stats().classes, 3);
+    });
+}

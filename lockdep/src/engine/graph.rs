@@ -45,9 +45,12 @@ impl EdgeId {
     }
 }
 
+/// (A class's key is not kept here but in `Graph::by_key`, which has it
+/// anyway: only dumps and saves ask for it, through
+/// [`Graph::keys_by_slot`]. Without its 48-byte `KeyId` a class is 80
+/// bytes, which every new class writes and a growing table copies.)
 pub(crate) struct Class {
     pub(crate) id: ClassId,
-    pub(crate) key: KeyId,
     pub(crate) subclass: u32,
     pub(crate) name: &'static str,
     /// `#version` suffix when several keys share the name (0 = none).
@@ -81,7 +84,9 @@ impl Class {
 pub(crate) struct EdgeEnd {
     pub(crate) instance: crate::names::NameId,
     pub(crate) addr: usize,
-    pub(crate) subclass: u32,
+    /// (A byte, as the held entry's: below `MAX_SUBCLASSES`. The edge table
+    /// holds two ends an edge: 24 bytes each, not 32.)
+    pub(crate) subclass: u8,
     pub(crate) read: Read,
     pub(crate) trylock: bool,
     pub(crate) location: &'static Location<'static>,
@@ -94,7 +99,7 @@ impl EdgeEnd {
             instance: self.instance.name(),
             addr: self.addr,
             class,
-            subclass: self.subclass,
+            subclass: u32::from(self.subclass),
             read: self.read,
             trylock: self.trylock,
             location: self.location,
@@ -352,20 +357,27 @@ struct Names {
 
 impl Names {
     /// The versions of the keys of `name`, and their place (made if new).
+    /// (The recent name's case inlined: a call cost ~20 of its ~30
+    /// instructions a new class.)
+    #[inline(always)]
     fn of(&mut self, name: &'static str) -> (u32, &mut NameVersions) {
         let at = match self.recent {
             Some((n, at)) if std::ptr::eq(n, name) => at,
-            _ => {
-                let versions = &mut self.versions;
-                let at = *self.by_name.entry(name).or_insert_with(|| {
-                    versions.push(NameVersions { name, ..NameVersions::default() });
-                    (versions.len() - 1) as u32
-                });
-                self.recent = Some((name, at));
-                at
-            }
+            _ => self.find(name),
         };
         (at, &mut self.versions[at as usize])
+    }
+
+    /// The place of `name`'s versions (made if new), now the recent name.
+    #[inline(never)]
+    fn find(&mut self, name: &'static str) -> u32 {
+        let versions = &mut self.versions;
+        let at = *self.by_name.entry(name).or_insert_with(|| {
+            versions.push(NameVersions { name, ..NameVersions::default() });
+            (versions.len() - 1) as u32
+        });
+        self.recent = Some((name, at));
+        at
     }
 }
 
@@ -396,6 +408,25 @@ pub(crate) enum Plain {
 impl Graph {
     pub(crate) fn lookup(&self, key: KeyId, subclass: u32) -> Option<ClassId> {
         self.by_key.get(&key).and_then(|c| c.get(subclass))
+    }
+
+    /// Every live class's key, by the class's slot (`None` for a free
+    /// slot): the key table, turned round (for dumps and saves, which walk
+    /// the classes; a new class keeps its key in the key table alone).
+    pub(crate) fn keys_by_slot(&self) -> Vec<Option<KeyId>> {
+        let mut keys = vec![None; self.classes.len()];
+        for (key, classes) in &self.by_key {
+            let mut put = |raw: u32| {
+                if let Some(slot) = (raw != 0).then(|| self.slot(ClassId::from_raw(raw))).flatten() {
+                    keys[slot.index()] = Some(*key);
+                }
+            };
+            put(classes.first);
+            for &raw in classes.more.iter().flat_map(|m| m.iter()) {
+                put(raw);
+            }
+        }
+        keys
     }
 
     /// The slot of a live class.
@@ -466,7 +497,6 @@ impl Graph {
         classes.set(subclass, Some(id));
         let class = Class {
             id,
-            key,
             subclass,
             name,
             version,
@@ -617,6 +647,7 @@ impl Graph {
 
     /// [`insert_edge`](Self::insert_edge) between two live classes' slots
     /// (the edge must not exist yet).
+    #[inline(always)]
     pub(crate) fn insert_edge_at(
         &mut self,
         from: Slot,
@@ -801,11 +832,13 @@ impl Graph {
     /// remove one subclass at a time.)
     #[cfg(test)]
     pub(crate) fn zap(&mut self, id: ClassId) {
+        let Some(key) = self.slot(id).and_then(|s| self.keys_by_slot()[s.index()]) else {
+            return;
+        };
         let Some(slot) = self.unplace(id) else {
             return;
         };
-        let class = &self.classes[slot.index()];
-        let (key, subclass) = (class.key, class.subclass);
+        let subclass = self.classes[slot.index()].subclass;
         if let Entry::Occupied(mut o) = self.by_key.entry(key) {
             let classes = o.get_mut();
             classes.set(subclass, None);
@@ -1040,7 +1073,11 @@ impl Graph {
             self.classes[e.from.index()].after.get(e.at_from as usize) == Some(&EdgeId(i as u32))
                 && self.classes[e.to.index()].before.get(e.at_to as usize) == Some(&EdgeId(i as u32))
         });
+        let keys = self.keys_by_slot();
+        let keyed =
+            self.live().all(|(slot, c)| keys[slot.index()].is_some_and(|k| self.lookup(k, c.subclass) == Some(c.id)));
         lists
+            && keyed
             && self.pairs_are_consistent()
             && (self.order_broken
                 || self.edges.iter().filter(|e| e.alive).all(|e| {
@@ -1556,6 +1593,17 @@ mod tests {
             g.zap(d);
             assert!(g.order_is_consistent());
         }
+    }
+
+    #[test]
+    fn an_edge_end_is_three_words() {
+        assert_eq!(std::mem::size_of::<EdgeEnd>(), 24);
+        assert_eq!(std::mem::size_of::<Edge>(), 96);
+    }
+
+    #[test]
+    fn a_class_keeps_no_key() {
+        assert_eq!(std::mem::size_of::<Class>(), 80);
     }
 
     #[test]

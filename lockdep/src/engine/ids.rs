@@ -271,13 +271,24 @@ impl<T: Copy + Default> std::ops::Deref for SmallList<T> {
 }
 
 impl<T: Copy + Default> SmallList<T> {
-    #[inline]
+    /// (The inline case inlined, the rest out of line: a new dependency
+    /// pushes onto four lists, nearly always short ones.)
+    #[inline(always)]
     pub(crate) fn push(&mut self, x: T) {
         match self {
             SmallList::Inline(n, a) if usize::from(*n) < a.len() => {
                 a[usize::from(*n)] = x;
                 *n += 1;
             }
+            _ => self.push_long(x),
+        }
+    }
+
+    /// [`push`](Self::push) onto a full inline list or a heap one.
+    #[cold]
+    #[inline(never)]
+    fn push_long(&mut self, x: T) {
+        match self {
             SmallList::Inline(_, a) => {
                 let mut v = Vec::with_capacity(6);
                 v.extend_from_slice(&a[..]);

@@ -54,9 +54,14 @@ pub(crate) fn saved_graph(inner: &Inner) -> SavedGraph {
 fn copy(g: &Graph) -> (Vec<ClassCopy>, Vec<EdgeCopy>) {
     let mut dense = vec![usize::MAX; g.classes.len()];
     let mut classes = Vec::with_capacity(g.nr_classes);
+    let keys = g.keys_by_slot();
     for (slot, c) in g.live() {
+        // (Every live class has its key in the key table; a number stands
+        // in were one missing, rather than a panic under the graph lock.)
+        debug_assert!(keys[slot.index()].is_some(), "a live class without a key");
+        let key = keys[slot.index()].unwrap_or(KeyId::Owned(0));
         dense[slot.index()] = classes.len();
-        classes.push(ClassCopy { key: c.key, subclass: c.subclass, name: c.name, version: c.version });
+        classes.push(ClassCopy { key, subclass: c.subclass, name: c.name, version: c.version });
     }
     let edges = g
         .edges
@@ -297,7 +302,9 @@ pub(crate) fn seed(inner: &Inner, g: &SavedGraph, loc: &'static Location<'static
             let info = |end: &End, class: &SavedClass| EdgeEnd {
                 instance: crate::names::intern(intern(&end.instance)),
                 addr: 0,
-                subclass: class.subclass,
+                // (A class of a subclass past the range is never
+                // registered, so no edge of it is inserted.)
+                subclass: u8::try_from(class.subclass).unwrap_or(u8::MAX),
                 read: end.read,
                 trylock: end.trylock,
                 location: loc,

@@ -75,14 +75,18 @@ impl Snapshot {
         let mut index: HashMap<u32, usize> = HashMap::with_capacity(g.nr_classes);
         let mut dense = vec![usize::MAX; g.classes.len()];
         let mut classes = Vec::with_capacity(g.nr_classes);
+        let keys = g.keys_by_slot();
         for (slot, c) in g.live() {
+            // (Every live class has its key in the key table.)
+            let key = keys[slot.index()];
+            debug_assert!(key.is_some(), "a live class without a key");
             index.insert(c.id.raw(), classes.len());
             dense[slot.index()] = classes.len();
             classes.push(ClassSnap {
                 id: c.id.raw(),
-                key: key_text(c.key),
+                key: key.map_or_else(|| "?".to_owned(), key_text),
                 name: c.display_name(),
-                wait: super::waitable::is_wait_key(c.key),
+                wait: key.is_some_and(super::waitable::is_wait_key),
             });
         }
         let edges = g

@@ -251,7 +251,7 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
             };
             let ThreadData { info, num, scopes, validators, out, .. } = data;
             let inner = current(scopes);
-            let pv = per_validator(validators, inner);
+            let pv = per_validator(validators, inner, scopes);
             sync_epoch(inner, pv);
             let r = f(&mut Ctx { inner, pv, thread: info, thread_num: *num, out });
             if !out.is_empty() {
@@ -327,27 +327,64 @@ fn dispatch_all(inner: &Inner, reports: Vec<Report>) {
 
 #[inline(always)]
 #[allow(clippy::vec_box)] // see `ThreadData::validators`
-fn per_validator<'a>(validators: &'a mut Vec<Box<PerValidator>>, inner: &Arc<Inner>) -> &'a mut PerValidator {
+fn per_validator<'a>(
+    validators: &'a mut Vec<Box<PerValidator>>,
+    inner: &Arc<Inner>,
+    scopes: &[Arc<Inner>],
+) -> &'a mut PerValidator {
     // The current validator's entry is kept first (where `arm` looks).
     if !validators.first().is_some_and(|p| p.is_for(inner)) {
         let pos = validators.iter().position(|p| p.is_for(inner)).unwrap_or_else(|| {
+            // A dropped validator's state, emptied, is the next scoped
+            // validator's: its chain cache's map keeps its capacity, which a
+            // new one would grow again by doubling (~80 instructions a new
+            // edge in a validator made after a dropped one). Not the global
+            // validator's (made once a thread, often only for a map's drop
+            // between two scoped validators): the state then waits, one at
+            // most, for the next.
+            let dropped = validators.iter().position(|p| p.inner.strong_count() == 0);
+            let dropped = dropped.map(|i| validators.swap_remove(i));
             validators.retain(|p| p.inner.strong_count() > 0);
-            validators.push(Box::new(PerValidator {
-                id: inner.id,
-                ptr: Arc::as_ptr(inner) as usize,
-                inner: Arc::downgrade(inner),
-                held: HeldStack { locks: Vec::with_capacity(16) },
-                cache: ThreadChainCache::default(),
-                hot: 0,
-                class_tag: 0,
-                thread_num: 0,
-                fast_depth: 0,
-            }));
-            validators.len() - 1
+            let (reuse, keep) = if !scopes.is_empty() { (dropped, None) } else { (None, dropped) };
+            validators.push(new_per_validator(inner, reuse));
+            let pos = validators.len() - 1;
+            validators.extend(keep);
+            pos
         });
         validators.swap(0, pos);
     }
     &mut validators[0]
+}
+
+/// This thread's state for `inner`, in `reuse` (a dropped validator's,
+/// emptied: no held lock, an empty chain cache) if given.
+#[cold]
+#[inline(never)]
+fn new_per_validator(inner: &Arc<Inner>, reuse: Option<Box<PerValidator>>) -> Box<PerValidator> {
+    let (id, ptr, weak) = (inner.id, Arc::as_ptr(inner) as usize, Arc::downgrade(inner));
+    match reuse {
+        Some(mut pv) => {
+            // (Field by field: every one is set, as a new state's would be.)
+            let PerValidator { id: i, ptr: p, inner: w, held, cache, hot, class_tag, thread_num, fast_depth } =
+                &mut *pv;
+            (*i, *p, *w) = (id, ptr, weak);
+            held.locks.clear();
+            cache.reset(0);
+            (*hot, *class_tag, *thread_num, *fast_depth) = (0, 0, 0, 0);
+            pv
+        }
+        None => Box::new(PerValidator {
+            id,
+            ptr,
+            inner: weak,
+            held: HeldStack { locks: Vec::with_capacity(16) },
+            cache: ThreadChainCache::default(),
+            hot: 0,
+            class_tag: 0,
+            thread_num: 0,
+            fast_depth: 0,
+        }),
+    }
 }
 
 /// Pops the scope pushed by [`enter_scope`] when dropped.

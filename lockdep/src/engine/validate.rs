@@ -388,7 +388,7 @@ fn edge_end(h: &HeldLock) -> EdgeEnd {
     EdgeEnd {
         instance: h.name_id(),
         addr: h.instance(),
-        subclass: u32::from(h.subclass),
+        subclass: h.subclass,
         read: h.read,
         trylock: h.trylock,
         location: h.location(),
