@@ -261,7 +261,7 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, chec
     // store.
     let Some(name) = map.cached_name_id() else { return false };
     let entry = HeldLock::new(map.addr(), class, node, name, loc, subclass as u8, read, trylock, check);
-    // SAFETY: `depth < fast_depth <= capacity` (see `PerValidator`), so the
+    // SAFETY: `depth < fast_depth <= capacity` (see `fast::Armed`), so the
     // slot is allocated, and it is initialised before the length covers it.
     unsafe {
         pv.held.locks.as_mut_ptr().add(depth).write(entry);

@@ -31,8 +31,8 @@ thread_local! {
 /// when it is armed so that each is one thread-pointer-relative load: the
 /// state's address, the validator's hot word's address (not the state's
 /// `ptr` and then the word: one dependent load fewer before the check), the
-/// held stack's address, and the state's `hot`, `class_tag`, `thread_num`
-/// and `fast_depth` (see `PerValidator`).
+/// held stack's address, the state's `hot` and `thread_num` (see
+/// `PerValidator`), the class tag and the depth limit.
 ///
 /// Disarmed ([`Armed::NONE`]) it still points somewhere readable, so that
 /// the fast paths need no separate test for it: the hot word at
@@ -50,18 +50,21 @@ pub(crate) struct Armed {
     /// `pv`'s held stack, derived from `pv` without a reference
     /// ([`EMPTY_HELD`]: disarmed).
     held: *mut Vec<HeldLock>,
-    /// `PerValidator::hot` (`u64::MAX`: disarmed).
+    /// `PerValidator::hot`: never 0 (see [`DISARMED`]), also when disarmed
+    /// (`u64::MAX` at first, then the last armed state's).
     hot_seen: u64,
-    /// `PerValidator::class_tag`.
+    /// `LockdepMap::class_tag` of `hot_seen`'s epoch (what a map's class
+    /// cache is compared with).
     pub(crate) class_tag: u64,
     /// `PerValidator::thread_num`.
     pub(crate) thread_num: u64,
-    /// `PerValidator::fast_depth`.
+    /// The depth the fast path may push to: below the validator's limit
+    /// and within the held stack's capacity (it never allocates).
     pub(crate) fast_depth: usize,
 }
 
-/// A disarmed [`Armed`]'s hot word: 0, never its `hot_seen` (`u64::MAX`,
-/// which no hot word is: epochs have 32 bits).
+/// A disarmed [`Armed`]'s hot word: 0, never a `hot_seen` (a validator's
+/// hot word has a non-zero epoch; `Armed::NONE`'s is `u64::MAX`).
 static DISARMED: AtomicU64 = AtomicU64::new(0);
 
 /// A disarmed [`Armed`]'s held stack: empty, only ever read.
@@ -160,29 +163,40 @@ pub(crate) unsafe fn fast_inner(pv: &PerValidator) -> &Inner {
 }
 
 pub(crate) fn disarm() {
-    FAST.with(|f| f.set(Armed::NONE));
+    // Only what tells a disarmed state (the other fields are read only
+    // after `hot_unchanged`, or after an entry was found): three stores on
+    // every slow-path hook, not seven.
+    FAST.with(|f| {
+        let p = f.as_ptr();
+        // SAFETY: the cell is this thread's and no reference into it is
+        // alive (`armed` copies it out).
+        unsafe {
+            (*p).pv = Armed::NONE.pv;
+            (*p).hot = Armed::NONE.hot;
+            (*p).held = Armed::NONE.held;
+        }
+    });
 }
 
-/// Arms the fast path with `p`.
+/// Arms the fast path with `p`, the thread's state for `inner`, which may
+/// push to `fast_depth` (within its held stack's capacity).
 ///
 /// `p` must satisfy [`FAST`]'s invariant for as long as it stays armed.
-pub(crate) fn arm(p: *mut PerValidator) {
+pub(crate) fn arm(p: *mut PerValidator, inner: &Inner, fast_depth: usize) {
     // SAFETY: `p` is live and unborrowed (the caller's contract): its
     // fields are read, and the held stack's address taken without a
     // reference (so that it shares `p`'s permission, as `Armed::pv` does).
     let (held, pv) = unsafe { (&raw mut (*p).held.locks, &*p) };
-    debug_assert!(pv.hot != Armed::NONE.hot_seen, "no hot word is all ones");
-    // SAFETY: as for `fast_inner` (the caller's contract: the state's
-    // validator is alive while armed).
-    let hot = unsafe { &fast_inner(pv).hot.0 };
+    debug_assert!(pv.hot != 0, "a hot word has a non-zero epoch (see `DISARMED`)");
+    debug_assert!(pv.is_for(inner));
     let a = Armed {
         pv: p,
-        hot,
+        hot: &inner.hot.0,
         held,
         hot_seen: pv.hot,
-        class_tag: pv.class_tag,
+        class_tag: crate::map::LockdepMap::class_tag(pv.hot >> 2),
         thread_num: pv.thread_num,
-        fast_depth: pv.fast_depth,
+        fast_depth,
     };
     FAST.with(|f| f.set(a));
 }

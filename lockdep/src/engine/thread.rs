@@ -296,11 +296,12 @@ fn arm(slot: &mut Option<ThreadData>) {
         return;
     }
     pv.hot = hot;
-    pv.class_tag = crate::map::LockdepMap::class_tag(hot >> 2);
     pv.thread_num = data.num;
-    pv.fast_depth = inner.config.max_depth.min(pv.held.locks.capacity());
+    // Below the validator's limit and within the held stack's capacity (the
+    // fast path never allocates).
+    let fast_depth = inner.config.max_depth.min(pv.held.locks.capacity());
     let p: *mut PerValidator = &mut **pv;
-    super::fast::arm(p);
+    super::fast::arm(p, inner, fast_depth);
 }
 
 /// The thread's current validator: the innermost scope's, or the global one.
@@ -339,9 +340,7 @@ fn per_validator<'a>(validators: &'a mut Vec<Box<PerValidator>>, inner: &Arc<Inn
                 held: HeldStack { locks: Vec::with_capacity(16) },
                 cache: ThreadChainCache::default(),
                 hot: 0,
-                class_tag: 0,
                 thread_num: 0,
-                fast_depth: 0,
             }));
             validators.len() - 1
         });
