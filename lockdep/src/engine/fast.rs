@@ -13,9 +13,10 @@ use super::inner::Inner;
 
 thread_local! {
     /// The fast path's way in: this thread's state for its current validator
-    /// (with the copies in [`Armed`]), or null when the fast path must not run. A `const` cell without a
-    /// destructor, so reaching it is one thread-pointer-relative load and it
-    /// stays readable while thread-locals are torn down.
+    /// with the copies in [`Armed`], or [`Armed::NONE`] (a null state) when
+    /// the fast path must not run. A `const` cell without a destructor, so
+    /// reaching a field is one thread-pointer-relative load and it stays
+    /// readable while thread-locals are torn down.
     ///
     /// Invariant: non-null only while (1) the pointee, a `Box` in this
     /// thread's `ThreadData::validators`, is alive and nothing else borrows
