@@ -29,17 +29,12 @@ pub(crate) struct PerValidator {
     pub(crate) inner: Weak<Inner>,
     pub(crate) held: HeldStack,
     pub(crate) cache: ThreadChainCache,
-    /// What the fast path needs, copied when it is armed: the validator's
-    /// hot word as it was then (any change sends the fast path to the full
-    /// one), the thread's number, and the depth it may push to: below the
-    /// validator's limit and within the held stack's capacity (the fast
-    /// path never allocates).
+    /// Copied when the fast path is armed (with the rest of what it reads
+    /// first, in `fast::Armed`): the validator's hot word as it was then
+    /// (any change sends the fast path to the full one) and the thread's
+    /// number.
     pub(crate) hot: u64,
-    /// `LockdepMap::class_tag` of `hot`'s epoch (what a map's class cache
-    /// is compared with), computed when `hot` is copied.
-    pub(crate) class_tag: u64,
     pub(crate) thread_num: u64,
-    pub(crate) fast_depth: usize,
 }
 
 impl PerValidator {

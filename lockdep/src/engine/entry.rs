@@ -11,7 +11,7 @@
 
 use std::panic::Location;
 
-use super::fast::{fast, fast_inner};
+use super::fast::{armed, fast, fast_inner};
 use super::held::{ChainKey, ChainNode, Elem, HeldLock};
 use super::ids::ClassId;
 use super::inner::{Inner, lock};
@@ -228,17 +228,20 @@ pub(crate) fn cached_class(inner: &Inner, map: &LockdepMap, subclass: u32) -> Op
 /// path.
 #[inline(always)]
 fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, check: bool, loc: Loc) -> bool {
-    // SAFETY: the borrow ends with this function, which calls nothing
-    // outside the engine.
-    let Some(pv) = (unsafe { fast() }) else { return false };
-    // SAFETY: `pv` comes from `fast` in this hook.
-    let inner = unsafe { fast_inner(pv) };
-    let depth = pv.held.locks.len();
-    // (A full stack goes the full path, which grows it: no call from here.)
-    if inner.hot() != pv.hot || subclass >= MAX_SUBCLASSES || depth >= pv.fast_depth {
+    let a = armed();
+    // (Also false when disarmed: no test of its own, see `fast::Armed`.)
+    if !a.hot_unchanged() {
         return false;
     }
-    let Some(class) = map.cached_class_tagged(pv.class_tag, subclass) else { return false };
+    // SAFETY: armed (the hot word matched); the borrow ends with this
+    // function, which calls nothing outside the engine.
+    let pv = unsafe { a.pv() };
+    let depth = pv.held.locks.len();
+    // (A full stack goes the full path, which grows it: no call from here.)
+    if subclass >= MAX_SUBCLASSES || depth >= a.fast_depth {
+        return false;
+    }
+    let Some(class) = map.cached_class_tagged(a.class_tag, subclass) else { return false };
     let class = ClassId::from_raw(class);
     let elem = Elem::new_unchecked(class, read, trylock, check);
     let node = match depth.checked_sub(1) {
@@ -258,31 +261,35 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, chec
     // store.
     let Some(name) = map.cached_name_id() else { return false };
     let entry = HeldLock::new(map.addr(), class, node, name, loc, subclass as u8, read, trylock, check);
-    // SAFETY: `depth < fast_depth <= capacity` (see `PerValidator`), so the
+    // SAFETY: `depth < fast_depth <= capacity` (see `fast::Armed`), so the
     // slot is allocated, and it is initialised before the length covers it.
     unsafe {
         pv.held.locks.as_mut_ptr().add(depth).write(entry);
         pv.held.locks.set_len(depth + 1);
     }
-    map.note_acquire(pv.thread_num);
+    map.note_acquire(a.thread_num);
     true
 }
 
 /// The release of the top entry, when it is a plain one.
 #[inline(always)]
 fn fast_release(map: &LockdepMap) -> bool {
-    // SAFETY: the borrow ends with this function, which calls nothing
-    // outside the engine.
-    let Some(pv) = (unsafe { fast() }) else { return false };
-    let depth = pv.held.locks.len();
-    match pv.held.locks.last() {
+    let a = armed();
+    // SAFETY: the borrow ends before `held_mut`; nothing outside the engine
+    // is called.
+    let locks = unsafe { a.held() };
+    let depth = locks.len();
+    // (Disarmed, the stack is an empty one: no test of its own, see
+    // `fast::Armed`.)
+    match locks.last() {
         Some(top) if top.is_plain_of(map.addr()) => {}
         _ => return false, // below the top, or not plain: `release_slow`
     }
-    // SAFETY: a plain entry owns nothing (no boxed extra), so forgetting
-    // it instead of dropping it leaks nothing.
-    unsafe { pv.held.locks.set_len(depth - 1) };
-    map.note_release(pv.thread_num);
+    // SAFETY: armed (the stack has an entry); the borrow ends here. A plain
+    // entry owns nothing (no boxed extra), so forgetting it instead of
+    // dropping it leaks nothing.
+    unsafe { a.held_mut().set_len(depth - 1) };
+    map.note_release(a.thread_num);
     true
 }
 

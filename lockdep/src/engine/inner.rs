@@ -53,7 +53,7 @@ impl Shared {
 /// `epoch << 2 | LEARNING | VALIDATING`, alone on its cache line so that
 /// slow-path traffic on the validator's locks never invalidates it.
 #[repr(align(64))]
-pub(crate) struct HotWord(AtomicU64);
+pub(crate) struct HotWord(pub(crate) AtomicU64);
 
 /// Set while the validator validates (cleared by a one-shot report).
 pub(crate) const VALIDATING: u64 = 1;

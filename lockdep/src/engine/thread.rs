@@ -296,11 +296,12 @@ fn arm(slot: &mut Option<ThreadData>) {
         return;
     }
     pv.hot = hot;
-    pv.class_tag = crate::map::LockdepMap::class_tag(hot >> 2);
     pv.thread_num = data.num;
-    pv.fast_depth = inner.config.max_depth.min(pv.held.locks.capacity());
+    // Below the validator's limit and within the held stack's capacity (the
+    // fast path never allocates).
+    let fast_depth = inner.config.max_depth.min(pv.held.locks.capacity());
     let p: *mut PerValidator = &mut **pv;
-    super::fast::arm(p);
+    super::fast::arm(p, inner, fast_depth);
 }
 
 /// The thread's current validator: the innermost scope's, or the global one.
@@ -365,12 +366,11 @@ fn new_per_validator(inner: &Arc<Inner>, reuse: Option<Box<PerValidator>>) -> Bo
     match reuse {
         Some(mut pv) => {
             // (Field by field: every one is set, as a new state's would be.)
-            let PerValidator { id: i, ptr: p, inner: w, held, cache, hot, class_tag, thread_num, fast_depth } =
-                &mut *pv;
+            let PerValidator { id: i, ptr: p, inner: w, held, cache, hot, thread_num } = &mut *pv;
             (*i, *p, *w) = (id, ptr, weak);
             held.locks.clear();
             cache.reset(0);
-            (*hot, *class_tag, *thread_num, *fast_depth) = (0, 0, 0, 0);
+            (*hot, *thread_num) = (0, 0);
             pv
         }
         None => Box::new(PerValidator {
@@ -380,9 +380,7 @@ fn new_per_validator(inner: &Arc<Inner>, reuse: Option<Box<PerValidator>>) -> Bo
             held: HeldStack { locks: Vec::with_capacity(16) },
             cache: ThreadChainCache::default(),
             hot: 0,
-            class_tag: 0,
             thread_num: 0,
-            fast_depth: 0,
         }),
     }
 }

@@ -1,0 +1,139 @@
+//! Time per operation of `lockdep::Mutex` against `parking_lot::Mutex` in
+//! one process, for comparing two builds on a loaded machine
+//! (docs/PERFORMANCE.md, round 9): the lockdep and parking_lot batches
+//! alternate, each batch runs at one of 64 stack depths (64 bytes apart:
+//! where the stack lies relative to the data moves a recursive nest's time
+//! by up to ~1 ns, and it moves with anything above it on the stack, even the
+//! length of the program's path), and what is printed is, per side, the
+//! median over the depths of the fastest of `reps` batches at that depth.
+//!
+//! Usage: `lock_time rec|nest4|one [reps] [iterations per batch]`: `rec` is
+//! `benches/locks.rs`'s recursive nest of four (`nest_ld` / `nest_pl`),
+//! `nest4` a straight-line nest of four, `one` a lone lock+unlock.
+use std::hint::black_box;
+use std::time::Instant;
+
+#[inline(never)]
+fn ld_frame(ms: &[lockdep::Mutex<u64>]) {
+    if let Some((first, rest)) = ms.split_first() {
+        let mut g = first.lock();
+        *g += 1;
+        ld_frame(rest);
+    }
+}
+
+#[inline(never)]
+fn pl_frame(ms: &[parking_lot::Mutex<u64>]) {
+    if let Some((first, rest)) = ms.split_first() {
+        let mut g = first.lock();
+        *g += 2;
+        pl_frame(rest);
+    }
+}
+
+#[inline(never)]
+fn ld_nest4(ms: &[lockdep::Mutex<u64>; 4]) {
+    let mut a = ms[0].lock();
+    let mut b = ms[1].lock();
+    let mut c = ms[2].lock();
+    let mut d = ms[3].lock();
+    *a += 1;
+    *b += 1;
+    *c += 1;
+    *d += 1;
+}
+
+#[inline(never)]
+fn pl_nest4(ms: &[parking_lot::Mutex<u64>; 4]) {
+    let mut a = ms[0].lock();
+    let mut b = ms[1].lock();
+    let mut c = ms[2].lock();
+    let mut d = ms[3].lock();
+    *a += 2;
+    *b += 2;
+    *c += 2;
+    *d += 2;
+}
+
+#[inline(never)]
+fn ld_one(m: &lockdep::Mutex<u64>) {
+    *m.lock() += 1;
+}
+
+#[inline(never)]
+fn pl_one(m: &parking_lot::Mutex<u64>) {
+    *m.lock() += 2;
+}
+
+fn time(m: u64, mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..m {
+        f();
+    }
+    t.elapsed().as_nanos() as f64 / m as f64
+}
+
+/// Runs `f` with the stack `N` bytes deeper.
+#[inline(never)]
+fn padded<const N: usize>(f: &mut dyn FnMut()) {
+    let pad = [0u8; N];
+    black_box(&pad);
+    f();
+    black_box(&pad);
+}
+
+fn at_depth(k: usize, f: &mut dyn FnMut()) {
+    macro_rules! pads { ($($n:literal)*) => { match k { $($n => padded::<{ $n * 64 }>(f),)* _ => unreachable!() } } }
+    pads!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+          32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap();
+    let reps: usize = args.next().map_or(3, |s| s.parse().unwrap());
+    let m: u64 = args.next().map_or(20_000, |s| s.parse().unwrap());
+    static KEYS: [lockdep::LockClassKey; 4] = [const { lockdep::LockClassKey::new() }; 4];
+    let ld: Box<[lockdep::Mutex<u64>; 4]> = Box::new([0, 1, 2, 3].map(|i| lockdep::Mutex::with_key(0, &KEYS[i])));
+    let pl: Box<[parking_lot::Mutex<u64>; 4]> = Box::new([(); 4].map(|_| parking_lot::Mutex::new(0)));
+    ld_frame(&ld[..]);
+    ld_nest4(&ld);
+    ld_one(&ld[0]);
+    // Per stack depth, the fastest batch.
+    let mut amins = vec![f64::MAX; 64];
+    let mut bmins = vec![f64::MAX; 64];
+    for _ in 0..reps {
+        for k in 0..64 {
+            let (mut x, mut y) = (0.0, 0.0);
+            match which.as_str() {
+                "rec" => {
+                    at_depth(k, &mut || x = time(m, || ld_frame(black_box(&ld[..]))));
+                    at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl[..]))));
+                }
+                "nest4" => {
+                    at_depth(k, &mut || x = time(m, || ld_nest4(black_box(&ld))));
+                    at_depth(k, &mut || y = time(m, || pl_nest4(black_box(&pl))));
+                }
+                "one" => {
+                    at_depth(k, &mut || x = time(m, || ld_one(black_box(&ld[0]))));
+                    at_depth(k, &mut || y = time(m, || pl_one(black_box(&pl[0]))));
+                }
+                _ => panic!("mode: rec, nest4, one"),
+            }
+            amins[k] = amins[k].min(x);
+            bmins[k] = bmins[k].min(y);
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut w = v.to_vec();
+        w.sort_by(|a, b| a.total_cmp(b));
+        w[w.len() / 2]
+    };
+    let (a, b) = (median(&amins), median(&bmins));
+    let lo = amins.iter().copied().fold(f64::MAX, f64::min);
+    let hi = amins.iter().copied().fold(0.0, f64::max);
+    println!(
+        "{which}: lockdep {a:.2} ns, parking_lot {b:.2} ns, ratio {:.3} (lockdep over the stack depths {lo:.2} to {hi:.2} ns)",
+        a / b
+    );
+}
