@@ -529,10 +529,7 @@ impl ChainStore {
     }
 
     /// Records that the chain `node` was validated; `at`: the graph slot of
-    /// the class of its top element. (Inlined into its one caller, which
-    /// runs it once a new chain: out of line, the call was 15 of its 47
-    /// instructions.)
-    #[inline]
+    /// the class of its top element.
     pub(crate) fn set_validated(&mut self, node: ChainNode, at: Slot) {
         // The chain's length if it was not validated yet, from the one
         // probe that marks it.
