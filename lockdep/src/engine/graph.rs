@@ -681,8 +681,10 @@ impl Graph {
         // `by_pair` keeps every edge whose lists are both longer than
         // `SCAN`: this one if so, and when a list has just grown past
         // `SCAN`, its edges whose other list is long too. (Entries stay
-        // when lists shrink: `paired` says which edges have one.)
-        let (n_after, n_before) = (self.classes[from.index()].after.len(), self.classes[to.index()].before.len());
+        // when lists shrink: `paired` says which edges have one.) The
+        // lists' new lengths are their old ones plus the edge (one list
+        // each, also when `from` is `to`): no second read of the classes.
+        let (n_after, n_before) = (at_from as usize + 1, at_to as usize + 1);
         if n_after > SCAN && n_before > SCAN {
             self.pair(id);
         }

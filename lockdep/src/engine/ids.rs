@@ -122,16 +122,26 @@ impl IdIndex {
         }
     }
 
+    /// (The free entry inlined; a taken one, the map's insert, out of line:
+    /// most ids find their entry free.)
+    #[inline(always)]
     fn place(&mut self, id: u32, value: u32) {
         let at = self.at(id);
         if self.array[at] == 0 {
             self.array[at] = (u64::from(id) << 32) | u64::from(value);
         } else {
-            // SAFETY: (hashbrown's contract, not memory safety) `id` is new
-            // (ids are handed out once) or being re-placed from the array
-            // (which had it once): `more` has no entry for it.
-            unsafe { self.more.insert_unique_unchecked(id, value) };
+            self.place_more(id, value);
         }
+    }
+
+    /// [`place`](Self::place) of an id whose entry is taken.
+    #[cold]
+    #[inline(never)]
+    fn place_more(&mut self, id: u32, value: u32) {
+        // SAFETY: (hashbrown's contract, not memory safety) `id` is new
+        // (ids are handed out once) or being re-placed from the array
+        // (which had it once): `more` has no entry for it.
+        unsafe { self.more.insert_unique_unchecked(id, value) };
     }
 
     /// Doubles the array and re-places every id.
