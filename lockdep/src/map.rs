@@ -47,10 +47,6 @@ pub struct LockdepMap {
     #[cfg(lockdep_on)]
     pub(crate) key: KeySource,
     /// Class cache: slot 0 for subclass 0, slot 1 for the last other subclass.
-    /// Invariant: a slot is filled only once `name_id` is (Release after it,
-    /// see [`LockdepMap::set_cached_class`]), so a class read from it with
-    /// Acquire comes with an interned name, which the fast path reads
-    /// without a check.
     #[cfg(lockdep_on)]
     pub(crate) class_cache: [AtomicU64; 2],
     /// The engine's number of the thread that took this instance last and
@@ -306,30 +302,11 @@ impl LockdepMap {
         id
     }
 
-    /// The cached id of the name, if interned.
+    /// The cached id of the name, if interned: what the fast path stores.
     #[cfg(lockdep_on)]
     #[inline(always)]
     pub(crate) fn cached_name_id(&self) -> Option<crate::names::NameId> {
         crate::names::NameId::from_raw(self.name_id.load(Ordering::Acquire))
-    }
-
-    /// The name's id once a class was read from the cache: what the fast
-    /// path stores, with no check.
-    ///
-    /// # Safety
-    ///
-    /// A class was returned by [`cached_class_tagged`](Self::cached_class_tagged)
-    /// (or [`cached_class`](Self::cached_class)) on this map: its Acquire
-    /// load saw a slot stored after the name's id (see `class_cache`).
-    #[cfg(lockdep_on)]
-    #[inline(always)]
-    pub(crate) unsafe fn name_id_of_cached(&self) -> crate::names::NameId {
-        let raw = self.name_id.load(Ordering::Relaxed);
-        // SAFETY: the caller read a cached class with Acquire, and a slot is
-        // stored (Release) only after `name_id` held a non-zero id, which is
-        // never cleared: the load sees it, or a later store of the same map
-        // (none: it is stored once, or again with the same id).
-        unsafe { crate::names::NameId::from_raw_unchecked(raw) }
     }
 
     #[cfg(lockdep_on)]
@@ -392,32 +369,18 @@ impl LockdepMap {
     #[inline(always)]
     pub(crate) fn cached_class_tagged(&self, tag: u64, subclass: u32) -> Option<u32> {
         let slot = (subclass != 0) as usize;
-        // Acquire: pairs with the Release in `set_cached_class` (the name's
-        // id is stored before; see `class_cache`). A plain load on x86.
-        let x = self.class_cache[slot].load(Ordering::Acquire) ^ (tag | (subclass as u64) << CLASS_BITS);
+        let x = self.class_cache[slot].load(Ordering::Relaxed) ^ (tag | (subclass as u64) << CLASS_BITS);
         if x <= CLASS_MASK { Some(x as u32 - 1) } else { None }
     }
 
-    /// Caches `class` for `subclass` in `epoch`. The caller interned the
-    /// name first ([`name_id`](Self::name_id), before any engine lock):
-    /// without it nothing is cached (the invariant of `class_cache`), and
-    /// the next acquisition takes the full path again.
     #[cfg(lockdep_on)]
     pub(crate) fn set_cached_class(&self, epoch: u64, subclass: u32, class: u32) {
         if subclass >= 8 || class as u64 >= CLASS_MASK {
             return;
         }
-        // Acquire: the name's table slot, written before the id's Release
-        // store, then happens before the slot's store below, and so before
-        // a fast path that reads the slot with Acquire.
-        if self.name_id.load(Ordering::Acquire) == 0 {
-            debug_assert!(false, "a class cached before its map's name was interned");
-            return;
-        }
         let slot = (subclass != 0) as usize;
         let v = (epoch << 3 | subclass as u64) << CLASS_BITS | (class as u64 + 1);
-        // Release: after the name's id (see `class_cache`).
-        self.class_cache[slot].store(v, Ordering::Release);
+        self.class_cache[slot].store(v, Ordering::Relaxed);
     }
 
     /// Whether any validator ever looked this map's class up (a map never

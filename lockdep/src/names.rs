@@ -107,17 +107,6 @@ impl NameId {
         std::num::NonZeroU32::new(raw).map(NameId)
     }
 
-    /// The id of a raw value known not to be 0.
-    ///
-    /// # Safety
-    ///
-    /// `raw` is not 0.
-    #[inline(always)]
-    pub(crate) unsafe fn from_raw_unchecked(raw: u32) -> NameId {
-        // SAFETY: the caller's guarantee.
-        NameId(unsafe { std::num::NonZeroU32::new_unchecked(raw) })
-    }
-
     /// The name (lock-free: a few atomic loads).
     pub(crate) fn name(self) -> &'static str {
         names().get(self)

@@ -109,11 +109,10 @@ fn reports_show_an_address_only_to_tell_two_locks_of_one_name_apart() {
 }
 
 /// A lock whose class is cached before it is ever taken (here by a lock
-/// event under another lock) has its name interned with it: the acquire fast
-/// path, which takes the name's id with no check once the class is cached,
-/// then names it right in a report. (With the class cached alone, a debug
-/// build's assertion in the map fails, and the fast path would store no
-/// valid name.)
+/// event under another lock) is named right in a report once the acquire
+/// fast path has taken it: the class cached without the name must not give
+/// the held entry a missing or wrong name. (It guards the fast path's name
+/// test and any change that drops it: round 9, helper h9n2.)
 #[test]
 fn a_lock_whose_class_was_cached_by_an_event_is_named_right_by_the_fast_path() {
     static KA: LockClassKey = LockClassKey::new();

@@ -38,9 +38,6 @@ impl Ctx<'_> {
         if let Some(c) = self.cached_class(map, subclass) {
             return Some(c);
         }
-        // The name's id before the class is cached (and before the graph
-        // lock: interning a name may print).
-        map.name_id();
         let mut sh = lock(&self.inner.shared);
         self.register_locked(&mut sh, map, subclass, read, loc).map(|(c, _)| c)
     }
@@ -89,8 +86,6 @@ impl Ctx<'_> {
         }
         let inner = self.inner;
         let c = lock(&inner.shared).graph.lookup(map.key.id(), subclass)?;
-        // The name's id before the class is cached (no engine lock held).
-        map.name_id();
         map.set_cached_class(inner.epoch(), subclass, c.raw());
         Some(c)
     }
@@ -123,7 +118,6 @@ impl Ctx<'_> {
                     return;
                 }
                 None => {
-                    map.name_id(); // before the class is cached, as in `acquire_new_class`
                     let mut sh = lock(&self.inner.shared);
                     self.register_locked(&mut sh, map, subclass, read, loc).map(|(c, _)| c)
                 }

@@ -255,11 +255,11 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, chec
             None => return false,
         },
     };
-    // The name's id, interned before the class was cached (see the map's
-    // `class_cache`): no test. Read last: its register is live only until
-    // the entry's store.
-    // SAFETY: `class` came from the map's cache just above.
-    let name = unsafe { map.name_id_of_cached() };
+    // A name not interned yet (nor, if typed, built): the full path does it
+    // (no call from here, so that nothing the fast path computed lives
+    // across one). Read last: its register is live only until the entry's
+    // store.
+    let Some(name) = map.cached_name_id() else { return false };
     let entry = HeldLock::new(map.addr(), class, node, name, loc, subclass as u8, read, trylock, check);
     // SAFETY: `depth < fast_depth <= capacity` (see `fast::Armed`), so the
     // slot is allocated, and it is initialised before the length covers it.
