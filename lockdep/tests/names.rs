@@ -107,3 +107,39 @@ fn reports_show_an_address_only_to_tell_two_locks_of_one_name_apart() {
     // The class is not repeated when the lock is named like it.
     assert!(text.contains(&format!("{name}@{:#x} (write)", a.lockdep_map().addr())), "{text}");
 }
+
+/// A lock whose class is cached before it is ever taken (here by a lock
+/// event under another lock) is named right in a report once the acquire
+/// fast path has taken it: the class cached without the name must not give
+/// the held entry a missing or wrong name. (It guards the fast path's name
+/// test and any change that drops it: round 9, helper h9n2.)
+#[test]
+fn a_lock_whose_class_was_cached_by_an_event_is_named_right_by_the_fast_path() {
+    static KA: LockClassKey = LockClassKey::new();
+    static KB: LockClassKey = LockClassKey::new();
+    static KC: LockClassKey = LockClassKey::new();
+    let a = Mutex::with_key(0u8, &KA);
+    let b = Mutex::with_key(0u16, &KB); // a typed name, built at its first use
+    let c = Mutex::with_key(0u32, &KC);
+    let v = Validator::new(Config::collect().with_backtraces(false));
+    v.scope(|| {
+        {
+            let _a = a.lock();
+            lockdep::lock_event(b.lockdep_map()); // b's class cached, b not taken
+        }
+        for _ in 0..2 {
+            let _b = b.lock(); // a chain head: the fast path from the second
+        }
+        {
+            let _c = c.lock();
+            let _b = b.lock(); // c -> b
+        }
+        let _b = b.lock(); // the fast path again
+        let _c = c.lock(); // b -> c: a cycle, with b held
+    });
+    let reports = v.reports();
+    assert_eq!(reports.iter().map(|r| r.kind()).collect::<Vec<_>>(), [ReportKind::CircularDependency]);
+    let text = reports[0].to_string();
+    assert_eq!(b.lockdep_map().name(), "Mutex<u16>");
+    assert!(text.contains(" #0: Mutex<u16> ("), "{text}");
+}
