@@ -326,3 +326,48 @@ fn a_held_entry_names_its_lock_after_the_map_is_gone() {
         assert_eq!(r.lock().unwrap().instance(), "conn-7");
     }
 }
+
+/// `lock_is_held_type` answers from the held stack itself while the fast
+/// path is armed (no merged entry), and through the full path otherwise:
+/// the same answers either way — each mode, a lock below the top, a lock
+/// not held, a lock read twice (the top-most entry
+/// answers), and a merged entry's members, known by class.
+#[test]
+fn is_held_answers_the_same_on_the_fast_and_the_full_path() {
+    keys!(KA, KR, KP, KY);
+    let a = LockdepMap::new("A", &KA);
+    let (r, r2) = (LockdepMap::new("R", &KR), LockdepMap::new("R", &KR));
+    let p = LockdepMap::new("P", &KP);
+    let (y1, y2, y3) = (LockdepMap::new("Y", &KY), LockdepMap::new("Y", &KY), LockdepMap::new("Y", &KY));
+    let (w, rd) = (Some(Read::Exclusive), Some(Read::Shared));
+    let v = collect();
+    v.scope(|| {
+        for round in 0..2 {
+            // (The second round's acquisitions are cached: the fast path.)
+            mutex_acquire(&a, 0, false);
+            rwlock_acquire_read(&r, 0, false);
+            assert!(lock_is_held(&a) && lock_is_held_type(&a, w) && !lock_is_held_type(&a, rd), "round {round}");
+            assert!(lock_is_held_type(&r, rd) && !lock_is_held_type(&r, w), "round {round}");
+            assert!(!lock_is_held(&r2) && !lock_is_held(&p) && !lock_is_held(&y1), "round {round}");
+            rwlock_acquire_read(&r, 0, false); // a recursive read of R: its top-most entry answers
+            assert!(lock_is_held_type(&r, rd), "round {round}");
+            rwlock_release(&r);
+            rwlock_release(&r);
+            assert!(!lock_is_held(&r) && lock_is_held(&a), "round {round}");
+            mutex_release(&a);
+            assert!(!lock_is_held(&a), "round {round}");
+        }
+        mutex_acquire(&p, 0, false);
+        mutex_acquire_nest(&y1, 0, false, &p);
+        mutex_acquire_nest(&y2, 0, false, &p); // merged into Y1's entry
+        assert!(lock_is_held(&y1) && lock_is_held(&y2) && lock_is_held(&p));
+        // A merged entry holds its class: any Y answers held (kernel
+        // `match_held_lock`), the full path's answer.
+        assert!(lock_is_held(&y3));
+        mutex_release(&y2);
+        mutex_release(&y1);
+        mutex_release(&p);
+        assert!(!lock_is_held(&y1) && !lock_is_held(&p));
+    });
+    assert_eq!(kinds(&v), [], "{:#?}", v.reports());
+}
