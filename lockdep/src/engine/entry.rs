@@ -178,7 +178,7 @@ pub(crate) fn held_mode(map: &LockdepMap) -> Option<Option<Read>> {
 /// armed (then the validator validates, and no hook of this thread is in
 /// the engine), when no entry is merged (whose members are known by class:
 /// the full path looks the class up). `None`: ask the full path. It saves
-/// an assertion (`lockdep_assert_held`, `vma_assert_stabilised`) the
+/// an assertion (`lockdep_assert_held`; vmalock's `rcu_read_lock_held`, `vma_assert_stabilised`) the
 /// re-entrancy guard and the fast path's disarming and re-arming: ~200
 /// instructions, once a fault in vmalock's per-VMA path.
 #[inline]
