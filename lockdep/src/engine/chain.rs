@@ -608,12 +608,12 @@ impl ChainStore {
         // (A class no chain was recorded for has no entry: nothing to do.)
         let Some(entry) = self.by_class.get_mut(at.index()) else { return };
         debug_assert!(entry.class == 0 || entry.class == class.raw(), "slot {at:?} is not class {class:?}'s");
-        // (The entry emptied for the slot's next class, field by field.)
-        let nodes = std::mem::take(&mut entry.nodes);
-        let head_children = std::mem::take(&mut entry.head_children);
-        let validated_heads = std::mem::take(&mut entry.validated_heads);
-        let indexed = std::mem::take(&mut entry.indexed);
-        entry.class = 0;
+        // (The entry emptied for the slot's next class, field by field;
+        // every field named, so that a new one is not forgotten here.)
+        let ClassChains { class: c, nodes, head_children, validated_heads, indexed } = entry;
+        let (nodes, head_children) = (std::mem::take(nodes), std::mem::take(head_children));
+        let (validated_heads, indexed) = (std::mem::take(validated_heads), std::mem::take(indexed));
+        *c = 0;
         if validated_heads != 0 {
             let heads = validated_heads.count_ones() as usize;
             self.count -= heads;

@@ -11,7 +11,7 @@
 
 use std::panic::Location;
 
-use super::fast::{armed, fast, fast_inner};
+use super::fast::armed;
 use super::held::{ChainKey, ChainNode, Elem, HeldLock};
 use super::ids::ClassId;
 use super::inner::{Inner, lock};
@@ -332,14 +332,15 @@ const FAST_REACQUIRE: usize = 4;
 /// path from its second iteration on.
 #[inline(always)]
 fn fast_release_below(map: &LockdepMap) -> bool {
-    // SAFETY: the borrow ends with this function, which calls nothing
-    // outside the engine.
-    let Some(pv) = (unsafe { fast() }) else { return false };
-    // SAFETY: `pv` comes from `fast` in this hook.
-    let inner = unsafe { fast_inner(pv) };
-    if inner.hot() != pv.hot {
-        return false; // the cache may be stale
+    let a = armed();
+    // (Also false when disarmed; a changed hot word: the cache may be
+    // stale.)
+    if !a.hot_unchanged() {
+        return false;
     }
+    // SAFETY: armed (the hot word matched); the borrow ends with this
+    // function, which calls nothing outside the engine.
+    let pv = unsafe { a.pv() };
     let locks = &pv.held.locks;
     let depth = locks.len();
     let plain = HeldLock::is_plain;
