@@ -179,6 +179,51 @@ pub(crate) fn disarm() {
     });
 }
 
+/// Re-arms the fast path after a slow-path hook as it was armed when the
+/// hook began, `was` (what [`armed`] gave before [`disarm`]), when the hook
+/// changed nothing the armed copies were made from, and says whether it did
+/// (false: the caller arms it from scratch, or leaves it disarmed): `was`
+/// was armed with `pv` (the same box: the thread's state for its current
+/// validator, which the hook ran in, so the state is for the validator and
+/// the scope is the same), the validator's hot word is still `hot_seen` (so
+/// it still validates, its epoch — the chain cache's, which the hook synced
+/// to it, and the class tag's — is the same, and `PerValidator::hot` is
+/// still it), and `fast_depth` is still what the held stack's capacity
+/// allows (a push on the slow path may have grown it). Then every copy in
+/// the cell but the three `disarm` cleared is still right, and only those
+/// are written, with pointers made from `pv` as [`arm`] makes them: four
+/// stores fewer than `arm`, and none of its tests of what was true when
+/// `was` was armed. (`thread_num`: the hook does not change the thread's
+/// number; `exchange`, which does, arms from scratch.)
+///
+/// `pv` must satisfy [`FAST`]'s invariant for as long as it stays armed,
+/// as for [`arm`].
+#[inline(always)]
+pub(crate) fn rearm_unchanged(was: Armed, pv: &mut PerValidator, inner: &Inner) -> bool {
+    let p: *mut PerValidator = pv;
+    // (Addresses only: `was.pv` is not used, the pointers are made anew.)
+    if !std::ptr::eq(was.pv, p)
+        || inner.hot() != was.hot_seen
+        || inner.config.max_depth.min(pv.held.locks.capacity()) != was.fast_depth
+    {
+        return false;
+    }
+    debug_assert!(pv.is_for(inner) && pv.hot == was.hot_seen && pv.cache.epoch == was.hot_seen >> 2);
+    FAST.with(|f| {
+        let c = f.as_ptr();
+        // SAFETY: the cell is this thread's and no reference into it is
+        // alive (`armed` copies it out). `p` is live and unborrowed once the
+        // caller's borrow ends (its contract); the held stack's address is
+        // taken without a reference, as in `arm`.
+        unsafe {
+            (*c).held = &raw mut (*p).held.locks;
+            (*c).hot = &inner.hot.0;
+            (*c).pv = p;
+        }
+    });
+    true
+}
+
 /// Arms the fast path with `p`, the thread's state for `inner`, which may
 /// push to `fast_depth` (within its held stack's capacity).
 ///
@@ -200,4 +245,67 @@ pub(crate) fn arm(p: *mut PerValidator, inner: &Inner, fast_depth: usize) {
         fast_depth,
     };
     FAST.with(|f| f.set(a));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, LockClassKey, LockdepMap, Validator};
+
+    fn maps(n: usize) -> Vec<LockdepMap> {
+        let keys: &'static [LockClassKey] = Box::leak((0..n).map(|_| LockClassKey::new()).collect());
+        keys.iter().map(|k| LockdepMap::new("fast-test", k)).collect()
+    }
+
+    /// The armed copies after a hook: armed, with the hot word's current
+    /// value and the depth the held stack's current capacity allows.
+    fn armed_as_made(v: &Validator) {
+        let a = armed();
+        assert!(!a.pv.is_null(), "armed after a hook");
+        assert!(a.hot_unchanged(), "the hot word as it is now");
+        // SAFETY: armed (above); the borrow ends here, nothing is called.
+        let cap = unsafe { a.held() }.capacity();
+        assert_eq!(a.fast_depth, v.config().max_depth.min(cap), "the depth the stack's capacity allows");
+    }
+
+    #[test]
+    fn a_hook_that_grows_the_held_stack_re_arms_with_its_room() {
+        let v = Validator::new(Config::collect());
+        let ms = maps(40);
+        v.scope(|| {
+            // Each a new class: a slow-path hook, whose push grows the stack
+            // past its first capacity (16) and again (32).
+            for m in &ms {
+                crate::mutex_acquire(m, 0, false);
+                armed_as_made(&v);
+            }
+            for m in ms.iter().rev() {
+                crate::mutex_release(m);
+            }
+        });
+        assert!(v.reports().is_empty());
+    }
+
+    #[test]
+    fn a_hook_after_the_hot_word_changed_re_arms_with_the_new_one() {
+        let v = Validator::new(Config::collect());
+        let keys: &'static [LockClassKey] = Box::leak((0..3).map(|_| LockClassKey::new()).collect());
+        let ms: Vec<LockdepMap> = keys.iter().map(|k| LockdepMap::new("fast-test", k)).collect();
+        v.scope(|| {
+            for m in &ms[..2] {
+                crate::mutex_acquire(m, 0, false);
+                crate::mutex_release(m);
+            }
+            armed_as_made(&v);
+            // A new epoch, outside every hook (maps of the key may remain):
+            // the fast path declines from here on, and the next hook must
+            // arm it with the new hot word.
+            keys[1].unregister();
+            assert!(!armed().hot_unchanged());
+            crate::mutex_acquire(&ms[2], 0, false); // a new class: the slow path
+            armed_as_made(&v);
+            crate::mutex_release(&ms[2]);
+        });
+        assert!(v.reports().is_empty());
+    }
 }

@@ -242,6 +242,9 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
             if st.busy.replace(true) {
                 return None;
             }
+            // What was armed, for the re-arm below when nothing it was made
+            // from changed.
+            let was = super::fast::armed();
             disarm();
             let _busy = Busy(&st.busy);
             let mut slot = st.data.try_borrow_mut().ok()?;
@@ -253,7 +256,7 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
             let inner = current(scopes);
             let pv = per_validator(validators, inner, scopes);
             sync_epoch(inner, pv);
-            let r = f(&mut Ctx { inner, pv, thread: info, thread_num: *num, out });
+            let r = f(&mut Ctx { inner, pv: &mut *pv, thread: info, thread_num: *num, out });
             if !out.is_empty() {
                 let (inner, reports) = (inner.clone(), std::mem::take(out));
                 drop(slot);
@@ -264,7 +267,9 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
                 }
             } else {
                 inner.flush_message();
-                arm(&mut slot);
+                if !super::fast::rearm_unchanged(was, pv, inner) {
+                    arm(&mut slot);
+                }
             }
             Some(r)
         })
