@@ -192,13 +192,21 @@ impl Inner {
     }
 
     /// Prints a queued limit message. Called with no engine lock held.
-    #[inline]
+    /// (The test inline, in every slow-path hook; the printing out of line.)
+    #[inline(always)]
     pub(crate) fn flush_message(&self) {
-        if self.limit_message.load(Ordering::Relaxed) == MESSAGE_PENDING
-            && self
-                .limit_message
-                .compare_exchange(MESSAGE_PENDING, MESSAGE_PRINTED, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+        if self.limit_message.load(Ordering::Relaxed) == MESSAGE_PENDING {
+            self.print_message();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn print_message(&self) {
+        if self
+            .limit_message
+            .compare_exchange(MESSAGE_PENDING, MESSAGE_PRINTED, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
         {
             let text = std::mem::take(&mut *lock(&self.limit_text));
             say!("{text}");
