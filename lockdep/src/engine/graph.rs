@@ -392,6 +392,13 @@ fn same_thread(a: &ThreadInfo, b: &ThreadInfo) -> bool {
     a.id == b.id && names && a.task == b.task
 }
 
+/// Room for one more edge, out of line (a doubling, seldom).
+#[cold]
+#[inline(never)]
+fn grow_edges(edges: &mut Vec<Edge>) {
+    edges.reserve(1);
+}
+
 /// Whether two class names are the same text (most often the same string).
 fn same_name(a: &'static str, b: &'static str) -> bool {
     std::ptr::eq(a, b) || a == b
@@ -669,8 +676,17 @@ impl Graph {
                 id
             }
             None => {
-                let id = EdgeId(u32::try_from(self.edges.len()).ok()?);
-                self.edges.push(edge);
+                let len = self.edges.len();
+                let id = EdgeId(u32::try_from(len).ok()?);
+                if len == self.edges.capacity() {
+                    grow_edges(&mut self.edges);
+                }
+                // Written in place (`Vec::push` was an out-of-line call
+                // that copied the 96-byte edge once more).
+                self.edges.spare_capacity_mut()[0].write(edge);
+                // SAFETY: the entry at `len` is within the capacity (made
+                // above) and was just initialised.
+                unsafe { self.edges.set_len(len + 1) };
                 id
             }
         };
