@@ -9,6 +9,7 @@
 //! | `lock_set_subclass` with locks held above | [`set_subclass_keeps_and_revalidates_the_locks_above`] |
 //! | `lock_downgrade` with locks held above | [`downgrade_keeps_and_revalidates_the_locks_above`] |
 //! | freeing a held map with locks above, continue mode | [`freeing_a_held_map_keeps_the_locks_above`] |
+//! | a new dependency's origin thread after a task came in and went out | [`a_dependency_records_the_task_it_was_made_in`] |
 //!
 //! The file also keeps regression tests for the engine bugs the widened
 //! oracle found (see `tests/oracle.rs`), each stating the correct behaviour.
@@ -370,4 +371,43 @@ fn is_held_answers_the_same_on_the_fast_and_the_full_path() {
         assert!(!lock_is_held(&y1) && !lock_is_held(&p));
     });
     assert_eq!(kinds(&v), [], "{:#?}", v.reports());
+}
+
+/// Polls `fut` once; it must be ready then (an instrumented task run to its
+/// end on this thread, no runtime).
+fn run_task(fut: impl std::future::Future<Output = ()>) {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(fut.as_mut().poll(&mut cx).is_ready());
+}
+
+/// A new dependency records the thread it was made on with the task the
+/// thread was polling then: the thread keeps its origin copy from its
+/// first new dependency on (`engine/thread.rs`, `ThreadData::origin`), and
+/// a task coming in or going out must drop it (fails without that).
+#[test]
+fn a_dependency_records_the_task_it_was_made_in() {
+    keys!(A, B, C, D);
+    let (a, b) = (LockdepMap::new("a", &A), LockdepMap::new("b", &B));
+    let (c, d) = (LockdepMap::new("c", &C), LockdepMap::new("d", &D));
+    let pair = |x: &LockdepMap, y: &LockdepMap| {
+        mutex_acquire(x, 0, false);
+        mutex_acquire(y, 0, false);
+        mutex_release(y);
+        mutex_release(x);
+    };
+    let v = collect();
+    v.scope(|| {
+        pair(&a, &b); // outside any task
+        run_task(task::instrument_named("inner", async { pair(&c, &d) }));
+        pair(&d, &c); // reported: c -> d was made in "inner"
+        run_task(task::instrument_named("other", async { pair(&b, &a) })); // reported: a -> b outside any task
+    });
+    let reports = v.reports();
+    assert_eq!(kinds(&v), [ReportKind::CircularDependency, ReportKind::CircularDependency], "{reports:#?}");
+    let task_of = |t: &ThreadInfo| t.task().and_then(|t| t.name()).map(str::to_owned);
+    assert_eq!(task_of(reports[0].thread()), None);
+    assert_eq!(task_of(reports[0].chain()[0].thread()), Some("inner".to_owned()), "{}", reports[0]);
+    assert_eq!(task_of(reports[1].thread()), Some("other".to_owned()));
+    assert_eq!(task_of(reports[1].chain()[0].thread()), None, "{}", reports[1]);
 }

@@ -13,7 +13,7 @@
 //! dispatches the reports collected in [`Ctx::out`] once every engine lock is
 //! released.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use super::chain::ThreadChainCache;
 use super::held::HeldStack;
@@ -37,6 +37,19 @@ pub(crate) struct PerValidator {
     pub(crate) thread_num: u64,
 }
 
+impl Ctx<'_> {
+    /// The thread as a new dependency's origin: the thread's shared copy,
+    /// made by its first new dependency (through the graph's, which the
+    /// previous thread's edges share, when it is this thread's).
+    #[inline]
+    pub(crate) fn origin_thread(&mut self, graph: &mut super::graph::Graph) -> Arc<ThreadInfo> {
+        match self.origin {
+            Some(t) => Arc::clone(t),
+            None => Arc::clone(self.origin.insert(graph.shared_thread(self.thread))),
+        }
+    }
+}
+
 impl PerValidator {
     /// Whether this is the thread's state for `inner` (address and id: an
     /// address alone could be a dropped validator's, reused).
@@ -51,6 +64,9 @@ pub(crate) struct Ctx<'a> {
     /// This thread's held locks and chain cache in `inner`.
     pub(crate) pv: &'a mut PerValidator,
     pub(crate) thread: &'a ThreadInfo,
+    /// `thread` as a new dependency's origin records it, once made (see
+    /// [`Ctx::origin_thread`]).
+    pub(crate) origin: &'a mut Option<Arc<ThreadInfo>>,
     pub(crate) thread_num: u64,
     /// Reports found by this hook, dispatched after every engine lock is released.
     pub(crate) out: &'a mut Vec<Report>,

@@ -109,9 +109,10 @@ impl EdgeEnd {
 
 /// Where and by whom a dependency was first seen.
 ///
-/// The thread is shared by the edges it added one after another (see
-/// [`Graph::shared_thread`]): a `ThreadInfo` is 56 bytes, and the edge table
-/// is the largest per-dependency structure a growing graph writes.
+/// The thread is shared by the edges it added (the thread's own copy, made
+/// by its first new edge through [`Graph::shared_thread`]: see
+/// `Ctx::origin_thread`): a `ThreadInfo` is 56 bytes, and the edge table is
+/// the largest per-dependency structure a growing graph writes.
 #[derive(Clone, Debug)]
 pub(crate) struct EdgeOrigin {
     pub(crate) from: EdgeEnd,

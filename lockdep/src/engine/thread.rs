@@ -17,6 +17,11 @@ use crate::report::{Report, ReportKind, TaskInfo, ThreadInfo};
 
 pub(crate) struct ThreadData {
     pub(crate) info: ThreadInfo,
+    /// `info` as new dependencies record their origin, shared by all of
+    /// them (made by the first; `exchange`, which changes `info`'s task,
+    /// drops it): each new edge then takes a reference instead of comparing
+    /// `info` with the graph's last origin thread (`Graph::shared_thread`).
+    origin: Option<Arc<ThreadInfo>>,
     /// The engine's number for this thread (never reused).
     pub(crate) num: u64,
     scopes: Vec<Arc<Inner>>,
@@ -107,6 +112,7 @@ impl ThreadData {
         super::inner::lock(live_threads()).insert(num, info.clone());
         ThreadData {
             info,
+            origin: None,
             num,
             scopes: Vec::new(),
             validators: Vec::new(),
@@ -160,6 +166,7 @@ pub(crate) fn exchange(other: &mut Swappable, way: Way) -> Exchange {
             }
             std::mem::swap(&mut data.scopes, &mut other.scopes);
             std::mem::swap(&mut data.info.task, &mut other.task);
+            data.origin = None;
             std::mem::swap(&mut data.awaitable, &mut other.awaitable);
             arm(&mut slot);
             Exchange::Done
@@ -252,11 +259,11 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
                 Some(d) => d,
                 None => slot.insert(ThreadData::new()),
             };
-            let ThreadData { info, num, scopes, validators, out, .. } = data;
+            let ThreadData { info, origin, num, scopes, validators, out, .. } = data;
             let inner = current(scopes);
             let pv = per_validator(validators, inner, scopes);
             sync_epoch(inner, pv);
-            let r = f(&mut Ctx { inner, pv: &mut *pv, thread: info, thread_num: *num, out });
+            let r = f(&mut Ctx { inner, pv: &mut *pv, thread: info, origin, thread_num: *num, out });
             if !out.is_empty() {
                 let (inner, reports) = (inner.clone(), std::mem::take(out));
                 drop(slot);

@@ -287,7 +287,7 @@ impl Ctx<'_> {
         let origin = EdgeOrigin {
             from: edge_end(prev),
             to: edge_end(next),
-            thread: sh.graph.shared_thread(self.thread),
+            thread: self.origin_thread(&mut sh.graph),
             trace: self.trace(sh, trace),
         };
         let limit = self.inner.config.max_dependencies;
