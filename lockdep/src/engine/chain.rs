@@ -196,7 +196,7 @@ impl Nodes {
 
     /// (The last node first: a chain just interned is marked validated
     /// next, and is last in `list`, found without a probe of `at`.)
-    #[inline]
+    #[inline(always)]
     fn get_mut(&mut self, id: &ChainNode) -> Option<&mut Node> {
         let i = match self.list.last() {
             Some((last, _)) if last == id => self.list.len() - 1,
