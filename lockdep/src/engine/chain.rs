@@ -993,6 +993,53 @@ mod tests {
     }
 
     #[test]
+    fn a_removed_class_s_long_lists_leave_its_slot_empty_and_the_nodes_that_move_are_found() {
+        // Class 5 heads six chains (5 10..16) and tops six (20..26 5): both
+        // its lists outgrow their inline room. Other classes' chains are
+        // interned between them, so class 5's nodes are in the middle of
+        // the dense vector and others move into their places.
+        let mut s = ChainStore::default();
+        let h = |c| ChainNode::head(el(c));
+        let mut kept = Vec::new();
+        let mut all = Vec::new();
+        for c in 0..6 {
+            all.push(intern(&mut s, h(5), el(10 + c), usize::MAX).unwrap());
+            kept.push(intern(&mut s, h(30 + c), el(40 + c), usize::MAX).unwrap());
+            all.push(intern(&mut s, h(20 + c), el(5), usize::MAX).unwrap());
+        }
+        all.extend(&kept);
+        for &n in &all {
+            set_validated(&mut s, n);
+        }
+        assert!(
+            matches!(s.by_class[5].nodes, SmallList::Heap(_))
+                && matches!(s.by_class[5].head_children, SmallList::Heap(_))
+        );
+        let before: Vec<_> = kept.iter().map(|&n| (n, s.elems(n))).collect();
+        let (count, hlocks) = (s.count, s.hlocks);
+        s.zap_class(cls(5), sl(5));
+        assert!(s.lists_are_consistent());
+        for (n, elems) in &before {
+            assert_eq!(&s.elems(*n), elems, "{n:?} stayed");
+            assert!(valid(&s, *n));
+        }
+        assert_eq!(s.interned(), kept.len());
+        assert_eq!((s.count, s.hlocks, s.zapped), (count - 12, hlocks - 24, 12));
+        let entry = &s.by_class[5];
+        assert!(
+            matches!(entry.nodes, SmallList::Inline(0, _)) && matches!(entry.head_children, SmallList::Inline(0, _)),
+            "the slot's lists start from nothing, their boxes freed"
+        );
+        assert_eq!((entry.class, entry.validated_heads, entry.indexed), (0, 0, false));
+        // A new class in slot 5 interns its chains from nothing.
+        let new = Elem::new(cls(99), Read::Exclusive, false, true).unwrap();
+        let n = s.intern(h(30), Some(sl(30)), new, sl(5), usize::MAX).unwrap();
+        assert_eq!(s.elems(n), vec![el(30), new]);
+        assert_eq!(&s.by_class[5].nodes[..], &[n]);
+        assert!(s.lists_are_consistent());
+    }
+
+    #[test]
     fn interning_is_exact_and_zap_never_reuses_ids() {
         let mut s = ChainStore::default();
         let a = intern(&mut s, ChainNode::ROOT, el(10), 100).unwrap();
