@@ -251,12 +251,76 @@ pub(crate) enum KeySource {
 /// a map's own key's number (`OwnedKey`), or a construction site (compared
 /// by file, line and column) with the protected data's type name when known
 /// (compared by its text).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+///
+/// (`Hash` and `PartialEq` are written out, with the results the derived
+/// ones gave, so that the two small variants are compared and hashed
+/// inline: with `Site`'s text in the same function, the key table's hash
+/// and compare were out-of-line calls at every registration and removal.)
+#[derive(Clone, Copy, Eq, Debug)]
 #[cfg_attr(not(lockdep_on), allow(dead_code))] // (`Owned` is made by maps only when validation is compiled in)
 pub(crate) enum KeyId {
     Key { addr: usize, generation: u32 },
     Owned(u64),
     Site { file: &'static str, line: u32, col: u32, ty: Option<&'static str> },
+}
+
+impl PartialEq for KeyId {
+    #[inline]
+    fn eq(&self, other: &KeyId) -> bool {
+        match (self, other) {
+            (KeyId::Key { addr: a, generation: g }, KeyId::Key { addr: b, generation: h }) => a == b && g == h,
+            (KeyId::Owned(a), KeyId::Owned(b)) => a == b,
+            (KeyId::Site { .. }, KeyId::Site { .. }) => self.same_site(other),
+            _ => false,
+        }
+    }
+}
+
+impl std::hash::Hash for KeyId {
+    /// (What `#[derive(Hash)]` writes: the variant's index as an `isize`,
+    /// then each field.)
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            KeyId::Key { addr, generation } => {
+                state.write_isize(0);
+                addr.hash(state);
+                generation.hash(state);
+            }
+            KeyId::Owned(n) => {
+                state.write_isize(1);
+                n.hash(state);
+            }
+            KeyId::Site { .. } => self.hash_site(state),
+        }
+    }
+}
+
+impl KeyId {
+    /// [`eq`](PartialEq::eq) of two `Site`s: file, line, column and type
+    /// name, the texts by content.
+    #[inline(never)]
+    fn same_site(&self, other: &KeyId) -> bool {
+        match (self, other) {
+            (KeyId::Site { file: f, line: l, col: c, ty: t }, KeyId::Site { file: g, line: m, col: d, ty: u }) => {
+                f == g && l == m && c == d && t == u
+            }
+            _ => false,
+        }
+    }
+
+    /// [`hash`](std::hash::Hash::hash) of a `Site`.
+    #[inline(never)]
+    fn hash_site<H: std::hash::Hasher>(&self, state: &mut H) {
+        use std::hash::Hash as _;
+        if let KeyId::Site { file, line, col, ty } = self {
+            state.write_isize(2);
+            file.hash(state);
+            line.hash(state);
+            col.hash(state);
+            ty.hash(state);
+        }
+    }
 }
 
 impl KeySource {
@@ -339,6 +403,99 @@ impl Read {
 impl fmt::Display for Read {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod key_id_tests {
+    use super::KeyId;
+    use std::hash::{BuildHasher, BuildHasherDefault};
+
+    /// `KeyId` as it was declared with `#[derive(PartialEq, Hash)]`.
+    #[derive(PartialEq, Hash)]
+    enum Derived {
+        Key { addr: usize, generation: u32 },
+        Owned(u64),
+        Site { file: &'static str, line: u32, col: u32, ty: Option<&'static str> },
+    }
+
+    /// A hasher that folds in which `write_*` was called with what, so that
+    /// two values hash the same only by the same calls.
+    #[derive(Default)]
+    struct Calls(u64);
+
+    impl Calls {
+        fn call(&mut self, which: u64, n: u64) {
+            self.0 = (self.0.rotate_left(7) ^ which ^ n.rotate_left(17)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    impl std::hash::Hasher for Calls {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.call(1, u64::from(b));
+            }
+        }
+        fn write_u8(&mut self, n: u8) {
+            self.call(2, u64::from(n));
+        }
+        fn write_u32(&mut self, n: u32) {
+            self.call(3, u64::from(n));
+        }
+        fn write_u64(&mut self, n: u64) {
+            self.call(4, n);
+        }
+        fn write_usize(&mut self, n: usize) {
+            self.call(5, n as u64);
+        }
+        fn write_isize(&mut self, n: isize) {
+            self.call(6, n as u64);
+        }
+    }
+
+    fn derived(k: &KeyId) -> Derived {
+        match *k {
+            KeyId::Key { addr, generation } => Derived::Key { addr, generation },
+            KeyId::Owned(n) => Derived::Owned(n),
+            KeyId::Site { file, line, col, ty } => Derived::Site { file, line, col, ty },
+        }
+    }
+
+    #[test]
+    fn key_ids_hash_and_compare_as_the_derived_impls_did() {
+        // (Texts equal by content at other addresses, as the derived
+        // impls compared them.)
+        let (file, ty) = (String::from("src/a.rs"), String::from("u8"));
+        let (file, ty): (&'static str, &'static str) =
+            (Box::leak(file.into_boxed_str()), Box::leak(ty.into_boxed_str()));
+        let keys = [
+            KeyId::Key { addr: 0x1000, generation: 0 },
+            KeyId::Key { addr: 0x1000, generation: 1 },
+            KeyId::Key { addr: 0x1008, generation: 0 },
+            KeyId::Owned(0),
+            KeyId::Owned(1),
+            KeyId::Owned(0x1000),
+            KeyId::Site { file: "src/a.rs", line: 1, col: 2, ty: None },
+            KeyId::Site { file, line: 1, col: 2, ty: None },
+            KeyId::Site { file: "src/a.rs", line: 1, col: 2, ty: Some("u8") },
+            KeyId::Site { file, line: 1, col: 2, ty: Some(ty) },
+            KeyId::Site { file: "src/a.rs", line: 1, col: 3, ty: Some("u8") },
+            KeyId::Site { file: "src/a.rs", line: 2, col: 2, ty: None },
+            KeyId::Site { file: "src/b.rs", line: 1, col: 2, ty: None },
+            KeyId::Site { file: "src/a.rs", line: 1, col: 2, ty: Some("u16") },
+        ];
+        let calls = BuildHasherDefault::<Calls>::default();
+        let std = std::hash::RandomState::new();
+        for a in &keys {
+            assert_eq!(calls.hash_one(a), calls.hash_one(derived(a)), "{a:?}");
+            assert_eq!(std.hash_one(a), std.hash_one(derived(a)), "{a:?}");
+            for b in &keys {
+                assert_eq!(a == b, derived(a) == derived(b), "{a:?} == {b:?}");
+            }
+        }
     }
 }
 

@@ -176,6 +176,26 @@ struct Node {
     children: SmallList<ChainNode>,
 }
 
+/// Where a removed [`Node`] was listed (its fields that
+/// [`ChainStore::unlist`] needs), copied out of it before it goes.
+#[derive(Clone, Copy)]
+struct Links {
+    parent: ChainNode,
+    elem: Elem,
+    at: Slot,
+    parent_at: Slot,
+    at_parent: u32,
+    at_class: u32,
+}
+
+impl Links {
+    #[inline(always)]
+    fn of(n: &Node) -> Links {
+        let Node { parent, elem, at, parent_at, at_parent, at_class, .. } = *n;
+        Links { parent, elem, at, parent_at, at_parent, at_class }
+    }
+}
+
 /// The interned chains' nodes, by id: the nodes in a dense vector (a
 /// removal moves the last one into the gap) and each id's place in it in an
 /// [`IdIndex`] (node ids are handed out once, from 1, and never reused), so
@@ -211,14 +231,19 @@ impl Nodes {
         self.list.push((id, node));
     }
 
-    #[inline]
-    fn remove(&mut self, id: &ChainNode) -> Option<Node> {
-        let i = self.at.remove(id.raw())? as usize;
-        let (_, node) = self.list.swap_remove(i);
-        if let Some(&(moved, _)) = self.list.get(i) {
+    /// Drops the node at `i` of `list`, whose id was removed from `at`
+    /// (the last node takes its place; a node removed right after it was
+    /// interned is the last one, and nothing moves).
+    #[inline(always)]
+    fn drop_at(&mut self, i: usize) {
+        let last = self.list.len() - 1;
+        if i < last {
+            let moved = self.list[last].0;
+            self.list.swap_remove(i);
             self.at.set(moved.raw(), i as u32);
+        } else {
+            self.list.truncate(last);
         }
-        Some(node)
     }
 
     fn iter(&self) -> impl Iterator<Item = (&ChainNode, &Node)> {
@@ -609,9 +634,9 @@ impl ChainStore {
         let Some(entry) = self.by_class.get_mut(at.index()) else { return };
         debug_assert!(entry.class == 0 || entry.class == class.raw(), "slot {at:?} is not class {class:?}'s");
         // (The entry emptied for the slot's next class, field by field;
-        // every field named, so that a new one is not forgotten here.)
-        let ClassChains { class: c, nodes, head_children, validated_heads, indexed } = entry;
-        let (nodes, head_children) = (std::mem::take(nodes), std::mem::take(head_children));
+        // every field named, so that a new one is not forgotten here. Its
+        // lists are emptied in place, below.)
+        let ClassChains { class: c, nodes: _, head_children: _, validated_heads, indexed } = entry;
         let (validated_heads, indexed) = (std::mem::take(validated_heads), std::mem::take(indexed));
         *c = 0;
         if validated_heads != 0 {
@@ -620,15 +645,26 @@ impl ChainStore {
             self.hlocks -= heads;
             self.zapped += heads;
         }
-        // The class's own chains straight from its lists, last first; only
-        // chains above them (rare for a class that dies young: a lock taken
-        // under it) go through `doomed`, depth first. (The order is the one
-        // a single stack of all of them gave.)
-        for &id in head_children.iter().rev().chain(nodes.iter().rev()) {
-            let Some(children) = self.zap_node(id, class, indexed) else { continue };
-            if !children.is_empty() {
+        // The class's own chains popped off its lists, last first (nothing
+        // else writes them: `unlist` leaves the lists of the class being
+        // removed alone); only chains above them (rare for a class that
+        // dies young: a lock taken under it) go through `doomed`, depth
+        // first. (The order is the one a single stack of all of them gave.)
+        loop {
+            let entry = &mut self.by_class[at.index()];
+            let Some(id) = entry.head_children.pop().or_else(|| entry.nodes.pop()) else { break };
+            if let Some(children) = self.zap_node(id, class, indexed) {
                 self.zap_above(children, class, indexed);
             }
+        }
+        // (A list that outgrew its inline room gives its box back, as the
+        // next class in the slot starts from nothing.)
+        let entry = &mut self.by_class[at.index()];
+        if let SmallList::Heap(_) = entry.head_children {
+            entry.head_children = SmallList::default();
+        }
+        if let SmallList::Heap(_) = entry.nodes {
+            entry.nodes = SmallList::default();
         }
     }
 
@@ -650,10 +686,18 @@ impl ChainStore {
     /// Removes the node `id` (a chain containing the removed class `class`,
     /// whose chains are in `index` if `indexed`) from the store and from
     /// the lists of what stays; the nodes extending it, which go too
-    /// (`None` if it was gone already).
+    /// (`None` if it was gone already or has none).
     #[inline(always)]
     fn zap_node(&mut self, id: ChainNode, class: ClassId, indexed: bool) -> Option<SmallList<ChainNode>> {
-        let n = self.nodes.remove(&id)?;
+        // The node's links are read where it is and its children taken if
+        // it has any; it leaves the dense vector without being moved out
+        // whole.
+        let i = self.nodes.at.remove(id.raw())? as usize;
+        let n = &mut self.nodes.list[i].1;
+        let children = if n.children.is_empty() { None } else { Some(std::mem::take(&mut n.children)) };
+        let (validated, len) = (n.validated, n.len);
+        let n = Links::of(n);
+        self.nodes.drop_at(i);
         // (Its class's entry says whether it has an index entry: the
         // removed class's was taken by the caller.)
         let in_index = match n.elem.class() == class {
@@ -664,20 +708,20 @@ impl ChainStore {
             self.index.remove(&ChainKey::new(n.parent, n.elem));
         }
         self.unlist(&n, class);
-        if n.validated {
+        if validated {
             self.count -= 1;
-            self.hlocks -= n.len as usize;
+            self.hlocks -= len as usize;
             self.zapped += 1;
         }
-        Some(n.children)
+        children
     }
 
-    /// Takes a removed node out of its parent's and its class's lists (those
-    /// being removed themselves are gone already: `zapped`'s lists, and
-    /// the lists of nodes removed before it). A head's list stays, with its
-    /// class, when it empties.
-    #[inline]
-    fn unlist(&mut self, n: &Node, zapped: ClassId) {
+    /// Takes a removed node (its [`Links`]) out of its parent's and its
+    /// class's lists (those being removed themselves are gone already:
+    /// `zapped`'s lists, and the lists of nodes removed before it). A
+    /// head's list stays, with its class, when it empties.
+    #[inline(always)]
+    fn unlist(&mut self, n: &Links, zapped: ClassId) {
         let siblings = match n.parent.head_elem() {
             Some(e) if e.class() == zapped => None,
             Some(_) => self.by_class.get_mut(n.parent_at.index()).map(|c| &mut c.head_children),
@@ -946,6 +990,53 @@ mod tests {
         assert_eq!(s.interned(), kept.iter().filter(|k| k.0.head_elem().is_none()).count());
         assert_eq!((s.count, s.hlocks), (count - doomed.len(), hlocks - doomed_entries));
         assert_eq!(s.zapped, doomed.len());
+    }
+
+    #[test]
+    fn a_removed_class_s_long_lists_leave_its_slot_empty_and_the_nodes_that_move_are_found() {
+        // Class 5 heads six chains (5 10..16) and tops six (20..26 5): both
+        // its lists outgrow their inline room. Other classes' chains are
+        // interned between them, so class 5's nodes are in the middle of
+        // the dense vector and others move into their places.
+        let mut s = ChainStore::default();
+        let h = |c| ChainNode::head(el(c));
+        let mut kept = Vec::new();
+        let mut all = Vec::new();
+        for c in 0..6 {
+            all.push(intern(&mut s, h(5), el(10 + c), usize::MAX).unwrap());
+            kept.push(intern(&mut s, h(30 + c), el(40 + c), usize::MAX).unwrap());
+            all.push(intern(&mut s, h(20 + c), el(5), usize::MAX).unwrap());
+        }
+        all.extend(&kept);
+        for &n in &all {
+            set_validated(&mut s, n);
+        }
+        assert!(
+            matches!(s.by_class[5].nodes, SmallList::Heap(_))
+                && matches!(s.by_class[5].head_children, SmallList::Heap(_))
+        );
+        let before: Vec<_> = kept.iter().map(|&n| (n, s.elems(n))).collect();
+        let (count, hlocks) = (s.count, s.hlocks);
+        s.zap_class(cls(5), sl(5));
+        assert!(s.lists_are_consistent());
+        for (n, elems) in &before {
+            assert_eq!(&s.elems(*n), elems, "{n:?} stayed");
+            assert!(valid(&s, *n));
+        }
+        assert_eq!(s.interned(), kept.len());
+        assert_eq!((s.count, s.hlocks, s.zapped), (count - 12, hlocks - 24, 12));
+        let entry = &s.by_class[5];
+        assert!(
+            matches!(entry.nodes, SmallList::Inline(0, _)) && matches!(entry.head_children, SmallList::Inline(0, _)),
+            "the slot's lists start from nothing, their boxes freed"
+        );
+        assert_eq!((entry.class, entry.validated_heads, entry.indexed), (0, 0, false));
+        // A new class in slot 5 interns its chains from nothing.
+        let new = Elem::new(cls(99), Read::Exclusive, false, true).unwrap();
+        let n = s.intern(h(30), Some(sl(30)), new, sl(5), usize::MAX).unwrap();
+        assert_eq!(s.elems(n), vec![el(30), new]);
+        assert_eq!(&s.by_class[5].nodes[..], &[n]);
+        assert!(s.lists_are_consistent());
     }
 
     #[test]

@@ -896,18 +896,28 @@ impl Graph {
             }
         }
         if gone.more.is_some() {
-            for c in (1..MAX_SUBCLASSES).filter_map(|s| gone.get(s)) {
-                if let Some(slot) = self.unplace(c) {
-                    removed(c, slot);
-                }
-            }
+            self.zap_more(&gone, &mut removed);
         }
         self.release_names(key, gone);
+    }
+
+    /// [`zap_key_each`](Self::zap_key_each)'s part for the subclasses past
+    /// 0 (few keys have them; out of line, so that subclass 0's
+    /// [`unplace`](Self::unplace) is inlined there once).
+    #[cold]
+    #[inline(never)]
+    fn zap_more(&mut self, gone: &KeyClasses, removed: &mut impl FnMut(ClassId, Slot)) {
+        for c in (1..MAX_SUBCLASSES).filter_map(|s| gone.get(s)) {
+            if let Some(slot) = self.unplace(c) {
+                removed(c, slot);
+            }
+        }
     }
 
     /// Takes a live class out of the graph with every edge touching it and
     /// frees its slot, leaving its key's entry to the caller; its slot, or
     /// `None` if it was not live.
+    #[inline(always)]
     fn unplace(&mut self, id: ClassId) -> Option<Slot> {
         let slot = Slot(self.slots.remove(id.raw())?);
         // Last first, so that nothing moves in the class's own lists (an
