@@ -18,7 +18,11 @@
 //! before downgrading. With validation compiled in, blocking acquisitions also
 //! call [`lock_contended`](crate::lock_contended) /
 //! [`lock_acquired`](crate::lock_acquired) like the kernel's `LOCK_CONTENDED`;
-//! compiled out, every method is exactly the wrapped raw lock's.
+//! compiled out, every method is exactly the wrapped raw lock's. (A
+//! mutex's blocking acquisition without a nest lock tries the lock first,
+//! and the validator's fast path then records it: that path never
+//! reports. Any other outcome lets the lock go again, or never took it,
+//! and runs the hooks in the order above: see `RawLockdep::took_first`.)
 //!
 //! A blocking acquisition this thread can never complete — it already holds
 //! this very lock, and the mode asked for must wait for that hold (a mutex
