@@ -16,7 +16,7 @@
 //! frame per lock, so that the tight loop and callgrind see the code criterion
 //! times (a frame's prologue and register saves included).
 //!
-//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4|lockdep-nest-rec|parking_lot-nest-rec|lockdep-nest-rec-outer|parking_lot-nest-rec-outer] [iterations]`.
+//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4|lockdep-nest-rec|parking_lot-nest-rec|lockdep-nest-rec2|parking_lot-nest-rec2|lockdep-nest-rec-outer|parking_lot-nest-rec-outer] [iterations]`.
 use std::hint::black_box;
 
 // The two functions add different constants only so that LLVM keeps two
@@ -150,6 +150,24 @@ fn main() {
             parking_lot_nest_rec(black_box(&ms));
         }
         assert_eq!(*ms[3].lock(), 2 * (n + 1));
+    }
+    // Criterion's nest of two (`benches/locks.rs`'s `nest_ld` on two locks).
+    if which == "lockdep-nest-rec2" {
+        static KEYS: [lockdep::LockClassKey; 2] = [const { lockdep::LockClassKey::new() }; 2];
+        let ms = [0, 1].map(|i| lockdep::Mutex::with_key(0, &KEYS[i]));
+        ld_frame(&ms);
+        for _ in 0..n {
+            lockdep_nest_rec(black_box(&ms));
+        }
+        assert_eq!(*ms[1].lock(), n + 1);
+    }
+    if which == "parking_lot-nest-rec2" {
+        let ms = [(); 2].map(|_| parking_lot::Mutex::new(0));
+        pl_frame(&ms);
+        for _ in 0..n {
+            parking_lot_nest_rec(black_box(&ms));
+        }
+        assert_eq!(*ms[1].lock(), 2 * (n + 1));
     }
     if which == "parking_lot-nest-rec" {
         let ms = [(); 4].map(|_| parking_lot::Mutex::new(0));

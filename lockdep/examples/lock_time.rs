@@ -7,9 +7,11 @@
 //! length of the program's path), and what is printed is, per side, the
 //! median over the depths of the fastest of `reps` batches at that depth.
 //!
-//! Usage: `lock_time rec|nest4|one [reps] [iterations per batch]`: `rec` is
-//! `benches/locks.rs`'s recursive nest of four (`nest_ld` / `nest_pl`),
-//! `nest4` a straight-line nest of four, `one` a lone lock+unlock.
+//! Usage: `lock_time rec|rec2|nest4|nest2|one [reps] [iterations per batch]`:
+//! `rec` is `benches/locks.rs`'s recursive nest of four (`nest_ld` /
+//! `nest_pl`), `rec2` the same on two locks (criterion's nest of two),
+//! `nest4` a straight-line nest of four, `nest2` one of two, `one` a lone
+//! lock+unlock.
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -56,6 +58,22 @@ fn pl_nest4(ms: &[parking_lot::Mutex<u64>; 4]) {
 }
 
 #[inline(never)]
+fn ld_nest2(ms: &[lockdep::Mutex<u64>; 4]) {
+    let mut a = ms[0].lock();
+    let mut b = ms[1].lock();
+    *a += 1;
+    *b += 1;
+}
+
+#[inline(never)]
+fn pl_nest2(ms: &[parking_lot::Mutex<u64>; 4]) {
+    let mut a = ms[0].lock();
+    let mut b = ms[1].lock();
+    *a += 2;
+    *b += 2;
+}
+
+#[inline(never)]
 fn ld_one(m: &lockdep::Mutex<u64>) {
     *m.lock() += 1;
 }
@@ -97,7 +115,9 @@ fn main() {
     let ld: Box<[lockdep::Mutex<u64>; 4]> = Box::new([0, 1, 2, 3].map(|i| lockdep::Mutex::with_key(0, &KEYS[i])));
     let pl: Box<[parking_lot::Mutex<u64>; 4]> = Box::new([(); 4].map(|_| parking_lot::Mutex::new(0)));
     ld_frame(&ld[..]);
+    ld_frame(&ld[..2]);
     ld_nest4(&ld);
+    ld_nest2(&ld);
     ld_one(&ld[0]);
     // Per stack depth, the fastest batch.
     let mut amins = vec![f64::MAX; 64];
@@ -110,6 +130,14 @@ fn main() {
                     at_depth(k, &mut || x = time(m, || ld_frame(black_box(&ld[..]))));
                     at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl[..]))));
                 }
+                "rec2" => {
+                    at_depth(k, &mut || x = time(m, || ld_frame(black_box(&ld[..2]))));
+                    at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl[..2]))));
+                }
+                "nest2" => {
+                    at_depth(k, &mut || x = time(m, || ld_nest2(black_box(&ld))));
+                    at_depth(k, &mut || y = time(m, || pl_nest2(black_box(&pl))));
+                }
                 "nest4" => {
                     at_depth(k, &mut || x = time(m, || ld_nest4(black_box(&ld))));
                     at_depth(k, &mut || y = time(m, || pl_nest4(black_box(&pl))));
@@ -118,7 +146,7 @@ fn main() {
                     at_depth(k, &mut || x = time(m, || ld_one(black_box(&ld[0]))));
                     at_depth(k, &mut || y = time(m, || pl_one(black_box(&pl[0]))));
                 }
-                _ => panic!("mode: rec, nest4, one"),
+                _ => panic!("mode: rec, rec2, nest4, nest2, one"),
             }
             amins[k] = amins[k].min(x);
             bmins[k] = bmins[k].min(y);

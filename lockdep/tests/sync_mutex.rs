@@ -337,6 +337,35 @@ fn a_panicking_report_leaves_the_lock_free_and_the_held_stack_true() {
     assert_eq!(*bank.checking.lock() + *bank.savings.lock(), 200);
 }
 
+#[test]
+fn a_report_callback_runs_before_the_lock_is_taken() {
+    // The lock types take a free lock before the validator's fast path
+    // records it; an acquisition the fast path does not take (here a new,
+    // inverted chain) is validated with the lock let go again, so the
+    // report's callback finds the lock it reports free, as the kernel's
+    // order (acquire hook, then lock) has it.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let bank = Arc::new(Bank::new());
+    let free_in_callback = Arc::new(AtomicUsize::new(0));
+    let action = {
+        let (bank, free) = (bank.clone(), free_in_callback.clone());
+        lockdep::Action::Callback(Arc::new(move |_: &Report| {
+            if bank.checking.try_lock().is_some() {
+                free.fetch_add(1, Ordering::SeqCst);
+            }
+        }))
+    };
+    let v = Validator::new(Config::collect().with_action(action));
+    v.scope(|| {
+        transfer(&bank.checking, &bank.savings, 1);
+        transfer(&bank.savings, &bank.checking, 1); // reported at `checking`'s lock
+        assert!(!bank.checking.is_locked() && !bank.savings.is_locked());
+    });
+    expect(&v, &[ReportKind::CircularDependency]);
+    assert_eq!(free_in_callback.load(Ordering::SeqCst), usize::from(lockdep::ENABLED));
+    assert_eq!(*bank.checking.lock() + *bank.savings.lock(), 200);
+}
+
 // ---------------------------------------------------------------------------
 // Lifetimes.
 

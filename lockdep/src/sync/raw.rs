@@ -18,7 +18,11 @@
 //! before downgrading. With validation compiled in, blocking acquisitions also
 //! call [`lock_contended`](crate::lock_contended) /
 //! [`lock_acquired`](crate::lock_acquired) like the kernel's `LOCK_CONTENDED`;
-//! compiled out, every method is exactly the wrapped raw lock's.
+//! compiled out, every method is exactly the wrapped raw lock's. (A
+//! mutex's blocking acquisition without a nest lock tries the lock first,
+//! and the validator's fast path then records it: that path never
+//! reports. Any other outcome lets the lock go again, or never took it,
+//! and runs the hooks in the order above: see `RawLockdep::took_first`.)
 //!
 //! A blocking acquisition this thread can never complete — it already holds
 //! this very lock, and the mode asked for must wait for that hold (a mutex
@@ -156,6 +160,55 @@ impl<R> RawLockdep<R> {
             lock();
         }
         hooks::lock_acquired(&self.map);
+    }
+
+    /// A blocking acquisition (no nest lock) whose trylock just took the
+    /// lock: the steady state records it on the validator's fast path and is
+    /// done. Taking the lock first costs nothing the validation needs: a
+    /// chain the fast path takes was validated before (nothing can be
+    /// reported), and a lock this thread holds cannot be trylocked (so the
+    /// self-deadlock refusal's look at the lock is not needed either). The
+    /// fast path never unwinds. When it declines, the lock is let go again
+    /// and the acquisition made as [`acquire_blocking`](Self::acquire_blocking)
+    /// makes it past the fast path (see [`retake`](Self::retake)).
+    #[inline(always)]
+    #[track_caller]
+    fn took_first(
+        &self,
+        subclass: u32,
+        read: Read,
+        unlock: impl FnOnce(),
+        try_lock: impl FnOnce() -> bool,
+        lock: impl FnOnce(),
+    ) {
+        if subclass != 0 {
+            note_annotated(); // (folded away for the plain acquisitions)
+        }
+        if !engine::try_acquire_fast(&self.map, subclass, false, read, true, Location::caller()) {
+            self.retake(subclass, read, unlock, try_lock, lock);
+        }
+    }
+
+    /// [`took_first`](Self::took_first) when the fast path declined: the
+    /// lock is released and the acquisition made in the hooks' order (the
+    /// acquire hook before the lock, as [`acquire_blocking_slow`]
+    /// (Self::acquire_blocking_slow)), so that every report, action and
+    /// statistic is as for any other blocking acquisition; in particular a
+    /// report's callback never runs with the lock taken. This thread did
+    /// not hold the lock (the trylock took it), so nothing is refused.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn retake(
+        &self,
+        subclass: u32,
+        read: Read,
+        unlock: impl FnOnce(),
+        try_lock: impl FnOnce() -> bool,
+        lock: impl FnOnce(),
+    ) {
+        unlock();
+        self.acquire_blocking_slow(subclass, read, None, try_lock, lock);
     }
 
     /// Another thread holding this lock, when the validator knows one (see
@@ -575,9 +628,36 @@ impl<R> RawLockdep<R> {
 impl<R: RawMutex> RawLockdep<R> {
     /// Locks exclusively, validating the acquisition at the caller's location
     /// with `subclass` and, if given, under the nest lock `nest`.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn lock_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
+        if !ENABLED {
+            self.inner.lock();
+            return;
+        }
+        if nest.is_none() && self.inner.try_lock() {
+            self.took_first(
+                subclass,
+                Read::Exclusive,
+                || {
+                    // SAFETY: the trylock just succeeded.
+                    unsafe { self.inner.unlock() }
+                },
+                || self.inner.try_lock(),
+                || self.inner.lock(),
+            );
+        } else {
+            self.lock_with_waiting(subclass, nest);
+        }
+    }
+
+    /// [`lock_with`](Self::lock_with) when the lock was not free (held by
+    /// another thread, or by this one: then it is refused), or with a nest
+    /// lock: the acquire hook before blocking.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn lock_with_waiting(&self, subclass: u32, nest: Option<&LockdepMap>) {
         self.refuse_self_deadlock(|| self.inner.is_locked(), subclass, Read::Exclusive, nest, false, || true);
         self.acquire_blocking(subclass, Read::Exclusive, nest, || self.inner.try_lock(), || self.inner.lock());
     }
