@@ -216,7 +216,7 @@ impl Config {
     /// | `LOCKDEP_MAX_CHAINS` | a number ≥ 1 | `65536` |
     /// | `LOCKDEP_NESTED_SITES` | construction sites whose locks may nest one level in each other ([`Config::nested_sites`]): `file:line` or `file:line:column`, comma-separated, e.g. `src/sync/value_initializer.rs:98` (the file matches the end of the site's path, whole components) | none |
     /// | `LOCKDEP_SUMMARY` | a file: at exit (unix, validation compiled in), the process appends one JSON line with the global validator's counts and reports | none |
-    /// | `LOCKDEP_SAVE` | a file, or a directory (one new file per process), to save the learned graph to at exit (feature `save`, unix; see [`Validator::save`](crate::Validator::save)) | none |
+    /// | `LOCKDEP_SAVE` | a file, or a directory (one new file per process), to save the learned graph to at exit (feature `save`, unix; see `Validator::save`) | none |
     /// | `LOCKDEP_SAVE_TRACES` | `1`, `true`, `on` / `0`, `false`, `off`: include the resolved stack traces in that file (loading the debug info costs up to a second a process) | off |
     ///
     /// The values are matched exactly (lowercase). Any other value — a
