@@ -10,14 +10,16 @@
 //! keeps a table as large as its live classes.
 
 use std::collections::VecDeque;
-use std::collections::hash_map::Entry;
+use std::hash::{BuildHasher, BuildHasherDefault};
 use std::panic::Location;
 use std::sync::Arc;
 
 pub(crate) use super::ids::ClassId;
-use super::ids::{FastMap, FastSet, FastTable, IdIndex, SmallList};
+use super::ids::{FastMap, FastSet, FastTable, IdIndex, MixHasher, SmallList};
 use crate::class::{KeyId, MAX_SUBCLASSES, Read};
 use crate::report::{DepTypes, LockInfo, ThreadInfo, Trace};
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 /// A class's place in the class table; reused once its class is removed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
@@ -153,7 +155,7 @@ pub(crate) struct Graph {
     last_id: u32,
     /// Each key's classes, by subclass (one probe finds them all), and its
     /// `#version`.
-    by_key: FastMap<KeyId, KeyClasses>,
+    by_key: KeyTable,
     /// The versions of each class name's keys.
     names: Names,
     pub(crate) edges: Vec<Edge>,
@@ -196,7 +198,7 @@ pub(crate) struct Graph {
 pub(crate) struct GraphTables {
     classes: Vec<Class>,
     edges: Vec<Edge>,
-    by_key: FastMap<KeyId, KeyClasses>,
+    by_key: KeyTable,
     slots: IdIndex,
     stamp: Vec<u32>,
     parent: Vec<(u32, EdgeId)>,
@@ -293,6 +295,64 @@ struct NameVersions {
     /// The last version handed out (versions start again at 1 once no live
     /// key has a class of this name).
     last: u32,
+}
+
+/// The key table: each key's classes ([`KeyClasses`]). A hashbrown
+/// `HashTable` rather than a map: a registration finds the key's entry, or
+/// the place of a new key, in one probe, where a map's entry probes once to
+/// miss and again to insert.
+#[derive(Default)]
+struct KeyTable {
+    table: HashTable<(KeyId, KeyClasses)>,
+}
+
+/// A key's hash in the key table ([`MixHasher`], as the engine's maps).
+#[inline]
+fn key_hash(key: &KeyId) -> u64 {
+    BuildHasherDefault::<MixHasher>::default().hash_one(key)
+}
+
+impl KeyTable {
+    #[inline]
+    fn get(&self, key: &KeyId) -> Option<&KeyClasses> {
+        self.table.find(key_hash(key), |e| e.0 == *key).map(|e| &e.1)
+    }
+
+    fn remove(&mut self, key: &KeyId) -> Option<KeyClasses> {
+        self.table.find_entry(key_hash(key), |e| e.0 == *key).ok().map(|o| o.remove().0.1)
+    }
+
+    /// The key's entry, found or placed in one probe. The table grows (on a
+    /// miss) as a map's entry does: only when the key is new, so a full
+    /// table probes once more first, and a key found there does not grow it.
+    #[inline]
+    fn entry(&mut self, key: KeyId) -> Entry<'_, (KeyId, KeyClasses)> {
+        let hash = key_hash(&key);
+        let rehash = |e: &(KeyId, KeyClasses)| key_hash(&e.0);
+        if self.table.len() == self.table.capacity() {
+            return match self.table.find_entry(hash, |e| e.0 == key) {
+                Ok(o) => Entry::Occupied(o),
+                Err(absent) => absent.into_table().entry(hash, |e| e.0 == key, rehash),
+            };
+        }
+        self.table.entry(hash, |e| e.0 == key, rehash)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&KeyId, &KeyClasses)> {
+        self.table.iter().map(|(k, c)| (k, c))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    fn capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
+    fn clear(&mut self) {
+        self.table.clear();
+    }
 }
 
 /// A key's classes, by subclass, and its claim on the name of its first
@@ -423,7 +483,7 @@ impl Graph {
     /// the classes; a new class keeps its key in the key table alone).
     pub(crate) fn keys_by_slot(&self) -> Vec<Option<KeyId>> {
         let mut keys = vec![None; self.classes.len()];
-        for (key, classes) in &self.by_key {
+        for (key, classes) in self.by_key.iter() {
             let mut put = |raw: u32| {
                 if let Some(slot) = (raw != 0).then(|| self.slot(ClassId::from_raw(raw))).flatten() {
                     keys[slot.index()] = Some(*key);
@@ -465,7 +525,7 @@ impl Graph {
         // and its version, or the place of a new key.
         let mut entry = self.by_key.entry(key);
         if let Entry::Occupied(o) = &entry {
-            if let Some(c) = o.get().get(subclass) {
+            if let Some(c) = o.get().1.get(subclass) {
                 return Some((c, None));
             }
         }
@@ -481,12 +541,12 @@ impl Graph {
         let id = ClassId::from_raw(self.last_id);
         let (name_at, version) = match &mut entry {
             Entry::Occupied(o)
-                if self.names.versions.get(o.get().name_at as usize).is_some_and(|n| same_name(n.name, name)) =>
+                if self.names.versions.get(o.get().1.name_at as usize).is_some_and(|n| same_name(n.name, name)) =>
             {
-                (o.get().name_at, o.get().version)
+                (o.get().1.name_at, o.get().1.version)
             }
             Entry::Occupied(o) => {
-                o.get_mut().other_names = true;
+                o.get_mut().1.other_names = true;
                 let (at, names) = self.names.of(name);
                 let version = *names.keys.entry(key).or_insert_with(|| {
                     names.last += 1;
@@ -501,7 +561,10 @@ impl Graph {
                 (at, names.last)
             }
         };
-        let classes = entry.or_insert(KeyClasses { first: 0, more: None, name_at, version, other_names: false });
+        let classes = &mut entry
+            .or_insert((key, KeyClasses { first: 0, more: None, name_at, version, other_names: false }))
+            .into_mut()
+            .1;
         classes.set(subclass, Some(id));
         let class = Class {
             id,
@@ -859,11 +922,11 @@ impl Graph {
         };
         let subclass = self.classes[slot.index()].subclass;
         if let Entry::Occupied(mut o) = self.by_key.entry(key) {
-            let classes = o.get_mut();
+            let classes = &mut o.get_mut().1;
             classes.set(subclass, None);
             if classes.is_empty() {
                 // No class of the key is left: forget its claims on names.
-                let gone = o.remove();
+                let gone = o.remove().0.1;
                 self.release_names(key, gone);
             }
         }
@@ -1668,5 +1731,52 @@ mod tests {
         assert_eq!(g.class_name(b), "lock#2");
         assert_eq!(g.class_name(a1), "lock/1");
         assert!(g.register(key(3), 0, "z", 3).is_none(), "limit of 3 classes");
+    }
+
+    /// The key table finds a key's entry or its place in one probe, with its
+    /// own rehash: through several growths every key keeps one entry, a
+    /// second registration finds its class, and a removal takes the key out.
+    #[test]
+    fn the_key_table_keeps_one_entry_a_key_through_its_growth() {
+        let mut g = Graph::default();
+        let mut ids = Vec::new();
+        for i in 0..3000 {
+            let a = g.register(key(i + 1), 0, "k", usize::MAX).unwrap();
+            // An older key's second subclass: its entry is found, not made again.
+            let b = g.register(key(i / 2 + 1), 1 + (i % 2) as u32, "k", usize::MAX).unwrap();
+            ids.push((a, b));
+        }
+        assert_eq!(g.by_key.table.len(), 3000);
+        assert_eq!(g.nr_classes, 6000);
+        for (i, &(a, b)) in ids.iter().enumerate() {
+            assert_eq!(g.register(key(i + 1), 0, "k", usize::MAX), Some(a));
+            assert_eq!(g.lookup(key(i + 1), 0), Some(a));
+            assert_eq!(g.lookup(key(i / 2 + 1), 1 + (i % 2) as u32), Some(b));
+        }
+        assert_eq!(g.nr_classes, 6000, "no class registered twice");
+        assert!(g.by_key.remove(&key(7)).is_some());
+        assert!(g.by_key.get(&key(7)).is_none() && g.by_key.get(&key(8)).is_some());
+        assert_eq!(g.by_key.table.len(), 2999);
+    }
+
+    /// A full key table grows for a new key only, as a map's entry does: a
+    /// new subclass of a key it has leaves its capacity as it is.
+    #[test]
+    fn a_full_key_table_grows_for_a_new_key_only() {
+        let mut g = Graph::default();
+        let mut n = 0;
+        loop {
+            n += 1;
+            g.register(key(n), 0, "k", usize::MAX).unwrap();
+            if n > 2 && g.by_key.table.len() == g.by_key.capacity() {
+                break;
+            }
+        }
+        let cap = g.by_key.capacity();
+        assert!(g.register(key(1), 3, "k", usize::MAX).is_some());
+        assert!(g.register(key(n), 0, "k", usize::MAX).is_some(), "found, not made");
+        assert_eq!(g.by_key.capacity(), cap, "a found key does not grow the table");
+        assert!(g.register(key(n + 1), 0, "k", usize::MAX).is_some());
+        assert!(g.by_key.capacity() > cap, "a new key grows a full table");
     }
 }
