@@ -19,70 +19,9 @@
 //! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4|lockdep-nest-rec|parking_lot-nest-rec|lockdep-nest-rec2|parking_lot-nest-rec2|lockdep-nest-rec-outer|parking_lot-nest-rec-outer] [iterations]`.
 use std::hint::black_box;
 
-// The two functions add different constants only so that LLVM keeps two
-// symbols: with identical bodies they compile to identical machine code, and
-// rustc's function merging folds them into one symbol (callgrind could then
-// not count them apart).
-
-/// One lock + unlock of the instrumented mutex.
-#[inline(never)]
-fn lockdep_lock_unlock(m: &lockdep::Mutex<u64>) {
-    let mut g = m.lock();
-    *g += 1;
-}
-
-/// One lock + unlock of parking_lot's mutex: the baseline.
-#[inline(never)]
-fn parking_lot_lock_unlock(m: &parking_lot::Mutex<u64>) {
-    let mut g = m.lock();
-    *g += 2;
-}
-
-/// A nest of four lockdep mutexes, taken in order and released in reverse.
-#[inline(never)]
-fn lockdep_nest4(ms: &[lockdep::Mutex<u64>; 4]) {
-    let mut a = ms[0].lock();
-    let mut b = ms[1].lock();
-    let mut c = ms[2].lock();
-    let mut d = ms[3].lock();
-    *a += 1;
-    *b += 1;
-    *c += 1;
-    *d += 1;
-}
-
-/// The same nest of parking_lot mutexes: the baseline.
-#[inline(never)]
-fn parking_lot_nest4(ms: &[parking_lot::Mutex<u64>; 4]) {
-    let mut a = ms[0].lock();
-    let mut b = ms[1].lock();
-    let mut c = ms[2].lock();
-    let mut d = ms[3].lock();
-    *a += 2;
-    *b += 2;
-    *c += 2;
-    *d += 2;
-}
-
-/// `benches/locks.rs`'s `nest_ld`: one recursive frame per lock.
-#[inline(never)]
-fn ld_frame(ms: &[lockdep::Mutex<u64>]) {
-    if let Some((first, rest)) = ms.split_first() {
-        let mut g = first.lock();
-        *g += 1;
-        ld_frame(rest);
-    }
-}
-
-/// `benches/locks.rs`'s `nest_pl`: the baseline of [`ld_frame`].
-#[inline(never)]
-fn pl_frame(ms: &[parking_lot::Mutex<u64>]) {
-    if let Some((first, rest)) = ms.split_first() {
-        let mut g = first.lock();
-        *g += 2;
-        pl_frame(rest);
-    }
-}
+#[path = "shared/nests.rs"]
+mod nests;
+use nests::*;
 
 /// The counted function around [`ld_frame`] (callgrind's
 /// `--toggle-collect` must not name a recursive one: each nested call would
@@ -96,6 +35,34 @@ fn lockdep_nest_rec(ms: &[lockdep::Mutex<u64>]) {
 #[inline(never)]
 fn parking_lot_nest_rec(ms: &[parking_lot::Mutex<u64>]) {
     pl_frame(ms);
+}
+
+/// One class a lock (a key each; the fifth is `lockdep-nest-rec-outer`'s
+/// outer lock). Each mode runs in a process of its own.
+static KEYS: [lockdep::LockClassKey; 5] = [const { lockdep::LockClassKey::new() }; 5];
+
+/// `N` lockdep mutexes, each its own class.
+fn ld_locks<const N: usize>() -> [lockdep::Mutex<u64>; N] {
+    std::array::from_fn(|i| lockdep::Mutex::with_key(0, &KEYS[i]))
+}
+
+/// `n` recursive nests of `ms` in the counted function, after a warm-up
+/// outside it.
+fn count_ld_rec(ms: &[lockdep::Mutex<u64>], n: u64) {
+    ld_frame(ms);
+    for _ in 0..n {
+        lockdep_nest_rec(black_box(ms));
+    }
+    assert_eq!(*ms[ms.len() - 1].lock(), n + 1);
+}
+
+/// The baseline of [`count_ld_rec`].
+fn count_pl_rec(ms: &[parking_lot::Mutex<u64>], n: u64) {
+    pl_frame(ms);
+    for _ in 0..n {
+        parking_lot_nest_rec(black_box(ms));
+    }
+    assert_eq!(*ms[ms.len() - 1].lock(), 2 * (n + 1));
 }
 
 fn main() {
@@ -118,69 +85,29 @@ fn main() {
         }
         assert_eq!(*base.lock(), 2 * (n + 1));
     }
-    if which == "lockdep-nest-rec" {
-        static KEYS: [lockdep::LockClassKey; 4] = [const { lockdep::LockClassKey::new() }; 4];
-        let ms = [0, 1, 2, 3].map(|i| lockdep::Mutex::with_key(0, &KEYS[i]));
-        ld_frame(&ms); // the warm-up, outside the counted function
-        for _ in 0..n {
-            lockdep_nest_rec(black_box(&ms));
-        }
-        assert_eq!(*ms[3].lock(), n + 1);
-    }
-    // The recursive nest under one more lock held across the loop: no
-    // acquisition in the recursion is a chain head (is the recursive shape's
+    // The recursive nests (`benches/locks.rs`'s shape): of four, of two,
+    // and of four under one more lock held across the loop (then no
+    // acquisition in the recursion is a chain head: is the recursive shape's
     // extra cost the fast path's head-or-nested test? PERFORMANCE.md, round 8).
-    if which == "lockdep-nest-rec-outer" {
-        static KEYS: [lockdep::LockClassKey; 5] = [const { lockdep::LockClassKey::new() }; 5];
-        let outer = lockdep::Mutex::with_key(0, &KEYS[4]);
-        let ms = [0, 1, 2, 3].map(|i| lockdep::Mutex::with_key(0, &KEYS[i]));
-        let _held = outer.lock();
-        ld_frame(&ms);
-        for _ in 0..n {
-            lockdep_nest_rec(black_box(&ms));
+    match which.as_str() {
+        "lockdep-nest-rec" => count_ld_rec(&ld_locks::<4>(), n),
+        "lockdep-nest-rec2" => count_ld_rec(&ld_locks::<2>(), n),
+        "lockdep-nest-rec-outer" => {
+            let outer = lockdep::Mutex::with_key(0, &KEYS[4]);
+            let _held = outer.lock();
+            count_ld_rec(&ld_locks::<4>(), n);
         }
-        assert_eq!(*ms[3].lock(), n + 1);
-    }
-    if which == "parking_lot-nest-rec-outer" {
-        let outer = parking_lot::Mutex::new(0);
-        let ms = [(); 4].map(|_| parking_lot::Mutex::new(0));
-        let _held = outer.lock();
-        pl_frame(&ms);
-        for _ in 0..n {
-            parking_lot_nest_rec(black_box(&ms));
+        "parking_lot-nest-rec" => count_pl_rec(&[(); 4].map(|_| parking_lot::Mutex::new(0)), n),
+        "parking_lot-nest-rec2" => count_pl_rec(&[(); 2].map(|_| parking_lot::Mutex::new(0)), n),
+        "parking_lot-nest-rec-outer" => {
+            let outer = parking_lot::Mutex::new(0);
+            let _held = outer.lock();
+            count_pl_rec(&[(); 4].map(|_| parking_lot::Mutex::new(0)), n);
         }
-        assert_eq!(*ms[3].lock(), 2 * (n + 1));
-    }
-    // Criterion's nest of two (`benches/locks.rs`'s `nest_ld` on two locks).
-    if which == "lockdep-nest-rec2" {
-        static KEYS: [lockdep::LockClassKey; 2] = [const { lockdep::LockClassKey::new() }; 2];
-        let ms = [0, 1].map(|i| lockdep::Mutex::with_key(0, &KEYS[i]));
-        ld_frame(&ms);
-        for _ in 0..n {
-            lockdep_nest_rec(black_box(&ms));
-        }
-        assert_eq!(*ms[1].lock(), n + 1);
-    }
-    if which == "parking_lot-nest-rec2" {
-        let ms = [(); 2].map(|_| parking_lot::Mutex::new(0));
-        pl_frame(&ms);
-        for _ in 0..n {
-            parking_lot_nest_rec(black_box(&ms));
-        }
-        assert_eq!(*ms[1].lock(), 2 * (n + 1));
-    }
-    if which == "parking_lot-nest-rec" {
-        let ms = [(); 4].map(|_| parking_lot::Mutex::new(0));
-        pl_frame(&ms);
-        for _ in 0..n {
-            parking_lot_nest_rec(black_box(&ms));
-        }
-        assert_eq!(*ms[3].lock(), 2 * (n + 1));
+        _ => {}
     }
     if which == "lockdep-nest4" {
-        // Four classes: one key each.
-        static KEYS: [lockdep::LockClassKey; 4] = [const { lockdep::LockClassKey::new() }; 4];
-        let ms = [0, 1, 2, 3].map(|i| lockdep::Mutex::with_key(0, &KEYS[i]));
+        let ms = ld_locks::<4>();
         {
             let g: Vec<_> = ms.iter().map(|m| m.lock()).collect();
             g.into_iter().rev().for_each(|mut g| *g += 1);

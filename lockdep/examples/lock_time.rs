@@ -15,72 +15,13 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-#[inline(never)]
-fn ld_frame(ms: &[lockdep::Mutex<u64>]) {
-    if let Some((first, rest)) = ms.split_first() {
-        let mut g = first.lock();
-        *g += 1;
-        ld_frame(rest);
-    }
-}
+#[path = "shared/nests.rs"]
+mod nests;
+use nests::*;
 
-#[inline(never)]
-fn pl_frame(ms: &[parking_lot::Mutex<u64>]) {
-    if let Some((first, rest)) = ms.split_first() {
-        let mut g = first.lock();
-        *g += 2;
-        pl_frame(rest);
-    }
-}
-
-#[inline(never)]
-fn ld_nest4(ms: &[lockdep::Mutex<u64>; 4]) {
-    let mut a = ms[0].lock();
-    let mut b = ms[1].lock();
-    let mut c = ms[2].lock();
-    let mut d = ms[3].lock();
-    *a += 1;
-    *b += 1;
-    *c += 1;
-    *d += 1;
-}
-
-#[inline(never)]
-fn pl_nest4(ms: &[parking_lot::Mutex<u64>; 4]) {
-    let mut a = ms[0].lock();
-    let mut b = ms[1].lock();
-    let mut c = ms[2].lock();
-    let mut d = ms[3].lock();
-    *a += 2;
-    *b += 2;
-    *c += 2;
-    *d += 2;
-}
-
-#[inline(never)]
-fn ld_nest2(ms: &[lockdep::Mutex<u64>; 4]) {
-    let mut a = ms[0].lock();
-    let mut b = ms[1].lock();
-    *a += 1;
-    *b += 1;
-}
-
-#[inline(never)]
-fn pl_nest2(ms: &[parking_lot::Mutex<u64>; 4]) {
-    let mut a = ms[0].lock();
-    let mut b = ms[1].lock();
-    *a += 2;
-    *b += 2;
-}
-
-#[inline(never)]
-fn ld_one(m: &lockdep::Mutex<u64>) {
-    *m.lock() += 1;
-}
-
-#[inline(never)]
-fn pl_one(m: &parking_lot::Mutex<u64>) {
-    *m.lock() += 2;
+/// The first two of four locks, for the nest of two.
+fn two<T>(ms: &[T; 4]) -> &[T; 2] {
+    ms[..2].try_into().expect("four locks")
 }
 
 fn time(m: u64, mut f: impl FnMut()) -> f64 {
@@ -116,9 +57,9 @@ fn main() {
     let pl: Box<[parking_lot::Mutex<u64>; 4]> = Box::new([(); 4].map(|_| parking_lot::Mutex::new(0)));
     ld_frame(&ld[..]);
     ld_frame(&ld[..2]);
-    ld_nest4(&ld);
-    ld_nest2(&ld);
-    ld_one(&ld[0]);
+    lockdep_nest4(&ld);
+    lockdep_nest2(two(&ld));
+    lockdep_lock_unlock(&ld[0]);
     // Per stack depth, the fastest batch.
     let mut amins = vec![f64::MAX; 64];
     let mut bmins = vec![f64::MAX; 64];
@@ -135,16 +76,16 @@ fn main() {
                     at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl[..2]))));
                 }
                 "nest2" => {
-                    at_depth(k, &mut || x = time(m, || ld_nest2(black_box(&ld))));
-                    at_depth(k, &mut || y = time(m, || pl_nest2(black_box(&pl))));
+                    at_depth(k, &mut || x = time(m, || lockdep_nest2(black_box(two(&ld)))));
+                    at_depth(k, &mut || y = time(m, || parking_lot_nest2(black_box(two(&pl)))));
                 }
                 "nest4" => {
-                    at_depth(k, &mut || x = time(m, || ld_nest4(black_box(&ld))));
-                    at_depth(k, &mut || y = time(m, || pl_nest4(black_box(&pl))));
+                    at_depth(k, &mut || x = time(m, || lockdep_nest4(black_box(&ld))));
+                    at_depth(k, &mut || y = time(m, || parking_lot_nest4(black_box(&pl))));
                 }
                 "one" => {
-                    at_depth(k, &mut || x = time(m, || ld_one(black_box(&ld[0]))));
-                    at_depth(k, &mut || y = time(m, || pl_one(black_box(&pl[0]))));
+                    at_depth(k, &mut || x = time(m, || lockdep_lock_unlock(black_box(&ld[0]))));
+                    at_depth(k, &mut || y = time(m, || parking_lot_lock_unlock(black_box(&pl[0]))));
                 }
                 _ => panic!("mode: rec, rec2, nest4, nest2, one"),
             }
