@@ -340,6 +340,21 @@ impl<T: Copy + Default> SmallList<T> {
     }
 }
 
+/// Asks the processor to bring the line at `addr` into the cache, to be
+/// written: a hint, never a fault, whatever the address (no-op off x86_64).
+#[inline(always)]
+pub(crate) fn prefetch_write(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch only hints the cache: it reads and writes no
+    // memory and does not fault, valid address or not.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_ET0>(addr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
+
 #[cfg(test)]
 mod tests {
     use super::SmallList;
