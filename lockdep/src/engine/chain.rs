@@ -12,6 +12,7 @@
 //!   validation. Its keys are exact, so a hit never needs verifying.
 
 use std::collections::hash_map::Entry;
+use std::mem::size_of;
 
 use super::graph::Slot;
 use super::held::{ChainKey, ChainNode, Elem};
@@ -308,17 +309,23 @@ impl ChainMap {
             return;
         }
         let at: *const MapEntry = &self.slots[self.home(key)];
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
-            // SAFETY: a prefetch only hints the processor: it changes
-            // nothing the program sees, whatever the address (here a slot
-            // of the array).
-            unsafe { _mm_prefetch::<_MM_HINT_ET0>(at.cast()) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = at;
+        prefetch_write(at.cast());
     }
+}
+
+/// Asks the processor to fetch the line of `at` for writing (a hint: it
+/// changes nothing the program sees, whatever the address).
+#[inline(always)]
+fn prefetch_write(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+        // SAFETY: a prefetch reads and writes nothing the program sees, and
+        // faults on no address.
+        unsafe { _mm_prefetch::<_MM_HINT_ET0>(at.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }
 
 /// One interned chain: the chain below it and its top element, and the
@@ -399,6 +406,13 @@ impl Nodes {
     fn insert(&mut self, id: ChainNode, node: Node) {
         self.at.insert(id.raw(), self.list.len() as u32);
         self.list.push((id, node));
+        // The line of the next node's last byte, fetched for writing ahead
+        // of the next new chain (the list is written in order; its first
+        // byte is in that line or in this node's last one).
+        if self.list.len() < self.list.capacity() {
+            let next = self.list.as_ptr().wrapping_add(self.list.len());
+            prefetch_write(next.cast::<u8>().wrapping_add(size_of::<(ChainNode, Node)>() - 1));
+        }
     }
 
     /// Drops the node at `i` of `list`, whose id was removed from `at`
