@@ -12,10 +12,11 @@
 //!   validation. Its keys are exact, so a hit never needs verifying.
 
 use std::collections::hash_map::Entry;
+use std::mem::size_of;
 
 use super::graph::Slot;
 use super::held::{ChainKey, ChainNode, Elem};
-use super::ids::{ClassId, IdIndex, IdMap, IdTable, SmallList};
+use super::ids::{ClassId, IdIndex, IdMap, SmallList, prefetch_write};
 
 /// Sets of the front of the per-thread cache (a power of two), two slots
 /// (ways) each: 512 slots, 8 KiB.
@@ -69,16 +70,15 @@ pub(crate) struct ThreadChainCache {
     /// `PerValidator`): the look-up indexes from the pointer the fast path
     /// already has, no load of a box's pointer first.
     front: [(ChainKey, ChainNode); FRONT],
-    /// (hashbrown's: a chain is inserted only after a look-up missed, so
-    /// the insert skips the look-up of its own.)
-    map: IdTable<ChainKey, ChainNode>,
+    /// Every chain of the cache, front or not (see [`ChainMap`]).
+    map: ChainMap,
     /// The validator epoch the cache is valid for (a zap starts a new one).
     pub(crate) epoch: u64,
 }
 
 impl Default for ThreadChainCache {
     fn default() -> Self {
-        ThreadChainCache { front: [Default::default(); FRONT], map: IdTable::default(), epoch: 0 }
+        ThreadChainCache { front: [Default::default(); FRONT], map: ChainMap::default(), epoch: 0 }
     }
 }
 
@@ -105,7 +105,7 @@ impl ThreadChainCache {
                 return Some(node);
             }
         }
-        let node = *self.map.get(&key)?;
+        let node = self.map.get(key)?;
         self.fill(key, node);
         Some(node)
     }
@@ -126,7 +126,7 @@ impl ThreadChainCache {
     pub(crate) fn insert(&mut self, key: ChainKey, node: ChainNode) {
         // The fast path relies on it: a parent without an id always misses.
         debug_assert!(key.parent() != ChainNode::NONE);
-        debug_assert!(!self.map.contains_key(&key), "a chain the cache holds was inserted again");
+        debug_assert!(self.map.get(key).is_none(), "a chain the cache holds was inserted again");
         if self.map.len() >= MAP_CAP {
             // Chains of removed classes are never met again but stay here
             // until the map is emptied: start over (the validator's store
@@ -134,11 +134,17 @@ impl ThreadChainCache {
             self.map.clear();
         }
         self.fill(key, node);
-        // SAFETY: (hashbrown's contract, not memory safety) the map has no
-        // entry for `key`: see above, and the debug assertion. (Were it
-        // broken, the map would hold the key twice, with the same node: a
-        // key names one chain for good.)
-        unsafe { self.map.insert_unique_unchecked(key, node) };
+        self.map.insert_new(key, node);
+    }
+
+    /// Asks the processor to fetch, for writing, the line of the map where
+    /// `key` would go (its first probe), as soon as the key is known and
+    /// long before its [`insert`](Self::insert): a new chain's key is
+    /// random in a map of up to ~512 KiB that the rest of a new edge's work
+    /// evicts from the caches. A hint: no effect on what the map holds.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, key: ChainKey) {
+        self.map.prefetch(key);
     }
 
     /// Empties the cache for `epoch`, with room for [`KEEP_CAP`] chains at
@@ -148,6 +154,162 @@ impl ThreadChainCache {
         self.map.shrink_to(KEEP_CAP);
         self.front.iter_mut().for_each(|s| *s = Default::default());
         self.epoch = epoch;
+    }
+}
+
+/// The map of a thread's chain cache: its entries in one open-addressed
+/// array (linear probing, a power of two long, at most 3/4 full), an
+/// entry's place picked by the high bits of its key times an odd constant.
+/// The cache never removes one chain, only all of them at once
+/// ([`clear`](Self::clear)), so a look-up stops at the first free slot.
+///
+/// (hashbrown's table, used before, keeps its one-byte tags apart from its
+/// entries: a new chain's insert wrote two random lines, a tag's and an
+/// entry's, and where the entry would go was not known before the insert.
+/// Here it is one line, known from the key alone, which
+/// [`prefetch`](Self::prefetch) fetches ahead.)
+#[derive(Default)]
+struct ChainMap {
+    slots: Box<[MapEntry]>,
+    /// 64 − log2 of `slots.len()` (the shift that picks a key's slot).
+    shift: u32,
+    /// The era of the entries in the map: a slot whose `era` differs
+    /// is free. Emptying the map starts a new one (no write of the array,
+    /// up to ~512 KiB when a 10,000-class validator's thread state is
+    /// emptied for the next one); never 0 once the map has an array, whose
+    /// new slots are of era 0.
+    era: u32,
+    len: usize,
+}
+
+/// A slot of a [`ChainMap`] (16 bytes: the era takes the room the
+/// key and the node leave).
+#[derive(Clone, Copy, Default)]
+struct MapEntry {
+    key: ChainKey,
+    node: ChainNode,
+    era: u32,
+}
+
+impl ChainMap {
+    /// Slots of an array when the map first gets one.
+    const MIN_SLOTS: usize = 64;
+
+    /// The first slot to probe for `key` (`slots` is not empty).
+    #[inline(always)]
+    fn home(&self, key: ChainKey) -> usize {
+        (key.raw().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+    }
+
+    #[inline]
+    fn get(&self, key: ChainKey) -> Option<ChainNode> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let e = self.slots[i];
+            if e.era != self.era {
+                return None;
+            }
+            if e.key == key {
+                return Some(e.node);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Adds `key`, which the map does not hold (the caller looked it up).
+    #[inline]
+    fn insert_new(&mut self, key: ChainKey, node: ChainNode) {
+        if 4 * (self.len + 1) > 3 * self.slots.len() {
+            self.grow();
+        }
+        let at = self.place(key);
+        self.slots[at] = MapEntry { key, node, era: self.era };
+        self.len += 1;
+    }
+
+    /// The free slot `key` goes to (there is one: the map is at most 3/4
+    /// full).
+    #[inline(always)]
+    fn place(&self, key: ChainKey) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        while self.slots[i].era == self.era {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    /// Doubles the array (or makes the first), every entry placed anew.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let (old, era) = (std::mem::take(&mut self.slots), self.era);
+        self.alloc((2 * old.len()).max(Self::MIN_SLOTS));
+        for e in old.iter().filter(|e| e.era == era) {
+            let at = self.place(e.key);
+            self.slots[at] = MapEntry { era: self.era, ..*e };
+        }
+    }
+
+    /// A free array of `n` slots (a power of two), era 1.
+    fn alloc(&mut self, n: usize) {
+        debug_assert!(n.is_power_of_two());
+        self.slots = vec![MapEntry::default(); n].into_boxed_slice();
+        self.shift = 64 - n.trailing_zeros();
+        self.era = 1;
+    }
+
+    /// Empties the map (its array kept).
+    fn clear(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        self.len = 0;
+        self.era = self.era.wrapping_add(1);
+        if self.era == 0 {
+            // (Every 2^32 − 1 emptyings: the old eras' slots could
+            // otherwise be taken for entries again.)
+            self.slots.fill(MapEntry::default());
+            self.era = 1;
+        }
+    }
+
+    /// Makes the array of an empty map no longer than `cap` entries need.
+    fn shrink_to(&mut self, cap: usize) {
+        debug_assert_eq!(self.len, 0);
+        let n = (4 * cap).div_ceil(3).next_power_of_two().max(Self::MIN_SLOTS);
+        if self.slots.len() > n {
+            self.alloc(n);
+        }
+    }
+
+    /// Entries the array takes before it grows.
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        3 * self.slots.len() / 4
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// See [`ThreadChainCache::prefetch`].
+    #[inline(always)]
+    fn prefetch(&self, key: ChainKey) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let at: *const MapEntry = &self.slots[self.home(key)];
+        prefetch_write(at as usize);
     }
 }
 
@@ -229,6 +391,13 @@ impl Nodes {
     fn insert(&mut self, id: ChainNode, node: Node) {
         self.at.insert(id.raw(), self.list.len() as u32);
         self.list.push((id, node));
+        // The line of the next node's last byte, fetched for writing ahead
+        // of the next new chain (the list is written in order; its first
+        // byte is in that line or in this node's last one).
+        if self.list.len() < self.list.capacity() {
+            let next = self.list.as_ptr().wrapping_add(self.list.len());
+            prefetch_write(next as usize + size_of::<(ChainNode, Node)>() - 1);
+        }
     }
 
     /// Drops the node at `i` of `list`, whose id was removed from `at`
@@ -1224,6 +1393,52 @@ mod tests {
         c.reset(2);
         assert_eq!((c.map.len(), c.map.capacity(), c.epoch), (0, room, 2));
         assert_eq!(c.get(ChainKey::new(parent, el(5))), None);
+    }
+
+    #[test]
+    fn chain_map_finds_its_keys_through_growth_clears_and_eras() {
+        let key = |p: u32, c: u32| ChainKey::new(ChainNode::interned(p).unwrap(), el(c));
+        let node = |i: u32| ChainNode::interned(i).unwrap();
+        let mut m = ChainMap::default();
+        assert_eq!(m.get(key(1, 1)), None);
+        // Keys that share high bits and low bits (a nest's and a class's
+        // chains), through several growths.
+        let keys: Vec<_> = (1..60).flat_map(|p| (1..60).map(move |c| key(p, c))).collect();
+        for (i, &k) in keys.iter().enumerate() {
+            m.insert_new(k, node(i as u32 + 1));
+        }
+        assert_eq!(m.len(), keys.len());
+        for (i, &k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k), Some(node(i as u32 + 1)));
+        }
+        assert_eq!(m.get(key(60, 1)), None);
+        assert_eq!(m.get(key(1, 60)), None);
+        // Emptied (a new era, the array kept): nothing is found, and a key
+        // inserted again takes its new node.
+        let room = m.capacity();
+        m.clear();
+        assert!(m.is_empty() && m.capacity() == room);
+        assert!(keys.iter().all(|&k| m.get(k).is_none()));
+        for (i, &k) in keys.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+            m.insert_new(k, node(i as u32 + 7));
+        }
+        for (i, &k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k), (i % 3 == 0).then(|| node(i as u32 + 7)));
+        }
+        // The last era before the count wraps: the array is freed in full.
+        m.clear();
+        m.era = u32::MAX;
+        m.insert_new(key(3, 3), node(1));
+        m.clear();
+        assert_eq!(m.era, 1);
+        assert!(keys.iter().all(|&k| m.get(k).is_none()));
+        m.insert_new(key(3, 3), node(2));
+        assert_eq!((m.get(key(3, 3)), m.get(key(3, 4)), m.len()), (Some(node(2)), None, 1));
+        // Shrunk when empty, to the room asked for.
+        m.clear();
+        m.shrink_to(100);
+        assert!(m.capacity() >= 100 && m.capacity() < 200);
+        assert_eq!(m.get(key(3, 3)), None);
     }
 
     /// How many keys share the most-used set of the front.

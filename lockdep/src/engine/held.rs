@@ -133,6 +133,13 @@ impl ChainKey {
         ChainKey((u64::from(parent.0) << 32) | u64::from(elem.0))
     }
 
+    /// The key as one word (never 0: its element is of a class, whose id
+    /// is at least 1).
+    #[inline(always)]
+    pub(crate) fn raw(self) -> u64 {
+        self.0
+    }
+
     /// The chain the key extends.
     pub(crate) fn parent(self) -> ChainNode {
         ChainNode((self.0 >> 32) as u32)

@@ -51,6 +51,11 @@ impl Ctx<'_> {
                 return self.validate_head(sh, next, e, at);
             }
         }
+        // The thread cache's line for the chain, fetched while the chain is
+        // interned and validated (it is inserted last, see `cache`).
+        if let Some(e) = elem {
+            self.pv.cache.prefetch(ChainKey::new(parent, e));
+        }
         // Once a limit stopped learning, known chains are still found (and
         // cached) and new ones still checked against the learned
         // dependencies, but nothing new is recorded.
