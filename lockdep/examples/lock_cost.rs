@@ -16,7 +16,7 @@
 //! frame per lock, so that the tight loop and callgrind see the code criterion
 //! times (a frame's prologue and register saves included).
 //!
-//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4|lockdep-nest-rec|parking_lot-nest-rec|lockdep-nest-rec2|parking_lot-nest-rec2|lockdep-nest-rec-outer|parking_lot-nest-rec-outer] [iterations]`.
+//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4|lockdep-nest-rec|parking_lot-nest-rec|lockdep-nest-rec2|parking_lot-nest-rec2|lockdep-nest-rec8|parking_lot-nest-rec8|lockdep-nest-rec-outer|parking_lot-nest-rec-outer] [iterations]`.
 use std::hint::black_box;
 
 #[path = "shared/nests.rs"]
@@ -37,9 +37,9 @@ fn parking_lot_nest_rec(ms: &[parking_lot::Mutex<u64>]) {
     pl_frame(ms);
 }
 
-/// One class a lock (a key each; the fifth is `lockdep-nest-rec-outer`'s
+/// One class a lock (a key each; the ninth is `lockdep-nest-rec-outer`'s
 /// outer lock). Each mode runs in a process of its own.
-static KEYS: [lockdep::LockClassKey; 5] = [const { lockdep::LockClassKey::new() }; 5];
+static KEYS: [lockdep::LockClassKey; 9] = [const { lockdep::LockClassKey::new() }; 9];
 
 /// `N` lockdep mutexes, each its own class.
 fn ld_locks<const N: usize>() -> [lockdep::Mutex<u64>; N] {
@@ -92,13 +92,15 @@ fn main() {
     match which.as_str() {
         "lockdep-nest-rec" => count_ld_rec(&ld_locks::<4>(), n),
         "lockdep-nest-rec2" => count_ld_rec(&ld_locks::<2>(), n),
+        "lockdep-nest-rec8" => count_ld_rec(&ld_locks::<8>(), n),
         "lockdep-nest-rec-outer" => {
-            let outer = lockdep::Mutex::with_key(0, &KEYS[4]);
+            let outer = lockdep::Mutex::with_key(0, &KEYS[8]);
             let _held = outer.lock();
             count_ld_rec(&ld_locks::<4>(), n);
         }
         "parking_lot-nest-rec" => count_pl_rec(&[(); 4].map(|_| parking_lot::Mutex::new(0)), n),
         "parking_lot-nest-rec2" => count_pl_rec(&[(); 2].map(|_| parking_lot::Mutex::new(0)), n),
+        "parking_lot-nest-rec8" => count_pl_rec(&[(); 8].map(|_| parking_lot::Mutex::new(0)), n),
         "parking_lot-nest-rec-outer" => {
             let outer = parking_lot::Mutex::new(0);
             let _held = outer.lock();

@@ -7,9 +7,10 @@
 //! length of the program's path), and what is printed is, per side, the
 //! median over the depths of the fastest of `reps` batches at that depth.
 //!
-//! Usage: `lock_time rec|rec2|nest4|nest2|one [reps] [iterations per batch]`:
+//! Usage: `lock_time rec|rec2|rec8|nest4|nest2|one [reps] [iterations per batch]`:
 //! `rec` is `benches/locks.rs`'s recursive nest of four (`nest_ld` /
 //! `nest_pl`), `rec2` the same on two locks (criterion's nest of two),
+//! `rec8` on eight (criterion's nest of eight),
 //! `nest4` a straight-line nest of four, `nest2` one of two, `one` a lone
 //! lock+unlock.
 use std::hint::black_box;
@@ -52,13 +53,16 @@ fn main() {
     let which = args.next().unwrap();
     let reps: usize = args.next().map_or(3, |s| s.parse().unwrap());
     let m: u64 = args.next().map_or(20_000, |s| s.parse().unwrap());
-    static KEYS: [lockdep::LockClassKey; 4] = [const { lockdep::LockClassKey::new() }; 4];
-    let ld: Box<[lockdep::Mutex<u64>; 4]> = Box::new([0, 1, 2, 3].map(|i| lockdep::Mutex::with_key(0, &KEYS[i])));
-    let pl: Box<[parking_lot::Mutex<u64>; 4]> = Box::new([(); 4].map(|_| parking_lot::Mutex::new(0)));
+    static KEYS: [lockdep::LockClassKey; 8] = [const { lockdep::LockClassKey::new() }; 8];
+    let ld8: Box<[lockdep::Mutex<u64>; 8]> = Box::new(std::array::from_fn(|i| lockdep::Mutex::with_key(0, &KEYS[i])));
+    let pl8: Box<[parking_lot::Mutex<u64>; 8]> = Box::new([(); 8].map(|_| parking_lot::Mutex::new(0)));
+    let ld: &[lockdep::Mutex<u64>; 4] = ld8[..4].try_into().expect("eight locks");
+    let pl: &[parking_lot::Mutex<u64>; 4] = pl8[..4].try_into().expect("eight locks");
+    ld_frame(&ld8[..]);
     ld_frame(&ld[..]);
     ld_frame(&ld[..2]);
-    lockdep_nest4(&ld);
-    lockdep_nest2(two(&ld));
+    lockdep_nest4(ld);
+    lockdep_nest2(two(ld));
     lockdep_lock_unlock(&ld[0]);
     // Per stack depth, the fastest batch.
     let mut amins = vec![f64::MAX; 64];
@@ -75,19 +79,23 @@ fn main() {
                     at_depth(k, &mut || x = time(m, || ld_frame(black_box(&ld[..2]))));
                     at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl[..2]))));
                 }
+                "rec8" => {
+                    at_depth(k, &mut || x = time(m, || ld_frame(black_box(&ld8[..]))));
+                    at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl8[..]))));
+                }
                 "nest2" => {
-                    at_depth(k, &mut || x = time(m, || lockdep_nest2(black_box(two(&ld)))));
-                    at_depth(k, &mut || y = time(m, || parking_lot_nest2(black_box(two(&pl)))));
+                    at_depth(k, &mut || x = time(m, || lockdep_nest2(black_box(two(ld)))));
+                    at_depth(k, &mut || y = time(m, || parking_lot_nest2(black_box(two(pl)))));
                 }
                 "nest4" => {
-                    at_depth(k, &mut || x = time(m, || lockdep_nest4(black_box(&ld))));
-                    at_depth(k, &mut || y = time(m, || parking_lot_nest4(black_box(&pl))));
+                    at_depth(k, &mut || x = time(m, || lockdep_nest4(black_box(ld))));
+                    at_depth(k, &mut || y = time(m, || parking_lot_nest4(black_box(pl))));
                 }
                 "one" => {
                     at_depth(k, &mut || x = time(m, || lockdep_lock_unlock(black_box(&ld[0]))));
                     at_depth(k, &mut || y = time(m, || parking_lot_lock_unlock(black_box(&pl[0]))));
                 }
-                _ => panic!("mode: rec, rec2, nest4, nest2, one"),
+                _ => panic!("mode: rec, rec2, rec8, nest4, nest2, one"),
             }
             amins[k] = amins[k].min(x);
             bmins[k] = bmins[k].min(y);

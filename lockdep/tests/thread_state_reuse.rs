@@ -50,6 +50,36 @@ fn a_validator_after_a_dropped_one_learns_and_reports_as_a_fresh_one() {
 }
 
 #[test]
+fn a_steady_nest_of_a_dropped_validator_is_not_trusted_by_the_next() {
+    static A: LockClassKey = LockClassKey::new();
+    static B: LockClassKey = LockClassKey::new();
+    let (a, b) = (LockdepMap::new("a", &A), LockdepMap::new("b", &B));
+    {
+        // `a -> b` learned, then taken from this thread's caches until its
+        // chain is the fast path's memo for depth 1 (`engine/chain.rs`).
+        let v = Validator::new(Config::collect().with_backtraces(false));
+        v.scope(|| (0..4).for_each(|_| pair(&a, &b)));
+        assert!(v.reports().is_empty());
+    }
+    // In the next validator `a` and `b` get the same class ids (each taken
+    // alone first), then `b -> a` is learned: `a -> b` has the key the
+    // dropped validator's memo holds, and here it closes a cycle.
+    let v = Validator::new(Config::collect().with_backtraces(false));
+    v.scope(|| {
+        for m in [&a, &b] {
+            mutex_acquire(m, 0, false);
+            mutex_release(m);
+        }
+        pair(&b, &a);
+        pair(&a, &b);
+    });
+    if ENABLED {
+        assert_eq!(v.reports().len(), 1, "a -> b after b -> a is a cycle");
+        assert_eq!(v.stats().direct_dependencies, 1, "b -> a only: the cycle is not added");
+    }
+}
+
+#[test]
 fn a_lock_held_when_its_validator_was_dropped_is_not_held_in_the_next() {
     static A: LockClassKey = LockClassKey::new();
     static B: LockClassKey = LockClassKey::new();

@@ -275,12 +275,16 @@ fn fast_acquire(map: &LockdepMap, subclass: u32, trylock: bool, read: Read, chec
         // A chain head has nothing to be validated against (the full path
         // records it, for the statistics, when the map's class is looked up).
         None => ChainNode::head(elem),
-        // (A parent without an id, `ChainNode::NONE`, is never cached: it misses.)
-        // SAFETY: `top < depth`, the stack's length: an entry.
-        Some(top) => match pv.cache.get_front(ChainKey::new(unsafe { pv.held.locks.get_unchecked(top) }.node, elem)) {
-            Some(node) => node,
-            None => return false,
-        },
+        // (A parent without an id, `ChainNode::NONE`, is never cached: it
+        // misses. The look-up is by the depth's memo first, then the front.)
+        Some(top) => {
+            // SAFETY: `top < depth`, the stack's length: an entry.
+            let parent = unsafe { pv.held.locks.get_unchecked(top) }.node;
+            match pv.cache.get_nested(depth, ChainKey::new(parent, elem)) {
+                Some(node) => node,
+                None => return false,
+            }
+        }
     };
     // A name not interned yet (nor, if typed, built): the full path does it
     // (no call from here, so that nothing the fast path computed lives
