@@ -527,6 +527,13 @@ fn grow_edges(edges: &mut Vec<Edge>) {
     edges.reserve(1);
 }
 
+/// Room for one more class, out of line (a doubling, seldom).
+#[cold]
+#[inline(never)]
+fn grow_classes(classes: &mut Vec<Class>) {
+    classes.reserve(1);
+}
+
 /// Whether two class names are the same text (most often the same string).
 fn same_name(a: &'static str, b: &'static str) -> bool {
     std::ptr::eq(a, b) || a == b
@@ -635,7 +642,7 @@ impl Graph {
         let (index, at) = (placed.bucket_index(), placed.get() as *const (KeyId, KeyClasses) as usize);
         placed.into_mut().1.set(subclass, Some(id));
         self.by_key.note_place(index, at);
-        let class = Class {
+        let class = || Class {
             id,
             subclass,
             name,
@@ -647,9 +654,21 @@ impl Graph {
         };
         if slot.index() < self.classes.len() {
             self.free_classes.pop();
-            self.classes[slot.index()] = class;
+            self.classes[slot.index()] = class();
         } else {
-            self.classes.push(class);
+            let len = self.classes.len();
+            if len == self.classes.capacity() {
+                grow_classes(&mut self.classes);
+            }
+            // Written in place, field by field: made on the stack and
+            // copied (`Vec::push`), its 16-byte loads each spanned several
+            // of the fields' narrower stores, which the processor cannot
+            // forward (a stall of each load until the stores reach the
+            // cache).
+            self.classes.spare_capacity_mut()[0].write(class());
+            // SAFETY: the entry at `len` is within the capacity (made
+            // above) and was just initialised.
+            unsafe { self.classes.set_len(len + 1) };
         }
         // (`id` is new: ids are handed out once, from `last_id`.)
         self.slots.insert(id.raw(), slot.0);
