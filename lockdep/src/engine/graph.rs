@@ -520,6 +520,16 @@ fn same_thread(a: &ThreadInfo, b: &ThreadInfo) -> bool {
     a.id == b.id && names && a.task == b.task
 }
 
+impl Graph {
+    /// Puts the new edge `edge` in the freed slot `id` (for
+    /// [`insert_edge_with`](Graph::insert_edge_with)).
+    #[cold]
+    #[inline(never)]
+    fn reuse_edge(&mut self, id: EdgeId, edge: Edge) {
+        self.edges[id.index()] = edge;
+    }
+}
+
 /// Room for one more edge, out of line (a doubling, seldom).
 #[cold]
 #[inline(never)]
@@ -816,15 +826,36 @@ impl Graph {
         origin: EdgeOrigin,
         limit: usize,
     ) -> Option<EdgeId> {
+        self.insert_edge_with(from, to, dep, distance, move || origin, limit)
+    }
+
+    /// [`insert_edge_at`](Self::insert_edge_at) with the new edge's origin
+    /// made by `origin` where the edge goes (not called when the limit
+    /// refuses the edge). An origin made before and moved in was built on
+    /// the stack field by field, then copied with 16-byte loads that each
+    /// spanned several of those stores, which the processor cannot forward
+    /// (each load waited for the stores to reach the cache); made here, its
+    /// fields are stored in the edge table directly.
+    #[inline(always)]
+    pub(crate) fn insert_edge_with(
+        &mut self,
+        from: Slot,
+        to: Slot,
+        dep: DepTypes,
+        distance: u32,
+        origin: impl FnOnce() -> EdgeOrigin,
+        limit: usize,
+    ) -> Option<EdgeId> {
         if self.nr_dependencies >= limit {
             return None;
         }
         let at_from = self.classes[from.index()].after.len() as u32;
         let at_to = self.classes[to.index()].before.len() as u32;
-        let edge = Edge { from, to, at_from, at_to, dep: dep.bits(), distance, origin, alive: true, paired: false };
+        let (dep, alive, paired) = (dep.bits(), true, false);
         let id = match self.free_edges.pop() {
+            // (A freed slot: seldom, out of line.)
             Some(id) => {
-                self.edges[id.index()] = edge;
+                self.reuse_edge(id, Edge { from, to, at_from, at_to, dep, distance, origin: origin(), alive, paired });
                 id
             }
             None => {
@@ -833,11 +864,32 @@ impl Graph {
                 if len == self.edges.capacity() {
                     grow_edges(&mut self.edges);
                 }
-                // Written in place (`Vec::push` was an out-of-line call
-                // that copied the 96-byte edge once more).
-                self.edges.spare_capacity_mut()[0].write(edge);
+                // Written in place, field by field (`Vec::push` was an
+                // out-of-line call that copied the 96-byte edge once more;
+                // an edge written whole was made on the stack first).
+                let EdgeOrigin { from: start, to: end, thread, trace } = origin();
+                let e = self.edges.spare_capacity_mut()[0].as_mut_ptr();
+                // SAFETY: `e` is the vector's first free entry (within its
+                // capacity, made above), valid for writes and not read or
+                // dropped before `set_len` below makes it part of the
+                // vector; every field is written here, each once.
+                unsafe {
+                    use std::ptr::addr_of_mut;
+                    addr_of_mut!((*e).from).write(from);
+                    addr_of_mut!((*e).to).write(to);
+                    addr_of_mut!((*e).at_from).write(at_from);
+                    addr_of_mut!((*e).at_to).write(at_to);
+                    addr_of_mut!((*e).dep).write(dep);
+                    addr_of_mut!((*e).distance).write(distance);
+                    addr_of_mut!((*e).origin.from).write(start);
+                    addr_of_mut!((*e).origin.to).write(end);
+                    addr_of_mut!((*e).origin.thread).write(thread);
+                    addr_of_mut!((*e).origin.trace).write(trace);
+                    addr_of_mut!((*e).alive).write(alive);
+                    addr_of_mut!((*e).paired).write(paired);
+                }
                 // SAFETY: the entry at `len` is within the capacity (made
-                // above) and was just initialised.
+                // above) and was just initialised, every field of it.
                 unsafe { self.edges.set_len(len + 1) };
                 id
             }
