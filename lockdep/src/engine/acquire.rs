@@ -149,11 +149,14 @@ impl Ctx<'_> {
         let registered = self.register_locked(&mut sh, map, subclass, read, loc);
         // The slot of a class made here (none for one that existed).
         let new = registered.and_then(|(_, slot)| slot);
-        let entry = held_entry(map, registered.map(|(c, _)| c), subclass, read, trylock, check, loc);
+        // (Made where it stays until it is pushed: a move to another stack
+        // slot right after it was made copied it with 16-byte loads that
+        // span its fields' narrower stores, which the processor cannot
+        // forward.)
+        let mut entry = held_entry(map, registered.map(|(c, _)| c), subclass, read, trylock, check, loc);
         let parent = self.pv.held.curr_node();
         match (entry.elem(), new) {
             (Some(e), Some(slot)) if parent != ChainNode::NONE => {
-                let mut entry = entry;
                 if !self.validate_chain_locked(sh, &mut entry, parent, Some(e), Some(slot))
                     && !self.inner.is_validating()
                 {

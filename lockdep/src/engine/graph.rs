@@ -520,11 +520,28 @@ fn same_thread(a: &ThreadInfo, b: &ThreadInfo) -> bool {
     a.id == b.id && names && a.task == b.task
 }
 
+impl Graph {
+    /// Puts the new edge `edge` in the freed slot `id` (for
+    /// [`insert_edge_with`](Graph::insert_edge_with)).
+    #[cold]
+    #[inline(never)]
+    fn reuse_edge(&mut self, id: EdgeId, edge: Edge) {
+        self.edges[id.index()] = edge;
+    }
+}
+
 /// Room for one more edge, out of line (a doubling, seldom).
 #[cold]
 #[inline(never)]
 fn grow_edges(edges: &mut Vec<Edge>) {
     edges.reserve(1);
+}
+
+/// Room for one more class, out of line (a doubling, seldom).
+#[cold]
+#[inline(never)]
+fn grow_classes(classes: &mut Vec<Class>) {
+    classes.reserve(1);
 }
 
 /// Whether two class names are the same text (most often the same string).
@@ -635,7 +652,7 @@ impl Graph {
         let (index, at) = (placed.bucket_index(), placed.get() as *const (KeyId, KeyClasses) as usize);
         placed.into_mut().1.set(subclass, Some(id));
         self.by_key.note_place(index, at);
-        let class = Class {
+        let class = || Class {
             id,
             subclass,
             name,
@@ -647,9 +664,21 @@ impl Graph {
         };
         if slot.index() < self.classes.len() {
             self.free_classes.pop();
-            self.classes[slot.index()] = class;
+            self.classes[slot.index()] = class();
         } else {
-            self.classes.push(class);
+            let len = self.classes.len();
+            if len == self.classes.capacity() {
+                grow_classes(&mut self.classes);
+            }
+            // Written in place, field by field: made on the stack and
+            // copied (`Vec::push`), its 16-byte loads each spanned several
+            // of the fields' narrower stores, which the processor cannot
+            // forward (a stall of each load until the stores reach the
+            // cache).
+            self.classes.spare_capacity_mut()[0].write(class());
+            // SAFETY: the entry at `len` is within the capacity (made
+            // above) and was just initialised.
+            unsafe { self.classes.set_len(len + 1) };
         }
         // (`id` is new: ids are handed out once, from `last_id`.)
         self.slots.insert(id.raw(), slot.0);
@@ -797,15 +826,36 @@ impl Graph {
         origin: EdgeOrigin,
         limit: usize,
     ) -> Option<EdgeId> {
+        self.insert_edge_with(from, to, dep, distance, move || origin, limit)
+    }
+
+    /// [`insert_edge_at`](Self::insert_edge_at) with the new edge's origin
+    /// made by `origin` where the edge goes (not called when the limit
+    /// refuses the edge). An origin made before and moved in was built on
+    /// the stack field by field, then copied with 16-byte loads that each
+    /// spanned several of those stores, which the processor cannot forward
+    /// (each load waited for the stores to reach the cache); made here, its
+    /// fields are stored in the edge table directly.
+    #[inline(always)]
+    pub(crate) fn insert_edge_with(
+        &mut self,
+        from: Slot,
+        to: Slot,
+        dep: DepTypes,
+        distance: u32,
+        origin: impl FnOnce() -> EdgeOrigin,
+        limit: usize,
+    ) -> Option<EdgeId> {
         if self.nr_dependencies >= limit {
             return None;
         }
         let at_from = self.classes[from.index()].after.len() as u32;
         let at_to = self.classes[to.index()].before.len() as u32;
-        let edge = Edge { from, to, at_from, at_to, dep: dep.bits(), distance, origin, alive: true, paired: false };
+        let (dep, alive, paired) = (dep.bits(), true, false);
         let id = match self.free_edges.pop() {
+            // (A freed slot: seldom, out of line.)
             Some(id) => {
-                self.edges[id.index()] = edge;
+                self.reuse_edge(id, Edge { from, to, at_from, at_to, dep, distance, origin: origin(), alive, paired });
                 id
             }
             None => {
@@ -814,11 +864,32 @@ impl Graph {
                 if len == self.edges.capacity() {
                     grow_edges(&mut self.edges);
                 }
-                // Written in place (`Vec::push` was an out-of-line call
-                // that copied the 96-byte edge once more).
-                self.edges.spare_capacity_mut()[0].write(edge);
+                // Written in place, field by field (`Vec::push` was an
+                // out-of-line call that copied the 96-byte edge once more;
+                // an edge written whole was made on the stack first).
+                let EdgeOrigin { from: start, to: end, thread, trace } = origin();
+                let e = self.edges.spare_capacity_mut()[0].as_mut_ptr();
+                // SAFETY: `e` is the vector's first free entry (within its
+                // capacity, made above), valid for writes and not read or
+                // dropped before `set_len` below makes it part of the
+                // vector; every field is written here, each once.
+                unsafe {
+                    use std::ptr::addr_of_mut;
+                    addr_of_mut!((*e).from).write(from);
+                    addr_of_mut!((*e).to).write(to);
+                    addr_of_mut!((*e).at_from).write(at_from);
+                    addr_of_mut!((*e).at_to).write(at_to);
+                    addr_of_mut!((*e).dep).write(dep);
+                    addr_of_mut!((*e).distance).write(distance);
+                    addr_of_mut!((*e).origin.from).write(start);
+                    addr_of_mut!((*e).origin.to).write(end);
+                    addr_of_mut!((*e).origin.thread).write(thread);
+                    addr_of_mut!((*e).origin.trace).write(trace);
+                    addr_of_mut!((*e).alive).write(alive);
+                    addr_of_mut!((*e).paired).write(paired);
+                }
                 // SAFETY: the entry at `len` is within the capacity (made
-                // above) and was just initialised.
+                // above) and was just initialised, every field of it.
                 unsafe { self.edges.set_len(len + 1) };
                 id
             }

@@ -257,8 +257,18 @@ pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<MixHasher>>;
 /// than a `Vec`'s 24 bytes in every list): the tables these lists live in
 /// are walked on every new dependency, and their size is what a large
 /// graph pays in cache misses.
+///
+/// The tag and the inline count are two bytes each (`repr(u16)`), so that
+/// the inline case has no padding: an empty list is then 16 defined bytes,
+/// which the compiler writes as constant stores. With a one-byte
+/// count the byte between it and the ids was padding, and every empty list
+/// made (a new class's two edge lists, a new chain's extensions, the chain
+/// store's per-class entries) was built on the stack and copied, ~25
+/// instructions an entry of `ChainStore::grow`
+/// (PERFORMANCE.md, round 12, h12f).
+#[repr(u16)]
 pub(crate) enum SmallList<T: Copy + Default> {
-    Inline(u8, [T; 3]),
+    Inline(u16, [T; 3]),
     #[allow(clippy::box_collection)] // the box keeps the enum at 16 bytes
     Heap(Box<Vec<T>>),
 }

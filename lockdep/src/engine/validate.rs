@@ -289,14 +289,12 @@ impl Ctx<'_> {
             sh.graph.widen_edge(e, dep, distance);
             return true;
         }
-        let origin = EdgeOrigin {
-            from: edge_end(prev),
-            to: edge_end(next),
-            thread: self.origin_thread(&mut sh.graph),
-            trace: self.trace(sh, trace),
-        };
+        // (The origin is made where the edge goes: see `insert_edge_with`.)
+        let thread = self.origin_thread(&mut sh.graph);
+        let trace = self.trace(sh, trace);
+        let origin = move || EdgeOrigin { from: edge_end(prev), to: edge_end(next), thread, trace };
         let limit = self.inner.config.max_dependencies;
-        if sh.graph.insert_edge_at(from, to, dep, distance, origin, limit).is_none() {
+        if sh.graph.insert_edge_with(from, to, dep, distance, origin, limit).is_none() {
             let info = lock_info(&sh.graph, next);
             let how = "Config::max_dependencies or LOCKDEP_MAX_DEPENDENCIES";
             self.limit(sh, "max_dependencies", how, Some(info), next.location());
