@@ -137,6 +137,22 @@ pub(crate) struct Edge {
     paired: bool,
 }
 
+// `Graph::insert_edge_with` writes a new edge field by field into memory the
+// vector then owns: every field must be written. This pattern names them
+// all, so adding a field to `Edge` or `EdgeOrigin` stops the build here
+// until that write is added too.
+const _: fn(Edge) = |Edge {
+                         from: _,
+                         to: _,
+                         at_from: _,
+                         at_to: _,
+                         dep: _,
+                         distance: _,
+                         origin: EdgeOrigin { from: _, to: _, thread: _, trace: _ },
+                         alive: _,
+                         paired: _,
+                     }| ();
+
 /// Adjacency lists at most this long are scanned for an edge instead of
 /// probing [`Graph::by_pair`] (see [`Graph::edge_at`]).
 const SCAN: usize = 8;
