@@ -7,6 +7,11 @@
 
 use lockdep::*;
 
+/// A validator that collects its reports (no traces: none is read here).
+fn collecting() -> Validator {
+    Validator::new(Config::collect().with_backtraces(false))
+}
+
 fn pair(a: &LockdepMap, b: &LockdepMap) {
     mutex_acquire(a, 0, false);
     mutex_acquire(b, 0, false);
@@ -17,7 +22,7 @@ fn pair(a: &LockdepMap, b: &LockdepMap) {
 /// `a -> b` in a new validator, then `b -> a` if `invert`: the reports'
 /// count and the validator's counters.
 fn run(a: &LockdepMap, b: &LockdepMap, invert: bool) -> (usize, Stats) {
-    let v = Validator::new(Config::collect().with_backtraces(false));
+    let v = collecting();
     v.scope(|| {
         pair(a, b);
         if invert {
@@ -57,14 +62,14 @@ fn a_steady_nest_of_a_dropped_validator_is_not_trusted_by_the_next() {
     {
         // `a -> b` learned, then taken from this thread's caches until its
         // chain is the fast path's memo for depth 1 (`engine/chain.rs`).
-        let v = Validator::new(Config::collect().with_backtraces(false));
+        let v = collecting();
         v.scope(|| (0..4).for_each(|_| pair(&a, &b)));
         assert!(v.reports().is_empty());
     }
     // In the next validator `a` and `b` get the same class ids (each taken
     // alone first), then `b -> a` is learned: `a -> b` has the key the
     // dropped validator's memo holds, and here it closes a cycle.
-    let v = Validator::new(Config::collect().with_backtraces(false));
+    let v = collecting();
     v.scope(|| {
         for m in [&a, &b] {
             mutex_acquire(m, 0, false);
@@ -85,11 +90,11 @@ fn a_lock_held_when_its_validator_was_dropped_is_not_held_in_the_next() {
     static B: LockClassKey = LockClassKey::new();
     let (a, b) = (LockdepMap::new("a", &A), LockdepMap::new("b", &B));
     {
-        let v = Validator::new(Config::collect().with_backtraces(false));
+        let v = collecting();
         v.scope(|| mutex_acquire(&a, 0, false));
         // `a` stays held in the dropped validator's state.
     }
-    let v = Validator::new(Config::collect().with_backtraces(false));
+    let v = collecting();
     v.scope(|| {
         mutex_acquire(&b, 0, false);
         mutex_release(&b);

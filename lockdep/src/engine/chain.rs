@@ -123,20 +123,13 @@ impl ThreadChainCache {
         // masked and scaled a copy of the depth: four instructions more).
         let at = depth.wrapping_mul(size_of::<MemoSlot>()) & (size_of::<[MemoSlot; MEMO]>() - 1);
         // SAFETY: `at` is a multiple of the slot's size below the array's.
-        let m = unsafe { &mut *self.memo.as_mut_ptr().byte_add(at) };
+        let m = unsafe { *self.memo.as_ptr().byte_add(at) };
         if m.key == key {
             return Some(m.node);
         }
-        let set = front_set(key);
-        let [a, b] = [&self.front[set], &self.front[set + 1]];
-        let node = if a.0 == key {
-            a.1
-        } else if b.0 == key {
-            b.1
-        } else {
-            return None;
-        };
-        *m = MemoSlot { key, node };
+        let node = self.get_front(key)?;
+        // SAFETY: as above.
+        unsafe { *self.memo.as_mut_ptr().byte_add(at) = MemoSlot { key, node } };
         Some(node)
     }
 

@@ -546,18 +546,12 @@ impl Graph {
     }
 }
 
-/// Room for one more edge, out of line (a doubling, seldom).
+/// Room for one more entry (a new edge or class written in place), out of
+/// line (a doubling, seldom).
 #[cold]
 #[inline(never)]
-fn grow_edges(edges: &mut Vec<Edge>) {
-    edges.reserve(1);
-}
-
-/// Room for one more class, out of line (a doubling, seldom).
-#[cold]
-#[inline(never)]
-fn grow_classes(classes: &mut Vec<Class>) {
-    classes.reserve(1);
+fn grow_one<T>(v: &mut Vec<T>) {
+    v.reserve(1);
 }
 
 /// Whether two class names are the same text (most often the same string).
@@ -684,7 +678,7 @@ impl Graph {
         } else {
             let len = self.classes.len();
             if len == self.classes.capacity() {
-                grow_classes(&mut self.classes);
+                grow_one(&mut self.classes);
             }
             // Written in place, field by field: made on the stack and
             // copied (`Vec::push`), its 16-byte loads each spanned several
@@ -878,7 +872,7 @@ impl Graph {
                 let len = self.edges.len();
                 let id = EdgeId(u32::try_from(len).ok()?);
                 if len == self.edges.capacity() {
-                    grow_edges(&mut self.edges);
+                    grow_one(&mut self.edges);
                 }
                 // Written in place, field by field (`Vec::push` was an
                 // out-of-line call that copied the 96-byte edge once more;
