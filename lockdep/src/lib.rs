@@ -119,8 +119,9 @@
 //!
 //! ## Versions
 //!
-//! The lock types are built on `lock_api` 0.4 (parking_lot 0.12's raw locks
-//! by default). For code written against parking_lot 0.13 / `lock_api` 0.5,
+//! The lock types are built on `lock_api` 0.4 (by default parking_lot 0.12's
+//! raw rwlock, and lockdep's own raw mutex, whose trylock is one
+//! compare-and-swap: see [`sync::DefaultRawMutex`]). For code written against parking_lot 0.13 / `lock_api` 0.5,
 //! the `parking_lot-0.13` feature adds `sync::lock_api05`: the same lock
 //! types with `lock_api` 0.5's guards, over parking_lot 0.13's raw locks
 //! (`lock_api-0.5` alone: over lockdep's own). `sync` stays on 0.4 whatever

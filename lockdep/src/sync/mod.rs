@@ -19,7 +19,8 @@
 //!   raw lock (`GenericMutex<MyRawMutex, T>`); [`StdRawMutex`] is such a raw mutex
 //!   built from `std` alone.
 //!
-//! These are parking_lot 0.12's locks, on `lock_api` 0.4. With the
+//! These are parking_lot 0.12's locks, on `lock_api` 0.4 (the mutexes over
+//! lockdep's own raw mutex, see [`DefaultRawMutex`]). With the
 //! `parking_lot-0.13` feature, `lockdep::sync::lock_api05` has the same types
 //! on `lock_api` 0.5, over parking_lot 0.13's raw locks.
 //!
@@ -143,14 +144,20 @@ pub use rwlock::{
 pub use std_raw::{StdMutex, StdRawMutex};
 
 /// The raw mutex under [`Mutex<T>`], [`ReentrantMutex<T>`] and their guards:
-/// parking_lot's with the `parking_lot` feature (the default), lockdep's own
-/// [`park::RawMutex`] without it.
-#[cfg(feature = "parking_lot")]
-pub type DefaultRawMutex = parking_lot::RawMutex;
-/// The raw mutex under [`Mutex<T>`], [`ReentrantMutex<T>`] and their guards:
-/// parking_lot's with the `parking_lot` feature (the default), lockdep's own
-/// [`park::RawMutex`] without it.
-#[cfg(not(feature = "parking_lot"))]
+/// lockdep's own [`park::RawMutex`], with or without the `parking_lot`
+/// feature.
+///
+/// It is parking_lot 0.12's one-byte mutex in behaviour (one
+/// compare-and-swap to lock and to unlock when uncontended, a short spin,
+/// then the same parking lot, `parking_lot_core`, with eventual fairness),
+/// and as fast: compiled out, `Mutex<T>` times as `parking_lot::Mutex<T>`.
+/// It differs in one place the validator needs: its `try_lock` is one
+/// compare-and-swap, where parking_lot's loads the state and tests it
+/// first. A validated `lock` tries first (so that a lock it would wait for
+/// is validated before the wait), so that load was on every validated
+/// acquisition (docs/PERFORMANCE.md, round 13, has what it cost).
+/// `GenericMutex<parking_lot::RawMutex, T>` is still available, and
+/// validated the same way.
 pub type DefaultRawMutex = park::RawMutex;
 
 /// The raw rwlock under [`RwLock<T>`] and its guards: parking_lot's with the

@@ -14,7 +14,8 @@ use crate::map::LockdepMap;
 /// A mutual-exclusion lock whose acquisitions the validator checks, over
 /// any `lock_api` raw mutex `R`.
 ///
-/// [`Mutex<T>`] is this type over parking_lot's raw mutex — a drop-in for
+/// [`Mutex<T>`] is this type over lockdep's own one-byte raw mutex
+/// ([`DefaultRawMutex`](super::DefaultRawMutex)) — a drop-in for
 /// `parking_lot::Mutex<T>` — and [`StdMutex<T>`](super::StdMutex) over a
 /// std-only one; `GenericMutex<MyRaw, T>` instruments any other raw mutex.
 /// Acquisitions are reported at *your* call site:
@@ -55,8 +56,9 @@ pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawLockdep<super::DefaultR
 /// A [`MutexGuard`] mapped to a part of the data (`MutexGuard::map`).
 pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawLockdep<super::DefaultRawMutex>, T>;
 
-/// An instrumented mutex over parking_lot's raw mutex (lockdep's own
-/// [`park::RawMutex`](super::park::RawMutex) without the `parking_lot` feature):
+/// An instrumented mutex over lockdep's own raw mutex,
+/// [`park::RawMutex`](super::park::RawMutex) (see
+/// [`DefaultRawMutex`](super::DefaultRawMutex) for why not parking_lot's):
 /// see [`GenericMutex`].
 pub type Mutex<T> = GenericMutex<super::DefaultRawMutex, T>;
 

@@ -38,7 +38,8 @@ pub struct GenericReentrantMutex<R, G, T: ?Sized> {
 pub type ReentrantMutexGuard<'a, T> =
     lock_api::ReentrantMutexGuard<'a, RawLockdep<super::DefaultRawMutex>, super::DefaultThreadId, T>;
 
-/// An instrumented reentrant mutex over parking_lot's raw mutex: see [`GenericReentrantMutex`].
+/// An instrumented reentrant mutex over lockdep's own raw mutex
+/// ([`DefaultRawMutex`](super::DefaultRawMutex)): see [`GenericReentrantMutex`].
 pub type ReentrantMutex<T> = GenericReentrantMutex<super::DefaultRawMutex, super::DefaultThreadId, T>;
 
 impl<T, R: RawMutex, G: GetThreadId> GenericReentrantMutex<R, G, T> {
