@@ -7,12 +7,16 @@
 //! length of the program's path), and what is printed is, per side, the
 //! median over the depths of the fastest of `reps` batches at that depth.
 //!
-//! Usage: `lock_time rec|rec2|rec8|nest4|nest2|one [reps] [iterations per batch]`:
+//! Usage: `lock_time rec|rec2|rec8|nest4|nest2|one|pad8|alu8 [reps] [iterations per batch]`:
 //! `rec` is `benches/locks.rs`'s recursive nest of four (`nest_ld` /
 //! `nest_pl`), `rec2` the same on two locks (criterion's nest of two),
 //! `rec8` on eight (criterion's nest of eight),
 //! `nest4` a straight-line nest of four, `nest2` one of two, `one` a lone
-//! lock+unlock.
+//! lock+unlock. `pad8` and `alu8` time no lockdep lock: in the "lockdep"
+//! column, parking_lot's recursive nest of eight over mutexes padded to
+//! `lockdep::Mutex<u64>`'s size, or with 64 register-only additions a frame
+//! (lockdep's extra instruction count without its memory); what a busy
+//! host's episodes slow (docs/PERFORMANCE.md, round 13).
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -56,6 +60,7 @@ fn main() {
     static KEYS: [lockdep::LockClassKey; 8] = [const { lockdep::LockClassKey::new() }; 8];
     let ld8: Box<[lockdep::Mutex<u64>; 8]> = Box::new(std::array::from_fn(|i| lockdep::Mutex::with_key(0, &KEYS[i])));
     let pl8: Box<[parking_lot::Mutex<u64>; 8]> = Box::new([(); 8].map(|_| parking_lot::Mutex::new(0)));
+    let pd8: Box<[Padded; 8]> = Box::new(std::array::from_fn(|_| Padded::default()));
     let ld: &[lockdep::Mutex<u64>; 4] = ld8[..4].try_into().expect("eight locks");
     let pl: &[parking_lot::Mutex<u64>; 4] = pl8[..4].try_into().expect("eight locks");
     ld_frame(&ld8[..]);
@@ -79,6 +84,18 @@ fn main() {
                     at_depth(k, &mut || x = time(m, || ld_frame(black_box(&ld[..2]))));
                     at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl[..2]))));
                 }
+                // Not lockdep: parking_lot's nest of eight with lockdep's
+                // lock footprint, or with lockdep's extra instruction count
+                // as register-only additions, against the plain one (what an
+                // episode of a busy host slows: PERFORMANCE.md, round 13).
+                "pad8" => {
+                    at_depth(k, &mut || x = time(m, || pad_frame(black_box(&pd8[..]))));
+                    at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl8[..]))));
+                }
+                "alu8" => {
+                    at_depth(k, &mut || x = time(m, || alu_frame(black_box(&pl8[..]))));
+                    at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl8[..]))));
+                }
                 "rec8" => {
                     at_depth(k, &mut || x = time(m, || ld_frame(black_box(&ld8[..]))));
                     at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl8[..]))));
@@ -95,7 +112,7 @@ fn main() {
                     at_depth(k, &mut || x = time(m, || lockdep_lock_unlock(black_box(&ld[0]))));
                     at_depth(k, &mut || y = time(m, || parking_lot_lock_unlock(black_box(&pl[0]))));
                 }
-                _ => panic!("mode: rec, rec2, rec8, nest4, nest2, one"),
+                _ => panic!("mode: rec, rec2, rec8, nest4, nest2, one, pad8, alu8"),
             }
             amins[k] = amins[k].min(x);
             bmins[k] = bmins[k].min(y);

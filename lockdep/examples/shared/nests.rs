@@ -86,3 +86,66 @@ pub fn pl_frame(ms: &[parking_lot::Mutex<u64>]) {
         pl_frame(rest);
     }
 }
+
+/// parking_lot's mutex padded to the size of `lockdep::Mutex<u64>` (120
+/// bytes): [`pad_frame`] is [`pl_frame`] with lockdep's memory footprint for
+/// the locks and none of its work (`lock_time pad8`).
+pub struct Padded {
+    pub m: parking_lot::Mutex<u64>,
+    _pad: [u8; 104],
+}
+
+impl Default for Padded {
+    fn default() -> Self {
+        Padded { m: parking_lot::Mutex::new(0), _pad: [0; 104] }
+    }
+}
+
+/// [`pl_frame`] over [`Padded`] mutexes.
+#[inline(never)]
+pub fn pad_frame(ms: &[Padded]) {
+    if let Some((first, rest)) = ms.split_first() {
+        let mut g = first.m.lock();
+        *g += 3;
+        pad_frame(rest);
+    }
+}
+
+/// [`pl_frame`] plus 64 register-only additions a frame (four chains of 16)
+/// and nothing else: lockdep's extra instruction count without its memory
+/// (`lock_time alu8`).
+#[inline(never)]
+pub fn alu_frame(ms: &[parking_lot::Mutex<u64>]) {
+    if let Some((first, rest)) = ms.split_first() {
+        let mut g = first.lock();
+        *g += 4;
+        alu_work();
+        alu_frame(rest);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn alu_work() {
+    // SAFETY: writes four scratch registers, declared as outputs; no memory,
+    // no stack.
+    unsafe {
+        std::arch::asm!(
+            ".rept 16", "add {a}, 1", "add {b}, 2", "add {c}, 3", "add {d}, 4", ".endr",
+            a = out(reg) _, b = out(reg) _, c = out(reg) _, d = out(reg) _,
+            options(nomem, nostack)
+        );
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn alu_work() {
+    let mut a = std::hint::black_box([0u64; 4]);
+    for _ in 0..16 {
+        for (i, x) in a.iter_mut().enumerate() {
+            *x = x.wrapping_add(i as u64 + 1);
+        }
+    }
+    std::hint::black_box(a);
+}
