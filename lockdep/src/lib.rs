@@ -123,8 +123,9 @@
 //! raw rwlock, and lockdep's own raw mutex, whose trylock is one
 //! compare-and-swap: see [`sync::DefaultRawMutex`]). For code written against parking_lot 0.13 / `lock_api` 0.5,
 //! the `parking_lot-0.13` feature adds `sync::lock_api05`: the same lock
-//! types with `lock_api` 0.5's guards, over parking_lot 0.13's raw locks
-//! (`lock_api-0.5` alone: over lockdep's own). `sync` stays on 0.4 whatever
+//! types with `lock_api` 0.5's guards, over parking_lot 0.13's raw rwlock
+//! and lockdep's own raw mutex (`lock_api-0.5` alone: over lockdep's own raw
+//! locks). `sync` stays on 0.4 whatever
 //! the features, so that they stay additive. The repository's
 //! `shims/parking_lot-0.13` crate is parking_lot 0.13's whole API over
 //! lockdep's validated locks, as a dependency or a `[patch]`.

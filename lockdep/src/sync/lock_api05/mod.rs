@@ -9,10 +9,11 @@
 //! ([`MutexGuard`] is `lock_api::MutexGuard` of 0.5, with `map`,
 //! `unlocked`, …), and each lock dereferences to the `lock_api` 0.5 lock
 //! inside it ([`GenericMutex::as_lock_api`]), so code generic over
-//! `lock_api::Mutex<R, T>` 0.5 takes it. The raw locks are parking_lot
-//! 0.13's with the `parking_lot-0.13` feature ([`Compat`] lets
-//! [`RawLockdep`] wrap them), lockdep's own ([`park`](super::park)) with
-//! `lock_api-0.5` alone.
+//! `lock_api::Mutex<R, T>` 0.5 takes it. The raw rwlock and the reentrant
+//! mutex's thread ids are parking_lot 0.13's with the `parking_lot-0.13`
+//! feature ([`Compat`] lets [`RawLockdep`] wrap them), lockdep's own
+//! ([`park`](super::park)) with `lock_api-0.5` alone; the raw mutex is
+//! lockdep's own in both (see [`DefaultRawMutex`]).
 //!
 //! ```toml
 //! lockdep = { path = "…/lockdep", features = ["enabled", "parking_lot-0.13"] }
@@ -81,15 +82,14 @@ pub use super::{RawLockdep, SINGLE_DEPTH_NESTING};
 /// The `lock_api` 0.5 crate (its guard types, `GuardNoSend`, the raw traits).
 pub use lock_api05 as lock_api;
 
-/// The raw mutex under [`Mutex<T>`] and [`ReentrantMutex<T>`]: parking_lot
-/// 0.13's with the `parking_lot-0.13` feature, lockdep's own
-/// [`park::RawMutex`](super::park::RawMutex) without it.
-#[cfg(feature = "parking_lot-0.13")]
-pub type DefaultRawMutex = Compat<parking_lot013::RawMutex>;
-/// The raw mutex under [`Mutex<T>`] and [`ReentrantMutex<T>`]: parking_lot
-/// 0.13's with the `parking_lot-0.13` feature, lockdep's own
-/// [`park::RawMutex`](super::park::RawMutex) without it.
-#[cfg(not(feature = "parking_lot-0.13"))]
+/// The raw mutex under [`Mutex<T>`] and [`ReentrantMutex<T>`]: lockdep's own
+/// [`park::RawMutex`](super::park::RawMutex), with or without the
+/// `parking_lot-0.13` feature, as under `lockdep::sync`'s
+/// ([`sync::DefaultRawMutex`](super::DefaultRawMutex), which says why: its
+/// trylock, which every validated `lock` tries first, is one
+/// compare-and-swap). It is parking_lot 0.13's one-byte mutex in size and
+/// behaviour; `GenericMutex<Compat<parking_lot013::RawMutex>, T>` still
+/// instruments parking_lot 0.13's own.
 pub type DefaultRawMutex = super::park::RawMutex;
 
 /// The raw rwlock under [`RwLock<T>`]: parking_lot 0.13's with the
