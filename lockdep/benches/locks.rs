@@ -50,6 +50,54 @@ fn nest_tm(ms: &[tracing_mutex::stdsync::tracing::Mutex<u64>]) {
     }
 }
 
+fn wnest_pl(ls: &[parking_lot::RwLock<u64>]) {
+    if let Some((first, rest)) = ls.split_first() {
+        let mut g = first.write();
+        *g += 1;
+        wnest_pl(rest);
+    }
+}
+
+fn wnest_ld(ls: &[lockdep::RwLock<u64>]) {
+    if let Some((first, rest)) = ls.split_first() {
+        let mut g = first.write();
+        *g += 1;
+        wnest_ld(rest);
+    }
+}
+
+fn wnest_std(ls: &[std::sync::RwLock<u64>]) {
+    if let Some((first, rest)) = ls.split_first() {
+        let mut g = first.write().unwrap();
+        *g += 1;
+        wnest_std(rest);
+    }
+}
+
+fn wnest_tm(ls: &[tracing_mutex::stdsync::tracing::RwLock<u64>]) {
+    if let Some((first, rest)) = ls.split_first() {
+        let mut g = first.write().unwrap();
+        *g += 1;
+        wnest_tm(rest);
+    }
+}
+
+fn rnest_pl(ls: &[parking_lot::RwLock<u64>]) -> u64 {
+    ls.split_first().map_or(0, |(first, rest)| *first.read() + rnest_pl(rest))
+}
+
+fn rnest_ld(ls: &[lockdep::RwLock<u64>]) -> u64 {
+    ls.split_first().map_or(0, |(first, rest)| *first.read() + rnest_ld(rest))
+}
+
+fn rnest_std(ls: &[std::sync::RwLock<u64>]) -> u64 {
+    ls.split_first().map_or(0, |(first, rest)| *first.read().unwrap() + rnest_std(rest))
+}
+
+fn rnest_tm(ls: &[tracing_mutex::stdsync::tracing::RwLock<u64>]) -> u64 {
+    ls.split_first().map_or(0, |(first, rest)| *first.read().unwrap() + rnest_tm(rest))
+}
+
 fn validator() -> Validator {
     Validator::new(Config::collect().with_name("bench").with_backtraces(false))
 }
@@ -119,6 +167,38 @@ fn rwlock_read(c: &mut Criterion) {
         g.bench_function("lockdep", |b| b.iter(|| *black_box(&ld).read()));
         g.finish();
     });
+}
+
+/// The nests' shape over rwlocks: write nests of 2, 4 and 8 (each lock its
+/// own class) and a read nest of 4. Each frame's guard is held across the
+/// call below, as in `nests`.
+fn rwlock_nests(c: &mut Criterion) {
+    let v = validator();
+    v.scope(|| {
+        for n in [2usize, 4, 8] {
+            let mut g = c.benchmark_group(format!("rwlock-write-nest{n}-{}", suffix()));
+            let std_l: Vec<_> = (0..n).map(|_| std::sync::RwLock::new(0u64)).collect();
+            let pl: Vec<_> = (0..n).map(|_| parking_lot::RwLock::new(0u64)).collect();
+            let ld: Vec<_> = (0..n).map(|i| lockdep::RwLock::with_key(0u64, &KEYS[i])).collect();
+            let tm: Vec<_> = (0..n).map(|_| tracing_mutex::stdsync::tracing::RwLock::new(0u64)).collect();
+            g.bench_function("std", |b| b.iter(|| wnest_std(black_box(&std_l))));
+            g.bench_function("parking_lot", |b| b.iter(|| wnest_pl(black_box(&pl))));
+            g.bench_function("lockdep", |b| b.iter(|| wnest_ld(black_box(&ld))));
+            g.bench_function("tracing-mutex", |b| b.iter(|| wnest_tm(black_box(&tm))));
+            g.finish();
+        }
+        let mut g = c.benchmark_group(format!("rwlock-read-nest4-{}", suffix()));
+        let std_l: Vec<_> = (0..4).map(|_| std::sync::RwLock::new(1u64)).collect();
+        let pl: Vec<_> = (0..4).map(|_| parking_lot::RwLock::new(1u64)).collect();
+        let ld: Vec<_> = (0..4).map(|i| lockdep::RwLock::with_key(1u64, &KEYS[i])).collect();
+        let tm: Vec<_> = (0..4).map(|_| tracing_mutex::stdsync::tracing::RwLock::new(1u64)).collect();
+        g.bench_function("std", |b| b.iter(|| rnest_std(black_box(&std_l))));
+        g.bench_function("parking_lot", |b| b.iter(|| rnest_pl(black_box(&pl))));
+        g.bench_function("lockdep", |b| b.iter(|| rnest_ld(black_box(&ld))));
+        g.bench_function("tracing-mutex", |b| b.iter(|| rnest_tm(black_box(&tm))));
+        g.finish();
+    });
+    assert!(v.reports().is_empty());
 }
 
 /// `iters` lock+unlock pairs on each of `threads` threads, each on a private
@@ -259,6 +339,6 @@ fn thread_sweep(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(30);
-    targets = uncontended, nests, nest_after_limit, rwlock_read, two_threads, thread_sweep
+    targets = uncontended, nests, nest_after_limit, rwlock_read, rwlock_nests, two_threads, thread_sweep
 }
 criterion_main!(benches);

@@ -16,7 +16,10 @@
 //! frame per lock, so that the tight loop and callgrind see the code criterion
 //! times (a frame's prologue and register saves included).
 //!
-//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4|lockdep-nest-rec|parking_lot-nest-rec|lockdep-nest-rec2|parking_lot-nest-rec2|lockdep-nest-rec8|parking_lot-nest-rec8|lockdep-nest-rec-outer|parking_lot-nest-rec-outer] [iterations]`.
+//! Usage: `lock_cost [lockdep|parking_lot|both|lockdep-nest4|parking_lot-nest4|lockdep-nest-rec|parking_lot-nest-rec|lockdep-nest-rec2|parking_lot-nest-rec2|lockdep-nest-rec8|parking_lot-nest-rec8|lockdep-nest-rec-outer|parking_lot-nest-rec-outer|lockdep-write-rec|parking_lot-write-rec|lockdep-write-rec2|parking_lot-write-rec2|lockdep-write-rec8|parking_lot-write-rec8|lockdep-read-rec|parking_lot-read-rec] [iterations]`.
+//! The `*-write-rec*` and `*-read-rec` modes are the recursive nests over
+//! `RwLock`s taken for write or for read (`benches/locks.rs`'s `wnest` and
+//! `rnest` groups).
 use std::hint::black_box;
 
 #[path = "shared/nests.rs"]
@@ -35,6 +38,65 @@ fn lockdep_nest_rec(ms: &[lockdep::Mutex<u64>]) {
 #[inline(never)]
 fn parking_lot_nest_rec(ms: &[parking_lot::Mutex<u64>]) {
     pl_frame(ms);
+}
+
+/// The counted function around [`ldw_frame`] (`lockdep-write-rec*`).
+#[inline(never)]
+fn lockdep_write_rec(ms: &[lockdep::RwLock<u64>]) {
+    ldw_frame(ms);
+}
+
+/// The counted function around [`plw_frame`].
+#[inline(never)]
+fn parking_lot_write_rec(ms: &[parking_lot::RwLock<u64>]) {
+    plw_frame(ms);
+}
+
+/// The counted function around [`ldr_frame`] (`lockdep-read-rec*`).
+#[inline(never)]
+fn lockdep_read_rec(ms: &[lockdep::RwLock<u64>]) -> u64 {
+    ldr_frame(ms)
+}
+
+/// The counted function around [`plr_frame`].
+#[inline(never)]
+fn parking_lot_read_rec(ms: &[parking_lot::RwLock<u64>]) -> u64 {
+    plr_frame(ms)
+}
+
+/// `n` recursive write nests (`write`) or read nests of `ms`, in the counted
+/// function, after a warm-up outside it.
+fn count_ld_rw(ms: &[lockdep::RwLock<u64>], write: bool, n: u64) {
+    if write {
+        ldw_frame(ms);
+        for _ in 0..n {
+            lockdep_write_rec(black_box(ms));
+        }
+        assert_eq!(*ms[ms.len() - 1].read(), n + 1);
+    } else {
+        let mut sum = ldr_frame(ms);
+        for _ in 0..n {
+            sum += lockdep_read_rec(black_box(ms));
+        }
+        assert_eq!(sum, n + 1);
+    }
+}
+
+/// The baseline of [`count_ld_rw`].
+fn count_pl_rw(ms: &[parking_lot::RwLock<u64>], write: bool, n: u64) {
+    if write {
+        plw_frame(ms);
+        for _ in 0..n {
+            parking_lot_write_rec(black_box(ms));
+        }
+        assert_eq!(*ms[ms.len() - 1].read(), 2 * (n + 1));
+    } else {
+        let mut sum = plr_frame(ms);
+        for _ in 0..n {
+            sum += parking_lot_read_rec(black_box(ms));
+        }
+        assert_eq!(sum, 2 * (n + 1));
+    }
 }
 
 /// One class a lock (a key each; the ninth is `lockdep-nest-rec-outer`'s
@@ -63,6 +125,17 @@ fn count_pl_rec(ms: &[parking_lot::Mutex<u64>], n: u64) {
         parking_lot_nest_rec(black_box(ms));
     }
     assert_eq!(*ms[ms.len() - 1].lock(), 2 * (n + 1));
+}
+
+/// The nest's length a `*-write-rec*` / `*-read-rec` mode names.
+fn rw_len(which: &str) -> usize {
+    if which.ends_with("rec2") {
+        2
+    } else if which.ends_with("rec8") {
+        8
+    } else {
+        4
+    }
 }
 
 fn main() {
@@ -97,6 +170,16 @@ fn main() {
             let outer = lockdep::Mutex::with_key(0, &KEYS[8]);
             let _held = outer.lock();
             count_ld_rec(&ld_locks::<4>(), n);
+        }
+        // The same recursive shape over rwlocks, for write and for read (one
+        // class a lock, as for the mutexes).
+        "lockdep-write-rec" | "lockdep-write-rec2" | "lockdep-write-rec8" | "lockdep-read-rec" => {
+            let ls: [lockdep::RwLock<u64>; 8] = std::array::from_fn(|i| lockdep::RwLock::with_key(0, &KEYS[i]));
+            count_ld_rw(&ls[..rw_len(&which)], which.contains("write"), n);
+        }
+        "parking_lot-write-rec" | "parking_lot-write-rec2" | "parking_lot-write-rec8" | "parking_lot-read-rec" => {
+            let ls = [(); 8].map(|_| parking_lot::RwLock::new(0));
+            count_pl_rw(&ls[..rw_len(&which)], which.contains("write"), n);
         }
         "parking_lot-nest-rec" => count_pl_rec(&[(); 4].map(|_| parking_lot::Mutex::new(0)), n),
         "parking_lot-nest-rec2" => count_pl_rec(&[(); 2].map(|_| parking_lot::Mutex::new(0)), n),

@@ -7,10 +7,12 @@
 //! length of the program's path), and what is printed is, per side, the
 //! median over the depths of the fastest of `reps` batches at that depth.
 //!
-//! Usage: `lock_time rec|rec2|rec8|nest4|nest2|one|pad8|alu8 [reps] [iterations per batch]`:
+//! Usage: `lock_time rec|rec2|rec8|wrec2|wrec|wrec8|rrec|nest4|nest2|one|pad8|alu8 [reps] [iterations per batch]`:
 //! `rec` is `benches/locks.rs`'s recursive nest of four (`nest_ld` /
 //! `nest_pl`), `rec2` the same on two locks (criterion's nest of two),
-//! `rec8` on eight (criterion's nest of eight),
+//! `rec8` on eight (criterion's nest of eight), `wrec2` / `wrec` / `wrec8` the
+//! same over `RwLock`s taken for write (criterion's `rwlock-write-nest*`),
+//! `rrec` a nest of four taken for read (`rwlock-read-nest4`),
 //! `nest4` a straight-line nest of four, `nest2` one of two, `one` a lone
 //! lock+unlock. `pad8` and `alu8` time no lockdep lock: in the "lockdep"
 //! column, parking_lot's recursive nest of eight over mutexes padded to
@@ -58,9 +60,15 @@ fn main() {
     let reps: usize = args.next().map_or(3, |s| s.parse().unwrap());
     let m: u64 = args.next().map_or(20_000, |s| s.parse().unwrap());
     static KEYS: [lockdep::LockClassKey; 8] = [const { lockdep::LockClassKey::new() }; 8];
+    static RW_KEYS: [lockdep::LockClassKey; 8] = [const { lockdep::LockClassKey::new() }; 8];
     let ld8: Box<[lockdep::Mutex<u64>; 8]> = Box::new(std::array::from_fn(|i| lockdep::Mutex::with_key(0, &KEYS[i])));
     let pl8: Box<[parking_lot::Mutex<u64>; 8]> = Box::new([(); 8].map(|_| parking_lot::Mutex::new(0)));
     let pd8: Box<[Padded; 8]> = Box::new(std::array::from_fn(|_| Padded::default()));
+    let ldw8: Box<[lockdep::RwLock<u64>; 8]> =
+        Box::new(std::array::from_fn(|i| lockdep::RwLock::with_key(0, &RW_KEYS[i])));
+    let plw8: Box<[parking_lot::RwLock<u64>; 8]> = Box::new([(); 8].map(|_| parking_lot::RwLock::new(0)));
+    ldw_frame(&ldw8[..]);
+    ldr_frame(&ldw8[..4]);
     let ld: &[lockdep::Mutex<u64>; 4] = ld8[..4].try_into().expect("eight locks");
     let pl: &[parking_lot::Mutex<u64>; 4] = pl8[..4].try_into().expect("eight locks");
     ld_frame(&ld8[..]);
@@ -83,6 +91,19 @@ fn main() {
                 "rec2" => {
                     at_depth(k, &mut || x = time(m, || ld_frame(black_box(&ld[..2]))));
                     at_depth(k, &mut || y = time(m, || pl_frame(black_box(&pl[..2]))));
+                }
+                "wrec2" | "wrec" | "wrec8" => {
+                    let n = match which.as_str() {
+                        "wrec2" => 2,
+                        "wrec" => 4,
+                        _ => 8,
+                    };
+                    at_depth(k, &mut || x = time(m, || ldw_frame(black_box(&ldw8[..n]))));
+                    at_depth(k, &mut || y = time(m, || plw_frame(black_box(&plw8[..n]))));
+                }
+                "rrec" => {
+                    at_depth(k, &mut || x = time(m, || _ = black_box(ldr_frame(black_box(&ldw8[..4])))));
+                    at_depth(k, &mut || y = time(m, || _ = black_box(plr_frame(black_box(&plw8[..4])))));
                 }
                 // Not lockdep: parking_lot's nest of eight with lockdep's
                 // lock footprint, or with lockdep's extra instruction count
@@ -112,7 +133,7 @@ fn main() {
                     at_depth(k, &mut || x = time(m, || lockdep_lock_unlock(black_box(&ld[0]))));
                     at_depth(k, &mut || y = time(m, || parking_lot_lock_unlock(black_box(&pl[0]))));
                 }
-                _ => panic!("mode: rec, rec2, rec8, nest4, nest2, one, pad8, alu8"),
+                _ => panic!("mode: rec, rec2, rec8, wrec2, wrec, wrec8, rrec, nest4, nest2, one, pad8, alu8"),
             }
             amins[k] = amins[k].min(x);
             bmins[k] = bmins[k].min(y);

@@ -113,6 +113,49 @@ fn cache_stats_taken_first_then_entries_is_an_inversion() {
 }
 
 // ---------------------------------------------------------------------------
+// The raw lock first: a validated `read` and `write` try the raw lock before
+// the validator records them (as `Mutex::lock` does), and let it go again
+// when the acquisition must be validated first.
+
+#[test]
+fn reads_and_writes_taken_by_their_trylock_leave_the_lock_and_the_held_stack_as_taken() {
+    let v = collect();
+    let a = RwLock::named(0u32, "a");
+    let b = RwLock::named(0u32, "b");
+    let line = line!() + 24;
+    v.scope(|| {
+        // Pass 0: new classes and chains, so each acquisition's trylock is
+        // let go and the acquisition validated first; pass 1: the steady
+        // state, recorded after the trylock took the lock.
+        for _ in 0..2 {
+            {
+                let mut w = a.write();
+                let r = b.read();
+                *w += *r + 1;
+                assert!(a.is_locked_exclusive() && b.is_locked() && !b.is_locked_exclusive());
+                let held: Vec<_> = lockdep::held_locks().iter().map(|l| (l.addr(), l.read())).collect();
+                if lockdep::ENABLED {
+                    assert_eq!(
+                        held,
+                        [(a.lockdep_map().addr(), Read::Exclusive), (b.lockdep_map().addr(), Read::Shared)]
+                    );
+                }
+            }
+            assert!(!a.is_locked() && !b.is_locked() && lockdep::held_locks().is_empty());
+        }
+        // A new order after the steady state is still seen: b(write) ->
+        // a(read) closes a -> b(read).
+        let _w = b.write();
+        let _r = a.read();
+    });
+    assert_eq!(*a.read(), 2);
+    let reports = expect(&v, &[ReportKind::CircularDependency]);
+    if let Some(r) = reports.first() {
+        assert_eq!(r.location().line(), line);
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Recursive reads.
 
 #[test]

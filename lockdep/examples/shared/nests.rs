@@ -87,6 +87,52 @@ pub fn pl_frame(ms: &[parking_lot::Mutex<u64>]) {
     }
 }
 
+/// [`ld_frame`] over `lockdep::RwLock`s taken for write (`benches/locks.rs`'s
+/// `wnest_ld`).
+#[inline(never)]
+pub fn ldw_frame(ms: &[lockdep::RwLock<u64>]) {
+    if let Some((first, rest)) = ms.split_first() {
+        let mut g = first.write();
+        *g += 1;
+        ldw_frame(rest);
+    }
+}
+
+/// The baseline of [`ldw_frame`]: parking_lot's rwlocks taken for write.
+#[inline(never)]
+pub fn plw_frame(ms: &[parking_lot::RwLock<u64>]) {
+    if let Some((first, rest)) = ms.split_first() {
+        let mut g = first.write();
+        *g += 2;
+        plw_frame(rest);
+    }
+}
+
+/// [`ld_frame`] over `lockdep::RwLock`s taken for read (`benches/locks.rs`'s
+/// `rnest_ld`).
+#[inline(never)]
+pub fn ldr_frame(ms: &[lockdep::RwLock<u64>]) -> u64 {
+    match ms.split_first() {
+        Some((first, rest)) => {
+            let g = first.read();
+            *g + ldr_frame(rest)
+        }
+        None => 1,
+    }
+}
+
+/// The baseline of [`ldr_frame`]: parking_lot's rwlocks taken for read.
+#[inline(never)]
+pub fn plr_frame(ms: &[parking_lot::RwLock<u64>]) -> u64 {
+    match ms.split_first() {
+        Some((first, rest)) => {
+            let g = first.read();
+            *g + plr_frame(rest)
+        }
+        None => 2,
+    }
+}
+
 /// parking_lot's mutex padded to the size of `lockdep::Mutex<u64>` (120
 /// bytes): [`pad_frame`] is [`pl_frame`] with lockdep's memory footprint for
 /// the locks and none of its work (`lock_time pad8`).

@@ -166,8 +166,10 @@ impl<R> RawLockdep<R> {
     /// lock: the steady state records it on the validator's fast path and is
     /// done. Taking the lock first costs nothing the validation needs: a
     /// chain the fast path takes was validated before (nothing can be
-    /// reported), and a lock this thread holds cannot be trylocked (so the
-    /// self-deadlock refusal's look at the lock is not needed either). The
+    /// reported), and a trylock does not take a lock that this thread's own
+    /// hold would make it wait for (a mutex or a write it holds; for a read, a
+    /// write it holds), so the self-deadlock refusal's look at the lock is not
+    /// needed either. The
     /// fast path never unwinds. When it declines, the lock is let go again
     /// and the acquisition made as [`acquire_blocking`](Self::acquire_blocking)
     /// makes it past the fast path (see [`retake`](Self::retake)).
@@ -194,8 +196,9 @@ impl<R> RawLockdep<R> {
     /// acquire hook before the lock, as [`acquire_blocking_slow`]
     /// (Self::acquire_blocking_slow)), so that every report, action and
     /// statistic is as for any other blocking acquisition; in particular a
-    /// report's callback never runs with the lock taken. This thread did
-    /// not hold the lock (the trylock took it), so nothing is refused.
+    /// report's callback never runs with the lock taken. This thread's own
+    /// holds did not make it wait (the trylock took it), so nothing is
+    /// refused.
     #[cold]
     #[inline(never)]
     #[track_caller]
@@ -809,6 +812,36 @@ impl<R: RawRwLock> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_shared_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
+        if !ENABLED {
+            self.inner.lock_shared();
+            return;
+        }
+        // The raw lock first, as `lock_with` does: a read the trylock takes
+        // cannot be this thread's self-deadlock (no writer holds the lock),
+        // and one the fast path declines is let go and made as below.
+        if nest.is_none() && self.inner.try_lock_shared() {
+            self.took_first(
+                subclass,
+                Read::Shared,
+                || {
+                    // SAFETY: the trylock just succeeded.
+                    unsafe { self.inner.unlock_shared() }
+                },
+                || self.inner.try_lock_shared(),
+                || self.inner.lock_shared(),
+            );
+        } else {
+            self.lock_shared_with_waiting(subclass, nest);
+        }
+    }
+
+    /// [`lock_shared_with`](Self::lock_shared_with) when the trylock failed
+    /// (a writer holds or waits for the lock, perhaps this thread), or with
+    /// a nest lock: the refusal, then the acquire hook before blocking.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn lock_shared_with_waiting(&self, subclass: u32, nest: Option<&LockdepMap>) {
         // Only this thread's own write lock blocks it for certain (not a
         // read: read after read is reported, not refused).
         self.refuse_self_deadlock(
@@ -854,6 +887,35 @@ impl<R: RawRwLock> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_exclusive_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
+        if !ENABLED {
+            self.inner.lock_exclusive();
+            return;
+        }
+        // The raw lock first, as `lock_with` does: a write the trylock takes
+        // cannot be this thread's self-deadlock (nobody holds the lock).
+        if nest.is_none() && self.inner.try_lock_exclusive() {
+            self.took_first(
+                subclass,
+                Read::Exclusive,
+                || {
+                    // SAFETY: the trylock just succeeded.
+                    unsafe { self.inner.unlock_exclusive() }
+                },
+                || self.inner.try_lock_exclusive(),
+                || self.inner.lock_exclusive(),
+            );
+        } else {
+            self.lock_exclusive_with_waiting(subclass, nest);
+        }
+    }
+
+    /// [`lock_exclusive_with`](Self::lock_exclusive_with) when the lock was
+    /// not free (held by another thread, or by this one: then it is
+    /// refused), or with a nest lock: the acquire hook before blocking.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn lock_exclusive_with_waiting(&self, subclass: u32, nest: Option<&LockdepMap>) {
         self.refuse_self_deadlock(|| self.inner.is_locked(), subclass, Read::Exclusive, nest, false, || true);
         self.acquire_blocking(
             subclass,

@@ -308,7 +308,11 @@ unsafe impl lock_api::RawRwLock for RawRwLock {
 
     #[inline]
     fn try_lock_exclusive(&self) -> bool {
-        self.try_step(|s| if s & !PARKED == 0 { Some(s | WRITER) } else { None })
+        // The free lock in one compare-and-swap, as the mutex's trylock
+        // (`RwLock::write` tries first on every acquisition when validated);
+        // a parked reader's bit, or a spurious failure, goes the loop.
+        self.state.compare_exchange_weak(0, WRITER, Ordering::Acquire, Ordering::Relaxed).is_ok()
+            || self.try_step(|s| if s & !PARKED == 0 { Some(s | WRITER) } else { None })
     }
 
     #[inline]
@@ -508,5 +512,32 @@ impl std::fmt::Debug for RawRwLock {
             .field("writer", &(state & WRITER != 0))
             .field("upgradable", &(state & UPGRADABLE != 0))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lock_api::RawRwLock as _;
+
+    #[test]
+    fn try_lock_exclusive_takes_a_free_lock_and_refuses_a_held_one_whatever_the_parked_bit() {
+        let l = RawRwLock::new();
+        assert!(l.try_lock_exclusive(), "free: the one compare-and-swap takes it");
+        assert_eq!(l.state.load(Ordering::Relaxed), WRITER);
+        assert!(!l.try_lock_exclusive(), "written: refused");
+        // SAFETY: held for write by this test.
+        unsafe { l.unlock_exclusive() };
+        assert!(l.try_lock_shared());
+        assert!(!l.try_lock_exclusive(), "read: refused");
+        // SAFETY: held for read by this test.
+        unsafe { l.unlock_shared() };
+        // Free with the parked bit: the compare-and-swap from 0 fails, the
+        // loop takes it and keeps the bit for the waiters' wake-up.
+        l.state.store(PARKED, Ordering::Relaxed);
+        assert!(l.try_lock_exclusive(), "free with parked threads: taken");
+        assert_eq!(l.state.load(Ordering::Relaxed), WRITER | PARKED);
+        assert!(!l.try_lock_exclusive(), "written with parked threads: refused");
+        assert_eq!(l.state.load(Ordering::Relaxed), WRITER | PARKED, "a refused trylock changes nothing");
     }
 }
