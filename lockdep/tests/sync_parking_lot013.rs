@@ -1,7 +1,8 @@
-//! `lockdep::sync::lock_api05` over parking_lot 0.13's raw locks (feature
-//! `parking_lot-0.13`): its sizes against parking_lot 0.13's, its locks used
-//! as `lock_api` 0.5 locks, and the validation of each kind of lock over
-//! them. (`sync_lock_api05.rs` runs the general scenarios on the same
+//! `lockdep::sync::lock_api05` with the feature `parking_lot-0.13` (its
+//! rwlock over parking_lot 0.13's raw rwlock, its mutex over lockdep's own
+//! raw mutex, and a `GenericMutex` over parking_lot 0.13's through `Compat`):
+//! its sizes against parking_lot 0.13's, its locks used as `lock_api` 0.5
+//! locks, and the validation of each kind of lock over them. (`sync_lock_api05.rs` runs the general scenarios on the same
 //! lock_api 0.5 layer over lockdep's own raw locks.)
 
 use std::mem::size_of;
@@ -9,8 +10,8 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use lockdep::sync::lock_api05::{
-    Condvar, Mutex, MutexGuard, ReentrantMutex, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
-    SINGLE_DEPTH_NESTING, lock_api,
+    Compat, Condvar, GenericMutex, Mutex, MutexGuard, ReentrantMutex, RwLock, RwLockReadGuard,
+    RwLockUpgradableReadGuard, RwLockWriteGuard, SINGLE_DEPTH_NESTING, lock_api,
 };
 use lockdep::{Config, Hook, Read, Report, ReportKind, Validator};
 
@@ -102,10 +103,16 @@ fn a_lockdep_mutex_is_a_lock_api_05_mutex() {
     }
 }
 
+/// `lock_api05::Mutex` is over lockdep's own raw mutex whatever the features
+/// (see `DefaultRawMutex`); parking_lot 0.13's own is still instrumented
+/// through `Compat`.
+type Pl013Mutex<T> = GenericMutex<Compat<parking_lot013::RawMutex>, T>;
+
 #[test]
 fn abba_on_parking_lot_013_raw_locks_is_reported_across_threads() {
     let v = Validator::new(Config::collect());
-    let (a, b) = (Arc::new(Mutex::named(0, "a")), Arc::new(Mutex::named(0, "b")));
+    let (a, b): (Arc<Pl013Mutex<u32>>, Arc<Pl013Mutex<u32>>) =
+        (Arc::new(GenericMutex::named(0, "a")), Arc::new(GenericMutex::named(0, "b")));
     let first_done = Arc::new(Barrier::new(2));
     v.scope(|| {
         let t = {

@@ -15,8 +15,9 @@ use crate::map::LockdepMap;
 
 /// [`lockdep::sync::GenericMutex`](crate::sync::GenericMutex) with
 /// `lock_api` 0.5's guards, over any `lock_api` 0.4 raw mutex `R`
-/// ([`Compat`](super::Compat) adapts a 0.5 one); [`Mutex<T>`] is this type
-/// over parking_lot 0.13's (`parking_lot-0.13`) or lockdep's own raw mutex.
+/// ([`Compat`](super::Compat) adapts a 0.5 one, such as parking_lot 0.13's);
+/// [`Mutex<T>`] is this type over lockdep's own raw mutex
+/// ([`DefaultRawMutex`](super::DefaultRawMutex)).
 ///
 /// Classes, names and annotations are `lockdep::sync`'s: `new` makes its
 /// call site the class, [`with_key`](Self::with_key) takes one,
