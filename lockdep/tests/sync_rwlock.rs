@@ -113,19 +113,21 @@ fn cache_stats_taken_first_then_entries_is_an_inversion() {
 }
 
 // ---------------------------------------------------------------------------
-// The raw lock first: a validated `read` and `write` try the raw lock before
-// the validator records them (as `Mutex::lock` does), and let it go again
-// when the acquisition must be validated first.
+// The raw lock first: a validated `read`, `write`, `upgradable_read` and
+// `read_recursive` try the raw lock before the validator records them (as
+// `Mutex::lock` does), and let it go again when the acquisition must be
+// validated first.
 
 #[test]
-fn reads_and_writes_taken_by_their_trylock_leave_the_lock_and_the_held_stack_as_taken() {
+fn rwlock_acquisitions_taken_by_their_trylock_leave_the_lock_and_the_held_stack_as_taken() {
     let v = collect();
     let a = RwLock::named(0u32, "a");
     let b = RwLock::named(0u32, "b");
-    let line = line!() + 24;
+    let c = RwLock::named(0u32, "c");
+    let line = line!() + 38;
     v.scope(|| {
-        // Pass 0: new classes and chains, so each acquisition's trylock is
-        // let go and the acquisition validated first; pass 1: the steady
+        // Pass 1: new classes and chains, so each acquisition's trylock is
+        // let go and the acquisition validated first; pass 2: the steady
         // state, recorded after the trylock took the lock.
         for _ in 0..2 {
             {
@@ -142,6 +144,20 @@ fn reads_and_writes_taken_by_their_trylock_leave_the_lock_and_the_held_stack_as_
                 }
             }
             assert!(!a.is_locked() && !b.is_locked() && lockdep::held_locks().is_empty());
+            {
+                let u = c.upgradable_read();
+                let r = b.read_recursive();
+                assert_eq!((*u, *r), (0, 0), "c and b are only read");
+                assert!(c.is_locked() && !c.is_locked_exclusive() && b.is_locked() && !b.is_locked_exclusive());
+                let held: Vec<_> = lockdep::held_locks().iter().map(|l| (l.addr(), l.read())).collect();
+                if lockdep::ENABLED {
+                    assert_eq!(
+                        held,
+                        [(c.lockdep_map().addr(), Read::Exclusive), (b.lockdep_map().addr(), Read::SharedRecursive)]
+                    );
+                }
+            }
+            assert!(!c.is_locked() && !b.is_locked() && lockdep::held_locks().is_empty());
         }
         // A new order after the steady state is still seen: b(write) ->
         // a(read) closes a -> b(read).

@@ -22,7 +22,7 @@
 //! mutex's blocking acquisition without a nest lock tries the lock first,
 //! and the validator's fast path then records it: that path never
 //! reports. Any other outcome lets the lock go again, or never took it,
-//! and runs the hooks in the order above: see `RawLockdep::took_first`.)
+//! and runs the hooks in the order above: see `RawLockdep::lock_first`.)
 //!
 //! A blocking acquisition this thread can never complete — it already holds
 //! this very lock, and the mode asked for must wait for that hold (a mutex
@@ -162,36 +162,45 @@ impl<R> RawLockdep<R> {
         hooks::lock_acquired(&self.map);
     }
 
-    /// A blocking acquisition (no nest lock) whose trylock just took the
-    /// lock: the steady state records it on the validator's fast path and is
-    /// done. Taking the lock first costs nothing the validation needs: a
-    /// chain the fast path takes was validated before (nothing can be
+    /// A blocking acquisition by the raw lock's trylock first (no nest lock):
+    /// true when the trylock took the lock, which is then recorded; false when
+    /// it did not (or `nest` is given) and nothing was done: the caller's path
+    /// that may wait runs (the refusal, then the hook before the lock).
+    ///
+    /// The steady state records the taken lock on the validator's fast path
+    /// and is done. Taking the lock first costs nothing the validation needs:
+    /// a chain the fast path takes was validated before (nothing can be
     /// reported), and a trylock does not take a lock that this thread's own
-    /// hold would make it wait for (a mutex or a write it holds; for a read, a
-    /// write it holds), so the self-deadlock refusal's look at the lock is not
-    /// needed either. The
-    /// fast path never unwinds. When it declines, the lock is let go again
-    /// and the acquisition made as [`acquire_blocking`](Self::acquire_blocking)
-    /// makes it past the fast path (see [`retake`](Self::retake)).
+    /// hold would make it wait for (a mutex or a write it holds; for a read,
+    /// a write it holds), so the self-deadlock refusal's look at the lock is
+    /// not needed either. The fast path never unwinds. When it declines, the
+    /// lock is let go again and the acquisition made as
+    /// [`acquire_blocking`](Self::acquire_blocking) makes it past the fast
+    /// path (see [`retake`](Self::retake)).
     #[inline(always)]
     #[track_caller]
-    fn took_first(
+    fn lock_first(
         &self,
         subclass: u32,
         read: Read,
+        nest: Option<&LockdepMap>,
+        try_lock: impl Fn() -> bool + Copy,
         unlock: impl FnOnce(),
-        try_lock: impl FnOnce() -> bool,
         lock: impl FnOnce(),
-    ) {
+    ) -> bool {
+        if nest.is_some() || !try_lock() {
+            return false;
+        }
         if subclass != 0 {
             note_annotated(); // (folded away for the plain acquisitions)
         }
         if !engine::try_acquire_fast(&self.map, subclass, false, read, true, Location::caller()) {
             self.retake(subclass, read, unlock, try_lock, lock);
         }
+        true
     }
 
-    /// [`took_first`](Self::took_first) when the fast path declined: the
+    /// [`lock_first`](Self::lock_first) when the fast path declined: the
     /// lock is released and the acquisition made in the hooks' order (the
     /// acquire hook before the lock, as [`acquire_blocking_slow`]
     /// (Self::acquire_blocking_slow)), so that every report, action and
@@ -638,18 +647,18 @@ impl<R: RawMutex> RawLockdep<R> {
             self.inner.lock();
             return;
         }
-        if nest.is_none() && self.inner.try_lock() {
-            self.took_first(
-                subclass,
-                Read::Exclusive,
-                || {
-                    // SAFETY: the trylock just succeeded.
-                    unsafe { self.inner.unlock() }
-                },
-                || self.inner.try_lock(),
-                || self.inner.lock(),
-            );
-        } else {
+        let taken = self.lock_first(
+            subclass,
+            Read::Exclusive,
+            nest,
+            || self.inner.try_lock(),
+            || {
+                // SAFETY: only called after the trylock succeeded.
+                unsafe { self.inner.unlock() }
+            },
+            || self.inner.lock(),
+        );
+        if !taken {
             self.lock_with_waiting(subclass, nest);
         }
     }
@@ -819,18 +828,18 @@ impl<R: RawRwLock> RawLockdep<R> {
         // The raw lock first, as `lock_with` does: a read the trylock takes
         // cannot be this thread's self-deadlock (no writer holds the lock),
         // and one the fast path declines is let go and made as below.
-        if nest.is_none() && self.inner.try_lock_shared() {
-            self.took_first(
-                subclass,
-                Read::Shared,
-                || {
-                    // SAFETY: the trylock just succeeded.
-                    unsafe { self.inner.unlock_shared() }
-                },
-                || self.inner.try_lock_shared(),
-                || self.inner.lock_shared(),
-            );
-        } else {
+        let taken = self.lock_first(
+            subclass,
+            Read::Shared,
+            nest,
+            || self.inner.try_lock_shared(),
+            || {
+                // SAFETY: only called after the trylock succeeded.
+                unsafe { self.inner.unlock_shared() }
+            },
+            || self.inner.lock_shared(),
+        );
+        if !taken {
             self.lock_shared_with_waiting(subclass, nest);
         }
     }
@@ -893,18 +902,18 @@ impl<R: RawRwLock> RawLockdep<R> {
         }
         // The raw lock first, as `lock_with` does: a write the trylock takes
         // cannot be this thread's self-deadlock (nobody holds the lock).
-        if nest.is_none() && self.inner.try_lock_exclusive() {
-            self.took_first(
-                subclass,
-                Read::Exclusive,
-                || {
-                    // SAFETY: the trylock just succeeded.
-                    unsafe { self.inner.unlock_exclusive() }
-                },
-                || self.inner.try_lock_exclusive(),
-                || self.inner.lock_exclusive(),
-            );
-        } else {
+        let taken = self.lock_first(
+            subclass,
+            Read::Exclusive,
+            nest,
+            || self.inner.try_lock_exclusive(),
+            || {
+                // SAFETY: only called after the trylock succeeded.
+                unsafe { self.inner.unlock_exclusive() }
+            },
+            || self.inner.lock_exclusive(),
+        );
+        if !taken {
             self.lock_exclusive_with_waiting(subclass, nest);
         }
     }
@@ -949,6 +958,34 @@ impl<R: RawRwLockRecursive> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_shared_recursive_with(&self, subclass: u32) {
+        if !ENABLED {
+            self.inner.lock_shared_recursive();
+            return;
+        }
+        // The raw lock first, as `lock_shared_with`.
+        let taken = self.lock_first(
+            subclass,
+            Read::SharedRecursive,
+            None,
+            || self.inner.try_lock_shared_recursive(),
+            || {
+                // SAFETY: only called after the trylock succeeded.
+                unsafe { self.inner.unlock_shared() }
+            },
+            || self.inner.lock_shared_recursive(),
+        );
+        if !taken {
+            self.lock_shared_recursive_with_waiting(subclass);
+        }
+    }
+
+    /// [`lock_shared_recursive_with`](Self::lock_shared_recursive_with)
+    /// when the trylock failed (a writer holds the lock, perhaps this
+    /// thread): the refusal, then the acquire hook before blocking.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn lock_shared_recursive_with_waiting(&self, subclass: u32) {
         self.refuse_self_deadlock(
             || self.inner.is_locked_exclusive(),
             subclass,
@@ -997,6 +1034,34 @@ impl<R: RawRwLockUpgrade> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_upgradable_with(&self, subclass: u32) {
+        if !ENABLED {
+            self.inner.lock_upgradable();
+            return;
+        }
+        // The raw lock first, as `lock_exclusive_with`.
+        let taken = self.lock_first(
+            subclass,
+            Read::Exclusive,
+            None,
+            || self.inner.try_lock_upgradable(),
+            || {
+                // SAFETY: only called after the trylock succeeded.
+                unsafe { self.inner.unlock_upgradable() }
+            },
+            || self.inner.lock_upgradable(),
+        );
+        if !taken {
+            self.lock_upgradable_with_waiting(subclass);
+        }
+    }
+
+    /// [`lock_upgradable_with`](Self::lock_upgradable_with) when the trylock
+    /// failed (a writer or another upgradable reader holds the lock, perhaps
+    /// this thread): the refusal, then the acquire hook before blocking.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn lock_upgradable_with_waiting(&self, subclass: u32) {
         // Readers may share with an upgradable read; another upgradable
         // read or a write (both held as exclusive) may not.
         self.refuse_self_deadlock(
