@@ -166,6 +166,7 @@ impl<R> RawLockdep<R> {
     /// true when the trylock took the lock, which is then recorded; false when
     /// it did not (or `nest` is given) and nothing was done: the caller's path
     /// that may wait runs (the refusal, then the hook before the lock).
+    /// Compiled out, it is `lock` and true.
     ///
     /// The steady state records the taken lock on the validator's fast path
     /// and is done. Taking the lock first costs nothing the validation needs:
@@ -188,6 +189,10 @@ impl<R> RawLockdep<R> {
         unlock: impl FnOnce(),
         lock: impl FnOnce(),
     ) -> bool {
+        if !ENABLED {
+            lock();
+            return true;
+        }
         if nest.is_some() || !try_lock() {
             return false;
         }
@@ -643,10 +648,6 @@ impl<R: RawMutex> RawLockdep<R> {
     #[inline(always)]
     #[track_caller]
     pub fn lock_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
-        if !ENABLED {
-            self.inner.lock();
-            return;
-        }
         let taken = self.lock_first(
             subclass,
             Read::Exclusive,
@@ -821,10 +822,6 @@ impl<R: RawRwLock> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_shared_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
-        if !ENABLED {
-            self.inner.lock_shared();
-            return;
-        }
         // The raw lock first, as `lock_with` does: a read the trylock takes
         // cannot be this thread's self-deadlock (no writer holds the lock),
         // and one the fast path declines is let go and made as below.
@@ -896,10 +893,6 @@ impl<R: RawRwLock> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_exclusive_with(&self, subclass: u32, nest: Option<&LockdepMap>) {
-        if !ENABLED {
-            self.inner.lock_exclusive();
-            return;
-        }
         // The raw lock first, as `lock_with` does: a write the trylock takes
         // cannot be this thread's self-deadlock (nobody holds the lock).
         let taken = self.lock_first(
@@ -958,10 +951,6 @@ impl<R: RawRwLockRecursive> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_shared_recursive_with(&self, subclass: u32) {
-        if !ENABLED {
-            self.inner.lock_shared_recursive();
-            return;
-        }
         // The raw lock first, as `lock_shared_with`.
         let taken = self.lock_first(
             subclass,
@@ -1034,10 +1023,6 @@ impl<R: RawRwLockUpgrade> RawLockdep<R> {
     #[inline]
     #[track_caller]
     pub fn lock_upgradable_with(&self, subclass: u32) {
-        if !ENABLED {
-            self.inner.lock_upgradable();
-            return;
-        }
         // The raw lock first, as `lock_exclusive_with`.
         let taken = self.lock_first(
             subclass,
