@@ -19,9 +19,9 @@
 //! call [`lock_contended`](crate::lock_contended) /
 //! [`lock_acquired`](crate::lock_acquired) like the kernel's `LOCK_CONTENDED`;
 //! compiled out, every method is exactly the wrapped raw lock's. (A
-//! mutex's blocking acquisition without a nest lock tries the lock first,
-//! and the validator's fast path then records it: that path never
-//! reports. Any other outcome lets the lock go again, or never took it,
+//! blocking acquisition without a nest lock and without a timeout — a
+//! mutex's, or an rwlock's in any mode — tries the lock first, and the
+//! validator's fast path then records it: that path never reports. Any other outcome lets the lock go again, or never took it,
 //! and runs the hooks in the order above: see `RawLockdep::lock_first`.)
 //!
 //! A blocking acquisition this thread can never complete — it already holds
