@@ -118,13 +118,22 @@ fn cache_stats_taken_first_then_entries_is_an_inversion() {
 // `Mutex::lock` does), and let it go again when the acquisition must be
 // validated first.
 
+/// This thread's held locks (address, mode) are `expected`, when validation
+/// is compiled in.
+fn held_as(expected: &[(usize, Read)]) {
+    let held: Vec<_> = lockdep::held_locks().iter().map(|l| (l.addr(), l.read())).collect();
+    if lockdep::ENABLED {
+        assert_eq!(held, expected);
+    }
+}
+
 #[test]
 fn rwlock_acquisitions_taken_by_their_trylock_leave_the_lock_and_the_held_stack_as_taken() {
     let v = collect();
     let a = RwLock::named(0u32, "a");
     let b = RwLock::named(0u32, "b");
     let c = RwLock::named(0u32, "c");
-    let line = line!() + 38;
+    let mut line = 0;
     v.scope(|| {
         // Pass 1: new classes and chains, so each acquisition's trylock is
         // let go and the acquisition validated first; pass 2: the steady
@@ -135,13 +144,7 @@ fn rwlock_acquisitions_taken_by_their_trylock_leave_the_lock_and_the_held_stack_
                 let r = b.read();
                 *w += *r + 1;
                 assert!(a.is_locked_exclusive() && b.is_locked() && !b.is_locked_exclusive());
-                let held: Vec<_> = lockdep::held_locks().iter().map(|l| (l.addr(), l.read())).collect();
-                if lockdep::ENABLED {
-                    assert_eq!(
-                        held,
-                        [(a.lockdep_map().addr(), Read::Exclusive), (b.lockdep_map().addr(), Read::Shared)]
-                    );
-                }
+                held_as(&[(a.lockdep_map().addr(), Read::Exclusive), (b.lockdep_map().addr(), Read::Shared)]);
             }
             assert!(!a.is_locked() && !b.is_locked() && lockdep::held_locks().is_empty());
             {
@@ -149,19 +152,14 @@ fn rwlock_acquisitions_taken_by_their_trylock_leave_the_lock_and_the_held_stack_
                 let r = b.read_recursive();
                 assert_eq!((*u, *r), (0, 0), "c and b are only read");
                 assert!(c.is_locked() && !c.is_locked_exclusive() && b.is_locked() && !b.is_locked_exclusive());
-                let held: Vec<_> = lockdep::held_locks().iter().map(|l| (l.addr(), l.read())).collect();
-                if lockdep::ENABLED {
-                    assert_eq!(
-                        held,
-                        [(c.lockdep_map().addr(), Read::Exclusive), (b.lockdep_map().addr(), Read::SharedRecursive)]
-                    );
-                }
+                held_as(&[(c.lockdep_map().addr(), Read::Exclusive), (b.lockdep_map().addr(), Read::SharedRecursive)]);
             }
             assert!(!c.is_locked() && !b.is_locked() && lockdep::held_locks().is_empty());
         }
         // A new order after the steady state is still seen: b(write) ->
         // a(read) closes a -> b(read).
         let _w = b.write();
+        line = line!() + 1;
         let _r = a.read();
     });
     assert_eq!(*a.read(), 2);
